@@ -1,0 +1,254 @@
+"""The ``/showtime`` command grammar (SPEC §5), pure.
+
+``parse_command`` turns the text a person typed into a typed command, or a
+``CommandError`` whose message says what was wrong and shows the usage. It
+never raises, whatever the text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.domain.ttl import TTL_VALUES
+
+USAGE = (
+    "Usage: `/showtime start <pr> [<sha>] [ttl=24h|48h|72h|1w|close]` · `stop <pr>` · "
+    "`status <pr>` · `list` · `ttl <pr> <24h|48h|72h|1w|close>` · `freeze <pr>` · "
+    "`unfreeze <pr>` · `cleanup [--dry-run]` · `help`"
+)
+USAGE_HINT = "start|stop|status|list|ttl|freeze|unfreeze|cleanup|help [pr] ..."
+
+MAX_PR = 9_999_999  # GitHub numbers are far below this; anything larger is a typo
+MAX_TEXT = 500
+
+_PR_NUMBER = re.compile(r"#?([0-9]{1,12})", re.ASCII)
+_PR_URL = re.compile(
+    r"<?https?://github\.com/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)/pull/([0-9]{1,12})"
+    r"(?:/[A-Za-z0-9_./-]*)?(?:\|[^>]*)?>?",
+    re.ASCII,
+)
+_SHA = re.compile(r"[0-9a-fA-F]{7,40}", re.ASCII)
+
+
+@dataclass(frozen=True)
+class Help:
+    mutating = False
+
+
+@dataclass(frozen=True)
+class Start:
+    pr: int
+    sha: str | None = None
+    ttl: str | None = None
+    mutating = True
+
+
+@dataclass(frozen=True)
+class Stop:
+    pr: int
+    mutating = True
+
+
+@dataclass(frozen=True)
+class Status:
+    pr: int
+    mutating = False
+
+
+@dataclass(frozen=True)
+class ListEnvironments:
+    mutating = False
+
+
+@dataclass(frozen=True)
+class SetTtl:
+    pr: int
+    ttl: str
+    mutating = True
+
+
+@dataclass(frozen=True)
+class Freeze:
+    pr: int
+    mutating = True
+
+
+@dataclass(frozen=True)
+class Unfreeze:
+    pr: int
+    mutating = True
+
+
+@dataclass(frozen=True)
+class Cleanup:
+    dry_run: bool = False
+
+    @property
+    def mutating(self) -> bool:
+        return not self.dry_run
+
+
+Command = Help | Start | Stop | Status | ListEnvironments | SetTtl | Freeze | Unfreeze | Cleanup
+
+
+@dataclass(frozen=True)
+class CommandError:
+    """What was wrong with the text; ``text`` includes the usage line."""
+
+    problem: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.problem}\n{USAGE}"
+
+
+def parse_pr(word: str, repository: str) -> int | str:
+    """A PR number from ``36121``, ``#36121`` or a PR URL of ``repository``; else a problem."""
+    shown = _quote(word)
+    if number := _PR_NUMBER.fullmatch(word):
+        return _check_pr_number(number.group(1), shown)
+    if url := _PR_URL.fullmatch(word):
+        owner, name, number_text = url.groups()
+        if f"{owner}/{name}".lower() != repository.lower():
+            return f"{shown} is a pull request of {owner}/{name}; this bot serves {repository}."
+        return _check_pr_number(number_text, shown)
+    return f"{shown} is not a pull request number (use 36121, #36121 or its GitHub URL)."
+
+
+def _check_pr_number(digits: str, shown: str) -> int | str:
+    number = int(digits)
+    if number < 1 or number > MAX_PR:
+        return f"{shown} is not a plausible pull request number."
+    return number
+
+
+def parse_sha(word: str) -> str | None:
+    return word.lower() if _SHA.fullmatch(word) else None
+
+
+def _quote(word: str) -> str:
+    """Echo a user's word safely: short, one line, no Slack mention syntax."""
+    clean = "".join(ch if ch.isprintable() else "?" for ch in word)
+    clean = clean.replace("`", "'").replace("<", "‹").replace(">", "›")
+    if len(clean) > 40:
+        clean = clean[:39] + "…"
+    return f"`{clean}`"
+
+
+def parse_command(text: str, repository: str = "apache/superset") -> Command | CommandError:
+    """Parse the text after ``/showtime``. Never raises."""
+    try:
+        return _parse(text or "", repository)
+    except Exception:  # pragma: no cover - belt and braces: the grammar must never crash
+        return CommandError("Sorry, I could not read that command.")
+
+
+def _parse(text: str, repository: str) -> Command | CommandError:
+    if len(text) > MAX_TEXT:
+        return CommandError(f"That command is too long ({len(text)} characters).")
+    words = text.replace("\u00a0", " ").split()
+    if words and words[0].lower() == "/showtime":
+        words = words[1:]
+    if not words:
+        return Help()
+    verb, args = words[0].lower(), words[1:]
+    if verb in ("help", "-h", "--help"):
+        return Help() if not args else CommandError(f"`help` takes no arguments, got {_n(args)}.")
+    if verb == "list":
+        return ListEnvironments() if not args else _extra(verb, args)
+    if verb == "cleanup":
+        if not args:
+            return Cleanup()
+        if args == ["--dry-run"] or args == ["dry-run"]:
+            return Cleanup(dry_run=True)
+        return CommandError(f"`cleanup` takes only `--dry-run`, got {_quote(' '.join(args))}.")
+    if verb in ("stop", "status", "freeze", "unfreeze"):
+        return _single_pr(verb, args, repository)
+    if verb == "ttl":
+        return _ttl(args, repository)
+    if verb in ("start", "deploy"):
+        return _start(args, repository)
+    return CommandError(f"Unknown command {_quote(words[0])}.")
+
+
+def _n(args: list[str]) -> str:
+    return f"{len(args)} extra word{'s' if len(args) != 1 else ''}"
+
+
+def _extra(verb: str, args: list[str]) -> CommandError:
+    return CommandError(f"`{verb}` got unexpected words: {_quote(' '.join(args))}.")
+
+
+def _single_pr(verb: str, args: list[str], repository: str) -> Command | CommandError:
+    if not args:
+        return CommandError(f"`{verb}` needs a pull request number.")
+    pr = parse_pr(args[0], repository)
+    if isinstance(pr, str):
+        return CommandError(pr)
+    if len(args) > 1:
+        return _extra(verb, args[1:])
+    kinds: dict[str, type[Stop | Status | Freeze | Unfreeze]] = {
+        "stop": Stop,
+        "status": Status,
+        "freeze": Freeze,
+        "unfreeze": Unfreeze,
+    }
+    return kinds[verb](pr)
+
+
+def _ttl(args: list[str], repository: str) -> Command | CommandError:
+    if len(args) < 2:
+        return CommandError("`ttl` needs a pull request and a TTL, e.g. `ttl 36121 72h`.")
+    pr = parse_pr(args[0], repository)
+    if isinstance(pr, str):
+        return CommandError(pr)
+    ttl = args[1].lower()
+    if ttl not in TTL_VALUES:
+        return CommandError(f"{_quote(args[1])} is not a TTL; use one of {', '.join(TTL_VALUES)}.")
+    if len(args) > 2:
+        return _extra("ttl", args[2:])
+    return SetTtl(pr, ttl)
+
+
+def _start(args: list[str], repository: str) -> Command | CommandError:
+    if not args:
+        return CommandError("`start` needs a pull request number.")
+    pr = parse_pr(args[0], repository)
+    if isinstance(pr, str):
+        return CommandError(pr)
+    sha: str | None = None
+    ttl: str | None = None
+    for word in args[1:]:
+        lowered = word.lower()
+        if lowered.startswith("ttl="):
+            value = lowered[4:]
+            if ttl is not None:
+                return CommandError("`ttl=` given twice.")
+            if value not in TTL_VALUES:
+                return CommandError(
+                    f"{_quote(word)} is not a TTL; use ttl= one of {', '.join(TTL_VALUES)}."
+                )
+            ttl = value
+        elif sha is None and ttl is None and (parsed := parse_sha(word)):
+            sha = parsed
+        elif sha is None and ttl is None and re.fullmatch(r"[0-9a-zA-Z]+", word, re.ASCII):
+            return CommandError(f"{_quote(word)} is not a commit SHA (7–40 hex characters).")
+        else:
+            return _extra("start", [word])
+    return Start(pr, sha, ttl)
+
+
+def describe(command: Command) -> str:
+    """A short form for logs and 'already running' messages: ``start 36121``."""
+    if isinstance(command, Start):
+        return f"start {command.pr}" + (f" {command.sha[:7]}" if command.sha else "")
+    if isinstance(command, Stop | Status | Freeze | Unfreeze):
+        return f"{type(command).__name__.lower()} {command.pr}"
+    if isinstance(command, SetTtl):
+        return f"ttl {command.pr} {command.ttl}"
+    if isinstance(command, Cleanup):
+        return "cleanup --dry-run" if command.dry_run else "cleanup"
+    if isinstance(command, ListEnvironments):
+        return "list"
+    return "help"

@@ -1,0 +1,104 @@
+"""Typed progress events.
+
+Jobs and adapters report what they do as events; whoever subscribes (the Slack
+thread reporter, the log, the sandbox console) decides how to show them.
+Adapters receive a plain ``Progress`` callable so they stay independent of jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    step: str  # machine name, e.g. "clear_name"
+    text: str  # human sentence, e.g. "Checking that pr-36121-abc1234-service is free"
+
+
+@dataclass(frozen=True)
+class StepFinished:
+    step: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A long wait is still going on: at each state change and at most once a minute."""
+
+    step: str
+    state: str  # e.g. "DRAINING", "PENDING", "unhealthy"
+    elapsed_seconds: float
+    text: str  # e.g. "still DRAINING, 1m30s"
+
+
+@dataclass(frozen=True)
+class Warning:  # noqa: A001 - the event's natural name
+    text: str
+
+
+@dataclass(frozen=True)
+class Queued:
+    text: str
+
+
+@dataclass(frozen=True)
+class Resumed:
+    step: str
+    text: str = "resumed after restart"
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    text: str
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class Failed:
+    reason: str
+    next_action: str = ""
+    correlation_id: str = ""
+    retryable: bool = True
+
+
+@dataclass(frozen=True)
+class ExpiryWarning:
+    """An environment expires within the hour (the Slack side adds an Extend button)."""
+
+    pr: int
+    sha: str
+    text: str
+    minutes_left: int = field(default=0)
+
+
+Event = (
+    StepStarted
+    | StepFinished
+    | Waiting
+    | Warning
+    | Queued
+    | Resumed
+    | Succeeded
+    | Failed
+    | ExpiryWarning
+)
+
+Progress = Callable[[Event], None]
+
+
+def no_progress(event: Event) -> None:
+    """A ``Progress`` that drops events (for callers that do not report)."""
+
+
+def format_elapsed(seconds: float) -> str:
+    """``90`` → ``"1m30s"``; ``3725`` → ``"1h2m5s"``; ``42`` → ``"42s"``."""
+    total = max(int(seconds), 0)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"

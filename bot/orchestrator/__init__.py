@@ -1,0 +1,1 @@
+"""Service layer: jobs, decisions, progress, durability."""

@@ -1,0 +1,1 @@
+"""Slack entry point: Bolt listeners, Block Kit views, thread reporter."""
