@@ -1,0 +1,620 @@
+"""The job store: every job the bot runs, on SQLite or PostgreSQL (SPEC §9).
+
+A job's row is both the runner's durable state (owner, heartbeat, last finished step, what the
+steps created) and the audit log (who asked for what, in which Slack thread, and how it ended).
+
+"One live job per lock key" is enforced by the database rather than by check-then-insert: a live
+job with a lock key owns the row of ``job_locks`` whose primary key is that key. The row is
+inserted in the transaction that creates the job and deleted in the transaction that finishes
+it, so a second job for the key fails on the primary key however many threads or replicas race.
+
+The schema is made with ``create_all`` on construction. ``create_all`` only adds missing tables,
+so changing an existing table needs a migration tool (Alembic) first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    RowMapping,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+from bot.clock import SYSTEM_CLOCK, Clock
+from bot.errors import ShowtimeError
+
+log = logging.getLogger(__name__)
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+LIVE_STATES = frozenset({JobState.QUEUED, JobState.RUNNING})
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str  # uuid4 hex
+    kind: str  # "start", "stop", "redeploy", "ttl", "freeze", "unfreeze", "cleanup", "sweep"...
+    lock_key: str | None  # "pr:36121", "cleanup", or None for jobs that need no exclusivity
+    pr: int | None
+    sha: str | None
+    requester: str  # Slack user id, or "sweeper" / "webhook" / "cli"
+    requester_name: str
+    channel: str | None
+    thread_ts: str | None  # the status message's ts, which is the thread
+    params: dict[str, Any]  # what the job was asked (ttl, sha, response_url...)
+    data: dict[str, Any]  # what its steps recorded (task definition ARN, old sha...)
+    step: str | None  # last finished step
+    state: JobState
+    outcome: str | None  # final message; the reason on failure
+    correlation_id: str  # 8 hex, shown in Slack and in logs
+    idempotency_key: str | None
+    owner: str | None  # the runner process that works on it
+    heartbeat_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE_STATES
+
+
+class StoreError(ShowtimeError):
+    """The job store could not do what was asked."""
+
+
+class DuplicateJobError(StoreError):
+    """The idempotency key was already used; ``existing`` is the job that used it."""
+
+    def __init__(self, existing: Job) -> None:
+        super().__init__(
+            f"Request {existing.idempotency_key!r} was already taken as {existing.kind} job "
+            f"{existing.correlation_id} ({existing.state})",
+            "nothing to do: that job handles this request",
+        )
+        self.existing = existing
+
+
+class BusyError(StoreError):
+    """The lock key already has a live job; ``existing`` is that job."""
+
+    def __init__(self, lock_key: str, existing: Job) -> None:
+        who = existing.requester_name or existing.requester
+        super().__init__(
+            f"{lock_key} already has a {existing.state} {existing.kind} job "
+            f"{existing.correlation_id} (requested by {who})",
+            "wait for that job to finish, then try again",
+        )
+        self.lock_key = lock_key
+        self.existing = existing
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on both backends.
+
+    SQLite has no time zones: values are stored as naive UTC text (which also sorts and compares
+    correctly as text). PostgreSQL stores ``timestamptz`` and hands values back in the session's
+    zone, so they are converted back to UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the job store needs timezone-aware times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class _StateType(TypeDecorator[JobState]):
+    """Job states as their plain values ("queued"), read back as ``JobState``."""
+
+    impl = String(16)
+    cache_ok = True
+
+    def process_bind_param(self, value: JobState | None, dialect: Dialect) -> str | None:
+        return None if value is None else JobState(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> JobState | None:
+        return None if value is None else JobState(value)
+
+
+_json = JSON().with_variant(JSONB(), "postgresql")
+metadata = MetaData()
+
+jobs = Table(
+    "jobs",
+    metadata,
+    # Insertion order: newest-first stays right when created_at ties (same instant, fake clocks).
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("lock_key", String(200)),
+    Column("pr", Integer),
+    Column("sha", String(64)),
+    Column("requester", String(64), nullable=False),
+    Column("requester_name", String(200), nullable=False),
+    Column("channel", String(64)),
+    Column("thread_ts", String(64)),
+    Column("params", _json, nullable=False),
+    Column("data", _json, nullable=False),
+    Column("step", String(100)),
+    Column("state", _StateType(), nullable=False),
+    Column("outcome", Text),
+    Column("correlation_id", String(8), nullable=False),
+    Column("idempotency_key", String(255), unique=True),
+    Column("owner", String(200)),
+    Column("heartbeat_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    CheckConstraint(
+        "state IN ('queued', 'running', 'succeeded', 'failed')", name="jobs_state_known"
+    ),
+    Index("jobs_pr_created", "pr", "created_at"),
+    Index("jobs_state", "state"),
+)
+
+job_locks = Table(
+    "job_locks",
+    metadata,
+    Column("lock_key", String(200), primary_key=True),
+    Column(
+        "job_id",
+        String(32),
+        ForeignKey("jobs.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+remembered_keys = Table(
+    "remembered_keys",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+_JOB_FIELDS = tuple(f.name for f in fields(Job))
+_LIVE = sorted(LIVE_STATES)
+_CREATE_ATTEMPTS = 5
+# Any constant: serialises create_all between replicas starting at once on PostgreSQL.
+_SCHEMA_LOCK_ID = 0x5E0_71AE
+# Execution option telling the SQLite begin hook that a transaction only reads.
+_READ_ONLY = "showtime_read_only"
+
+
+def normalise_url(url: str) -> URL:
+    """Parse a store URL; Heroku's ``postgres://`` and plain ``postgresql://`` get psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password masked, for logs and error messages."""
+    return normalise_url(url).render_as_string(hide_password=True)
+
+
+class JobStore:
+    """Jobs, per-key locks and "only once" keys in one SQL database.
+
+    Every public method is one short transaction and is safe to call from many threads; with
+    PostgreSQL, many processes may share the database.
+    """
+
+    def __init__(self, url: str, *, clock: Clock = SYSTEM_CLOCK, echo: bool = False) -> None:
+        self._clock = clock
+        self.display_url = safe_url(url)
+        parsed = normalise_url(url)
+        # One in-memory SQLite connection is shared by all threads; its transactions must not
+        # interleave. File databases and PostgreSQL give each thread its own connection.
+        self._serial: AbstractContextManager[Any] = nullcontext()
+        if parsed.get_backend_name() == "sqlite":
+            in_memory = parsed.database in (None, "", ":memory:")
+            if in_memory:
+                self._serial = threading.RLock()
+            self._engine = _sqlite_engine(parsed, echo=echo, in_memory=in_memory)
+        else:
+            self._engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
+        try:
+            with self._write() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK_ID)))
+                metadata.create_all(conn)
+        except BaseException:
+            self._engine.dispose()
+            raise
+        log.info("job store ready", extra={"store_url": self.display_url})
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for health checks and tests)."""
+        return self._engine
+
+    def create_job(
+        self,
+        *,
+        kind: str,
+        requester: str,
+        requester_name: str = "",
+        lock_key: str | None = None,
+        pr: int | None = None,
+        sha: str | None = None,
+        channel: str | None = None,
+        thread_ts: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        owner: str | None = None,
+        state: JobState = JobState.QUEUED,
+    ) -> Job:
+        """Record a new live job and, with ``lock_key``, take the key's lock with it.
+
+        Raises ``DuplicateJobError`` if ``idempotency_key`` was used before (checked first, so a
+        retried request is recognised even while its job still holds the lock) and
+        ``BusyError`` if another live job holds ``lock_key``.
+        """
+        if state not in LIVE_STATES:
+            raise ValueError(f"a new job must be queued or running, not {state}")
+        for _attempt in range(_CREATE_ATTEMPTS):
+            if idempotency_key is not None:
+                used = self._by_idempotency_key(idempotency_key)
+                if used is not None:
+                    raise DuplicateJobError(used)
+            now = self._clock.now()
+            job_id = uuid.uuid4().hex
+            job = Job(
+                id=job_id,
+                kind=kind,
+                lock_key=lock_key,
+                pr=pr,
+                sha=sha,
+                requester=requester,
+                requester_name=requester_name,
+                channel=channel,
+                thread_ts=thread_ts,
+                params=dict(params or {}),
+                data={},
+                step=None,
+                state=state,
+                outcome=None,
+                correlation_id=job_id[:8],
+                idempotency_key=idempotency_key,
+                owner=owner,
+                heartbeat_at=now if owner is not None else None,
+                created_at=now,
+                updated_at=now,
+                finished_at=None,
+            )
+            conflict = "idempotency_key"
+            try:
+                with self._write() as conn:
+                    conn.execute(jobs.insert().values(_row(job)))
+                    if lock_key is not None:
+                        conflict = "lock_key"
+                        conn.execute(
+                            job_locks.insert().values(
+                                lock_key=lock_key, job_id=job_id, created_at=now
+                            )
+                        )
+            except IntegrityError:
+                # The transaction is gone; look at the winner in a new one. If the winner has
+                # meanwhile finished (lock free again) or rolled back, try again.
+                if conflict == "lock_key" and lock_key is not None:
+                    holder = self.live_job(lock_key)
+                    if holder is not None:
+                        raise BusyError(lock_key, holder) from None
+                continue
+            log.info(
+                "job %s created: %s %s by %s",
+                job.correlation_id,
+                kind,
+                lock_key or "",
+                requester,
+                extra={"job_id": job_id, "correlation_id": job.correlation_id},
+            )
+            return job
+        raise StoreError(
+            f"Could not record a {kind} job for {lock_key or 'no lock key'}: "
+            f"it kept conflicting with other jobs {_CREATE_ATTEMPTS} times",
+            "try again in a moment",
+        )
+
+    def get(self, job_id: str) -> Job | None:
+        with self._read() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
+        return _job(row) if row is not None else None
+
+    def live_job(self, lock_key: str) -> Job | None:
+        """The job that holds ``lock_key`` now, if any."""
+        query = (
+            select(jobs)
+            .join(job_locks, job_locks.c.job_id == jobs.c.id)
+            .where(job_locks.c.lock_key == lock_key)
+        )
+        with self._read() as conn:
+            row = conn.execute(query).mappings().first()
+        return _job(row) if row is not None else None
+
+    def set_thread(self, job_id: str, channel: str, thread_ts: str) -> Job:
+        # Allowed on finished jobs too: the status message may be posted after a fast failure.
+        return self._update(
+            job_id,
+            "set the thread of",
+            lambda _job: {"channel": channel, "thread_ts": thread_ts},
+            live_only=False,
+        )
+
+    def mark_running(self, job_id: str, owner: str) -> Job:
+        def change(_job: Job) -> dict[str, Any]:
+            return {"state": JobState.RUNNING, "owner": owner, "heartbeat_at": self._clock.now()}
+
+        return self._update(job_id, "run", change)
+
+    def record_step(self, job_id: str, step: str, **data: Any) -> Job:
+        """Record ``step`` as the last finished step and merge ``data`` (JSON values) in."""
+        return self._update(
+            job_id, "record a step of", lambda job: {"step": step, "data": job.data | data}
+        )
+
+    def finish(self, job_id: str, state: JobState, outcome: str) -> Job:
+        """End the job with ``outcome`` and release its lock key in the same transaction."""
+        if state in LIVE_STATES:
+            raise ValueError(f"a job finishes as succeeded or failed, not {state}")
+        job = self._update(
+            job_id,
+            "finish",
+            lambda _job: {"state": state, "outcome": outcome, "finished_at": self._clock.now()},
+            release_lock=True,
+        )
+        log.info(
+            "job %s %s: %s",
+            job.correlation_id,
+            state,
+            outcome,
+            extra={"job_id": job_id, "correlation_id": job.correlation_id},
+        )
+        return job
+
+    def heartbeat(self, owner: str, job_ids: Iterable[str]) -> None:
+        """Show that ``owner`` still works on these jobs (ignores jobs it no longer owns)."""
+        ids = list(job_ids)
+        if not ids:
+            return
+        query = (
+            jobs.update()
+            .where(jobs.c.id.in_(ids), jobs.c.owner == owner, jobs.c.state.in_(_LIVE))
+            .values(heartbeat_at=self._clock.now())
+        )
+        with self._write() as conn:
+            conn.execute(query)
+
+    def adopt_orphans(self, owner: str, stale_after_seconds: float) -> list[Job]:
+        """Take over live jobs of other owners that have shown no sign of life for a while.
+
+        A job's last sign of life is its heartbeat, or its last update if it never had one (a
+        queued job nobody picked up). ``stale_after_seconds=0`` takes every live job not owned
+        by ``owner``: with SQLite there is one process, so at start-up all of them are orphans.
+
+        Two adopters never get the same job: on PostgreSQL the candidates are locked with
+        ``FOR UPDATE SKIP LOCKED`` (a concurrent adopter skips them, and sees the new owner
+        once this transaction commits); on SQLite the transaction holds the write lock
+        from its first statement.
+        """
+        now = self._clock.now()
+        cutoff = now - timedelta(seconds=stale_after_seconds)
+        last_sign = func.coalesce(jobs.c.heartbeat_at, jobs.c.updated_at)
+        candidates = (
+            select(jobs.c.id, jobs.c.owner)
+            .where(
+                jobs.c.state.in_(_LIVE),
+                or_(jobs.c.owner.is_(None), jobs.c.owner != owner),
+                last_sign <= cutoff,
+            )
+            .order_by(jobs.c.seq)
+            .with_for_update(skip_locked=True)
+        )
+        with self._write() as conn:
+            previous = {row.id: row.owner for row in conn.execute(candidates)}
+            if not previous:
+                return []
+            ids = list(previous)
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.id.in_(ids))
+                .values(owner=owner, heartbeat_at=now, updated_at=now)
+            )
+            rows = conn.execute(select(jobs).where(jobs.c.id.in_(ids)).order_by(jobs.c.seq))
+            adopted = [_job(row) for row in rows.mappings()]
+        for job in adopted:
+            log.info(
+                "job %s adopted by %s from %s",
+                job.correlation_id,
+                owner,
+                previous.get(job.id) or "no owner",
+                extra={"job_id": job.id, "correlation_id": job.correlation_id},
+            )
+        return adopted
+
+    def recent(self, limit: int = 50, pr: int | None = None) -> list[Job]:
+        """Newest jobs first (the audit log), optionally of one PR."""
+        query = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.seq.desc()).limit(limit)
+        if pr is not None:
+            query = query.where(jobs.c.pr == pr)
+        with self._read() as conn:
+            return [_job(row) for row in conn.execute(query).mappings()]
+
+    def latest_thread(self, pr: int) -> tuple[str, str] | None:
+        """(channel, thread_ts) of the PR's newest job that has a thread."""
+        query = (
+            select(jobs.c.channel, jobs.c.thread_ts)
+            .where(jobs.c.pr == pr, jobs.c.channel.is_not(None), jobs.c.thread_ts.is_not(None))
+            .order_by(jobs.c.created_at.desc(), jobs.c.seq.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return (row.channel, row.thread_ts) if row is not None else None
+
+    def remember_once(self, key: str) -> bool:
+        """True the first time ``key`` is stored, False ever after (across processes)."""
+        try:
+            with self._write() as conn:
+                conn.execute(remembered_keys.insert().values(key=key, created_at=self._clock.now()))
+        except IntegrityError:
+            return False
+        return True
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def _by_idempotency_key(self, key: str) -> Job | None:
+        with self._read() as conn:
+            query = select(jobs).where(jobs.c.idempotency_key == key)
+            row = conn.execute(query).mappings().first()
+        return _job(row) if row is not None else None
+
+    def _update(
+        self,
+        job_id: str,
+        action: str,
+        change: Callable[[Job], dict[str, Any]],
+        *,
+        live_only: bool = True,
+        release_lock: bool = False,
+    ) -> Job:
+        """Read the job (row-locked on PostgreSQL), apply ``change`` and write it back."""
+        with self._write() as conn:
+            query = select(jobs).where(jobs.c.id == job_id).with_for_update()
+            row = conn.execute(query).mappings().first()
+            if row is None:
+                raise StoreError(
+                    f"Cannot {action} job {job_id}: it is not in the job store {self.display_url}",
+                    "check that every process uses the same SHOWTIME_DB_URL",
+                )
+            job = _job(row)
+            if live_only and not job.live:
+                raise StoreError(
+                    f"Cannot {action} {job.kind} job {job.correlation_id}: it already {job.state}",
+                    "start a new job instead",
+                )
+            values = change(job) | {"updated_at": self._clock.now()}
+            conn.execute(jobs.update().where(jobs.c.id == job_id).values(values))
+            if release_lock:
+                conn.execute(job_locks.delete().where(job_locks.c.job_id == job_id))
+        return replace(job, **values)
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._serial, self._translate_errors(), self._engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._serial, self._translate_errors(), self._engine.connect() as conn:
+            yield conn.execution_options(**{_READ_ONLY: True})
+
+    @contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        """Database trouble becomes a ``StoreError`` naming the store (never its password).
+
+        Integrity errors pass through: callers turn them into ``BusyError`` and friends.
+        """
+        try:
+            yield
+        except IntegrityError:
+            raise
+        except (DBAPIError, PoolTimeoutError) as exc:
+            cause = getattr(exc, "orig", None) or exc
+            raise StoreError(
+                f"The job store {self.display_url} failed: {cause}",
+                "check that the database is up and SHOWTIME_DB_URL is right",
+            ) from exc
+
+
+def _sqlite_engine(url: URL, *, echo: bool, in_memory: bool) -> Engine:
+    options: dict[str, Any] = {"echo": echo, "connect_args": {"check_same_thread": False}}
+    if in_memory:
+        options["poolclass"] = StaticPool  # one connection, or each would see its own database
+    engine = create_engine(url, **options)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy emits BEGIN itself (below); the driver's own handling skips it for SELECT.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # busy_timeout first: switching to WAL needs a lock another connection may hold.
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # A write transaction takes the write lock up front: a deferred one that reads, then
+        # writes, fails at once with SQLITE_BUSY if another writer committed in between,
+        # whatever the busy timeout. Reads in WAL mode never wait for writers.
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _row(job: Job) -> dict[str, Any]:
+    return {name: getattr(job, name) for name in _JOB_FIELDS}
+
+
+def _job(row: RowMapping) -> Job:
+    values = {name: row[name] for name in _JOB_FIELDS}
+    values["params"] = dict(values["params"] or {})
+    values["data"] = dict(values["data"] or {})
+    return Job(**values)

@@ -1,0 +1,462 @@
+"""The job store on SQLite (a tmp file) and, when SHOWTIME_TEST_PG_URL is set, PostgreSQL.
+
+Each PostgreSQL test gets its own schema (dropped afterwards), so tests stay independent of order
+and of anything else using the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.adapters.store import (
+    BusyError,
+    DuplicateJobError,
+    Job,
+    JobState,
+    JobStore,
+    StoreError,
+    normalise_url,
+    safe_url,
+)
+from bot.clock import FakeClock
+
+PG_URL_ENV = "SHOWTIME_TEST_PG_URL"
+PG_MISSING = "PostgreSQL not available: set SHOWTIME_TEST_PG_URL (scripts/start-postgres.sh)"
+
+MakeStore = Callable[..., JobStore]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty database on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'jobs.db'}"
+        return
+    admin_url = os.environ.get(PG_URL_ENV)
+    if not admin_url:
+        pytest.skip(PG_MISSING)
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalise_url(admin_url))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = normalise_url(admin_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def make_store(store_url: str, clock: FakeClock) -> Iterator[MakeStore]:
+    """Opens stores on the test's database; several stores stand for several processes."""
+    opened: list[JobStore] = []
+
+    def make(**kwargs: Any) -> JobStore:
+        kwargs.setdefault("clock", clock)
+        store = JobStore(store_url, **kwargs)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(make_store: MakeStore) -> JobStore:
+    return make_store()
+
+
+def run_at_once(count: int, work: Callable[[int], Any]) -> list[Any]:
+    """Run ``work(i)`` on ``count`` threads released together; returns results or exceptions."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    return results
+
+
+def start_job(store: JobStore, pr: int = 36121, **kwargs: Any) -> Job:
+    kwargs.setdefault("requester", "U123")
+    return store.create_job(kind="start", lock_key=f"pr:{pr}", pr=pr, **kwargs)
+
+
+# --- a job's life --------------------------------------------------------------------------------
+
+
+def test_a_job_is_recorded_from_creation_to_its_outcome(store: JobStore, clock: FakeClock) -> None:
+    created = store.create_job(
+        kind="start",
+        requester="U123",
+        requester_name="maxime",
+        lock_key="pr:36121",
+        pr=36121,
+        sha="abc1234",
+        params={"ttl": "48h", "response_url": "https://hooks.slack.test/1"},
+    )
+    assert created.state is JobState.QUEUED and created.live
+    assert len(created.id) == 32 and created.correlation_id == created.id[:8]
+    assert store.get(created.id) == created
+
+    clock.advance(1)
+    store.set_thread(created.id, "C1", "1700000000.000100")
+    running = store.mark_running(created.id, owner="web.1:42")
+    assert running.state is JobState.RUNNING and running.owner == "web.1:42"
+
+    clock.advance(5)
+    store.record_step(created.id, "register_task_definition", task_definition="arn:td/1")
+    stepped = store.record_step(created.id, "create_service", service="pr-36121-abc1234-service")
+    assert stepped.step == "create_service"
+    assert stepped.data == {
+        "task_definition": "arn:td/1",
+        "service": "pr-36121-abc1234-service",
+    }
+
+    clock.advance(60)
+    finished = store.finish(created.id, JobState.SUCCEEDED, "running at http://10.0.0.1:8080")
+    assert store.get(created.id) == finished
+    assert finished.state is JobState.SUCCEEDED and not finished.live
+    assert finished.outcome == "running at http://10.0.0.1:8080"
+    assert (finished.channel, finished.thread_ts) == ("C1", "1700000000.000100")
+    assert finished.params == {"ttl": "48h", "response_url": "https://hooks.slack.test/1"}
+    assert finished.created_at == datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+    assert finished.finished_at == finished.created_at + timedelta(seconds=66)
+    assert store.live_job("pr:36121") is None
+
+
+def test_times_come_back_timezone_aware_utc(make_store: MakeStore) -> None:
+    paris = timezone(timedelta(hours=1))
+    store = make_store(clock=FakeClock(start=datetime(2026, 3, 1, 9, 30, tzinfo=paris)))
+    job = store.create_job(kind="sweep", requester="sweeper", owner="p1")
+    reread = store.get(job.id)
+    assert reread is not None
+    for moment in (reread.created_at, reread.updated_at, reread.heartbeat_at):
+        assert moment == datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
+        assert moment is not None and moment.utcoffset() == timedelta(0)
+
+
+def test_a_finished_job_cannot_change_again(store: JobStore) -> None:
+    job = start_job(store)
+    store.finish(job.id, JobState.FAILED, "ECS said no")
+    with pytest.raises(StoreError, match="already failed"):
+        store.finish(job.id, JobState.SUCCEEDED, "fine after all")
+    with pytest.raises(StoreError, match="already failed"):
+        store.record_step(job.id, "late_step")
+    assert store.get(job.id).outcome == "ECS said no"  # type: ignore[union-attr]
+
+
+def test_unknown_jobs_and_wrong_states_are_refused(store: JobStore) -> None:
+    assert store.get("0" * 32) is None
+    with pytest.raises(StoreError, match="not in the job store"):
+        store.mark_running("0" * 32, owner="p1")
+    job = start_job(store)
+    with pytest.raises(ValueError):
+        store.finish(job.id, JobState.RUNNING, "still going")
+    with pytest.raises(ValueError):
+        store.create_job(kind="start", requester="U1", state=JobState.SUCCEEDED)
+
+
+# --- idempotency ---------------------------------------------------------------------------------
+
+
+def test_an_idempotency_key_is_used_once(store: JobStore) -> None:
+    first = start_job(store, idempotency_key="slack:trigger-1")
+    with pytest.raises(DuplicateJobError) as raised:
+        start_job(store, pr=1, idempotency_key="slack:trigger-1")
+    assert raised.value.existing == first
+    assert first.correlation_id in str(raised.value)
+
+    store.finish(first.id, JobState.SUCCEEDED, "done")
+    with pytest.raises(DuplicateJobError) as again:
+        start_job(store, idempotency_key="slack:trigger-1")
+    assert again.value.existing.id == first.id
+    assert [job.id for job in store.recent()] == [first.id]
+
+
+def test_a_retried_request_is_a_duplicate_not_busy(store: JobStore) -> None:
+    first = start_job(store, idempotency_key="k1")
+    with pytest.raises(DuplicateJobError):
+        start_job(store, idempotency_key="k1")  # same PR, lock held by the same request
+    with pytest.raises(BusyError) as busy:
+        start_job(store, idempotency_key="k2")
+    assert busy.value.existing.id == first.id
+
+
+def test_concurrent_requests_with_one_idempotency_key_make_one_job(store: JobStore) -> None:
+    results = run_at_once(
+        10, lambda i: store.create_job(kind="stop", requester=f"U{i}", idempotency_key="same")
+    )
+    made = [r for r in results if isinstance(r, Job)]
+    duplicates = [r for r in results if isinstance(r, DuplicateJobError)]
+    assert len(made) == 1 and len(duplicates) == 9, results
+    assert {d.existing.id for d in duplicates} == {made[0].id}
+
+
+# --- one live job per lock key -------------------------------------------------------------------
+
+
+def test_ten_threads_racing_for_a_pr_make_exactly_one_job(store: JobStore) -> None:
+    results = run_at_once(10, lambda i: start_job(store, requester=f"U{i}"))
+    made = [r for r in results if isinstance(r, Job)]
+    busy = [r for r in results if isinstance(r, BusyError)]
+    assert len(made) == 1 and len(busy) == 9, results
+    winner = made[0]
+    assert {b.existing.id for b in busy} == {winner.id}
+    assert all(b.lock_key == "pr:36121" and winner.correlation_id in str(b) for b in busy)
+    assert store.live_job("pr:36121") == winner
+    assert [job.id for job in store.recent()] == [winner.id]
+
+
+def test_two_processes_racing_for_a_pr_make_exactly_one_job(make_store: MakeStore) -> None:
+    stores = [make_store() for _ in range(4)]
+    results = run_at_once(8, lambda i: start_job(stores[i % 4], requester=f"U{i}"))
+    made = [r for r in results if isinstance(r, Job)]
+    assert len(made) == 1
+    assert all(isinstance(r, BusyError) for r in results if r is not made[0]), results
+
+
+def test_after_finish_the_pr_takes_a_new_job(store: JobStore) -> None:
+    first = start_job(store)
+    with pytest.raises(BusyError):
+        store.create_job(kind="stop", requester="U2", lock_key="pr:36121", pr=36121)
+    store.finish(first.id, JobState.FAILED, "boom")
+    second = store.create_job(kind="stop", requester="U2", lock_key="pr:36121", pr=36121)
+    assert second.live and store.live_job("pr:36121") == second
+
+
+def test_jobs_with_other_keys_or_no_key_run_side_by_side(store: JobStore) -> None:
+    start_job(store, pr=1)
+    start_job(store, pr=2)
+    store.create_job(kind="cleanup", requester="cli", lock_key="cleanup")
+    store.create_job(kind="sweep", requester="sweeper")
+    store.create_job(kind="sweep", requester="sweeper")
+    assert len(store.recent()) == 5
+    assert store.live_job("pr:3") is None
+
+
+# --- heartbeats and orphans ----------------------------------------------------------------------
+
+
+def test_adopt_takes_a_job_with_an_old_heartbeat_and_leaves_a_fresh_one(
+    make_store: MakeStore, clock: FakeClock
+) -> None:
+    web1, web2 = make_store(), make_store()
+    stale = start_job(web1, pr=1, owner="web.1")
+    web1.mark_running(stale.id, owner="web.1")
+    mine = start_job(web2, pr=3, owner="web.2")  # as old as the stale one, but web.2's own
+    clock.advance(40)
+    fresh = start_job(web1, pr=2, owner="web.1")
+    web1.mark_running(fresh.id, owner="web.1")
+
+    adopted = web2.adopt_orphans("web.2", stale_after_seconds=30)
+
+    assert [job.id for job in adopted] == [stale.id]
+    assert adopted[0].owner == "web.2" and adopted[0].heartbeat_at == clock.now()
+    assert adopted[0].state is JobState.RUNNING
+    assert web2.get(fresh.id).owner == "web.1"  # type: ignore[union-attr]
+    assert web2.get(mine.id).owner == "web.2"  # type: ignore[union-attr]
+    assert web2.adopt_orphans("web.2", stale_after_seconds=30) == []
+
+
+def test_heartbeats_keep_a_job_and_only_its_owner_can_send_them(
+    make_store: MakeStore, clock: FakeClock
+) -> None:
+    web1, web2 = make_store(), make_store()
+    job = start_job(web1, owner="web.1")
+    for _ in range(6):  # a minute of heartbeats every 10 s
+        clock.advance(10)
+        web1.heartbeat("web.1", [job.id])
+    assert web2.adopt_orphans("web.2", stale_after_seconds=30) == []
+
+    clock.advance(31)
+    web2.heartbeat("web.2", [job.id])  # not web.2's job: no effect
+    assert [j.id for j in web2.adopt_orphans("web.2", stale_after_seconds=30)] == [job.id]
+    web1.heartbeat("web.1", [job.id])  # web.1 lost it; its heartbeat changes nothing
+    assert web1.get(job.id).owner == "web.2"  # type: ignore[union-attr]
+    web1.heartbeat("web.1", [])
+
+
+def test_finished_jobs_are_never_adopted(store: JobStore, clock: FakeClock) -> None:
+    job = start_job(store, owner="web.1")
+    store.finish(job.id, JobState.SUCCEEDED, "done")
+    clock.advance(3600)
+    assert store.adopt_orphans("web.2", stale_after_seconds=30) == []
+
+
+def test_at_startup_stale_after_zero_takes_every_unfinished_job(
+    store: JobStore, clock: FakeClock
+) -> None:
+    """SQLite means one process: whatever it finds unfinished at start-up is an orphan."""
+    queued = start_job(store, pr=1)  # never picked up: no owner, no heartbeat
+    running = start_job(store, pr=2, owner="pid-41")
+    done = start_job(store, pr=3, owner="pid-41")
+    store.finish(done.id, JobState.SUCCEEDED, "ok")
+
+    adopted = store.adopt_orphans("pid-42", stale_after_seconds=0)
+
+    assert [job.id for job in adopted] == [queued.id, running.id]
+    assert all(job.owner == "pid-42" for job in adopted)
+
+
+def test_a_queued_job_without_heartbeat_is_orphaned_only_once_stale(
+    store: JobStore, clock: FakeClock
+) -> None:
+    job = start_job(store)
+    assert store.adopt_orphans("web.2", stale_after_seconds=30) == []
+    clock.advance(31)
+    assert [j.id for j in store.adopt_orphans("web.2", stale_after_seconds=30)] == [job.id]
+
+
+def test_concurrent_adopters_never_adopt_the_same_job(
+    make_store: MakeStore, clock: FakeClock
+) -> None:
+    dead = make_store()
+    orphans = {start_job(dead, pr=pr, owner="dead").id for pr in range(1, 21)}
+    clock.advance(60)
+    adopters = [make_store() for _ in range(4)]
+
+    results = run_at_once(4, lambda i: adopters[i].adopt_orphans(f"web.{i}", 30))
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    claimed = [job.id for adopted in results for job in adopted]
+    assert sorted(claimed) == sorted(orphans)  # each orphan exactly once
+    for i, adopted in enumerate(results):
+        for job in adopted:
+            assert dead.get(job.id).owner == f"web.{i}"  # type: ignore[union-attr]
+
+
+# --- audit log, threads, once-only keys ----------------------------------------------------------
+
+
+def test_recent_lists_newest_first(store: JobStore, clock: FakeClock) -> None:
+    a = start_job(store, pr=1)
+    clock.advance(1)
+    b = start_job(store, pr=2)
+    c = store.create_job(kind="sweep", requester="sweeper")  # same instant as b
+    clock.advance(1)
+    d = store.create_job(kind="stop", requester="U1", lock_key="pr:1x", pr=1)
+
+    assert [j.id for j in store.recent()] == [d.id, c.id, b.id, a.id]
+    assert [j.id for j in store.recent(limit=2)] == [d.id, c.id]
+    assert [j.id for j in store.recent(pr=1)] == [d.id, a.id]
+
+
+def test_latest_thread_is_the_newest_job_of_the_pr_with_a_thread(
+    store: JobStore, clock: FakeClock
+) -> None:
+    assert store.latest_thread(36121) is None
+    first = start_job(store)
+    store.set_thread(first.id, "C1", "111.1")
+    store.finish(first.id, JobState.SUCCEEDED, "ok")
+    clock.advance(1)
+    second = start_job(store)
+    store.set_thread(second.id, "C2", "222.2")
+    store.finish(second.id, JobState.FAILED, "no")
+    clock.advance(1)
+    start_job(store)  # newest, but its status message is not posted yet
+    start_job(store, pr=1)
+
+    assert store.latest_thread(36121) == ("C2", "222.2")
+    assert store.latest_thread(99) is None
+
+
+def test_remember_once(make_store: MakeStore) -> None:
+    web1, web2 = make_store(), make_store()
+    assert web1.remember_once("warn:36121:abc1234:2026-01-17T12:00") is True
+    assert web1.remember_once("warn:36121:abc1234:2026-01-17T12:00") is False
+    assert web2.remember_once("warn:36121:abc1234:2026-01-17T12:00") is False
+    assert web2.remember_once("warn:36121:abc1234:2026-01-18T12:00") is True
+
+
+def test_remember_once_under_a_race_says_true_once(store: JobStore) -> None:
+    results = run_at_once(8, lambda i: store.remember_once("warn:1:abc:x"))
+    assert sorted(results) == [False] * 7 + [True]
+
+
+def test_a_second_store_on_the_same_database_sees_the_same_jobs(make_store: MakeStore) -> None:
+    job = start_job(make_store())
+    assert make_store().live_job("pr:36121") == job
+
+
+# --- SQLite specifics ----------------------------------------------------------------------------
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
+    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}", clock=FakeClock())
+    try:
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        store.close()
+
+
+def test_in_memory_sqlite_works_across_threads() -> None:
+    store = JobStore("sqlite://", clock=FakeClock())
+    try:
+        results = run_at_once(10, lambda i: start_job(store, requester=f"U{i}"))
+        assert sum(isinstance(r, Job) for r in results) == 1
+        assert sum(isinstance(r, BusyError) for r in results) == 9
+        assert len(store.recent()) == 1
+    finally:
+        store.close()
+
+
+# --- URLs and failures ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "postgres://u:pw@db.example:5432/d1",
+        "postgresql://u:pw@db.example:5432/d1",
+        "postgresql+psycopg://u:pw@db.example:5432/d1",
+    ],
+)
+def test_heroku_style_urls_use_psycopg(given: str) -> None:
+    url = normalise_url(given)
+    assert url.drivername == "postgresql+psycopg"
+    assert (url.host, url.port, url.database, url.password) == ("db.example", 5432, "d1", "pw")
+
+
+def test_an_unreachable_database_is_a_store_error_without_the_password(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert "hunter2" not in safe_url("postgres://showtime:hunter2@127.0.0.1:1/x")
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(StoreError) as raised:
+        JobStore("postgres://showtime:hunter2@127.0.0.1:1/x?connect_timeout=2")
+    message = str(raised.value)
+    assert "127.0.0.1:1" in message and "hunter2" not in message
+    assert raised.value.next_action
+    assert "hunter2" not in caplog.text
