@@ -138,8 +138,11 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535)
 
     @field_validator(
-        "showtime_allowed_users", "showtime_allowed_usergroups", "ecs_subnets",
-        "ecs_security_groups", mode="before",
+        "showtime_allowed_users",
+        "showtime_allowed_usergroups",
+        "ecs_subnets",
+        "ecs_security_groups",
+        mode="before",
     )
     @classmethod
     def _comma_list(cls, value: object) -> object:
@@ -151,8 +154,10 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         pairs: dict[str, str] = {}
-        for item in _split_commas(value):  # type: ignore[union-attr]
-            user, sep, login = str(item).partition(":")
+        for item in value.split(","):
+            if not item.strip():
+                continue
+            user, sep, login = item.partition(":")
             if not sep or not user.strip() or not login.strip():
                 raise ValueError("expected U123:login pairs separated by commas")
             pairs[user.strip()] = login.strip()
@@ -229,9 +234,7 @@ class Settings(BaseSettings):
     @property
     def github_app_configured(self) -> bool:
         return bool(
-            self.github_app_id
-            and self.github_app_private_key
-            and self.github_app_installation_id
+            self.github_app_id and self.github_app_private_key and self.github_app_installation_id
         )
 
 

@@ -34,7 +34,7 @@ class Waiting:
 
 
 @dataclass(frozen=True)
-class Warning:  # noqa: A001 - the event's natural name
+class Warning:
     text: str
 
 

@@ -200,7 +200,7 @@ def parse_labels(names: Iterable[str]) -> PrLabels:
             continue
         unknown.append(name)
     return PrLabels(
-        shows=tuple(Show(sha=sha, **fields) for sha, fields in sorted(shows.items())),  # type: ignore[arg-type]
+        shows=tuple(Show(sha=sha, **fields) for sha, fields in sorted(shows.items())),
         ttls=tuple(sorted(set(ttls))),
         unknown=tuple(sorted(set(unknown))),
         **state,  # type: ignore[arg-type]
