@@ -1,0 +1,1271 @@
+"""The ECS engine: per-PR services on Fargate, and the DRAINING rule (SPEC §6).
+
+Why this module exists: after ``DeleteService`` a service stays DRAINING for
+minutes, and ``CreateService`` with the same name fails with "Creation of service
+was not idempotent." until it is INACTIVE. So before a service is created its name
+is looked up with ``DescribeServices`` — not ``ListServices``, which only returns
+ACTIVE services and would report a DRAINING name as free — and an ACTIVE
+occupant is deleted, a DRAINING one waited out (``clear_name``).
+
+Every wait here (draining, stability, health) polls on an injected ``Clock``,
+reports through typed ``Waiting`` events (at each state change and at most once a
+minute) and ends in a typed timeout. Transient AWS errors (throttling, 5xx,
+connection trouble — also after botocore's own retries gave up) are retried with
+backoff on that clock; permanent ones (access denied, unknown cluster, invalid
+parameters) raise ``EcsError`` at once, naming the AWS error code, the operation
+and the resource, so a misconfiguration never looks like a ten-minute wait.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.client
+import json
+import logging
+import random
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from hashlib import sha256
+from typing import TYPE_CHECKING, Any, Literal
+
+import boto3
+import botocore.loaders
+import botocore.session
+from botocore import xform_name
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
+)
+
+from bot.clock import SYSTEM_CLOCK, Clock
+from bot.config import Settings
+from bot.domain.events import Progress, Waiting, Warning, format_elapsed, no_progress
+from bot.domain.features import parse_feature_flags
+from bot.errors import ConfigurationError, RemoteError, WaitTimeoutError
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ecs import ECSClient
+
+log = logging.getLogger(__name__)
+
+HttpGet = Callable[[str, float], int]
+
+HEARTBEAT_SECONDS = 60.0  # a long wait reports at most once a minute (SPEC §7)
+DESCRIBE_BATCH = 10  # DescribeServices accepts at most 10 services per call
+LIST_PAGE = 100  # ListServices' largest page
+MAX_CLIENT_TOKEN = 36  # CreateService's clientToken: up to 36 ASCII characters
+STOPPED_CHECK_SECONDS = 30.0  # look for stopped tasks this often even without failedTasks
+
+# Error codes that mean "try again later", whichever AWS service sent them.
+TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+        "ServerException",
+        "InternalFailure",
+        "InternalError",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "Unavailable",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+_ACCESS_CODES = frozenset(
+    {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "UnauthorizedException"}
+)
+_CREDENTIAL_CODES = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "ExpiredTokenException",
+        "ExpiredToken",
+        "AuthFailure",
+        "IncompleteSignature",
+    }
+)
+_EC2_OPERATIONS = frozenset({"DescribeNetworkInterfaces"})
+
+# Both messages ECS gives when a same-name service is still ACTIVE or DRAINING.
+_NAME_TAKEN_MESSAGES = ("creation of service was not idempotent", "still draining")
+
+# Keys a described task definition carries but RegisterTaskDefinition refuses,
+# dropped so an operator can paste `aws ecs describe-task-definition` output as a template.
+_READ_ONLY_TASK_DEFINITION_KEYS = frozenset(
+    {
+        "taskDefinitionArn",
+        "revision",
+        "status",
+        "requiresAttributes",
+        "compatibilities",
+        "registeredAt",
+        "registeredBy",
+        "deregisteredAt",
+        "tags",
+    }
+)
+
+_SERVICE_NAME = re.compile(r"^pr-(\d+)(?:-([0-9a-f]{7,40}))?-service$")
+_TAG_FORBIDDEN = re.compile(r"[^\w .:/=+\-@]")
+
+
+class ServiceState(StrEnum):
+    ACTIVE = "ACTIVE"
+    DRAINING = "DRAINING"
+    INACTIVE = "INACTIVE"
+    MISSING = "MISSING"  # DescribeServices lists the name under `failures`
+
+
+def service_name(pr: int, sha: str) -> str:
+    """``pr-{pr}-{sha7}-service``: deterministic, so every tool finds the same service."""
+    return f"pr-{pr}-{sha[:7]}-service"
+
+
+def parse_service_name(name: str) -> tuple[int, str | None] | None:
+    """``(pr, sha7)`` from a showtime service name; the CLI's oldest names have no SHA."""
+    match = _SERVICE_NAME.match(name)
+    if match is None:
+        return None
+    return int(match.group(1)), match.group(2)
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """One ECS service as ``DescribeServices`` reports it, with its showtime tags read."""
+
+    name: str
+    arn: str
+    status: str  # ACTIVE/DRAINING/INACTIVE as ECS said it ("" when it did not say)
+    pr: int | None
+    sha: str | None
+    requested_by: str | None
+    created: datetime | None
+    expires: datetime | None
+    running_count: int
+    desired_count: int
+    task_definition: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def state(self) -> ServiceState:
+        return _state_of(self.status)
+
+    @property
+    def managed(self) -> bool:
+        """Created by showtime (this bot or the superset-showtime CLI, which tag alike)."""
+        return self.tags.get("showtime_managed") == "true"
+
+
+# ----- errors ---------------------------------------------------------------
+
+
+class EcsError(RemoteError):
+    """An AWS call failed for good. ``transient`` means retries ran out, not that it is broken."""
+
+    def __init__(
+        self,
+        message: str,
+        next_action: str = "",
+        *,
+        operation: str,
+        code: str = "",
+        resource: str = "",
+        aws_message: str = "",
+        transient: bool = False,
+    ) -> None:
+        super().__init__(
+            message,
+            next_action,
+            service="AWS",
+            operation=operation,
+            code=code,
+            resource=resource,
+        )
+        self.aws_message = aws_message
+        self.transient = transient
+
+
+class NotIdempotentError(EcsError):
+    """CreateService still said the name is taken right after the name was cleared."""
+
+
+class TasksStoppedError(EcsError):
+    """A task of the service's current deployment stopped; ``stopped_reason`` quotes ECS."""
+
+    def __init__(
+        self,
+        message: str,
+        next_action: str = "",
+        *,
+        resource: str,
+        stopped_reason: str,
+        image: str | None,
+        image_missing: bool,
+    ) -> None:
+        super().__init__(
+            message,
+            next_action,
+            operation="DescribeTasks",
+            code="TaskStopped",
+            resource=resource,
+            aws_message=stopped_reason,
+        )
+        self.stopped_reason = stopped_reason
+        self.image = image
+        self.image_missing = image_missing
+
+
+class DrainTimeoutError(WaitTimeoutError):
+    """The old service still holds the name after SHOWTIME_DRAIN_TIMEOUT_SECONDS."""
+
+    def __init__(self, message: str, next_action: str, *, name: str, state: str) -> None:
+        super().__init__(message, next_action)
+        self.name = name
+        self.state = state
+
+
+class StableTimeoutError(WaitTimeoutError):
+    """The service did not reach its desired count in SHOWTIME_STABLE_TIMEOUT_SECONDS."""
+
+
+class HealthTimeoutError(WaitTimeoutError):
+    """The environment did not answer 200 in SHOWTIME_HEALTH_TIMEOUT_SECONDS."""
+
+
+class _Transient(Exception):
+    """Internal: a call failed in a way worth retrying; ``error`` is what to raise if not."""
+
+    def __init__(self, error: EcsError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+# ----- clients ----------------------------------------------------------------
+
+
+def make_clients(
+    settings: Settings,
+    *,
+    max_attempts: int = 8,
+    retry_mode: Literal["standard", "adaptive"] = "standard",
+) -> tuple[ECSClient, EC2Client]:
+    """ECS and EC2 clients with botocore's standard retries (throttling, 5xx, timeouts).
+
+    A session per call: boto3's default session is not thread-safe to create clients
+    from, and jobs run in threads; the API models (megabytes of JSON) are still read
+    only once per process. ``AWS_ENDPOINT_URL`` (sandbox, LocalStack) is honoured.
+    """
+    config = Config(
+        region_name=settings.aws_region,
+        retries={"mode": retry_mode, "max_attempts": max_attempts},
+        connect_timeout=10,
+        read_timeout=30,
+    )
+    session = new_session()
+    endpoint = settings.aws_endpoint_url or None
+    ecs = session.client(
+        "ecs", region_name=settings.aws_region, endpoint_url=endpoint, config=config
+    )
+    ec2 = session.client(
+        "ec2", region_name=settings.aws_region, endpoint_url=endpoint, config=config
+    )
+    return ecs, ec2
+
+
+def new_session() -> boto3.session.Session:
+    """A boto3 session whose API models come from one loader shared by the process."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _shared_loader())
+    return boto3.session.Session(botocore_session=core)
+
+
+@functools.cache
+def _shared_loader() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()
+
+
+def urllib_get(url: str, timeout: float) -> int:
+    """GET ``url`` and return the status code; ``OSError`` when nothing answers.
+
+    Proxies from the environment are bypassed on purpose: the environment's IP is
+    reached directly, as a browser on the maintainer's machine would.
+    """
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(url, headers={"User-Agent": "showtime-bot health check"})
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except http.client.HTTPException as exc:  # e.g. a half-started server's garbage
+        raise OSError(f"{type(exc).__name__}: {exc}") from exc
+
+
+# ----- waiting ---------------------------------------------------------------
+
+# (state, detail, elapsed seconds, why the event is sent) → the event's text
+WaitText = Callable[[str, str, float, Literal["first", "changed", "heartbeat"]], str]
+
+
+class _Wait:
+    """Deadline and reporting of one wait: an event per state change, a heartbeat a minute."""
+
+    def __init__(
+        self, clock: Clock, timeout: float, step: str, progress: Progress, text: WaitText
+    ) -> None:
+        self._clock = clock
+        self._timeout = timeout
+        self._step = step
+        self._progress = progress
+        self._text = text
+        self._started = clock.monotonic()
+        self._state: str | None = None
+        self._last_report = self._started
+
+    @property
+    def elapsed(self) -> float:
+        return self._clock.monotonic() - self._started
+
+    @property
+    def remaining(self) -> float:
+        return max(self._timeout - self.elapsed, 0.0)
+
+    @property
+    def expired(self) -> bool:
+        return self.elapsed >= self._timeout
+
+    @property
+    def state(self) -> str | None:
+        return self._state
+
+    def observe(self, state: str, detail: str = "") -> None:
+        """Report ``state`` if it changed or a minute passed; ``detail`` only goes in the text."""
+        now = self._clock.monotonic()
+        if state != self._state:
+            kind: Literal["first", "changed", "heartbeat"] = (
+                "first" if self._state is None else "changed"
+            )
+        elif now - self._last_report >= HEARTBEAT_SECONDS:
+            kind = "heartbeat"
+        else:
+            return
+        self._state = state
+        self._last_report = now
+        elapsed = now - self._started
+        text = self._text(state, detail, elapsed, kind)
+        self._progress(Waiting(self._step, state, elapsed, text))
+
+    def pause(self, seconds: float) -> None:
+        """Sleep, but never past the deadline: the last check happens at the deadline."""
+        self._clock.sleep(max(min(seconds, self.remaining), 0.0))
+
+
+def duration(seconds: float) -> str:
+    """``600`` → ``"10m"``, ``90`` → ``"1m30s"``: timeouts read as people say them."""
+    text = format_elapsed(seconds)
+    if text != "0s" and text.endswith("m0s"):
+        text = text[:-2]
+    if text.endswith("h0m"):
+        text = text[:-2]
+    return text
+
+
+# ----- the engine -------------------------------------------------------------
+
+
+class EcsEngine:
+    """ECS operations the orchestrator composes into start, stop, redeploy and sweep.
+
+    Stateless apart from its clients, so one engine serves every job thread.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        ecs_client: ECSClient | None = None,
+        ec2_client: EC2Client | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        http_get: HttpGet | None = None,
+    ) -> None:
+        self._settings = settings
+        if ecs_client is None or ec2_client is None:
+            default_ecs, default_ec2 = make_clients(settings)
+            ecs_client = ecs_client or default_ecs
+            ec2_client = ec2_client or default_ec2
+        self._ecs = ecs_client
+        self._ec2 = ec2_client
+        self._clock = clock
+        self._http_get = http_get or urllib_get
+        self._random = random.Random()
+        self.cluster = settings.ecs_cluster
+
+    # ----- names, images, links ------------------------------------------
+
+    def image(self, pr: int, sha: str) -> str:
+        return self._settings.showtime_image_template.format(pr=pr, sha=sha[:7])
+
+    def logs_url(self, name: str) -> str:
+        """The service's Logs tab in the ECS console (the awslogs stream of its tasks)."""
+        region = urllib.parse.quote(self._settings.aws_region, safe="")
+        cluster = urllib.parse.quote(self.cluster, safe="")
+        service = urllib.parse.quote(name, safe="")
+        return (
+            f"https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}"
+            f"/services/{service}/logs?region={region}"
+        )
+
+    # ----- reading ECS ----------------------------------------------------
+
+    def service_state(self, name: str) -> ServiceState:
+        """State of exactly this name (DescribeServices sees DRAINING; ListServices does not)."""
+        info = self._describe_one(name, tags=False)
+        return info.state if info else ServiceState.MISSING
+
+    def describe(self, name: str) -> ServiceInfo | None:
+        """The service with its tags, or None when ECS does not know the name."""
+        return self._describe_one(name, tags=True)
+
+    def find_services(self, pr: int | None = None) -> list[ServiceInfo]:
+        """Every ACTIVE showtime service (of one PR when ``pr`` is given), from ECS itself.
+
+        ListServices is paged and only names ACTIVE services, which is what "exists"
+        means here; only names shaped like ours (``pr-<n>-…``) are described, 10 per
+        DescribeServices call, and only services tagged ``showtime_managed=true`` —
+        as both this bot and the superset-showtime CLI tag them — are returned.
+        """
+        prefix = f"pr-{pr}-" if pr is not None else "pr-"
+        names = [arn.rsplit("/", 1)[-1] for arn in self._list_service_arns()]
+        candidates = [n for n in names if n.startswith(prefix)]
+        found: list[ServiceInfo] = []
+        for start in range(0, len(candidates), DESCRIBE_BATCH):
+            batch = candidates[start : start + DESCRIBE_BATCH]
+            response = self._call(
+                "DescribeServices",
+                ", ".join(batch),
+                cluster=self.cluster,
+                services=batch,
+                include=["TAGS"],
+            )
+            for raw in response.get("services") or []:
+                info = self._info(raw)
+                if info.managed and (pr is None or info.pr == pr):
+                    found.append(info)
+        return found
+
+    def count_environments(self) -> int:
+        """ACTIVE services named like environments, for SHOWTIME_MAX_ENVIRONMENTS.
+
+        ListServices pages only (no DescribeServices): the limit protects the cluster's
+        capacity, so every running ``pr-<n>-…-service`` counts, whoever made it.
+        """
+        names = (arn.rsplit("/", 1)[-1] for arn in self._list_service_arns())
+        return sum(1 for name in names if parse_service_name(name) is not None)
+
+    def _list_service_arns(self) -> list[str]:
+        arns: list[str] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"cluster": self.cluster, "maxResults": LIST_PAGE}
+            if token:
+                params["nextToken"] = token
+            response = self._call("ListServices", f"cluster {self.cluster}", **params)
+            arns.extend(response.get("serviceArns") or [])
+            token = response.get("nextToken")
+            if not token:
+                return arns
+
+    def _describe_one(self, name: str, *, tags: bool) -> ServiceInfo | None:
+        response = self._call("DescribeServices", name, **self._describe_params(name, tags))
+        return self._service_from(response, name)
+
+    def _describe_params(self, name: str, tags: bool = False) -> dict[str, Any]:
+        params: dict[str, Any] = {"cluster": self.cluster, "services": [name]}
+        if tags:
+            params["include"] = ["TAGS"]
+        return params
+
+    def _service_from(self, response: dict[str, Any], name: str) -> ServiceInfo | None:
+        services = response.get("services") or []
+        chosen = [s for s in services if _name_of(s) == name]
+        if not chosen and len(services) == 1:
+            chosen = services  # a reply that omits the name still answers the one we asked
+        if chosen:
+            return self._info(chosen[0])
+        for failure in response.get("failures") or []:
+            reason = failure.get("reason", "")
+            if reason and reason != "MISSING":
+                raise EcsError(
+                    f"AWS DescribeServices failed for {name}: {reason}"
+                    + (f": {failure['detail']}" if failure.get("detail") else ""),
+                    "press Retry; if it fails again, check the cluster in the ECS console",
+                    operation="DescribeServices",
+                    code=reason,
+                    resource=name,
+                )
+        return None  # MISSING, or an empty answer: ECS does not know the name
+
+    def _info(
+        self, raw: dict[str, Any], fallback_tags: dict[str, str] | None = None
+    ) -> ServiceInfo:
+        tags = {t["key"]: t["value"] for t in raw.get("tags") or [] if "key" in t}
+        if not tags and fallback_tags:
+            tags = dict(fallback_tags)
+        name = _name_of(raw)
+        parsed = parse_service_name(name)
+        pr = _int_or_none(tags.get("pr"))
+        if pr is None and parsed:
+            pr = parsed[0]
+        sha = tags.get("sha") or (parsed[1] if parsed else None)
+        created = _epoch(tags.get("showtime_created")) or _utc(raw.get("createdAt"))
+        status = raw.get("status") or ""
+        if status not in (ServiceState.ACTIVE, ServiceState.DRAINING, ServiceState.INACTIVE):
+            log.warning("ECS reported status %r for %s; treating the name as taken", status, name)
+        return ServiceInfo(
+            name=name,
+            arn=raw.get("serviceArn", ""),
+            status=status,
+            pr=pr,
+            sha=sha,
+            requested_by=tags.get("requested_by") or tags.get("github_user"),
+            created=created,
+            expires=_epoch(tags.get("showtime_expires")),
+            running_count=int(raw.get("runningCount") or 0),
+            desired_count=int(raw.get("desiredCount") or 0),
+            task_definition=raw.get("taskDefinition", ""),
+            tags=tags,
+        )
+
+    # ----- the DRAINING rule ------------------------------------------------
+
+    def clear_name(self, name: str, progress: Progress = no_progress) -> None:
+        """Make ``name`` free for CreateService: delete an ACTIVE occupant, wait out DRAINING.
+
+        INACTIVE and MISSING return at once. The wait ends with ``DrainTimeoutError``
+        after SHOWTIME_DRAIN_TIMEOUT_SECONDS; nothing is created here.
+        """
+        state = self.service_state(name)
+        if state in (ServiceState.INACTIVE, ServiceState.MISSING):
+            return
+        if state is ServiceState.ACTIVE:
+            log.info("deleting %s so its name can be reused", name)
+            if not self.delete_service(name):
+                return  # it went INACTIVE or away meanwhile: the name is free
+            state = ServiceState.DRAINING
+        self._wait_released(name, state, progress)
+
+    def _wait_released(self, name: str, state: ServiceState, progress: Progress) -> None:
+        timeout = self._settings.showtime_drain_timeout_seconds
+
+        def text(state: str, detail: str, elapsed: float, kind: str) -> str:
+            if kind == "first":
+                return (
+                    f"{name} is {state}; waiting for ECS to release the name "
+                    f"(up to {duration(timeout)})"
+                )
+            if kind == "changed":
+                return f"{name} is now {state}, {format_elapsed(elapsed)}"
+            return f"still {state}, {format_elapsed(elapsed)}"
+
+        wait = _Wait(self._clock, timeout, "clear_name", progress, text)
+        wait.observe(state.value)
+        failures = 0
+        while True:
+            if wait.expired:
+                last = wait.state or state.value
+                raise DrainTimeoutError(
+                    f"{name} is still {last} after {duration(timeout)}",
+                    "press Retry later; it will work once ECS finishes draining the old service",
+                    name=name,
+                    state=last,
+                )
+            wait.pause(self._poll_delay(failures))
+            try:
+                response = self._request("DescribeServices", name, **self._describe_params(name))
+            except _Transient as exc:
+                failures += 1
+                log.info("still waiting for %s; AWS answered %s", name, exc.error.code)
+                continue
+            failures = 0
+            info = self._service_from(response, name)
+            current = info.state if info else ServiceState.MISSING
+            if current in (ServiceState.INACTIVE, ServiceState.MISSING):
+                log.info("%s is %s after %s", name, current, format_elapsed(wait.elapsed))
+                return
+            wait.observe(current.value)
+
+    # ----- task definitions -------------------------------------------------
+
+    def task_definition_body(
+        self, pr: int, sha: str, description: str, progress: Progress = no_progress
+    ) -> dict[str, Any]:
+        """RegisterTaskDefinition parameters: the template with this PR's image and flags.
+
+        The family is ``<template family>-pr-<pr>`` (``superset-ci-pr-36121``), so the
+        revisions of one PR line up together instead of interleaving every PR's images
+        in one family. The image goes into the first container (the app); feature flags
+        from the description replace any same-named variable of the template.
+        """
+        path = self._settings.ecs_task_definition_file
+        try:
+            template = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(
+                f"ECS_TASK_DEFINITION_FILE {path} cannot be read as JSON: {exc}",
+                "fix the file or unset ECS_TASK_DEFINITION_FILE to use the bundled template",
+            ) from exc
+        containers = template.get("containerDefinitions") if isinstance(template, dict) else None
+        if not containers or not isinstance(containers, list):
+            raise ConfigurationError(
+                f"ECS_TASK_DEFINITION_FILE {path} has no containerDefinitions",
+                "add the Superset container to the template",
+            )
+        body = {k: v for k, v in template.items() if k not in _READ_ONLY_TASK_DEFINITION_KEYS}
+        body["family"] = f"{template.get('family') or 'superset-ci'}-pr-{pr}"
+        app = containers[0]
+        app["image"] = self.image(pr, sha)
+
+        flags = parse_feature_flags(description)
+        for warning in flags.warnings:
+            progress(Warning(f"Feature flags: {warning}"))
+        environment = [
+            entry for entry in app.get("environment") or [] if entry.get("name") not in flags.flags
+        ]
+        app["environment"] = environment + flags.environment()
+
+        self._serve_on_env_port(app, progress)
+        return body
+
+    def _serve_on_env_port(self, app: dict[str, Any], progress: Progress) -> None:
+        """Make the app container serve on SHOWTIME_ENV_PORT, where the health check looks.
+
+        With one port mapping (the bundled template) the mapping and ``SUPERSET_PORT``
+        follow the setting; a template with several mappings, none of them on that
+        port, is left alone with a warning.
+        """
+        port = self._settings.showtime_env_port
+        mappings = app.get("portMappings") or []
+        if not mappings or any(m.get("containerPort") == port for m in mappings):
+            return
+        if len(mappings) > 1:
+            ports = [m.get("containerPort") for m in mappings]
+            progress(
+                Warning(
+                    f"the task definition maps ports {ports}, none of them SHOWTIME_ENV_PORT "
+                    f"({port}): the health check will probably fail"
+                )
+            )
+            return
+        mappings[0]["containerPort"] = port
+        if "hostPort" in mappings[0]:
+            mappings[0]["hostPort"] = port  # awsvpc requires hostPort == containerPort
+        for entry in app.get("environment") or []:
+            if entry.get("name") == "SUPERSET_PORT":
+                entry["value"] = str(port)
+
+    def register_task_definition(
+        self, pr: int, sha: str, description: str, progress: Progress = no_progress
+    ) -> str:
+        """Register this PR's task definition revision and return its ARN."""
+        body = self.task_definition_body(pr, sha, description, progress)
+        body["tags"] = [
+            {"key": "showtime_managed", "value": "true"},
+            {"key": "pr", "value": str(pr)},
+            {"key": "sha", "value": sha[:7]},
+        ]
+        response = self._call("RegisterTaskDefinition", body["family"], **body)
+        arn: str = response["taskDefinition"]["taskDefinitionArn"]
+        return arn
+
+    # ----- creating, updating, deleting ---------------------------------------
+
+    def create_service(
+        self,
+        *,
+        pr: int,
+        sha: str,
+        task_definition_arn: str,
+        requested_by: str,
+        expires: datetime | None,
+        client_token: str,
+        progress: Progress = no_progress,
+    ) -> ServiceInfo:
+        """Create ``pr-{pr}-{sha7}-service``; the caller has run ``clear_name`` first.
+
+        ``client_token`` makes a repeated request of the same job return the service it
+        already created instead of a second one (ECS idempotency; boto3 does not fill it
+        in for CreateService). A token longer than ECS's 36 characters is hashed, which
+        keeps it stable. ``showtime_expires`` is left out when ``expires`` is None (TTL
+        "close"): the CLI reads the tag as a number, and expiry is decided by labels.
+
+        If ECS still answers that the name is taken (someone re-created or deleted it
+        between ``clear_name`` and now), the name is cleared once more and the create
+        retried once; a second refusal raises ``NotIdempotentError``.
+        """
+        name = service_name(pr, sha)
+        tags = self._service_tags(pr, sha, requested_by, expires)
+        network: dict[str, Any] = {
+            "subnets": list(self._settings.ecs_subnets),
+            "securityGroups": list(self._settings.ecs_security_groups),
+            "assignPublicIp": self._settings.ecs_assign_public_ip,
+        }
+        params: dict[str, Any] = {
+            "cluster": self.cluster,
+            "serviceName": name,
+            "taskDefinition": task_definition_arn,
+            "desiredCount": 1,
+            "launchType": "FARGATE",
+            "networkConfiguration": {"awsvpcConfiguration": network},
+            # Without rollback (there is nothing to roll back to): ECS stops relaunching a
+            # task that cannot start instead of pulling a missing image forever.
+            "deploymentConfiguration": {
+                "deploymentCircuitBreaker": {"enable": True, "rollback": False}
+            },
+            "tags": [{"key": k, "value": v} for k, v in tags.items()],
+            "enableECSManagedTags": True,
+            "propagateTags": "SERVICE",  # tasks carry pr/sha too, for cost reports
+            "clientToken": _client_token(client_token),
+        }
+        try:
+            response = self._call("CreateService", name, **params)
+        except EcsError as exc:
+            if not _name_taken(exc):
+                raise
+            progress(
+                Warning(f"ECS says {name} is still taken ({exc.aws_message}); clearing it again")
+            )
+            self.clear_name(name, progress)
+            try:
+                response = self._call("CreateService", name, **params)
+            except EcsError as again:
+                if not _name_taken(again):
+                    raise
+                raise NotIdempotentError(
+                    f"ECS refused to create {name} again right after the name was cleared "
+                    f"({again.code}: {again.aws_message}) — another actor (the CLI or a "
+                    "second job) is creating or deleting the same service",
+                    "press Retry in a minute, once the other operation is finished",
+                    operation="CreateService",
+                    code=again.code,
+                    resource=name,
+                    aws_message=again.aws_message,
+                ) from again
+        return self._info(response["service"], fallback_tags=tags)
+
+    def _service_tags(
+        self, pr: int, sha: str, requested_by: str, expires: datetime | None
+    ) -> dict[str, str]:
+        now = self._clock.now()
+        tags = {
+            "showtime_managed": "true",
+            "pr": str(pr),
+            "sha": sha[:7],
+            "requested_by": _tag_value(requested_by) or "unknown",
+            "showtime_created": str(int(now.timestamp())),
+        }
+        if expires is not None:
+            tags["showtime_expires"] = str(int(expires.timestamp()))
+        return tags
+
+    def redeploy(
+        self, name: str, task_definition_arn: str, progress: Progress = no_progress
+    ) -> None:
+        """Roll the running service onto a new revision; no delete, so no DRAINING gap."""
+        self._call(
+            "UpdateService",
+            name,
+            cluster=self.cluster,
+            service=name,
+            taskDefinition=task_definition_arn,
+            forceNewDeployment=True,
+        )
+
+    def delete_service(self, name: str) -> bool:
+        """Ask ECS to delete ``name`` (force: desired count need not be 0 first).
+
+        True when the service is now DRAINING; False when it was already INACTIVE or
+        unknown. Never waits: the next ``clear_name`` of that name does.
+        """
+        try:
+            response = self._call(
+                "DeleteService", name, cluster=self.cluster, service=name, force=True
+            )
+        except EcsError as exc:
+            if exc.code in ("ServiceNotFoundException", "ServiceNotActiveException"):
+                return False
+            raise
+        status = (response.get("service") or {}).get("status", ServiceState.DRAINING)
+        return status != ServiceState.INACTIVE
+
+    def delete_pr_environments(self, pr: int, keep: str | None = None) -> list[str]:
+        """Delete every ACTIVE showtime service of ``pr``; return the names deleted.
+
+        ``keep`` spares one environment, given as a service name or a SHA (blue-green:
+        the old SHA goes once the new one passed its health check).
+        """
+        deleted: list[str] = []
+        for info in self.find_services(pr):
+            if info.state is not ServiceState.ACTIVE or _is_kept(info, keep):
+                continue
+            if self.delete_service(info.name):
+                deleted.append(info.name)
+        return deleted
+
+    # ----- waiting for the service to run ----------------------------------------
+
+    def wait_stable(self, name: str, progress: Progress = no_progress) -> None:
+        """Wait until the service runs its desired count on its newest deployment.
+
+        Stable means runningCount == desiredCount and the PRIMARY deployment's
+        rolloutState is COMPLETED (or, without rollout states, it is the only
+        deployment and runs every task). A stopped task of the *current* deployment
+        fails the wait at once, quoting ECS's stoppedReason: tasks are matched on
+        ``startedBy`` (the deployment id) because a re-created service name still
+        lists its predecessor's stopped tasks. Stopped tasks are looked up when the
+        deployment counts failed tasks, and every 30 s otherwise, to keep the AWS
+        calls of a healthy start to one DescribeServices per poll.
+        """
+        timeout = self._settings.showtime_stable_timeout_seconds
+
+        def text(state: str, detail: str, elapsed: float, kind: str) -> str:
+            if kind == "first":
+                return f"waiting for {name} to start ({detail})"
+            if kind == "changed":
+                return f"{name}: {detail}, {format_elapsed(elapsed)}"
+            return f"still starting {name} ({detail}), {format_elapsed(elapsed)}"
+
+        wait = _Wait(self._clock, timeout, "wait_stable", progress, text)
+        seen_stopped: set[str] = set()
+        last_stopped_check = self._clock.monotonic()
+        failures = 0
+        counts = "no answer from ECS yet"
+        while True:
+            try:
+                response = self._request("DescribeServices", name, **self._describe_params(name))
+            except _Transient as exc:
+                failures += 1
+                log.info("waiting for %s to be stable; AWS answered %s", name, exc.error.code)
+            else:
+                failures = 0
+                raw = _only_service(response, name)
+                status = (raw or {}).get("status") or ""
+                if raw is None and wait.elapsed < STOPPED_CHECK_SECONDS and not wait.expired:
+                    # ECS reads are eventually consistent: a service just created may
+                    # not be visible for a moment.
+                    wait.pause(self._poll_delay(0))
+                    continue
+                if raw is None or _state_of(status) is not ServiceState.ACTIVE:
+                    raise EcsError(
+                        f"{name} is {status or 'gone'} while waiting for it to start — "
+                        "it was stopped by someone else",
+                        "press Retry to deploy again",
+                        operation="DescribeServices",
+                        code="ServiceNotActive",
+                        resource=name,
+                    )
+                primary = _primary_deployment(raw)
+                running = int(raw.get("runningCount") or 0)
+                desired = int(raw.get("desiredCount") or 0)
+                rollout = primary.get("rolloutState") or ""
+                if _is_stable(raw, primary):
+                    log.info("%s is stable after %s", name, format_elapsed(wait.elapsed))
+                    return
+                deployment_id = primary.get("id", "")
+                now = self._clock.monotonic()
+                if deployment_id and (
+                    rollout == "FAILED"
+                    or int(primary.get("failedTasks") or 0) > 0
+                    or now - last_stopped_check >= STOPPED_CHECK_SECONDS
+                ):
+                    last_stopped_check = now
+                    self._fail_if_tasks_stopped(name, deployment_id, seen_stopped)
+                if rollout == "FAILED":
+                    raise EcsError(
+                        f"ECS gave up deploying {name}: "
+                        f"{primary.get('rolloutStateReason') or 'the deployment failed'}",
+                        "check the Logs, then press Retry",
+                        operation="DescribeServices",
+                        code="DeploymentFailed",
+                        resource=name,
+                    )
+                counts = f"{running} of {desired} tasks running"
+                # PENDING until the tasks run; then the rollout's state (old tasks draining).
+                wait.observe("PENDING" if running < desired else rollout or "IN_PROGRESS", counts)
+            if wait.expired:
+                raise StableTimeoutError(
+                    f"{name} did not become stable in {duration(timeout)} ({counts})",
+                    "check the Logs button for why the task does not start, then press Retry",
+                )
+            wait.pause(self._poll_delay(failures))
+
+    def _fail_if_tasks_stopped(self, name: str, deployment_id: str, seen: set[str]) -> None:
+        """Raise TasksStoppedError if a task started by ``deployment_id`` has stopped."""
+        try:
+            listed = self._request(
+                "ListTasks",
+                name,
+                cluster=self.cluster,
+                serviceName=name,
+                desiredStatus="STOPPED",
+            )
+            fresh = [arn for arn in listed.get("taskArns") or [] if arn not in seen][:100]
+            if not fresh:
+                return
+            described = self._request("DescribeTasks", name, cluster=self.cluster, tasks=fresh)
+        except _Transient as exc:
+            log.info("could not look at stopped tasks of %s (%s); next time", name, exc.error.code)
+            return
+        seen.update(fresh)
+        ours = [t for t in described.get("tasks") or [] if t.get("startedBy") == deployment_id]
+        if not ours:
+            return
+        task = max(ours, key=lambda t: _utc(t.get("stoppedAt")) or _EPOCH)
+        raise _stopped_error(name, task)
+
+    # ----- reaching the environment -----------------------------------------------
+
+    def address(self, name: str) -> str:
+        """The IP of the service's newest running task: task → ENI → public IP.
+
+        With ECS_ASSIGN_PUBLIC_IP=DISABLED the private IP (the bot then runs inside the VPC).
+        """
+        listed = self._call(
+            "ListTasks", name, cluster=self.cluster, serviceName=name, desiredStatus="RUNNING"
+        )
+        arns = (listed.get("taskArns") or [])[:100]
+        if not arns:
+            raise EcsError(
+                f"{name} has no running task to take an address from",
+                "press Retry; if it repeats, check the service's events in the ECS console",
+                operation="ListTasks",
+                code="NoRunningTask",
+                resource=name,
+            )
+        tasks = self._call("DescribeTasks", name, cluster=self.cluster, tasks=arns).get("tasks")
+        running = [t for t in tasks or [] if t.get("lastStatus") == "RUNNING"] or list(tasks or [])
+        if not running:
+            raise EcsError(
+                f"{name}'s tasks could not be described",
+                "press Retry",
+                operation="DescribeTasks",
+                code="NoRunningTask",
+                resource=name,
+            )
+        # During a rolling update the old deployment's task may still run: take the newest.
+        task = max(running, key=lambda t: _utc(t.get("startedAt") or t.get("createdAt")) or _EPOCH)
+        eni = _eni_of(task)
+        if not eni:
+            raise EcsError(
+                f"task {task.get('taskArn', '?')} of {name} has no network interface",
+                "the task definition's networkMode must be awsvpc",
+                operation="DescribeTasks",
+                code="NoNetworkInterface",
+                resource=name,
+            )
+        described = self._call("DescribeNetworkInterfaces", eni, NetworkInterfaceIds=[eni])
+        interfaces = described.get("NetworkInterfaces") or [{}]
+        if self._settings.ecs_assign_public_ip == "DISABLED":
+            ip = interfaces[0].get("PrivateIpAddress")
+        else:
+            ip = (interfaces[0].get("Association") or {}).get("PublicIp")
+        if not ip:
+            raise EcsError(
+                f"{name}'s network interface {eni} has no "
+                + ("private" if self._settings.ecs_assign_public_ip == "DISABLED" else "public")
+                + " IP address",
+                "check ECS_ASSIGN_PUBLIC_IP and that ECS_SUBNETS are public subnets",
+                operation="DescribeNetworkInterfaces",
+                code="NoAddress",
+                resource=eni,
+            )
+        return str(ip)
+
+    def health_check(self, url: str, progress: Progress = no_progress) -> None:
+        """GET ``url`` until it answers 200; ``HealthTimeoutError`` after the timeout."""
+        timeout = self._settings.showtime_health_timeout_seconds
+
+        def text(state: str, detail: str, elapsed: float, kind: str) -> str:
+            if kind == "first":
+                return f"waiting for {url} to answer ({state})"
+            if kind == "changed":
+                return f"{url}: {state}, {format_elapsed(elapsed)}"
+            return f"still waiting for {url} ({state}), {format_elapsed(elapsed)}"
+
+        wait = _Wait(self._clock, timeout, "health_check", progress, text)
+        while True:
+            try:
+                status = self._http_get(url, max(1.0, min(10.0, wait.remaining)))
+            except OSError as exc:
+                log.debug("health check of %s: %s", url, exc)
+                state = "no answer yet"
+            else:
+                if status == 200:
+                    log.info("%s answered 200 after %s", url, format_elapsed(wait.elapsed))
+                    return
+                state = f"HTTP {status}"
+            wait.observe(state)
+            if wait.expired:
+                raise HealthTimeoutError(
+                    f"{url} did not answer 200 within {duration(timeout)} (last: {state})",
+                    "check the Logs button for Superset's start-up errors, then press Redeploy",
+                )
+            wait.pause(self._settings.showtime_poll_seconds)
+
+    # ----- calling AWS --------------------------------------------------------------
+
+    def _call(self, operation: str, resource: str, **params: Any) -> dict[str, Any]:
+        """One AWS call; transient failures retried a few times with backoff on the clock."""
+        attempt = 0
+        while True:
+            try:
+                return self._request(operation, resource, **params)
+            except _Transient as exc:
+                attempt += 1
+                if attempt >= 4:
+                    raise exc.error from exc
+                delay = self._jitter(min(2.0 ** (attempt - 1), 8.0))
+                log.info("AWS %s answered %s; retrying in %.1fs", operation, exc.error.code, delay)
+                self._clock.sleep(delay)
+
+    def _request(self, operation: str, resource: str, **params: Any) -> dict[str, Any]:
+        """Exactly one call (plus botocore's own retries): ``_Transient`` or ``EcsError``."""
+        client: Any = self._ec2 if operation in _EC2_OPERATIONS else self._ecs
+        try:
+            result: dict[str, Any] = getattr(client, xform_name(operation))(**params)
+            return result
+        except ClientError as exc:
+            error = self._error(exc, operation, resource)
+        except (BotoConnectionError, HTTPClientError) as exc:
+            error = EcsError(
+                f"AWS {operation} failed for {resource}: could not reach AWS ({exc})",
+                "AWS is unreachable from the bot; press Retry in a minute",
+                operation=operation,
+                code=type(exc).__name__,
+                resource=resource,
+                aws_message=str(exc),
+                transient=True,
+            )
+        except (NoCredentialsError, PartialCredentialsError) as exc:
+            raise EcsError(
+                f"AWS {operation} failed for {resource}: no AWS credentials ({exc})",
+                "give the bot AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a role)",
+                operation=operation,
+                code="NoCredentials",
+                resource=resource,
+            ) from exc
+        except BotoCoreError as exc:
+            raise EcsError(
+                f"AWS {operation} failed for {resource}: {exc}",
+                "this looks like a bot bug or bad setting; check the log",
+                operation=operation,
+                code=type(exc).__name__,
+                resource=resource,
+                aws_message=str(exc),
+            ) from exc
+        if error.transient:
+            raise _Transient(error)
+        raise error
+
+    def _error(self, exc: ClientError, operation: str, resource: str) -> EcsError:
+        response: dict[str, Any] = dict(exc.response)
+        details = response.get("Error") or {}
+        code = str(details.get("Code") or "Unknown")
+        message = str(details.get("Message") or "")
+        status = int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
+        transient = code in TRANSIENT_CODES or status >= 500
+        return EcsError(
+            f"AWS {operation} failed for {resource}: {code}: {message}".rstrip(": "),
+            self._next_action(code, operation, transient),
+            operation=operation,
+            code=code,
+            resource=resource,
+            aws_message=message,
+            transient=transient,
+        )
+
+    def _next_action(self, code: str, operation: str, transient: bool) -> str:
+        if transient:
+            return "AWS is busy; press Retry in a minute"
+        if code in _ACCESS_CODES:
+            prefix = "ec2" if operation in _EC2_OPERATIONS else "ecs"
+            return f"check that the bot's IAM policy allows {prefix}:{operation}"
+        if code in _CREDENTIAL_CODES:
+            return "check the bot's AWS credentials"
+        if code == "ClusterNotFoundException":
+            return (
+                f"check ECS_CLUSTER ({self.cluster}) and AWS_REGION ({self._settings.aws_region})"
+            )
+        if code in ("InvalidParameterException", "ClientException"):
+            return (
+                "check ECS_TASK_DEFINITION_FILE, ECS_SUBNETS and ECS_SECURITY_GROUPS, "
+                "then press Retry"
+            )
+        return "press Retry; if it fails again, check the service in the ECS console"
+
+    def _poll_delay(self, failures: int) -> float:
+        """The poll interval, doubled per consecutive transient failure (at most a minute)."""
+        poll = self._settings.showtime_poll_seconds
+        if failures == 0:
+            return poll
+        return self._jitter(min(poll * 2.0**failures, max(60.0, poll)))
+
+    def _jitter(self, seconds: float) -> float:
+        # Many jobs throttled at once should not come back at the same instant.
+        return seconds * self._random.uniform(0.75, 1.0)
+
+
+# ----- helpers -----------------------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _state_of(status: str) -> ServiceState:
+    """ECS's status as a state; one it did not give or we do not know counts as ACTIVE.
+
+    Treating the unknown as "the name is taken" is the safe side: clearing an ACTIVE
+    name deletes and waits, which also works for a service that is really DRAINING.
+    """
+    try:
+        state = ServiceState(status)
+    except ValueError:
+        return ServiceState.ACTIVE
+    return ServiceState.ACTIVE if state is ServiceState.MISSING else state
+
+
+def _name_of(raw: dict[str, Any]) -> str:
+    return str(raw.get("serviceName") or str(raw.get("serviceArn", "")).rsplit("/", 1)[-1])
+
+
+def _only_service(response: dict[str, Any], name: str) -> dict[str, Any] | None:
+    services = response.get("services") or []
+    chosen = [s for s in services if _name_of(s) == name] or (
+        services if len(services) == 1 else []
+    )
+    return chosen[0] if chosen else None
+
+
+def _primary_deployment(raw: dict[str, Any]) -> dict[str, Any]:
+    deployments = raw.get("deployments") or []
+    for deployment in deployments:
+        if deployment.get("status") == "PRIMARY":
+            return dict(deployment)
+    return dict(deployments[0]) if deployments else {}
+
+
+def _is_stable(raw: dict[str, Any], primary: dict[str, Any]) -> bool:
+    running = int(raw.get("runningCount") or 0)
+    desired = int(raw.get("desiredCount") or 0)
+    if running != desired or not primary:
+        return False
+    rollout = primary.get("rolloutState")
+    if rollout:
+        return bool(rollout == "COMPLETED")
+    deployments = raw.get("deployments") or []
+    return len(deployments) == 1 and int(primary.get("runningCount") or 0) == desired
+
+
+def _stopped_error(name: str, task: dict[str, Any]) -> TasksStoppedError:
+    reason = str(task.get("stoppedReason") or "")
+    container_reasons = [str(c["reason"]) for c in task.get("containers") or [] if c.get("reason")]
+    extra = [r for r in container_reasons if r not in reason]
+    quoted = "; ".join([r for r in [reason, *extra] if r]) or "no reason given"
+    images = [str(c["image"]) for c in task.get("containers") or [] if c.get("image")]
+    image = images[0] if images else None
+    if "CannotPullContainerError" in quoted:
+        shown = f"`{image}`" if image else "the image"
+        return TasksStoppedError(
+            f"image not built yet — CI builds {shown}; press Retry when it exists ({quoted})",
+            "",
+            resource=name,
+            stopped_reason=quoted,
+            image=image,
+            image_missing=True,
+        )
+    return TasksStoppedError(
+        f"a task of {name} stopped: {quoted}",
+        "check the Logs button, push a fix or press Retry",
+        resource=name,
+        stopped_reason=quoted,
+        image=image,
+        image_missing=False,
+    )
+
+
+def _eni_of(task: dict[str, Any]) -> str | None:
+    for attachment in task.get("attachments") or []:
+        for detail in attachment.get("details") or []:
+            if detail.get("name") == "networkInterfaceId" and detail.get("value"):
+                return str(detail["value"])
+    return None
+
+
+def _name_taken(exc: EcsError) -> bool:
+    message = exc.aws_message.lower()
+    return exc.code == "InvalidParameterException" and any(
+        text in message for text in _NAME_TAKEN_MESSAGES
+    )
+
+
+def _is_kept(info: ServiceInfo, keep: str | None) -> bool:
+    if not keep:
+        return False
+    if info.name == keep:
+        return True
+    return bool(info.sha) and keep[:7] == (info.sha or "")[:7]
+
+
+def _client_token(token: str) -> str:
+    if len(token) <= MAX_CLIENT_TOKEN and token.isascii() and token.isprintable() and token:
+        return token
+    return sha256(token.encode("utf-8")).hexdigest()[:32]
+
+
+def _tag_value(value: str) -> str:
+    """ECS tag values allow letters, digits, spaces and ``_ . : / = + - @``, 256 long."""
+    return _TAG_FORBIDDEN.sub("_", value)[:256]
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _epoch(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(value), UTC) if value else None
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _utc(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return None

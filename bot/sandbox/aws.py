@@ -1,0 +1,780 @@
+"""An AWS stand-in that behaves like ECS where the bot depends on it (SPEC §6), on moto.
+
+moto alone gets the deploy flow wrong in exactly the ways that caused the bug
+this project fixes, so ``EcsStandIn`` patches moto's ECS request handlers:
+
+- ``DeleteService`` makes a service DRAINING for ``drain_seconds``, then INACTIVE
+  (moto goes straight to INACTIVE, so the DRAINING wait could never be tested).
+- ``ListServices`` names only ACTIVE services, in pages of ``maxResults`` (default
+  10) with a ``nextToken`` (moto returns every service in one page).
+- ``CreateService`` refuses a name whose service is ACTIVE or DRAINING with ECS's
+  ``InvalidParameterException: Creation of service was not idempotent.`` — except
+  the same ``clientToken`` that created the ACTIVE service, which gets that
+  service back (moto silently replaces the existing service).
+- ``DescribeServices`` refuses more than 10 names, like ECS.
+- A deployment starts a PENDING task (``startedBy`` = the deployment id, group
+  ``service:<name>``) that runs after ``stable_seconds``, with an ENI whose public
+  IP is ``public_ip`` (the sandbox uses 127.0.0.1 so the health check reaches a
+  local stand-in Superset); then runningCount and rolloutState COMPLETED follow.
+  ``UpdateService(forceNewDeployment)`` starts a new deployment the same way and
+  stops the old deployment's task once the new one runs (moto starts no tasks).
+- A task whose image was marked missing stops with ECS's ``CannotPullContainerError``
+  reason, ``failedTasks`` counts it, and a circuit breaker (when the service asked
+  for one) fails the rollout after 3 failures.
+- ``ListTasks`` filters by ``serviceName`` and defaults to desiredStatus RUNNING
+  (moto ignores ``serviceName``); tasks keep their status (moto's advance a
+  lifecycle step on every DescribeTasks).
+- Fault injection: a throttling probability per operation, and one-shot errors
+  (``fail_next``), answered before the request reaches moto, as AWS would.
+- Time comes from an injectable ``Clock``, so a test's ``FakeClock`` drives
+  DRAINING and stability together with the engine that sleeps on it.
+- ``calls`` counts requests per operation (each retry counts), for AWS budgets;
+  ``injected`` counts the faults answered instead.
+
+The patches sit on moto's response classes, so they hold for in-process
+``mock_aws`` and for ``ThreadedMotoServer`` alike (the server shares the
+in-process backends). Services created before ``install`` keep moto's behaviour.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import random
+import threading
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any
+from xml.sax.saxutils import escape
+
+from moto.core.responses import ActionResult, BaseResponse
+from moto.ec2.models import ec2_backends
+from moto.ec2.responses import EC2Response
+from moto.ecs.exceptions import ECSException, InvalidParameterException
+from moto.ecs.models import Cluster, EC2ContainerServiceBackend, Service, Task
+from moto.ecs.responses import EC2ContainerServiceResponse
+from moto.server import ThreadedMotoServer
+
+from bot.adapters.ecs import new_session
+from bot.clock import SYSTEM_CLOCK, Clock
+
+DEFAULT_REGION = "us-west-2"
+FAKE_KEY = "testing"  # moto accepts any credentials; never a real-looking one
+NOT_IDEMPOTENT = "Creation of service was not idempotent."
+CIRCUIT_BREAKER_FAILURES = 3  # ECS's minimum threshold, which applies to 1-task services
+
+_RECORD_ATTR = "_showtime_standin_record"
+_SERVER_FAULT_CODES = frozenset(
+    {"ServerException", "InternalError", "InternalFailure", "ServiceUnavailable"}
+)
+_THROTTLE = {
+    "json": ("ThrottlingException", "Rate exceeded"),
+    "ec2": ("RequestLimitExceeded", "Request limit exceeded."),
+}
+_MISSING = object()  # marks "the class did not define this attribute itself"
+_installed: EcsStandIn | None = None
+_install_lock = threading.Lock()
+
+
+class ServiceNotActiveException(ECSException):
+    code = "ServiceNotActiveException"
+    message = "Service was not ACTIVE."
+
+
+class _ServiceTask(Task):
+    """A task whose status changes only when the stand-in says so.
+
+    moto's tasks advance one lifecycle step each time DescribeTasks sees them, so a
+    running environment would read as DEACTIVATING on the second look.
+    """
+
+    @property
+    def status(self) -> str | None:
+        return self._status
+
+    @status.setter
+    def status(self, value: str) -> None:
+        self._status = value
+
+
+@dataclass
+class _Deployment:
+    id: str
+    task_definition: str
+    desired: int
+    created_at: datetime
+    updated_at: datetime
+    status: str = "PRIMARY"
+    rollout: str = "IN_PROGRESS"
+    reason: str = ""
+    failed: int = 0
+    tasks: list[_ServiceTask] = field(default_factory=list)
+    ready_at: dict[str, float] = field(default_factory=dict)  # task ARN → runs (or fails) at
+
+
+@dataclass
+class _Record:
+    """What the stand-in knows about a service beyond moto's model of it."""
+
+    backend: EC2ContainerServiceBackend
+    cluster: Cluster
+    service: Service
+    client_token: str
+    circuit_breaker: bool
+    deployments: list[_Deployment] = field(default_factory=list)
+    deleted_at: float | None = None
+
+
+@dataclass
+class _Fault:
+    code: str
+    message: str
+    status: int
+    skip: int = 0  # requests of the operation to let through first
+
+
+@dataclass(frozen=True)
+class Network:
+    """What ``setup_network`` created, and the settings that point the bot at it."""
+
+    region: str
+    vpc_id: str
+    subnet_id: str
+    security_group_id: str
+    cluster: str
+    cluster_arn: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AWS_REGION": self.region,
+            "ECS_CLUSTER": self.cluster,
+            "ECS_SUBNETS": self.subnet_id,
+            "ECS_SECURITY_GROUPS": self.security_group_id,
+        }
+
+
+class EcsStandIn:
+    """Makes moto's ECS behave like ECS while installed (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        drain_seconds: float = 20.0,
+        stable_seconds: float = 3.0,
+        public_ip: str | None = None,
+        private_ip: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.clock = clock
+        self.drain_seconds = drain_seconds
+        self.stable_seconds = stable_seconds
+        self.public_ip = public_ip
+        self.private_ip = private_ip
+        self.calls: Counter[str] = Counter()
+        self.injected: Counter[str] = Counter()
+        self._random = random.Random(seed)
+        self._lock = threading.RLock()
+        self._records: list[_Record] = []
+        self._missing_images: set[str] = set()
+        self._throttle: dict[str, float] = {}
+        self._faults: dict[str, deque[_Fault]] = {}
+        self._patches: list[tuple[type, str, object]] = []
+
+    # ----- lifecycle ------------------------------------------------------
+
+    def install(self) -> EcsStandIn:
+        global _installed
+        with _install_lock:
+            if _installed is not None:
+                raise RuntimeError("another EcsStandIn is installed; uninstall it first")
+            for cls, protocol in ((EC2ContainerServiceResponse, "json"), (EC2Response, "ec2")):
+                self._patch(cls, "call_action", self._dispatcher(cls.call_action, protocol))
+            handlers: dict[str, Callable[[BaseResponse, Callable[..., Any]], Any]] = {
+                "create_service": self._create_service,
+                "delete_service": self._delete_service,
+                "update_service": self._update_service,
+                "list_services": self._list_services,
+                "describe_services": self._describe_services,
+                "list_tasks": self._list_tasks,
+            }
+            for name, handler in handlers.items():
+                original = getattr(EC2ContainerServiceResponse, name)
+                self._patch(EC2ContainerServiceResponse, name, _bind(handler, original))
+            _installed = self
+        return self
+
+    def uninstall(self) -> None:
+        global _installed
+        with _install_lock:
+            for cls, name, saved in reversed(self._patches):
+                if saved is _MISSING:
+                    delattr(cls, name)
+                else:
+                    setattr(cls, name, saved)
+            self._patches.clear()
+            if _installed is self:
+                _installed = None
+
+    def __enter__(self) -> EcsStandIn:
+        return self.install()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.uninstall()
+
+    def _patch(self, cls: type, name: str, value: object) -> None:
+        self._patches.append((cls, name, cls.__dict__.get(name, _MISSING)))
+        setattr(cls, name, value)
+
+    # ----- knobs for tests and the sandbox ---------------------------------
+
+    def reset(self) -> None:
+        """Forget the call counts (e.g. after setting up a scenario)."""
+        with self._lock:
+            self.calls.clear()
+            self.injected.clear()
+
+    def mark_image_missing(self, image: str) -> None:
+        with self._lock:
+            self._missing_images.add(image)
+
+    def mark_image_present(self, image: str) -> None:
+        with self._lock:
+            self._missing_images.discard(image)
+
+    def throttle(self, operation: str, probability: float) -> None:
+        """Answer ``operation`` (e.g. "DescribeServices") with throttling this often."""
+        with self._lock:
+            self._throttle[operation] = probability
+
+    def fail_next(
+        self,
+        operation: str,
+        code: str,
+        message: str,
+        status: int | None = None,
+        *,
+        after: int = 0,
+    ) -> None:
+        """Answer one ``operation`` request with this AWS error (queued, one-shot).
+
+        ``after`` lets that many requests of the operation through first, to aim at a
+        poll inside a wait rather than the call that starts it.
+        """
+        if status is None:
+            status = 500 if code in _SERVER_FAULT_CODES else 400
+        with self._lock:
+            queue = self._faults.setdefault(operation, deque())
+            queue.append(_Fault(code, message, status, after))
+
+    def setup_network(
+        self,
+        *,
+        region: str = DEFAULT_REGION,
+        cluster: str = "superset-ci",
+        endpoint_url: str | None = None,
+    ) -> Network:
+        """A VPC, a subnet, a security group and a cluster for environments; not counted."""
+        session = new_session()
+        with self.uncounted():
+            ec2 = session.client(
+                "ec2",
+                region_name=region,
+                endpoint_url=endpoint_url,
+                aws_access_key_id=FAKE_KEY,
+                aws_secret_access_key=FAKE_KEY,
+            )
+            ecs = session.client(
+                "ecs",
+                region_name=region,
+                endpoint_url=endpoint_url,
+                aws_access_key_id=FAKE_KEY,
+                aws_secret_access_key=FAKE_KEY,
+            )
+            vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+            # As in VPCs for public Fargate tasks; moto's ECS also needs it to build a
+            # task's ENI (it reads the ENI's private DNS name, set only with hostnames on).
+            ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
+            subnet_id = ec2.create_subnet(
+                VpcId=vpc_id, CidrBlock="10.0.1.0/24", AvailabilityZone=f"{region}a"
+            )["Subnet"]["SubnetId"]
+            group_id = ec2.create_security_group(
+                GroupName="showtime-environments",
+                Description="Superset PR environments",
+                VpcId=vpc_id,
+            )["GroupId"]
+            cluster_arn = ecs.create_cluster(clusterName=cluster)["cluster"]["clusterArn"]
+        return Network(region, vpc_id, subnet_id, group_id, cluster, cluster_arn)
+
+    @contextmanager
+    def uncounted(self) -> Iterator[None]:
+        """Calls made inside (set-up, inspection) do not count against AWS budgets."""
+        with self._lock:
+            saved = Counter(self.calls)
+            saved_injected = Counter(self.injected)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.calls.clear()
+                self.calls.update(saved)
+                self.injected.clear()
+                self.injected.update(saved_injected)
+
+    _uncounted = uncounted  # the name bot/sandbox/harness.py uses
+
+    # ----- request entry ---------------------------------------------------------
+
+    def _dispatcher(
+        self, original: Callable[[BaseResponse], Any], protocol: str
+    ) -> Callable[[BaseResponse], Any]:
+        def call_action(response: BaseResponse) -> Any:
+            action = response._get_action()
+            with self._lock:
+                self.calls[action] += 1
+                fault = self._fault_for(action, protocol)
+                if fault is not None:
+                    self.injected[action] += 1
+                    return _render_fault(fault, protocol)
+                self._tick()
+                return original(response)
+
+        return call_action
+
+    def _fault_for(self, action: str, protocol: str) -> _Fault | None:
+        queued = self._faults.get(action)
+        if queued:
+            if queued[0].skip > 0:
+                queued[0].skip -= 1
+                return None
+            return queued.popleft()
+        probability = self._throttle.get(action, 0.0)
+        if probability and self._random.random() < probability:
+            code, message = _THROTTLE[protocol]
+            return _Fault(code, message, 400)
+        return None
+
+    # ----- ECS handlers (run inside moto's call_action, so its errors serialize) --
+
+    def _create_service(self, response: BaseResponse, original: Callable[..., Any]) -> Any:
+        backend = _backend(response)
+        cluster = backend._get_cluster(response._get_param("cluster", "default"))
+        name = str(response._get_param("serviceName"))
+        token = str(response._get_param("clientToken") or "")
+        existing = backend.services.get(f"{cluster.name}:{name}")
+        if existing is not None and existing.status in ("ACTIVE", "DRAINING"):
+            record = _record_of(existing)
+            if existing.status == "ACTIVE" and token and record and record.client_token == token:
+                return ActionResult({"service": existing})
+            raise InvalidParameterException(NOT_IDEMPOTENT)
+        result = original(response)
+        service = backend.services[f"{cluster.name}:{name}"]
+        deployment_config = response._get_param("deploymentConfiguration") or {}
+        breaker = deployment_config.get("deploymentCircuitBreaker") or {}
+        record = _Record(
+            backend=backend,
+            cluster=cluster,
+            service=service,
+            client_token=token,
+            circuit_breaker=bool(breaker.get("enable")),
+        )
+        setattr(service, _RECORD_ATTR, record)
+        service.created_at = self.clock.now()  # type: ignore[attr-defined]
+        first_id = (
+            str(service.deployments[0]["id"]) if service.deployments else self._deployment_id()
+        )
+        self._start_deployment(record, first_id)
+        self._records.append(record)
+        self._publish(record)
+        return result
+
+    def _delete_service(self, response: BaseResponse, original: Callable[..., Any]) -> Any:
+        backend = _backend(response)
+        service = backend._get_service(
+            response._get_param("cluster", "default"), response._get_param("service")
+        )
+        record = _record_of(service)
+        if record is None:
+            return original(response)
+        if service.status != "ACTIVE":
+            return ActionResult({"service": service})  # ECS answers with it as it is
+        if service.desired_count > 0 and not response._get_param("force", False):
+            raise InvalidParameterException(
+                "The service cannot be stopped while it is scaled above 0."
+            )
+        now = self.clock.monotonic()
+        service.status = "DRAINING"
+        service.desired_count = 0
+        record.deleted_at = now
+        for deployment in record.deployments:
+            deployment.desired = 0
+            for task in _live(deployment.tasks):
+                self._stop(record, task, f"Service {service.name} was deleted", "ServiceDeleted")
+        self._publish(record)
+        return ActionResult({"service": service})
+
+    def _update_service(self, response: BaseResponse, original: Callable[..., Any]) -> Any:
+        backend = _backend(response)
+        service = backend._get_service(
+            response._get_param("cluster", "default"), response._get_param("service")
+        )
+        record = _record_of(service)
+        if record is None:
+            return original(response)
+        if service.status != "ACTIVE":
+            raise ServiceNotActiveException()
+        requested = response._get_param("taskDefinition")
+        task_definition = (
+            backend.describe_task_definition(requested).arn
+            if requested
+            else service.task_definition
+        )
+        desired = response._get_param("desiredCount")
+        if desired is not None:
+            service.desired_count = int(desired)
+        changed = task_definition != service.task_definition
+        service.task_definition = task_definition
+        if changed or response._get_param("forceNewDeployment", False):
+            for deployment in record.deployments:
+                deployment.status = "ACTIVE"
+            self._start_deployment(record, self._deployment_id())
+        else:
+            primary = record.deployments[0]
+            primary.desired = service.desired_count
+            primary.rollout = "IN_PROGRESS"
+        self._tick()
+        return ActionResult({"service": service})
+
+    def _list_services(self, response: BaseResponse, original: Callable[..., Any]) -> Any:
+        backend = _backend(response)
+        cluster = backend._get_cluster(response._get_param("cluster", "default"))
+        launch_type = response._get_param("launchType")
+        strategy = response._get_param("schedulingStrategy")
+        arns = sorted(
+            service.arn
+            for service in backend.services.values()
+            if service.cluster_name == cluster.name
+            and service.status == "ACTIVE"
+            and (launch_type is None or service.launch_type == launch_type)
+            and (strategy is None or service.scheduling_strategy == strategy)
+        )
+        page_size = int(response._get_param("maxResults") or 10)
+        if not 1 <= page_size <= 100:
+            raise InvalidParameterException("maxResults must be between 1 and 100.")
+        start = _decode_token(response._get_param("nextToken"))
+        result: dict[str, Any] = {"serviceArns": arns[start : start + page_size]}
+        if start + page_size < len(arns):
+            result["nextToken"] = _encode_token(start + page_size)
+        return ActionResult(result)
+
+    def _describe_services(self, response: BaseResponse, original: Callable[..., Any]) -> Any:
+        if len(response._get_param("services", []) or []) > 10:
+            raise InvalidParameterException("services can have at most 10 items.")
+        return original(response)
+
+    def _list_tasks(self, response: BaseResponse, original: Callable[..., Any]) -> Any:
+        backend = _backend(response)
+        tasks = backend.list_tasks(
+            response._get_param("cluster", "default"),
+            response._get_param("containerInstance"),
+            response._get_param("family"),
+            response._get_param("startedBy"),
+            None,
+            response._get_param("desiredStatus") or "RUNNING",
+        )
+        name = response._get_param("serviceName")
+        if name:
+            group = f"service:{str(name).rsplit('/', 1)[-1]}"
+            tasks = [task for task in tasks if task.group == group]
+        return ActionResult({"taskArns": [task.task_arn for task in tasks]})
+
+    # ----- time passing --------------------------------------------------------------
+
+    def _tick(self) -> None:
+        """Bring every service up to the clock: drains end, tasks start or fail."""
+        now = self.clock.monotonic()
+        for record in list(self._records):
+            service = record.service
+            if service.status == "DRAINING":
+                if record.deleted_at is not None and now >= record.deleted_at + self.drain_seconds:
+                    service.status = "INACTIVE"
+                    self._records.remove(record)
+                continue
+            if service.status != "ACTIVE":
+                self._records.remove(record)
+                continue
+            self._advance(record, now)
+            self._publish(record)
+
+    def _advance(self, record: _Record, now: float) -> None:
+        primary = record.deployments[0]
+        while primary.rollout == "IN_PROGRESS":
+            due = sorted(
+                (primary.ready_at[t.task_arn], t)
+                for t in primary.tasks
+                if t.status == "PENDING" and primary.ready_at[t.task_arn] <= now
+            )
+            if not due:
+                break
+            when, task = due[0]
+            image = self._missing_image_of(record, task)
+            if image is None:
+                task.status = "RUNNING"
+                task.started_at = self._wall(when, now)  # type: ignore[attr-defined]
+                for container in task.containers:
+                    container.last_status = "RUNNING"
+            else:
+                self._stop(record, task, _pull_error(image), "TaskFailedToStart", when, now)
+                primary.failed += 1
+                if record.circuit_breaker and primary.failed >= CIRCUIT_BREAKER_FAILURES:
+                    primary.rollout = "FAILED"
+                    primary.reason = "ECS deployment circuit breaker: tasks failed to start."
+                    break
+                # ECS relaunches, backing off after repeated failures.
+                backoff = self.stable_seconds * 2 ** max(primary.failed - 3, 0)
+                self._launch(record, primary, when + min(backoff, 600.0))
+            self._complete_if_running(record, primary)
+        if primary.rollout == "IN_PROGRESS":
+            self._scale(record, primary, now)
+
+    def _scale(self, record: _Record, primary: _Deployment, now: float) -> None:
+        live = _live(primary.tasks)
+        for _ in range(primary.desired - len(live)):
+            self._launch(record, primary, now + self.stable_seconds)
+        for task in live[primary.desired :]:
+            self._stop(record, task, "Scaling activity initiated by (deployment)", "ScaledIn")
+        self._complete_if_running(record, primary)
+
+    def _complete_if_running(self, record: _Record, primary: _Deployment) -> None:
+        running = [t for t in primary.tasks if t.status == "RUNNING"]
+        if primary.rollout != "IN_PROGRESS" or len(running) < primary.desired:
+            return
+        primary.rollout = "COMPLETED"
+        primary.reason = f"ECS deployment {primary.id} completed."
+        for old in record.deployments[1:]:
+            for task in _live(old.tasks):
+                self._stop(
+                    record,
+                    task,
+                    f"Scaling activity initiated by (deployment {primary.id})",
+                    "ServiceSchedulerInitiated",
+                )
+        record.deployments = [primary]
+
+    def _start_deployment(self, record: _Record, deployment_id: str) -> None:
+        service = record.service
+        now = self.clock.now()
+        deployment = _Deployment(
+            id=deployment_id,
+            task_definition=str(service.task_definition),
+            desired=service.desired_count,
+            created_at=now,
+            updated_at=now,
+        )
+        record.deployments.insert(0, deployment)
+        for _ in range(deployment.desired):
+            self._launch(record, deployment, self.clock.monotonic() + self.stable_seconds)
+        self._complete_if_running(record, deployment)
+
+    def _launch(self, record: _Record, deployment: _Deployment, ready_at: float) -> None:
+        service = record.service
+        backend = record.backend
+        task_definition = backend.describe_task_definition(deployment.task_definition)
+        network = service.network_configuration or None
+        task = _ServiceTask(
+            cluster=record.cluster,
+            task_definition=task_definition,
+            container_instance_arn=None,
+            resource_requirements=None,
+            backend=backend,
+            group=f"service:{service.name}",
+            launch_type="FARGATE",
+            started_by=deployment.id,
+            tags=list(service.tags) if service.propagate_tags == "SERVICE" else [],
+            networking_configuration=network,
+        )
+        task.status = "PENDING"
+        task.created_at = self.clock.now()  # type: ignore[attr-defined]
+        eni = _eni(task, backend)
+        if eni is not None:
+            vpc = (network or {}).get("awsvpcConfiguration") or {}
+            if vpc.get("assignPublicIp") == "ENABLED":
+                eni.public_ip = self.public_ip or f"203.0.113.{self._random.randint(1, 254)}"
+            if self.private_ip:
+                eni.private_ip_address = self.private_ip
+        backend.tasks.setdefault(record.cluster.name, {})[task.task_arn] = task
+        deployment.tasks.append(task)
+        deployment.ready_at[task.task_arn] = ready_at
+
+    def _stop(
+        self,
+        record: _Record,
+        task: _ServiceTask,
+        reason: str,
+        code: str,
+        when: float | None = None,
+        now: float | None = None,
+    ) -> None:
+        current = self.clock.monotonic() if now is None else now
+        task.status = "STOPPED"
+        task.desired_status = "STOPPED"
+        task.stopped_reason = reason
+        task.stop_code = code  # type: ignore[attr-defined]
+        task.stopped_at = self._wall(current if when is None else when, current)  # type: ignore[attr-defined]
+        for container in task.containers:
+            container.last_status = "STOPPED"
+            if code == "TaskFailedToStart":
+                container.reason = reason  # type: ignore[attr-defined]
+        eni = _eni(task, record.backend)
+        if eni is not None:
+            ec2_backends[record.backend.account_id][
+                record.backend.region_name
+            ].delete_network_interface(eni.id)
+
+    def _missing_image_of(self, record: _Record, task: _ServiceTask) -> str | None:
+        definition = record.backend.describe_task_definition(task.task_definition_arn)
+        for container in definition.container_definitions:
+            if container.get("image") in self._missing_images:
+                return str(container["image"])
+        return None
+
+    def _publish(self, record: _Record) -> None:
+        """Copy the stand-in's view into what moto serializes for DescribeServices."""
+        service = record.service
+        running = pending = 0
+        deployments = []
+        for deployment in record.deployments:
+            dep_running = sum(1 for t in deployment.tasks if t.status == "RUNNING")
+            dep_pending = sum(1 for t in deployment.tasks if t.status == "PENDING")
+            running += dep_running
+            pending += dep_pending
+            deployments.append(
+                {
+                    "id": deployment.id,
+                    "status": deployment.status,
+                    "taskDefinition": deployment.task_definition,
+                    "desiredCount": deployment.desired,
+                    "pendingCount": dep_pending,
+                    "runningCount": dep_running,
+                    "failedTasks": deployment.failed,
+                    "createdAt": deployment.created_at,
+                    "updatedAt": self.clock.now(),
+                    "launchType": service.launch_type,
+                    "networkConfiguration": service.network_configuration or None,
+                    "rolloutState": deployment.rollout,
+                    "rolloutStateReason": deployment.reason,
+                }
+            )
+        service.running_count = running
+        service.pending_count = pending
+        service.deployments = deployments
+
+    def _deployment_id(self) -> str:
+        return f"ecs-svc/{self._random.randint(10**18, 10**19 - 1)}"
+
+    def _wall(self, when: float, now: float) -> datetime:
+        """Wall-clock time of monotonic instant ``when`` (ticks are lazy, so it may be past)."""
+        return self.clock.now() - timedelta(seconds=max(now - when, 0.0))
+
+
+def _bind(
+    handler: Callable[[BaseResponse, Callable[..., Any]], Any], original: Callable[..., Any]
+) -> Callable[[BaseResponse], Any]:
+    def method(response: BaseResponse) -> Any:
+        return handler(response, original)
+
+    method.__name__ = getattr(original, "__name__", "method")
+    return method
+
+
+def _backend(response: BaseResponse) -> EC2ContainerServiceBackend:
+    assert isinstance(response, EC2ContainerServiceResponse)
+    return response.ecs_backend
+
+
+def _record_of(service: Service) -> _Record | None:
+    record = getattr(service, _RECORD_ATTR, None)
+    return record if isinstance(record, _Record) else None
+
+
+def _live(tasks: list[_ServiceTask]) -> list[_ServiceTask]:
+    return [t for t in tasks if t.status in ("PENDING", "RUNNING")]
+
+
+def _eni(task: Task, backend: EC2ContainerServiceBackend) -> Any:
+    ec2 = ec2_backends[backend.account_id][backend.region_name]
+    attachments: list[Any] = list(task.attachments)
+    for attachment in attachments:
+        for detail in attachment.get("details", []):
+            if detail.get("name") == "networkInterfaceId" and detail["value"] in ec2.enis:
+                return ec2.enis[detail["value"]]
+    return None
+
+
+def _pull_error(image: str) -> str:
+    first = image.split("/", 1)[0]
+    ref = image if "." in first or ":" in first or first == "localhost" else f"docker.io/{image}"
+    return (
+        "CannotPullContainerError: pull image manifest has been retried 5 time(s): "
+        f"failed to resolve ref {ref}: {ref}: not found"
+    )
+
+
+def _render_fault(fault: _Fault, protocol: str) -> tuple[int, dict[str, str], str]:
+    request_id = str(uuid.uuid4())
+    if protocol == "json":
+        body = json.dumps({"__type": fault.code, "message": fault.message})
+        headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": request_id}
+        return fault.status, headers, body
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Response><Errors><Error><Code>{escape(fault.code)}</Code>"
+        f"<Message>{escape(fault.message)}</Message></Error></Errors>"
+        f"<RequestID>{request_id}</RequestID></Response>"
+    )
+    return fault.status, {"Content-Type": "text/xml"}, body
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _decode_token(token: object) -> int:
+    if not token:
+        return 0
+    try:
+        offset = int(json.loads(base64.urlsafe_b64decode(str(token)))["offset"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidParameterException("Invalid nextToken.") from exc
+    return max(offset, 0)
+
+
+def start_server(port: int = 0, host: str = "127.0.0.1") -> tuple[ThreadedMotoServer, str]:
+    """A moto server on loopback (port 0: any free port); returns it and its endpoint URL."""
+    # One werkzeug line per AWS request would drown the sandbox console and test logs.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    bound_host, bound_port = server.get_host_and_port()
+    return server, f"http://{bound_host}:{bound_port}"
+
+
+__all__ = [
+    "DEFAULT_REGION",
+    "FAKE_KEY",
+    "NOT_IDEMPOTENT",
+    "EcsStandIn",
+    "Network",
+    "start_server",
+]
