@@ -1,0 +1,254 @@
+"""Every orchestration decision, written once and pure (no I/O).
+
+Entry points (slash command, button, sweeper, CLI) all reach these through the
+orchestrator, so "is this PR blocked", "is this a redeploy or a rolling update",
+"is that claim stale" have exactly one answer in the code base.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from bot.domain import labels as L
+from bot.domain.labels import PrLabels, Show
+from bot.domain.ttl import expires_within_hour, is_expired
+
+
+class DeployMode(StrEnum):
+    FRESH = "fresh"  # no environment runs for the PR
+    REDEPLOY = "redeploy"  # the requested SHA already runs: update in place, no DRAINING downtime
+    ROLLING = "rolling"  # another SHA runs: new one next to it, old removed once new is healthy
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request is refused; nothing was changed."""
+
+    message: str
+    next_action: str = ""
+
+
+@dataclass(frozen=True)
+class StartPlan:
+    mode: DeployMode
+    sha7: str
+    previous_sha: str | None  # the environment a rolling update replaces
+    takeover: Show | None  # a stale claim being taken over (said so in the thread)
+
+
+def refuse_change(labels: PrLabels) -> Refusal | None:
+    """Every change is refused on a PR carrying 🎪 🔒 showtime-blocked."""
+    if labels.blocked:
+        return Refusal(
+            f"this PR carries `{L.BLOCKED}`, so showtime refuses every change to it",
+            "a maintainer removes that label to allow environments again",
+        )
+    return None
+
+
+def refuse_start(
+    *,
+    state: str,
+    merged: bool,
+    labels: PrLabels,
+    running_count: int,
+    max_environments: int,
+    is_new_environment: bool,
+) -> Refusal | None:
+    if blocked := refuse_change(labels):
+        return blocked
+    if state != "open":
+        what = "merged" if merged else "closed"
+        return Refusal(f"the PR is {what}", "environments are only for open pull requests")
+    if is_new_environment and running_count >= max_environments:
+        return Refusal(
+            f"{running_count} environments already run, the limit is {max_environments} "
+            "(SHOWTIME_MAX_ENVIRONMENTS)",
+            "stop one with `/showtime stop <pr>` or ask an admin to raise the limit",
+        )
+    return None
+
+
+def claim_age(show: Show, now: datetime) -> timedelta | None:
+    created = show.created_at
+    return None if created is None else now - created
+
+
+def is_stale_claim(show: Show, now: datetime, stale_after: timedelta) -> bool:
+    """An in-progress claim with no live job is stale once older than ``stale_after``.
+
+    A claim without a 📅 label has no age; it counts as stale, since nothing can
+    ever make it fresh and refusing forever is how environments get stuck.
+    """
+    age = claim_age(show, now)
+    return age is None or age >= stale_after
+
+
+def in_progress_claims(labels: PrLabels) -> list[Show]:
+    claims = [show for show in labels.shows if show.in_progress]
+    if labels.building_sha and not any(s.sha == labels.building_sha for s in claims):
+        claims.append(Show(sha=labels.building_sha, status="building"))
+    return claims
+
+
+def plan_start(
+    labels: PrLabels, sha: str, now: datetime, stale_after: timedelta
+) -> StartPlan | Refusal:
+    """Decide what a start of ``sha`` means, given labels and no live job in the store."""
+    sha7 = L.short_sha(sha)
+    takeover: Show | None = None
+    for claim in in_progress_claims(labels):
+        if not is_stale_claim(claim, now, stale_after):
+            age = claim_age(claim, now)
+            since = f" for {int(age.total_seconds() // 60)} min" if age is not None else ""
+            return Refusal(
+                f"environment {claim.sha} is already being deployed ({claim.status}{since}) "
+                "by another tool, such as the superset-showtime CLI",
+                "wait for it to finish; a claim older than SHOWTIME_STALE_LOCK_MINUTES is "
+                "taken over automatically",
+            )
+        takeover = takeover or claim
+    active = labels.active
+    running = [s for s in labels.shows if s.status == L.RUNNING]
+    if active is None and running:
+        active = running[0]
+    if active is not None and active.sha == sha7 and active.status in (L.RUNNING, None):
+        return StartPlan(DeployMode.REDEPLOY, sha7, None, takeover)
+    if active is not None and active.sha != sha7 and active.status == L.RUNNING:
+        return StartPlan(DeployMode.ROLLING, sha7, active.sha, takeover)
+    return StartPlan(DeployMode.FRESH, sha7, None, takeover)
+
+
+def claim_labels(
+    labels: PrLabels,
+    plan: StartPlan,
+    *,
+    now: datetime,
+    requester: str,
+    ttl: str | None,
+    default_ttl: str,
+    current_names: list[str],
+) -> L.LabelChange:
+    """Labels that claim ``plan.sha7``: 🚦 deploying + 🏗️ (+ 📅, 🤡, ⌛ when missing).
+
+    Trigger labels are consumed. A redeploy keeps the running SHA's 📅 and 🌐.
+    An explicit ``ttl`` replaces every ⌛ label so exactly one remains.
+    """
+    sha7 = plan.sha7
+    add = [L.status_label(sha7, L.DEPLOYING), L.building_label(sha7)]
+    remove: list[str] = []
+    existing = labels.show(sha7)
+    if plan.mode is DeployMode.REDEPLOY and existing and existing.status:
+        remove.append(L.status_label(sha7, existing.status))
+    elif existing is not None:
+        # A stale claim or a failed attempt of the same SHA: its old per-SHA labels go.
+        remove.extend(L.labels_of_sha(current_names, sha7))
+        remove = [name for name in remove if name != L.active_label(sha7)]
+    if plan.mode is not DeployMode.REDEPLOY or not (existing and existing.created):
+        add.append(L.created_label(sha7, now))
+    add.append(L.requester_label(sha7, requester))
+    if ttl is not None:
+        remove.extend(L.ttl_label(value) for value in labels.ttls if value != ttl)
+        add.append(L.ttl_label(ttl))
+    elif not labels.ttls:
+        add.append(L.ttl_label(default_ttl))
+    if labels.trigger_start:
+        remove.append(L.TRIGGER_START)
+    if labels.trigger_sync:
+        remove.append(L.TRIGGER_SYNC)
+    if plan.takeover and plan.takeover.sha != sha7:
+        remove.extend(
+            name
+            for name in L.labels_of_sha(current_names, plan.takeover.sha)
+            if name != L.active_label(plan.takeover.sha)
+        )
+    have = set(current_names)
+    add_final = [name for name in dict.fromkeys(add) if name not in have]
+    remove_final = [name for name in dict.fromkeys(remove) if name in have and name not in add]
+    return L.LabelChange(add=tuple(add_final), remove=tuple(remove_final))
+
+
+def running_labels(
+    sha7: str,
+    address: str,
+    previous_active: str | None,
+    current_names: list[str],
+) -> L.LabelChange:
+    """Claim labels go, 🚦 running + 🌐 + 🎯 come; the old 🎯 moves."""
+    have = set(current_names)
+    remove = [
+        name
+        for name in L.labels_of_sha(current_names, sha7)
+        if f" {L.STATUS_EMOJI} " in name
+        or f" {L.ADDRESS_EMOJI} " in name
+        or name == L.building_label(sha7)
+    ]
+    if previous_active and previous_active != sha7:
+        remove.append(L.active_label(previous_active))
+    add = [L.status_label(sha7, L.RUNNING), L.address_label(sha7, address), L.active_label(sha7)]
+    return L.LabelChange(
+        add=tuple(n for n in add if n not in have),
+        remove=tuple(n for n in dict.fromkeys(remove) if n in have and n not in add),
+    )
+
+
+def failed_labels(sha7: str, current_names: list[str], *, still_running: bool) -> L.LabelChange:
+    """After a failure: 🚦 failed (or back to running for a failed in-place redeploy)."""
+    final = L.RUNNING if still_running else L.FAILED
+    have = set(current_names)
+    remove = [
+        name
+        for name in L.labels_of_sha(current_names, sha7)
+        if f" {L.STATUS_EMOJI} " in name or name == L.building_label(sha7)
+    ]
+    add = [L.status_label(sha7, final)]
+    return L.LabelChange(
+        add=tuple(n for n in add if n not in have),
+        remove=tuple(n for n in dict.fromkeys(remove) if n in have and n not in add),
+    )
+
+
+def expired_shows(labels: PrLabels, now: datetime, default_ttl: str) -> list[Show]:
+    """Environments of a PR past 📅 + ⌛ (the CLI's rule). ``close`` never expires by time."""
+    expired = []
+    for show in labels.shows:
+        created = show.created_at
+        ttl = labels.ttl_for(show) or default_ttl
+        if created is not None and not show.in_progress and is_expired(created, ttl, now):
+            expired.append(show)
+    return expired
+
+
+def expiring_shows(labels: PrLabels, now: datetime, default_ttl: str) -> list[Show]:
+    soon = []
+    for show in labels.shows:
+        created = show.created_at
+        ttl = labels.ttl_for(show) or default_ttl
+        if (
+            created is not None
+            and show.status == L.RUNNING
+            and expires_within_hour(created, ttl, now)
+        ):
+            soon.append(show)
+    return soon
+
+
+def set_ttl_labels(labels: PrLabels, ttl: str) -> L.LabelChange:
+    """Exactly one ⌛ label remains: the new one."""
+    remove = tuple(L.ttl_label(v) for v in labels.ttls if v != ttl)
+    add = () if ttl in labels.ttls else (L.ttl_label(ttl),)
+    return L.LabelChange(add=add, remove=remove)
+
+
+def teardown_labels(current_names: list[str]) -> L.LabelChange:
+    """``stop`` removes every showtime label of the PR (🔒 never gets this far)."""
+    return L.LabelChange(
+        remove=tuple(n for n in current_names if L.is_showtime_label(n) and n != L.BLOCKED)
+    )
+
+
+def sha_definitions(names: tuple[str, ...] | list[str]) -> list[str]:
+    """The label definitions among ``names`` that carry a SHA (deleted so they do not pile up)."""
+    return [name for name in names if L.sha_of_label(name) is not None]

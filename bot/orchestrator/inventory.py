@@ -1,0 +1,170 @@
+"""What environments exist: labels and ECS, merged, with every disagreement named.
+
+ECS is the truth for what runs; labels are the shared, visible state. Status and
+list show both, and a disagreement (labels say running, ECS has nothing; a
+service runs that no label mentions) is shown as a mismatch, never hidden.
+Pure: callers fetch labels and services, this module only compares them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.domain import labels as L
+from bot.domain.labels import PrLabels
+from bot.domain.naming import service_name
+from bot.domain.ttl import expires_at
+from bot.orchestrator.ports import ServiceLike
+
+
+@dataclass(frozen=True)
+class ServiceFacts:
+    """The ECS facts inventory needs (kept apart from the ECS adapter's types)."""
+
+    name: str
+    pr: int | None
+    sha: str | None
+    status: str  # ACTIVE / DRAINING / INACTIVE
+    requested_by: str | None = None
+    created: datetime | None = None
+    running_count: int = 0
+    desired_count: int = 0
+
+
+@dataclass(frozen=True)
+class PrFacts:
+    number: int
+    state: str  # open / closed
+    title: str
+    html_url: str
+    labels: PrLabels
+
+
+@dataclass(frozen=True)
+class EnvView:
+    pr: int
+    sha: str
+    status: str  # label status, or "unlabelled" for an ECS service no label mentions
+    active: bool
+    url: str | None
+    requester: str | None
+    created: datetime | None
+    ttl: str | None
+    expires: datetime | None
+    service: str
+    ecs_status: str | None  # None: ECS has no such service
+    mismatch: str | None
+    pr_state: str = "open"
+    pr_title: str = ""
+    pr_url: str = ""
+
+    def time_left(self, now: datetime) -> timedelta | None:
+        return None if self.expires is None else self.expires - now
+
+
+def to_facts(service: ServiceLike) -> ServiceFacts:
+    return ServiceFacts(
+        name=service.name,
+        pr=service.pr,
+        sha=service.sha,
+        status=service.status,
+        requested_by=service.requested_by,
+        created=service.created,
+        running_count=service.running_count,
+        desired_count=service.desired_count,
+    )
+
+
+def environments(
+    prs: Iterable[PrFacts],
+    services: Iterable[ServiceFacts],
+    *,
+    default_ttl: str,
+    live_job_prs: Mapping[int, str] | None = None,
+) -> list[EnvView]:
+    """One ``EnvView`` per environment found through labels or ECS, sorted by PR and SHA."""
+    live = live_job_prs or {}
+    by_name: dict[str, ServiceFacts] = {}
+    for service in services:
+        by_name[service.name] = service
+    views: list[EnvView] = []
+    seen: set[str] = set()
+    pr_by_number: dict[int, PrFacts] = {}
+    for pr in prs:
+        pr_by_number[pr.number] = pr
+        for show in pr.labels.shows:
+            name = service_name(pr.number, show.sha)
+            seen.add(name)
+            views.append(
+                _labelled_view(pr, show, by_name.get(name), default_ttl, pr.number in live)
+            )
+    for name, service in by_name.items():
+        if name in seen or service.status != "ACTIVE" or service.pr is None:
+            continue
+        pr_facts = pr_by_number.get(service.pr)
+        views.append(
+            EnvView(
+                pr=service.pr,
+                sha=(service.sha or "?")[:7],
+                status="unlabelled",
+                active=False,
+                url=None,
+                requester=service.requested_by,
+                created=service.created,
+                ttl=pr_facts.labels.ttl if pr_facts else None,
+                expires=None,
+                service=name,
+                ecs_status=service.status,
+                mismatch="service runs in ECS but no label mentions it (orphan)",
+                pr_state=pr_facts.state if pr_facts else "unknown",
+                pr_title=pr_facts.title if pr_facts else "",
+                pr_url=pr_facts.html_url if pr_facts else "",
+            )
+        )
+    return sorted(views, key=lambda v: (v.pr, v.sha))
+
+
+def _labelled_view(
+    pr: PrFacts, show: L.Show, service: ServiceFacts | None, default_ttl: str, has_live_job: bool
+) -> EnvView:
+    labels = pr.labels
+    ttl = labels.ttl_for(show) or default_ttl
+    created = show.created_at
+    ecs_status = service.status if service else None
+    return EnvView(
+        pr=pr.number,
+        sha=show.sha,
+        status=show.status or "unknown",
+        active=labels.active_sha == show.sha
+        or (labels.active_sha is None and show.status == L.RUNNING),
+        url=show.url,
+        requester=show.requester,
+        created=created,
+        ttl=ttl,
+        expires=expires_at(created, ttl) if created else None,
+        service=service_name(pr.number, show.sha),
+        ecs_status=ecs_status,
+        mismatch=_mismatch(show, ecs_status, pr.state, has_live_job),
+        pr_state=pr.state,
+        pr_title=pr.title,
+        pr_url=pr.html_url,
+    )
+
+
+def _mismatch(
+    show: L.Show, ecs_status: str | None, pr_state: str, has_live_job: bool
+) -> str | None:
+    if show.status == L.RUNNING and ecs_status != "ACTIVE":
+        found = f"the service is {ecs_status}" if ecs_status else "ECS has no such service"
+        return f"labels say running, but {found}"
+    if show.in_progress and not has_live_job:
+        return (
+            f"labels say {show.status}, but no job of this bot is running (CLI, or a stale claim)"
+        )
+    if show.status == L.FAILED and ecs_status == "ACTIVE":
+        return "labels say failed, but the service is still ACTIVE in ECS"
+    if pr_state != "open" and ecs_status == "ACTIVE":
+        return "the PR is closed, but its environment still runs"
+    return None

@@ -1,0 +1,77 @@
+"""Fixtures shared by the whole suite (the World itself lives in support.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+from support import DRAIN_SECONDS, STABLE_SECONDS, World
+
+from bot.adapters.store import JobStore
+from bot.clock import FakeClock
+from bot.config import Settings
+from bot.sandbox.aws import EcsStandIn
+from bot.sandbox.github import GitHubStandIn, seed_sandbox
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def world_settings() -> dict[str, Any]:
+    """Overrides a test may change before ``world`` is built."""
+    return {}
+
+
+@pytest.fixture
+def world(aws_env: None, tmp_path: Path, world_settings: dict[str, Any]) -> Iterator[World]:
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    github = GitHubStandIn(clock=clock)
+    github.start()
+    seed_sandbox(github)
+    with (
+        mock_aws(),
+        EcsStandIn(
+            clock=clock,
+            drain_seconds=DRAIN_SECONDS,
+            stable_seconds=STABLE_SECONDS,
+            public_ip="203.0.113.10",
+            seed=3,
+        ) as ecs,
+    ):
+        network = ecs.setup_network()
+        values: dict[str, Any] = {
+            "_env_file": None,
+            "github_token": "test-token",
+            "github_api_url": github.base_url,
+            "github_seconds_between_writes": 0,
+            "aws_region": network.region,
+            "ecs_cluster": network.cluster,
+            "ecs_subnets": [network.subnet_id],
+            "ecs_security_groups": [network.security_group_id],
+            "showtime_poll_seconds": 5.0,
+            "showtime_db_url": f"sqlite:///{tmp_path / 'jobs.db'}",
+            "showtime_job_workers": 16,
+            **world_settings,
+        }
+        settings = Settings(**values)
+        store = JobStore(settings.showtime_db_url, clock=clock)
+        world = World(settings, clock, github, ecs, network, store, orchestrator=None)  # type: ignore[arg-type]
+        world.build_orchestrator()
+        try:
+            yield world
+        finally:
+            world.orchestrator.shutdown(5)
+            store.close()
+            github.stop()
