@@ -1,0 +1,104 @@
+"""``showtime-bot`` / ``python -m bot``: serve (default), sandbox, jobs, check-config."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from bot.config import Need, load_settings
+from bot.errors import ConfigurationError
+from bot.logs import setup_logging
+
+SERVE_NEEDS: tuple[Need, ...] = ("slack", "github", "aws")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="showtime-bot",
+        description="Slack bot that gives Apache Superset pull requests their own environment on AWS ECS.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = sub.add_parser(
+        "serve", help="run the bot (default): HTTP mode, or Socket Mode with SLACK_APP_TOKEN"
+    )
+    serve.add_argument("--host", default="0.0.0.0", help="HTTP mode: address to listen on")
+    serve.add_argument(
+        "--port", type=int, default=None, help="HTTP mode: port (default $PORT or 3000)"
+    )
+    sandbox = sub.add_parser("sandbox", help="the whole system on this machine, no accounts needed")
+    sandbox.add_argument(
+        "--script", metavar="FILE", help="run lines from FILE ('-' for stdin) and exit"
+    )
+    sandbox.add_argument(
+        "--drain-seconds", type=float, default=4.0, help="how long a deleted service stays DRAINING"
+    )
+    sandbox.add_argument(
+        "--stable-seconds",
+        type=float,
+        default=2.0,
+        help="how long a new service takes to be stable",
+    )
+    jobs = sub.add_parser("jobs", help="print recent jobs from the job store (the audit log)")
+    jobs.add_argument("--limit", type=int, default=30)
+    jobs.add_argument("--pr", type=int, default=None)
+    sub.add_parser("check-config", help="check the settings 'serve' needs and exit")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "serve"
+    try:
+        if command == "sandbox":
+            from bot.sandbox.runner import run_sandbox
+
+            return run_sandbox(
+                script=args.script,
+                drain_seconds=args.drain_seconds,
+                stable_seconds=args.stable_seconds,
+            )
+        if command == "jobs":
+            return _jobs(args.limit, args.pr)
+        settings = load_settings(SERVE_NEEDS)
+        setup_logging(settings.log_level, settings.log_format)
+        if command == "check-config":
+            print("configuration OK for 'serve'")
+            return 0
+        from bot.server import serve
+        from bot.wiring import build_bot
+
+        serve(
+            build_bot(settings),
+            host=getattr(args, "host", "0.0.0.0"),
+            port=getattr(args, "port", None),
+        )
+        return 0
+    except ConfigurationError as exc:
+        print(f"showtime-bot: {exc.message}", file=sys.stderr)
+        if exc.next_action:
+            print(f"  → {exc.next_action}", file=sys.stderr)
+        return 2
+
+
+def _jobs(limit: int, pr: int | None) -> int:
+    from bot.adapters.store import JobStore
+
+    settings = load_settings()
+    store = JobStore(settings.showtime_db_url)
+    rows = store.recent(limit=limit, pr=pr)
+    if not rows:
+        print("no jobs recorded")
+    for job in rows:
+        when = job.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        target = f"#{job.pr}" if job.pr is not None else "-"
+        sha = (job.data.get("sha7") or job.sha or "")[:7]
+        print(
+            f"{when}  {job.correlation_id}  {job.kind:<8} {target:<8} {sha:<7}  {job.state.value:<9} "
+            f"{job.requester:<12} {job.step or '-':<16} {(job.outcome or '')[:80]}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""The Bolt app: listeners only. Each acks at once and hands the body to ``Intake``.
+
+Bolt runs listeners on its ``listener_executor`` and answers Slack as soon as
+``ack()`` is called, so the pool is sized for many concurrent requests; jobs
+themselves run on the orchestrator's own pool, never here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.config import Settings
+from bot.slack.intake import Intake
+
+log = logging.getLogger(__name__)
+
+LISTENER_THREADS = 64
+
+
+def build_app(
+    settings: Settings, client: WebClient, intake: Intake, *, verify_token: bool = True
+) -> App:
+    # Bolt silently switches to OAuth (multi-workspace install) mode when it sees these
+    # variables; this bot is a single-workspace app with a bot token.
+    for var in ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
+        if os.environ.pop(var, None) is not None:
+            log.warning("%s is set but ignored: the bot uses SLACK_BOT_TOKEN, not OAuth", var)
+    app = App(
+        client=client,
+        signing_secret=(
+            settings.slack_signing_secret.get_secret_value()
+            if settings.slack_signing_secret
+            else None
+        ),
+        token_verification_enabled=verify_token,
+        listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="bolt"),
+        process_before_response=False,
+        # Socket Mode needs no signature; HTTP mode verifies every request (401 otherwise).
+        request_verification_enabled=not settings.socket_mode,
+    )
+
+    @app.command("/showtime")
+    def showtime(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        command = intake.parse(body.get("text", ""))
+        answer = intake.immediate_answer(command)
+        if answer is not None:
+            ack(text=answer, response_type="ephemeral")
+            return
+        ack()
+        intake.handle_command(command, body, respond)  # type: ignore[arg-type]
+
+    @app.action(re.compile(r"^showtime_"))
+    def button(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        intake.handle_action(body, respond)  # type: ignore[arg-type]
+
+    return app

@@ -1,0 +1,335 @@
+"""Translate Slack requests into orchestrator calls (after the ack) and answers back.
+
+The Bolt listeners in ``app.py`` ack first and hand the body here. Nothing in this
+module decides anything about environments: it parses, checks who may act, asks
+the orchestrator, posts the status message and says what happened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any, Protocol
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.config import Settings
+from bot.domain import commands as C
+from bot.errors import RemoteError, ShowtimeError, UserInputError
+from bot.orchestrator import models as M
+from bot.orchestrator.service import DuplicateRequestError, JobBusyError, Orchestrator
+from bot.slack import cards, views
+from bot.slack.auth import Authorizer
+
+log = logging.getLogger(__name__)
+
+CANNOT_POST = {
+    "not_in_channel",
+    "channel_not_found",
+    "is_archived",
+    "restricted_action",
+    "cannot_dm_bot",
+    "missing_scope",
+}
+
+
+class Respond(Protocol):
+    def __call__(
+        self,
+        text: str = ...,
+        blocks: Any = ...,
+        response_type: str = ...,
+        replace_original: bool = ...,
+    ) -> Any: ...
+
+
+class Intake:
+    def __init__(
+        self,
+        settings: Settings,
+        orchestrator: Orchestrator,
+        client: WebClient,
+        authorizer: Authorizer,
+    ) -> None:
+        self.settings = settings
+        self.orch = orchestrator
+        self.client = client
+        self.auth = authorizer
+
+    # ----- slash command ------------------------------------------------------
+
+    def parse(self, text: str) -> C.Command | C.CommandError:
+        return C.parse_command(text, self.settings.github_repository)
+
+    @staticmethod
+    def immediate_answer(command: C.Command | C.CommandError) -> str | None:
+        """Answers that need nothing remote, given in the ack itself."""
+        if isinstance(command, C.CommandError):
+            return command.text
+        if isinstance(command, C.Help):
+            return views.help_text()
+        return None
+
+    def handle_command(self, command: C.Command, body: dict[str, Any], respond: Respond) -> None:
+        user = body.get("user_id", "")
+        try:
+            if isinstance(command, C.Status):
+                self._status(command.pr, respond)
+            elif isinstance(command, C.ListEnvironments):
+                blocks = views.list_blocks(self.orch.list_environments(), self.orch.now())
+                respond(text="Showtime environments", blocks=blocks, response_type="ephemeral")
+            elif isinstance(command, C.Cleanup) and command.dry_run:
+                report = self.orch.cleanup(dry_run=True)
+                respond(text=views.clip(report.text), response_type="ephemeral")
+            elif refusal := self.auth.refusal(user):
+                respond(text=f"🚫 {refusal}", response_type="ephemeral")
+            else:
+                self._mutate(command, body, respond)
+        except ShowtimeError as exc:
+            respond(text=_error_text(exc), response_type="ephemeral")
+        except Exception:
+            ref = _ref(body)
+            log.exception("slash command failed", extra={"ref": ref})
+            respond(
+                text=f"❌ Internal error (ref `{ref}`); the bot's logs have the details.",
+                response_type="ephemeral",
+            )
+
+    def _status(self, pr: int, respond: Respond) -> None:
+        status = self.orch.status(pr)
+        header = f"*<{status.html_url}|#{pr}>* {status.title} — {status.state}"
+        if status.frozen:
+            header += " · 🧊 frozen"
+        if status.blocked:
+            header += " · 🔒 blocked"
+        footer = []
+        if status.live_job is not None:
+            job = status.live_job
+            footer.append(
+                f"⏳ `{job.kind}` by <@{job.requester}> is running{self._thread_link(job.channel, job.thread_ts)}"
+            )
+        cards_ = [cards.view_card(self.orch, status, view) for view in status.environments]
+        if not cards_:
+            footer.insert(0, f"No environment. Start one with `/showtime start {pr}`.")
+        blocks = views.status_blocks(cards_, header=header, footer=footer)
+        respond(text=f"Status of #{pr}", blocks=blocks, response_type="ephemeral")
+
+    def _mutate(self, command: C.Command, body: dict[str, Any], respond: Respond) -> None:
+        user = body.get("user_id", "")
+        channel = body.get("channel_id")
+        request = self._request(command, body)
+        try:
+            job = self.orch.begin(request)
+        except JobBusyError as exc:
+            respond(
+                text=f"⏳ {exc}{self._thread_link(exc.job.channel, exc.job.thread_ts)}",
+                response_type="ephemeral",
+            )
+            return
+        except DuplicateRequestError:
+            return  # Slack delivered the same command again; the first delivery handles it
+        if request.kind in (M.KIND_START, M.KIND_STOP, M.KIND_CLEANUP):
+            card = cards.progress_card(self.orch, job)
+            try:
+                posted = self.client.chat_postMessage(
+                    channel=channel or "",
+                    text=views.card_text(card),
+                    blocks=views.card_blocks(card),
+                )
+            except SlackApiError as exc:
+                error = str(exc.response.get("error"))
+                self.orch.abandon(job.id, f"cannot post in the channel ({error})")
+                respond(text=_cannot_post(error), response_type="ephemeral")
+                return
+            self.orch.attach_thread(job.id, str(posted["channel"]), str(posted["ts"]))
+        else:
+            where = self.orch.store.latest_thread(request.pr) if request.pr else None
+            if where:
+                self.orch.attach_thread(job.id, where[0], where[1])
+            respond(
+                text=f"⏳ {C.describe(command)}: on it{self._thread_link(*where) if where else ''}",
+                response_type="ephemeral",
+            )
+        log.info(
+            "job %s started by %s", job.correlation_id, user, extra={"kind": job.kind, "pr": job.pr}
+        )
+        self.orch.run(job.id)
+
+    def _request(self, command: C.Command, body: dict[str, Any]) -> M.JobRequest:
+        user = body.get("user_id", "")
+        common: dict[str, Any] = {
+            "requester": user,
+            "requester_name": self._requester_name(user, body.get("user_name", "")),
+            "channel": body.get("channel_id"),
+            "idempotency_key": f"slash:{body.get('trigger_id')}"
+            if body.get("trigger_id")
+            else None,
+            "extra": {"response_url": body.get("response_url")},
+        }
+        if isinstance(command, C.Start):
+            return M.JobRequest(
+                kind=M.KIND_START, pr=command.pr, sha=command.sha, ttl=command.ttl, **common
+            )
+        if isinstance(command, C.Stop):
+            return M.JobRequest(kind=M.KIND_STOP, pr=command.pr, **common)
+        if isinstance(command, C.SetTtl):
+            return M.JobRequest(kind=M.KIND_TTL, pr=command.pr, ttl=command.ttl, **common)
+        if isinstance(command, C.Freeze):
+            return M.JobRequest(kind=M.KIND_FREEZE, pr=command.pr, **common)
+        if isinstance(command, C.Unfreeze):
+            return M.JobRequest(kind=M.KIND_UNFREEZE, pr=command.pr, **common)
+        if isinstance(command, C.Cleanup):
+            return M.JobRequest(kind=M.KIND_CLEANUP, dry_run=command.dry_run, **common)
+        raise UserInputError(f"`{C.describe(command)}` changes nothing")
+
+    def _requester_name(self, user_id: str, user_name: str) -> str:
+        return self.settings.showtime_github_logins.get(user_id) or user_name or user_id
+
+    # ----- buttons ------------------------------------------------------------
+
+    def handle_action(self, body: dict[str, Any], respond: Respond) -> None:
+        action = (body.get("actions") or [{}])[0]
+        action_id = str(action.get("action_id", ""))
+        if action_id in views.LINK_ACTIONS:
+            return  # URL buttons open in the browser; Slack still sends the click
+        user = (body.get("user") or {}).get("id", "")
+        try:
+            if refusal := self.auth.refusal(user):
+                respond(text=f"🚫 {refusal}", response_type="ephemeral", replace_original=False)
+                return
+            self._press(action_id, action, body, respond)
+        except ShowtimeError as exc:
+            respond(
+                text=_error_text(exc, usage=False),
+                response_type="ephemeral",
+                replace_original=False,
+            )
+        except Exception:
+            ref = _ref(body)
+            log.exception("button failed", extra={"ref": ref})
+            respond(
+                text=f"❌ Internal error (ref `{ref}`).",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+
+    def _press(
+        self, action_id: str, action: dict[str, Any], body: dict[str, Any], respond: Respond
+    ) -> None:
+        parsed = views.parse_button_value(str(action.get("value", "")))
+        if parsed is None:
+            raise UserInputError("this button carries no pull request; it is from an old message")
+        pr, sha = parsed
+        kinds = {
+            views.ACTION_STOP: (M.KIND_STOP, None, {}),
+            views.ACTION_REDEPLOY: (M.KIND_START, None, {}),
+            views.ACTION_RETRY: (M.KIND_START, sha, {}),
+            views.ACTION_EXTEND: (M.KIND_TTL, None, {"extend": True}),
+            views.ACTION_FREEZE: (M.KIND_FREEZE, None, {}),
+            views.ACTION_UNFREEZE: (M.KIND_UNFREEZE, None, {}),
+        }
+        if action_id not in kinds:
+            raise UserInputError(f"unknown button `{action_id}`")
+        kind, job_sha, extra = kinds[action_id]
+        container = body.get("container") or {}
+        message = body.get("message") or {}
+        channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+        thread = message.get("thread_ts") or container.get("message_ts")
+        if container.get("is_ephemeral") or not thread:
+            where = self.orch.store.latest_thread(pr)
+            channel, thread = where if where else (channel, None)
+        user = body["user"]
+        request = M.JobRequest(
+            kind=kind,
+            pr=pr,
+            sha=job_sha,
+            requester=user["id"],
+            requester_name=self._requester_name(
+                user["id"], user.get("username") or user.get("name", "")
+            ),
+            channel=channel,
+            thread_ts=thread,
+            idempotency_key=_click_key(action_id, container, message),
+            extra={"button": True, "response_url": body.get("response_url"), **extra},
+        )
+        try:
+            job = self.orch.begin(request)
+        except JobBusyError as exc:
+            respond(
+                text=f"⏳ {exc}{self._thread_link(exc.job.channel, exc.job.thread_ts)}",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
+        except DuplicateRequestError as exc:
+            state = "is already running" if exc.job.live else "was already done"
+            respond(
+                text=f"⏳ That press {state} (`{exc.job.kind}` #{pr}).",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
+        if thread and channel and not container.get("is_ephemeral"):
+            card = cards.progress_card(self.orch, job)
+            try:
+                self.client.chat_update(
+                    channel=channel,
+                    ts=thread,
+                    text=views.card_text(card),
+                    blocks=views.card_blocks(card),
+                )
+            except SlackApiError as exc:
+                log.warning("could not update the pressed message: %s", exc.response.get("error"))
+        self.orch.run(job.id)
+
+    # ----- helpers ------------------------------------------------------------
+
+    def _thread_link(self, channel: str | None, ts: str | None) -> str:
+        if not channel or not ts:
+            return ""
+        try:
+            link = self.client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
+        except SlackApiError:
+            return ""
+        return f" — <{link}|see its thread>" if link else ""
+
+
+def _click_key(action_id: str, container: dict[str, Any], message: dict[str, Any]) -> str:
+    """Same button on the same version of the same message ⇒ same key (double clicks)."""
+    material = json.dumps(
+        [
+            action_id,
+            container.get("channel_id"),
+            container.get("message_ts"),
+            message.get("edited", {}).get("ts"),
+            message.get("blocks"),
+        ],
+        sort_keys=True,
+        default=str,
+    )
+    return "click:" + hashlib.sha256(material.encode()).hexdigest()[:40]
+
+
+def _error_text(exc: ShowtimeError, usage: bool = True) -> str:
+    icon = "🚫"
+    text = exc.message
+    if isinstance(exc, RemoteError):
+        icon = "❌"
+    if exc.next_action:
+        text += f"\n*Next:* {exc.next_action}"
+    if usage and isinstance(exc, UserInputError):
+        text += f"\n{C.USAGE}"
+    return f"{icon} {text}"
+
+
+def _cannot_post(error: str) -> str:
+    return (
+        f"🚫 I can't post in this conversation (`{error}`), so I changed nothing. "
+        "Invite the bot: `/invite @showtime` (or use a public channel it is in), then try again."
+    )
+
+
+def _ref(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:8]

@@ -1,0 +1,177 @@
+"""The thread reporter: turns a job's progress events into Slack messages.
+
+One reply per step (posted when it starts, edited in place when it finishes), at
+most one heartbeat reply a minute during long waits, and at the end a reply that
+mentions the requester plus an in-place update of the status message. Jobs that
+have no thread yet (the sweeper's, say) get a top-level message first, which
+becomes their thread, so later buttons and resumed jobs post in the same place.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
+
+from bot.adapters.store import Job
+from bot.clock import SYSTEM_CLOCK, Clock
+from bot.domain import events as ev
+from bot.orchestrator.service import EventContext, Orchestrator
+from bot.slack import cards
+from bot.slack.views import card_blocks, card_text, notice_blocks
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 60.0
+
+
+class ThreadReporter:
+    def __init__(
+        self, client: WebClient, orchestrator: Orchestrator, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        self._client = client
+        self._orch = orchestrator
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._step_replies: dict[tuple[str, str], str] = {}
+        self._last_wait: dict[str, tuple[float, str]] = {}
+
+    def __call__(self, context: EventContext, event: ev.Event) -> None:
+        if isinstance(event, ev.ExpiryWarning):
+            if context.channel:
+                text = f"⌛ {event.text}"
+                blocks = notice_blocks(text, pr=event.pr, sha=event.sha, extend=True)
+                self._post(context.channel, context.thread_ts, text, blocks=blocks)
+            return
+        job = self._fresh(context)
+        if job is None or not job.channel:
+            self._respond(context, event)
+            return
+        thread = job.thread_ts or self._open_thread(job, event)
+        if thread is None:
+            return
+        channel = job.channel
+        if isinstance(event, ev.StepStarted):
+            ts = self._post(channel, thread, f"⏳ {event.text}")
+            if ts:
+                with self._lock:
+                    self._step_replies[(job.id, event.step)] = ts
+        elif isinstance(event, ev.StepFinished):
+            with self._lock:
+                ts = self._step_replies.pop((job.id, event.step), None)
+            if ts:
+                self._update(channel, ts, f"✅ {event.text}")
+            else:
+                self._post(channel, thread, f"✅ {event.text}")
+        elif isinstance(event, ev.Waiting):
+            if self._heartbeat_due(job.id, event):
+                self._post(channel, thread, f"⏳ {event.text}")
+        elif isinstance(event, ev.Warning):
+            self._post(channel, thread, f"⚠️ {event.text}")
+        elif isinstance(event, ev.Queued):
+            self._post(channel, thread, f"⏳ {event.text}")
+        elif isinstance(event, ev.Resumed):
+            self._post(
+                channel, thread, f"🔁 resumed after restart (last finished step: {event.step})"
+            )
+        elif isinstance(event, ev.Succeeded | ev.Failed):
+            self._finish(job, channel, thread, event)
+
+    # ----- pieces -------------------------------------------------------------
+
+    def _fresh(self, context: EventContext) -> Job | None:
+        if not isinstance(context, Job):
+            return None
+        try:
+            return self._orch.current_job(context.id)
+        except KeyError:
+            return context
+
+    def _open_thread(self, job: Job, event: ev.Event) -> str | None:
+        """A job with a channel but no thread gets a top-level message, which becomes its thread."""
+        card = cards.progress_card(self._orch, job)
+        ts = self._post(job.channel or "", None, card_text(card), blocks=card_blocks(card))
+        if ts:
+            self._orch.attach_thread(job.id, job.channel or "", ts)
+        return ts
+
+    def _heartbeat_due(self, job_id: str, event: ev.Waiting) -> bool:
+        """State changes always show; the same state at most once a minute."""
+        now = self._clock.monotonic()
+        with self._lock:
+            last = self._last_wait.get(job_id)
+            if last and last[1] == event.state and now - last[0] < HEARTBEAT_SECONDS:
+                return False
+            self._last_wait[job_id] = (now, event.state)
+        return True
+
+    def _finish(self, job: Job, channel: str, thread: str, event: ev.Succeeded | ev.Failed) -> None:
+        mention = f"<@{job.requester}> " if job.requester.startswith(("U", "W")) else ""
+        if isinstance(event, ev.Succeeded):
+            text = f"🎉 {mention}{event.text}"
+        else:
+            nxt = f"\n*Next:* {event.next_action}" if event.next_action else ""
+            text = f"❌ {mention}failed: {event.reason}{nxt}\n_ref `{event.correlation_id}`_"
+        self._post(channel, thread, text)
+        card = cards.final_card(self._orch, job, event)
+        if card is not None:
+            self._update(channel, thread, card_text(card), blocks=card_blocks(card))
+        with self._lock:
+            self._last_wait.pop(job.id, None)
+            for key in [k for k in self._step_replies if k[0] == job.id]:
+                self._step_replies.pop(key, None)
+
+    def _respond(self, context: EventContext, event: ev.Event) -> None:
+        """Jobs without a channel answer their requester through the command's response_url."""
+        if not isinstance(context, Job) or not isinstance(event, ev.Succeeded | ev.Failed):
+            return
+        url = context.params.get("response_url")
+        if not url:
+            return
+        text = (
+            f"✅ {event.text}"
+            if isinstance(event, ev.Succeeded)
+            else f"❌ {event.reason} {event.next_action}"
+        )
+        try:
+            WebhookClient(url).send(text=text, response_type="ephemeral")
+        except Exception:
+            log.warning(
+                "could not answer through response_url", extra={"job": context.correlation_id}
+            )
+
+    def _post(
+        self,
+        channel: str,
+        thread: str | None,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> str | None:
+        try:
+            response = self._client.chat_postMessage(
+                channel=channel, thread_ts=thread, text=text, blocks=blocks, unfurl_links=False
+            )
+            return str(response["ts"])
+        except SlackApiError as exc:
+            log.warning(
+                "Slack chat.postMessage failed: %s",
+                exc.response.get("error"),
+                extra={"channel": channel},
+            )
+            return None
+
+    def _update(
+        self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> None:
+        try:
+            self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks or [])
+        except SlackApiError as exc:
+            log.warning(
+                "Slack chat.update failed: %s",
+                exc.response.get("error"),
+                extra={"channel": channel},
+            )

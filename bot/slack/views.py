@@ -1,0 +1,274 @@
+"""Block Kit, built by small pure functions returning plain dicts (testable without Slack).
+
+Slack's limits are respected here, where the messages are made: at most 50
+blocks, at most 3000 characters in a text field, 75 in a button's text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.domain.commands import USAGE
+from bot.domain.ttl import format_duration
+from bot.orchestrator.inventory import EnvView
+
+Block = dict[str, Any]
+
+MAX_BLOCKS = 50
+MAX_TEXT = 3000
+MAX_BUTTON_TEXT = 75
+
+ACTION_OPEN = "showtime_open"
+ACTION_LOGS = "showtime_logs"
+ACTION_STOP = "showtime_stop"
+ACTION_REDEPLOY = "showtime_redeploy"
+ACTION_RETRY = "showtime_retry"
+ACTION_EXTEND = "showtime_extend"
+ACTION_FREEZE = "showtime_freeze"
+ACTION_UNFREEZE = "showtime_unfreeze"
+LINK_ACTIONS = (ACTION_OPEN, ACTION_LOGS)
+
+STATE_ICONS = {
+    "queued": "⏳",
+    "deploying": "🚧",
+    "stopping": "🧹",
+    "running": "🟢",
+    "failed": "🔴",
+    "stopped": "⚪",
+    "unknown": "❔",
+}
+
+
+def clip(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def mrkdwn(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text)}}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text)}]}
+
+
+def button(
+    text: str,
+    action_id: str,
+    value: str = "",
+    *,
+    url: str | None = None,
+    style: str | None = None,
+) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": clip(text, MAX_BUTTON_TEXT), "emoji": True},
+        "action_id": action_id,
+    }
+    if value:
+        element["value"] = value[:2000]
+    if url:
+        element["url"] = url
+    if style:
+        element["style"] = style
+    return element
+
+
+def button_value(pr: int, sha: str | None = None) -> str:
+    return f"{pr}:{sha or ''}"
+
+
+def parse_button_value(value: str) -> tuple[int, str | None] | None:
+    pr_text, _, sha = value.partition(":")
+    if not pr_text.isascii() or not pr_text.isdigit():
+        return None
+    return int(pr_text), (sha or None)
+
+
+@dataclass(frozen=True)
+class Card:
+    """What a status message shows about one PR's environment."""
+
+    pr: int
+    state: str  # queued | deploying | stopping | running | failed | stopped | unknown
+    repository: str
+    title: str = ""
+    sha: str | None = None
+    url: str | None = None
+    requester: str | None = None  # Slack user id
+    headline: str = ""  # e.g. "Deploying abc1234"
+    reason: str | None = None
+    next_action: str | None = None
+    correlation_id: str | None = None
+    ttl: str | None = None
+    time_left: str | None = None
+    frozen: bool = False
+    logs_url: str | None = None
+    details: Sequence[str] = field(default=())
+
+    @property
+    def pr_url(self) -> str:
+        return f"https://github.com/{self.repository}/pull/{self.pr}"
+
+
+def card_text(card: Card) -> str:
+    icon = STATE_ICONS.get(card.state, "❔")
+    sha = f" `{card.sha}`" if card.sha else ""
+    head = card.headline or card.state
+    return f"{icon} #{card.pr}{sha}: {head}"
+
+
+def card_blocks(card: Card) -> list[Block]:
+    """The status message: one line of state, facts, and the buttons that fit the state."""
+    icon = STATE_ICONS.get(card.state, "❔")
+    title = f" — {card.title}" if card.title else ""
+    sha = f" · `{card.sha}`" if card.sha else ""
+    lines = [f"{icon} *<{card.pr_url}|#{card.pr}>*{title}{sha}", f"*{card.headline or card.state}*"]
+    if card.url and card.state == "running":
+        lines.append(f"🌐 <{card.url}|{card.url}>")
+    if card.reason:
+        lines.append(f"*Why:* {card.reason}")
+    if card.next_action:
+        lines.append(f"*Next:* {card.next_action}")
+    blocks: list[Block] = [mrkdwn("\n".join(lines))]
+    facts = []
+    if card.requester:
+        facts.append(f"requested by <@{card.requester}>")
+    if card.ttl:
+        facts.append(f"⌛ {card.ttl}" + (f" ({card.time_left} left)" if card.time_left else ""))
+    if card.frozen:
+        facts.append("🧊 frozen")
+    if card.correlation_id:
+        facts.append(f"ref `{card.correlation_id}`")
+    facts.extend(card.details)
+    if facts:
+        blocks.append(context(" · ".join(facts)))
+    actions = card_buttons(card)
+    if actions:
+        blocks.append({"type": "actions", "block_id": f"showtime-{card.pr}", "elements": actions})
+    return blocks
+
+
+def card_buttons(card: Card) -> list[dict[str, Any]]:
+    value = button_value(card.pr, card.sha)
+    buttons: list[dict[str, Any]] = []
+    if card.state == "running":
+        if card.url:
+            buttons.append(button("Open", ACTION_OPEN, value, url=card.url, style="primary"))
+        if card.logs_url:
+            buttons.append(button("Logs", ACTION_LOGS, value, url=card.logs_url))
+        buttons.append(button("Stop", ACTION_STOP, value, style="danger"))
+        buttons.append(button("Redeploy", ACTION_REDEPLOY, button_value(card.pr)))
+        buttons.append(button("Extend TTL", ACTION_EXTEND, value))
+        if card.frozen:
+            buttons.append(button("Unfreeze", ACTION_UNFREEZE, value))
+        else:
+            buttons.append(button("Freeze", ACTION_FREEZE, value))
+    elif card.state == "failed":
+        buttons.append(button("Retry", ACTION_RETRY, value, style="primary"))
+        if card.logs_url:
+            buttons.append(button("Logs", ACTION_LOGS, value, url=card.logs_url))
+        buttons.append(button("Stop", ACTION_STOP, value, style="danger"))
+    elif card.state in ("deploying", "queued") and card.logs_url:
+        buttons.append(button("Logs", ACTION_LOGS, value, url=card.logs_url))
+    elif card.state == "stopped":
+        buttons.append(button("Start again", ACTION_REDEPLOY, button_value(card.pr)))
+    return buttons
+
+
+def help_text() -> str:
+    return (
+        "*Showtime* gives a pull request its own Superset on AWS ECS.\n"
+        f"{USAGE}\n"
+        "Read-only commands (`status`, `list`, `help`) are open to everyone; the others need "
+        "permission (SHOWTIME_ALLOWED_USERS / SHOWTIME_ALLOWED_USERGROUPS)."
+    )
+
+
+def env_line(view: EnvView, now: datetime) -> str:
+    """One environment in one line: PR, SHA, status, age, TTL left, requester, URL."""
+    age = format_duration(now - view.created) if view.created else "?"
+    left = (
+        format_duration(view.time_left(now)) if view.ttl and view.ttl != "close" else "until close"
+    )
+    if view.expires is None and view.ttl != "close":
+        left = "?"
+    pr = f"<{view.pr_url}|#{view.pr}>" if view.pr_url else f"#{view.pr}"
+    icon = STATE_ICONS.get(view.status, "❔")
+    parts = [
+        f"{icon} {pr} `{view.sha}` *{view.status}*" + (" 🎯" if view.active else ""),
+        f"age {age}",
+        f"⌛ {left}",
+    ]
+    if view.requester:
+        parts.append(f"by {view.requester}")
+    if view.url:
+        parts.append(f"<{view.url}|open>")
+    line = " · ".join(parts)
+    if view.mismatch:
+        line += f"\n      ⚠️ _{view.mismatch}_"
+    return line
+
+
+def list_blocks(views: Sequence[EnvView], now: datetime, *, limit_chars: int = 2800) -> list[Block]:
+    """Every environment, packed into sections within Slack's limits; a count when truncated."""
+    header = f"*{len(views)} environment{'s' if len(views) != 1 else ''}*"
+    if not views:
+        return [mrkdwn("No environments are running. Start one with `/showtime start <pr>`.")]
+    blocks: list[Block] = [mrkdwn(header)]
+    chunk: list[str] = []
+    size = 0
+    shown = 0
+    for view in views:
+        line = env_line(view, now)
+        if size + len(line) + 1 > limit_chars:
+            blocks.append(mrkdwn("\n".join(chunk)))
+            chunk, size = [], 0
+            if len(blocks) >= MAX_BLOCKS - 2:
+                break
+        chunk.append(line)
+        size += len(line) + 1
+        shown += 1
+    if chunk and len(blocks) < MAX_BLOCKS - 1:
+        blocks.append(mrkdwn("\n".join(chunk)))
+    else:
+        shown -= len(chunk)
+    if shown < len(views):
+        blocks.append(context(f"… and {len(views) - shown} more not shown (Slack's message limit)"))
+    return blocks
+
+
+def status_blocks(
+    cards: Sequence[Card],
+    *,
+    header: str,
+    footer: Sequence[str] = (),
+) -> list[Block]:
+    blocks: list[Block] = [mrkdwn(header)]
+    for card in cards:
+        if len(blocks) + 3 > MAX_BLOCKS - 1:
+            blocks.append(context(f"… {len(cards)} environments in all; not all are shown"))
+            break
+        blocks.extend(card_blocks(card))
+    for line in footer:
+        blocks.append(context(line))
+    return blocks[:MAX_BLOCKS]
+
+
+def notice_blocks(
+    text: str, *, pr: int | None = None, sha: str | None = None, extend: bool = False
+) -> list[Block]:
+    blocks: list[Block] = [mrkdwn(text)]
+    if extend and pr is not None:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"showtime-notice-{pr}",
+                "elements": [
+                    button("Extend TTL", ACTION_EXTEND, button_value(pr, sha), style="primary")
+                ],
+            }
+        )
+    return blocks

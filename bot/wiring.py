@@ -1,0 +1,86 @@
+"""The composition root: settings in, a wired bot out. The only place parts meet."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+
+from bot.adapters.store import JobStore
+from bot.clock import SYSTEM_CLOCK, Clock
+from bot.config import Settings
+from bot.orchestrator.ports import EcsPort, GitHubPort
+from bot.orchestrator.runner import InterruptibleClock
+from bot.orchestrator.service import Orchestrator
+from bot.slack.app import build_app
+from bot.slack.auth import Authorizer
+from bot.slack.intake import Intake
+from bot.slack.progress import ThreadReporter
+
+
+@dataclass
+class Bot:
+    settings: Settings
+    store: JobStore
+    github: GitHubPort
+    ecs: EcsPort
+    orchestrator: Orchestrator
+    client: WebClient
+    intake: Intake
+    app: App
+    stopping: threading.Event
+
+
+def slack_client(settings: Settings) -> WebClient:
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=[
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ConnectionErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def build_bot(
+    settings: Settings,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    github: GitHubPort | None = None,
+    ecs: EcsPort | None = None,
+    verify_token: bool = True,
+) -> Bot:
+    """Wire the real adapters (or the given ones) behind one orchestrator and one Bolt app."""
+    stopping = threading.Event()
+    job_clock = InterruptibleClock(clock, stopping)
+    github = github or _github(settings)
+    ecs = ecs or _ecs(settings, job_clock)
+    store = JobStore(settings.showtime_db_url, clock=clock)
+    orchestrator = Orchestrator(
+        settings, github=github, ecs=ecs, store=store, clock=job_clock, stopping=stopping
+    )
+    client = slack_client(settings)
+    orchestrator.add_listener(ThreadReporter(client, orchestrator, clock))
+    intake = Intake(settings, orchestrator, client, Authorizer(settings, client, clock))
+    app = build_app(settings, client, intake, verify_token=verify_token)
+    return Bot(settings, store, github, ecs, orchestrator, client, intake, app, stopping)
+
+
+def _github(settings: Settings) -> GitHubPort:
+    from bot.adapters.github import GitHubAdapter
+
+    return GitHubAdapter(settings)
+
+
+def _ecs(settings: Settings, clock: Clock) -> EcsPort:
+    from bot.adapters.ecs import EcsEngine
+
+    return EcsEngine(settings, clock=clock)

@@ -1,0 +1,262 @@
+"""Signed HTTP requests to the real Bolt app; Slack, GitHub and ECS stand-ins behind it."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+from slack_support import OUTSIDER, SlackWorld
+from support import SLACK_USER
+
+from bot.sandbox.slack import block_kit_problems
+from bot.slack import views
+
+PR = 36121
+
+
+def nothing_changed(sw: SlackWorld, pr: int = PR) -> None:
+    assert sw.world.showtime_labels(pr) == []
+    assert sw.world.services(status=None) == []
+
+
+def test_start_posts_status_message_thread_and_final_update(slack_world: SlackWorld) -> None:
+    outcome = slack_world.command("start 36121")
+    assert outcome.response.status_code == 200
+    assert [j.state.value for j in outcome.jobs] == ["succeeded"]
+    message = slack_world.status_message()
+    sha = slack_world.world.github_standin.head_sha(PR)[:7]
+    assert "🟢" in message["text"] and sha in message["text"]
+    replies = slack_world.thread_texts(message)
+    assert replies[0].startswith("✅ PR #36121 claimed")
+    assert any("is free" in r for r in replies)
+    assert replies[-1].startswith(
+        f"🎉 <@{SLACK_USER}> #36121 runs {sha} at http://203.0.113.10:8080"
+    )
+    assert message["edit_count"] >= 1
+    assert slack_world.buttons(message) == [
+        views.ACTION_OPEN,
+        views.ACTION_LOGS,
+        views.ACTION_STOP,
+        views.ACTION_REDEPLOY,
+        views.ACTION_EXTEND,
+        views.ACTION_FREEZE,
+    ]
+    blocks_text = str(slack_world.slack.message(message["channel"], message["ts"]))
+    assert "http://203.0.113.10:8080" in blocks_text
+
+
+def test_stop_then_start_shows_draining_in_thread(slack_world: SlackWorld) -> None:
+    slack_world.command("start 36121")
+    slack_world.command("stop 36121")
+    slack_world.command("start 36121")
+    message = slack_world.status_message()
+    replies = slack_world.thread_texts(message)
+    assert any("DRAINING" in r for r in replies), replies
+    assert len(slack_world.world.services()) == 1
+
+
+def test_each_button(slack_world: SlackWorld) -> None:
+    sw = slack_world
+    sw.command("start 36121")
+    message = sw.status_message()
+    sw.click(message, views.ACTION_EXTEND)
+    assert "🎪 ⌛ 72h" in sw.world.labels()
+    sw.click(message, views.ACTION_FREEZE)
+    assert "🎪 🧊 showtime-freeze" in sw.world.labels()
+    assert views.ACTION_UNFREEZE in sw.buttons(message)
+    sw.click(message, views.ACTION_UNFREEZE)
+    assert "🎪 🧊 showtime-freeze" not in sw.world.labels()
+    redeploy = sw.click(message, views.ACTION_REDEPLOY)
+    assert redeploy.jobs[0].data["mode"] == "redeploy"
+    assert redeploy.jobs[0].state.value == "succeeded"
+    opened = sw.requester.click(
+        sw.slack.message(message["channel"], message["ts"]), views.ACTION_OPEN
+    )
+    assert opened.status_code == 200  # a link: Slack opens it; the bot only acks
+    stop = sw.click(message, views.ACTION_STOP)
+    assert stop.jobs[0].state.value == "succeeded"
+    assert sw.world.showtime_labels() == []
+    # Buttons post in the thread of the message they were pressed on; no new status message.
+    assert len([m for m in sw.slack.channel_messages("C0SHOWTIME") if "#36121" in m["text"]]) == 1
+    # A press on the now stale message says so and changes nothing.
+    stale = (
+        sw.click(message, views.ACTION_EXTEND)
+        if views.ACTION_EXTEND in sw.buttons(message)
+        else None
+    )
+    if stale is not None:
+        assert any("out of date" in r for r in stale.replies)
+
+
+def test_retry_after_missing_image(slack_world: SlackWorld) -> None:
+    sw = slack_world
+    sha = sw.world.github_standin.head_sha(PR)[:7]
+    image = f"apache/superset:pr-{PR}-{sha}-ci"
+    sw.world.ecs_standin.mark_image_missing(image)
+    outcome = sw.command("start 36121")
+    assert outcome.jobs[0].state.value == "failed"
+    message = sw.status_message()
+    assert "🔴" in message["text"]
+    assert views.ACTION_RETRY in sw.buttons(message)
+    thread = sw.thread_texts(message)
+    assert any("image not built yet" in t and image in t for t in thread)
+    assert any(t.startswith(f"❌ <@{SLACK_USER}> failed") for t in thread)
+    sw.world.ecs_standin.mark_image_present(image)
+    retry = sw.click(message, views.ACTION_RETRY)
+    assert retry.jobs[0].state.value == "succeeded"
+    assert "🟢" in (sw.slack.message(message["channel"], message["ts"]) or {})["text"]
+
+
+@pytest.mark.parametrize("tamper", ["signature", "timestamp"])
+def test_bad_signature_or_old_timestamp_is_401_and_changes_nothing(
+    slack_world: SlackWorld, tamper: str
+) -> None:
+    sw = slack_world
+    if tamper == "signature":
+        request = sw.requester.build_slash_command("start 36121", signing_secret="wrong")
+    else:
+        request = sw.requester.build_slash_command("start 36121", timestamp=int(time.time()) - 301)
+    response = sw.requester.send(request)
+    assert response.status_code == 401
+    time.sleep(0.3)
+    nothing_changed(sw)
+    assert sw.slack.channel_messages("C0SHOWTIME") == []
+
+
+def test_tampered_body_is_401(slack_world: SlackWorld) -> None:
+    sw = slack_world
+    request = sw.requester.build_slash_command("status 36121")
+    tampered = dataclasses.replace(request, body=request.body.replace("status", "stop"))
+    assert sw.requester.send(tampered).status_code == 401
+
+
+def test_unauthorized_user_is_refused_and_nothing_changes(slack_world: SlackWorld) -> None:
+    outcome = slack_world.command("start 36121", user_id=OUTSIDER, user_name="outsider")
+    assert any("SHOWTIME_ALLOWED_USERS" in r for r in outcome.replies)
+    nothing_changed(slack_world)
+    # Read-only commands stay open to everyone.
+    status = slack_world.command("status 36121", user_id=OUTSIDER, user_name="outsider")
+    assert any("Status of #36121" in r for r in status.replies)
+
+
+def test_unauthorized_button_is_refused(slack_world: SlackWorld) -> None:
+    sw = slack_world
+    sw.command("start 36121")
+    outcome = sw.click(sw.status_message(), views.ACTION_STOP, user_id=OUTSIDER)
+    assert any("may not change" in r for r in outcome.replies)
+    assert len(sw.world.services()) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("launch 36121", "Unknown command"),
+        ("start abc", "not a pull request number"),
+        ("start 99999", "does not exist"),
+        ("start 36000", "merged"),
+        ("start 36121 zzzzzzz", "not a commit SHA"),
+        ("start 36121 abcdef1", "not a commit of #36121"),
+        ("ttl 36121 5d", "not a TTL"),
+        ("stop 36121 please", "unexpected words"),
+    ],
+)
+def test_bad_input_gets_ephemeral_message_and_changes_nothing(
+    slack_world: SlackWorld, text: str, says: str
+) -> None:
+    outcome = slack_world.command(text)
+    answers = [outcome.response.text, *outcome.replies]
+    assert any(says in a for a in answers), answers
+    assert any("Usage" in a for a in answers) or "merged" in says
+    nothing_changed(slack_world)
+    nothing_changed(slack_world, 36000)
+    assert slack_world.slack.channel_messages("C0SHOWTIME") == []
+
+
+def test_help_is_ephemeral_in_the_ack(slack_world: SlackWorld) -> None:
+    outcome = slack_world.command("")
+    assert "Usage" in outcome.response.text and "/showtime start" in outcome.response.text
+
+
+def test_repeated_delivery_and_double_click_make_one_job(slack_world: SlackWorld) -> None:
+    sw = slack_world
+    request = sw.requester.build_slash_command("start 36121")
+    first = sw.requester.send(request)
+    retried = sw.requester.send(
+        dataclasses.replace(request, headers={**request.headers, "X-Slack-Retry-Num": "1"})
+    )
+    assert first.status_code == retried.status_code == 200
+    sw.send(first)
+    assert len(sw.bot.store.recent(limit=10)) == 1
+    message = sw.status_message()
+    # A double click: both presses come from the same version of the message.
+    snapshot = sw.slack.message(message["channel"], message["ts"])
+    first_click = sw.requester.click(snapshot, views.ACTION_STOP)
+    second_click = sw.requester.click(snapshot, views.ACTION_STOP)
+    sw.send(first_click)
+    sw.send(second_click)
+    stops = [j for j in sw.bot.store.recent(limit=10) if j.kind == "stop"]
+    assert len(stops) == 1
+    said = [r["text"] for r in sw.slack.responses()]
+    assert any("already" in text for text in said), said
+
+
+def test_channel_the_bot_is_not_in_gets_instructions(slack_world: SlackWorld) -> None:
+    sw = slack_world
+    outcome = sw.command("start 36121", channel_id="C0PRIVATE")
+    assert any("/invite @showtime" in r for r in outcome.replies), outcome.replies
+    nothing_changed(sw)
+
+
+def test_status_and_list_are_ephemeral(slack_world: SlackWorld) -> None:
+    sw = slack_world
+    sw.command("start 36121")
+    status = sw.command("status 36121")
+    assert any("Status of #36121" in r for r in status.replies)
+    listed = sw.command("list")
+    assert listed.replies
+    responses = sw.slack.responses()
+    assert all(r.get("response_type", "ephemeral") == "ephemeral" for r in responses)
+
+
+def test_list_of_200_environments_fits_slack_limits(slack_world: SlackWorld) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.orchestrator.inventory import EnvView
+
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    views_ = [
+        EnvView(
+            pr=30000 + i,
+            sha=f"{i:07x}",
+            status="running",
+            active=True,
+            url=f"http://198.51.100.{i % 250}:8080",
+            requester=f"user-{i}",
+            created=now - timedelta(hours=i % 40),
+            ttl="48h",
+            expires=now + timedelta(hours=8),
+            service=f"pr-{30000 + i}-{i:07x}-service",
+            ecs_status="ACTIVE",
+            mismatch=None,
+            pr_url=f"https://github.com/apache/superset/pull/{30000 + i}",
+        )
+        for i in range(200)
+    ]
+    blocks = views.list_blocks(views_, now)
+    assert block_kit_problems(blocks) == []
+    # The stand-in (which rejects what Slack rejects) accepts it.
+    posted = slack_world.bot.client.chat_postMessage(
+        channel="C0SHOWTIME", text="list", blocks=blocks
+    )
+    assert posted["ok"]
+    assert "more not shown" in str(blocks[-1]) or "200 environments" in str(blocks[0])
+
+
+def test_healthz(slack_world: SlackWorld) -> None:
+    import json
+    from urllib.request import urlopen
+
+    with urlopen(f"http://127.0.0.1:{slack_world.server.port}/healthz") as answer:
+        body = json.load(answer)
+    assert body["ok"] is True and body["mode"] == "http"
