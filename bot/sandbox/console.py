@@ -1,0 +1,261 @@
+"""The sandbox console: type ``/showtime ...``, press buttons, watch the channel and thread.
+
+This is the one place in the bot that prints: it is a user interface.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+import threading
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+from bot.sandbox.harness import Outcome, Sandbox
+from bot.sandbox.slack import SlackChange
+
+HELP = """Console commands:
+  /showtime <command>     the slash command (the /showtime prefix is optional): help, start 36121, ...
+  click <button> [<pr>]   press a button on the latest status message (of PR <pr>): click stop, click 2
+  buttons                 list the buttons you can press
+  labels <pr>             the PR's labels on GitHub
+  services                ECS services (ACTIVE and DRAINING)
+  jobs                    recent jobs (the audit log)
+  push <pr>               push a new commit to the PR (then `start <pr>` rolls over to it)
+  image-missing <pr>      make the PR's head image unpullable (CannotPullContainerError)
+  image-ready <pr>        make it pullable again (then press Retry)
+  wait <seconds>          pause (scripts)
+  quit                    leave (Ctrl-C works too)
+Seeded PRs: 36121, 36122, 36123 (open), 36000 (closed)."""
+
+_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
+_BARE_LINK = re.compile(r"<(https?://[^>]+)>")
+_MENTION = re.compile(r"<@([A-Z0-9]+)>")
+_VERBS = {
+    "help",
+    "start",
+    "deploy",
+    "stop",
+    "status",
+    "list",
+    "ttl",
+    "freeze",
+    "unfreeze",
+    "cleanup",
+}
+
+
+class Console:
+    def __init__(self, sandbox: Sandbox, out: TextIO = sys.stdout) -> None:
+        self.sandbox = sandbox
+        self.out = out
+        self.errors = 0
+        self._print_lock = threading.Lock()
+        self._buttons: list[tuple[dict[str, Any], str, str]] = []
+        self._unsubscribe = sandbox.slack.on_change(self._on_change)
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+    # ----- output -------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        with self._print_lock:
+            print(text, file=self.out, flush=True)
+
+    def _on_change(self, change: SlackChange) -> None:
+        message = change.message
+        body = self._render(message)
+        prefix = {
+            "message": "📣 #showtime │ ",
+            "reply": "   ↳ ",
+            "edit": "✏️  status message now │ ",
+            "ephemeral": "👁  only you │ ",
+            "response": "👁  only you │ ",
+        }.get(change.kind)
+        if prefix is None:
+            return
+        if change.kind == "edit" and message.get("thread_ts") not in (None, message.get("ts")):
+            prefix = "   ↳ (edited) "
+        self.say(prefix + body.replace("\n", "\n" + " " * 6))
+        self._remember_buttons(message)
+
+    def _render(self, message: dict[str, Any]) -> str:
+        lines: list[str] = []
+        buttons: list[str] = []
+        for block in message.get("blocks") or []:
+            kind = block.get("type")
+            if kind == "section":
+                lines.append(_plain(block.get("text", {}).get("text", "")))
+            elif kind == "context":
+                lines.append(
+                    " · ".join(_plain(e.get("text", "")) for e in block.get("elements", []))
+                )
+            elif kind == "actions":
+                for element in block.get("elements", []):
+                    label = element.get("text", {}).get("text", "?")
+                    buttons.append(f"[{label}]")
+        if not lines:
+            lines.append(_plain(str(message.get("text", ""))))
+        if buttons:
+            lines.append(" ".join(buttons))
+        return "\n".join(line for line in lines if line)
+
+    def _remember_buttons(self, message: dict[str, Any]) -> None:
+        found = []
+        for block in message.get("blocks") or []:
+            if block.get("type") == "actions":
+                for element in block.get("elements", []):
+                    label = str(element.get("text", {}).get("text", ""))
+                    found.append((message, str(element.get("action_id")), label))
+        if found:
+            with self._print_lock:
+                self._buttons = [b for b in self._buttons if b[0].get("ts") != message.get("ts")]
+                self._buttons.extend(found)
+
+    # ----- input --------------------------------------------------------------
+
+    def run_lines(self, lines: Iterable[str], *, echo: bool) -> None:
+        for raw in lines:
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if echo:
+                self.say(f"\nshowtime> {line}")
+            if line in ("quit", "exit"):
+                break
+            self.handle(line, wait=echo)
+
+    def handle(self, line: str, *, wait: bool) -> None:
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            words = line.split()
+        if not words:
+            return
+        head = words[0].lower()
+        try:
+            if head == "/showtime" or head in _VERBS:
+                text = (
+                    line.split(None, 1)[1]
+                    if head == "/showtime" and len(words) > 1
+                    else ("" if head == "/showtime" else line)
+                )
+                self._report(self.sandbox.command(text, wait=wait))
+            elif head == "click":
+                self._click(words[1:], wait)
+            elif head == "buttons":
+                self._list_buttons()
+            elif head == "labels":
+                self._labels(int(words[1]))
+            elif head == "services":
+                self._services()
+            elif head == "jobs":
+                self._jobs()
+            elif head == "push":
+                sha = self.sandbox.github.push_commit(int(words[1]))
+                self.say(f"   pushed {sha[:7]} to #{words[1]}")
+            elif head in ("image-missing", "image-ready"):
+                self._image(int(words[1]), missing=head == "image-missing")
+            elif head == "wait":
+                threading.Event().wait(float(words[1]))
+            elif head in ("help", "?"):
+                self.say(HELP)
+            else:
+                self.fail(f"unknown console command {head!r}; type `help`")
+        except (IndexError, ValueError):
+            self.fail(f"could not read {line!r}; type `help`")
+        except TimeoutError as exc:
+            self.fail(str(exc))
+
+    def fail(self, text: str) -> None:
+        self.errors += 1
+        self.say(f"   ✗ {text}")
+
+    def _report(self, outcome: Outcome) -> None:
+        if outcome.response.status_code != 200:
+            self.fail(f"the bot answered HTTP {outcome.response.status_code}")
+        elif outcome.response.text.strip():
+            self.say("👁  only you │ " + _plain(outcome.response.text).replace("\n", "\n" + " " * 6))
+        if outcome.failed and outcome.response.status_code == 200:
+            self.errors += 1
+            failed = [j for j in outcome.jobs if j.state.value == "failed"]
+            why = failed[0].outcome if failed else "the bot refused or reported an error"
+            self.say(f"   ✗ step errored: {why}")
+
+    def _click(self, args: list[str], wait: bool) -> None:
+        if not args:
+            self._list_buttons()
+            return
+        wanted = args[0].lower()
+        pr = args[1] if len(args) > 1 else None
+        with self._print_lock:
+            candidates = list(self._buttons)
+        if pr:
+            candidates = [b for b in candidates if f"#{pr}" in str(b[0].get("text", ""))]
+        chosen = None
+        if wanted.isdigit() and 1 <= int(wanted) <= len(candidates):
+            chosen = candidates[int(wanted) - 1]
+        else:
+            for button in reversed(candidates):
+                if wanted in (
+                    button[2].lower(),
+                    button[1].removeprefix("showtime_"),
+                    button[2].lower().replace(" ", ""),
+                ):
+                    chosen = button
+                    break
+        if chosen is None:
+            self.fail(f"no button {args[0]!r} on the latest messages; `buttons` lists them")
+            return
+        message = self.sandbox.slack.message(chosen[0]["channel"], chosen[0]["ts"]) or chosen[0]
+        self._report(self.sandbox.click(message, chosen[1], wait=wait))
+
+    def _list_buttons(self) -> None:
+        with self._print_lock:
+            buttons = list(self._buttons)
+        if not buttons:
+            self.say("   no buttons yet")
+        for number, (message, _action, label) in enumerate(buttons, 1):
+            first = _plain(str(message.get("text", "")))[:60]
+            self.say(f"   {number}. [{label}]  on: {first}")
+
+    def _labels(self, pr: int) -> None:
+        labels = self.sandbox.github.labels(pr)
+        self.say(f"   #{pr} labels: " + (", ".join(labels) if labels else "(none)"))
+
+    def _services(self) -> None:
+        services = self.sandbox.services()
+        if not services:
+            self.say("   no ECS services")
+        for service in services:
+            self.say(
+                f"   {service['serviceName']:<28} {service['status']:<9} running {service.get('runningCount', 0)}/{service.get('desiredCount', 0)}"
+            )
+
+    def _jobs(self) -> None:
+        for job in self.sandbox.store.recent(limit=10):
+            self.say(
+                f"   {job.correlation_id} {job.kind:<8} #{job.pr} {job.state.value:<9} {(job.outcome or job.step or '')[:70]}"
+            )
+
+    def _image(self, pr: int, *, missing: bool) -> None:
+        head = self.sandbox.github.head_sha(pr)
+        image = f"apache/superset:pr-{pr}-{head[:7]}-ci"
+        if missing:
+            self.sandbox.ecs.mark_image_missing(image)
+            self.say(f"   {image} is now missing from the registry")
+        else:
+            self.sandbox.ecs.mark_image_present(image)
+            self.say(f"   {image} exists now")
+
+
+def _plain(text: str) -> str:
+    text = _LINK.sub(
+        lambda m: m.group(2) if m.group(2) == m.group(1) else f"{m.group(2)} ({m.group(1)})", text
+    )
+    text = _BARE_LINK.sub(r"\1", text)
+    return _MENTION.sub(
+        lambda m: "@maintainer" if m.group(1) == "U0MAINTAINER" else f"@{m.group(1)}", text
+    )

@@ -1,0 +1,351 @@
+"""The whole system on one machine: stand-ins in this process, the real bot in another.
+
+Used by ``showtime-bot sandbox``, the end-to-end tests and the benchmarks. The bot
+runs as a separate process (``python -m bot serve``) configured only through its
+normal settings (``SLACK_API_URL``, ``GITHUB_API_URL``, ``AWS_ENDPOINT_URL``, ...),
+so what runs here is what runs in production; and it can be killed with -9 and
+started again to prove that jobs resume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+from urllib.request import Request, urlopen
+
+from bot.adapters.store import Job, JobStore
+from bot.sandbox.aws import FAKE_KEY, EcsStandIn, Network, start_server
+from bot.sandbox.github import GitHubStandIn, seed_sandbox
+from bot.sandbox.slack import MAINTAINER_USER_ID, SlackStandIn
+from bot.sandbox.slack_client import Response, SlackRequester
+from bot.sandbox.superset import SupersetStandIn
+
+BOT_START_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Outcome:
+    """What one console line or test request led to."""
+
+    response: Response
+    jobs: list[Job] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)  # what the bot said through response_url
+
+    @property
+    def failed(self) -> bool:
+        if not self.response.ok:
+            return True
+        if any(job.state.value == "failed" for job in self.jobs):
+            return True
+        return any(text.startswith(("🚫", "❌")) for text in [*self.replies, self.response.text])
+
+
+def _die_with_parent() -> None:
+    """Linux: the bot process gets SIGTERM when the sandbox dies, even by SIGKILL."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Sandbox:
+    def __init__(
+        self,
+        *,
+        drain_seconds: float = 4.0,
+        stable_seconds: float = 2.0,
+        poll_seconds: float = 0.2,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        allowed_users: tuple[str, ...] = (MAINTAINER_USER_ID,),
+    ) -> None:
+        self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="showtime-sandbox-")
+        self.workdir = Path(workdir or self._tmp.name)  # type: ignore[union-attr]
+        self.signing_secret = secrets.token_hex(16)
+        self.slack = SlackStandIn()
+        self.github = GitHubStandIn()
+        self.superset = SupersetStandIn()
+        self.ecs = EcsStandIn(
+            drain_seconds=drain_seconds, stable_seconds=stable_seconds, public_ip="127.0.0.1"
+        )
+        self.poll_seconds = poll_seconds
+        self.extra_env = dict(env or {})
+        self.allowed_users = allowed_users
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.network: Network | None = None
+        self.aws_url = ""
+        self._moto: Any = None
+        self.requester: SlackRequester | None = None
+        self._store: JobStore | None = None
+
+    # ----- lifecycle ----------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        self.slack.start()
+        self.github.start()
+        seed_sandbox(self.github)
+        self.superset.start()
+        self._moto, self.aws_url = start_server()
+        # moto's backends live in this process, shared by every server it starts: begin empty.
+        urlopen(Request(f"{self.aws_url}/moto-api/reset", method="POST"), timeout=10).close()
+        self.ecs.install()
+        self.network = self.ecs.setup_network(endpoint_url=self.aws_url)
+        self.start_bot()
+        self.requester = SlackRequester(
+            f"http://127.0.0.1:{self.port}/slack/events", self.signing_secret, self.slack
+        )
+        return self
+
+    def close(self) -> None:
+        self.stop_bot()
+        if self.requester:
+            self.requester.close()
+        if self._store:
+            self._store.close()
+        self.ecs.uninstall()
+        if self._moto is not None:
+            self._moto.stop()
+        self.superset.stop()
+        self.github.stop()
+        self.slack.stop()
+        if self._tmp:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.workdir / 'showtime.db'}"
+
+    def bot_env(self) -> dict[str, str]:
+        assert self.network is not None
+        keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
+        return {
+            **keep,
+            "SLACK_BOT_TOKEN": self.slack.bot_token,
+            "SLACK_SIGNING_SECRET": self.signing_secret,
+            "SLACK_API_URL": self.slack.api_url,
+            "SHOWTIME_ALLOWED_USERS": ",".join(self.allowed_users),
+            "GITHUB_TOKEN": "sandbox-token",
+            "GITHUB_API_URL": self.github.base_url,
+            "GITHUB_REPOSITORY": self.github.repository,
+            "GITHUB_SECONDS_BETWEEN_WRITES": "0",
+            "AWS_ENDPOINT_URL": self.aws_url,
+            "AWS_ACCESS_KEY_ID": FAKE_KEY,
+            "AWS_SECRET_ACCESS_KEY": FAKE_KEY,
+            "AWS_DEFAULT_REGION": self.network.region,
+            **self.network.env(),
+            "ECS_ASSIGN_PUBLIC_IP": "ENABLED",
+            "SHOWTIME_ENV_PORT": str(self.superset.port),
+            "SHOWTIME_POLL_SECONDS": str(self.poll_seconds),
+            "SHOWTIME_DRAIN_TIMEOUT_SECONDS": "60",
+            "SHOWTIME_STABLE_TIMEOUT_SECONDS": "60",
+            "SHOWTIME_HEALTH_TIMEOUT_SECONDS": "30",
+            "SHOWTIME_DB_URL": self.db_url,
+            "PORT": str(self.port),
+            "LOG_LEVEL": "INFO",
+            **self.extra_env,
+        }
+
+    def start_bot(self) -> None:
+        """Start ``python -m bot serve`` and wait until ``/healthz`` answers."""
+        log = open(self.workdir / "bot.log", "ab")  # noqa: SIM115 - the child owns it
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.bot_env(),
+            cwd=self.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+        log.close()
+        deadline = time.monotonic() + BOT_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the bot exited at start-up:\n{self.bot_log()[-3000:]}")
+            with (
+                contextlib.suppress(OSError),
+                urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as answer,
+            ):
+                if json.load(answer).get("ok"):
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"the bot did not answer /healthz in time:\n{self.bot_log()[-3000:]}")
+
+    def kill_bot(self) -> None:
+        """SIGKILL: no clean-up at all, as when a machine dies."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop_bot(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM, as Heroku does on restart; returns the exit status."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        return self.process.returncode
+
+    def bot_log(self) -> str:
+        path = self.workdir / "bot.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    # ----- driving it ---------------------------------------------------------
+
+    @property
+    def store(self) -> JobStore:
+        if self._store is None:
+            self._store = JobStore(self.db_url)
+        return self._store
+
+    def command(
+        self,
+        text: str,
+        *,
+        user_id: str = MAINTAINER_USER_ID,
+        wait: bool = True,
+        timeout: float = 120.0,
+        **kwargs: Any,
+    ) -> Outcome:
+        """Type ``/showtime {text}``; with ``wait``, return once what it started has finished."""
+        assert self.requester is not None
+        response = self.requester.slash_command(text, user_id=user_id, **kwargs)
+        return self._settle(response, wait, timeout)
+
+    def click(
+        self,
+        message: Mapping[str, Any],
+        action_id: str,
+        *,
+        user_id: str = MAINTAINER_USER_ID,
+        wait: bool = True,
+        timeout: float = 120.0,
+    ) -> Outcome:
+        assert self.requester is not None
+        response = self.requester.click(message, action_id, user_id=user_id)
+        return self._settle(response, wait, timeout)
+
+    def _settle(self, response: Response, wait: bool, timeout: float) -> Outcome:
+        if not wait:
+            return Outcome(response)
+        return settle(self.store, self.slack, response, timeout)
+
+    def wait_idle(self, timeout: float = 120.0) -> None:
+        """Until the bot's job store shows no live job."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not any(job.live for job in self.store.recent(limit=100)):
+                return
+            time.sleep(0.05)
+        raise TimeoutError("jobs still running")
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.05)
+        raise TimeoutError("condition not reached")
+
+    def status_message(self, pr: int, channel: str = "C0SHOWTIME") -> dict[str, Any] | None:
+        """The newest top-level message about ``pr`` in the channel."""
+        for message in reversed(self.slack.channel_messages(channel)):
+            if f"#{pr}" in str(message.get("text", "")):
+                return message
+        return None
+
+    def services(self) -> list[dict[str, Any]]:
+        """Every showtime service ECS knows, ACTIVE and DRAINING (what a person would check)."""
+        import boto3
+        from botocore.config import Config
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.ecs.models import ecs_backends
+
+        assert self.network is not None
+        backend = ecs_backends[DEFAULT_ACCOUNT_ID][self.network.region]
+        names = sorted({service.name for service in backend.services.values()})
+        ecs = boto3.client(
+            "ecs",
+            region_name=self.network.region,
+            endpoint_url=self.aws_url,
+            aws_access_key_id=FAKE_KEY,
+            aws_secret_access_key=FAKE_KEY,
+            # Inspection goes through the same fault injection as the bot; ride it out.
+            config=Config(retries={"mode": "standard", "max_attempts": 50}),
+        )
+        described: list[dict[str, Any]] = []
+        with self.ecs.uncounted():
+            for start in range(0, len(names), 10):
+                result = ecs.describe_services(
+                    cluster=self.network.cluster, services=names[start : start + 10]
+                )
+                described.extend(dict(service) for service in result["services"])
+        return [s for s in described if s.get("status") in ("ACTIVE", "DRAINING")]
+
+
+def settle(
+    store: JobStore, slack: SlackStandIn, response: Response, timeout: float = 60.0
+) -> Outcome:
+    """Wait until what a request started has finished: its jobs, or its direct answers.
+
+    Every job remembers the request's ``response_url``; a request that starts no job
+    (status, list, a refusal) answers through that URL or in the ack itself.
+    """
+    url = _response_url(response)
+    if not response.ok or not url:
+        return Outcome(response)
+    deadline = time.monotonic() + timeout
+    quiet_since: float | None = None
+    while time.monotonic() < deadline:
+        jobs = [j for j in store.recent(limit=30) if j.params.get("response_url") == url]
+        replies = [str(r.get("text", "")) for r in slack.responses(url)]
+        if jobs and not any(job.live for job in jobs):
+            refused = any((j.outcome or "").startswith(("refused", "not started")) for j in jobs)
+            if replies or not refused:
+                return Outcome(response, jobs, replies)
+        elif not jobs and (replies or response.text):
+            # Answered without a job: done once it stays that way for a moment.
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since > 0.3:
+                return Outcome(response, jobs, replies)
+        time.sleep(0.02)
+    raise TimeoutError(
+        f"what {response.request.body[:80]!r} started did not finish in {timeout:g}s"
+    )
+
+
+def _response_url(response: Response) -> str | None:
+    fields = parse_qs(response.request.body)
+    if "response_url" in fields:
+        return fields["response_url"][0]
+    if "payload" in fields:
+        return str(json.loads(fields["payload"][0]).get("response_url") or "") or None
+    return None
