@@ -308,6 +308,8 @@ class Orchestrator:
         # Listeners (the status message update) finish before the job is recorded as
         # done, so "finished" in the store means everything a person sees is final.
         self.emit(self._current(job_id), result)
+        if job.kind in (KIND_START, KIND_STOP):
+            self._comment(job, f"🎪 Showtime: {result.text}")
         self._remember(self.store.finish(job_id, JobState.SUCCEEDED, result.text))
 
     def _fail(self, job_id: str, reason: str, next_action: str) -> None:
@@ -316,7 +318,20 @@ class Orchestrator:
             job,
             ev.Failed(reason=reason, next_action=next_action, correlation_id=job.correlation_id),
         )
+        if job.kind in (KIND_START, KIND_STOP) and job.step not in (None, "validate"):
+            self._comment(job, f"🎪 Showtime: {job.kind} failed: {reason}")
         self._remember(self.store.finish(job_id, JobState.FAILED, reason))
+
+    def _comment(self, job: Job, text: str) -> None:
+        """The optional PR comment (SHOWTIME_PR_COMMENTS); never fails the job."""
+        if job.pr is None:
+            return
+        try:
+            self.github.comment(job.pr, text)
+        except ShowtimeError as exc:
+            log.warning(
+                "could not comment on #%s: %s", job.pr, exc, extra={"job": job.correlation_id}
+            )
 
     def _step(self, job: Job, step: str, **data: Any) -> Job:
         return self._remember(self.store.record_step(job.id, step, **data))

@@ -263,3 +263,30 @@ def test_ttl_freeze_and_extend(world: World) -> None:
     assert L.FREEZE in world.labels()
     world.run(JobRequest(kind="unfreeze", pr=PR, requester="U1"))
     assert L.FREEZE not in world.labels()
+
+
+@pytest.mark.parametrize("world_settings", [{"showtime_pr_comments": True}])
+def test_pr_comments_when_enabled(world: World) -> None:
+    world.start()
+    world.stop()
+    comments = world.github_standin.comments(PR)
+    assert len(comments) == 2
+    assert "runs" in comments[0] and "stopped" in comments[1]
+
+
+def test_no_pr_comments_by_default(world: World) -> None:
+    world.start()
+    assert world.github_standin.comments(PR) == []
+
+
+def test_a_job_that_must_queue_says_so(world: World) -> None:
+    world.settings.showtime_job_workers = 1
+    orchestrator = world.build_orchestrator()
+    first = orchestrator.begin(JobRequest(kind="start", pr=36121, requester="U1"))
+    second = orchestrator.begin(JobRequest(kind="start", pr=36122, requester="U1"))
+    orchestrator.run(first.id)
+    orchestrator.run(second.id)
+    orchestrator.runner.wait_idle(30)
+    queued = [e for e in world.events_of(second.id) if isinstance(e, ev.Queued)]
+    assert queued and "1 job(s) ahead" in queued[0].text
+    assert world.store.get(second.id).state.value == "succeeded"  # type: ignore[union-attr]

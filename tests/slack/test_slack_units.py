@@ -1,0 +1,95 @@
+"""Slack pieces without the HTTP server: authorization, Block Kit builders, OAuth guard."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from slack_sdk import WebClient
+
+from bot.clock import FakeClock
+from bot.config import Settings
+from bot.sandbox.slack import SlackStandIn, block_kit_problems
+from bot.slack import views
+from bot.slack.auth import Authorizer
+
+
+@pytest.fixture
+def standin() -> Iterator[SlackStandIn]:
+    with SlackStandIn() as slack:
+        yield slack
+
+
+def settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_nobody_may_change_until_an_admin_says_who(standin: SlackStandIn) -> None:
+    client = WebClient(token=standin.bot_token, base_url=standin.api_url)
+    refusal = Authorizer(settings(), client).refusal("U0MAINTAINER")
+    assert refusal is not None
+    assert "SHOWTIME_ALLOWED_USERS" in refusal and "SHOWTIME_ALLOWED_USERGROUPS" in refusal
+
+
+def test_user_group_members_are_allowed_and_cached(standin: SlackStandIn) -> None:
+    standin.add_usergroup("S0DEPLOYERS", ["U0ALICE"])
+    client = WebClient(token=standin.bot_token, base_url=standin.api_url)
+    clock = FakeClock()
+    auth = Authorizer(settings(showtime_allowed_usergroups=["S0DEPLOYERS"]), client, clock)
+    assert auth.refusal("U0ALICE") is None
+    assert auth.refusal("U0BOB") is not None
+    assert standin.calls["usergroups.users.list"] == 1  # cached
+    standin.add_usergroup("S0DEPLOYERS", ["U0ALICE", "U0BOB"])
+    clock.advance(301)
+    assert auth.refusal("U0BOB") is None
+    assert standin.calls["usergroups.users.list"] == 2
+
+
+def test_allowed_users_need_no_slack_call(standin: SlackStandIn) -> None:
+    client = WebClient(token=standin.bot_token, base_url=standin.api_url)
+    auth = Authorizer(settings(showtime_allowed_users=["U1"]), client)
+    assert auth.refusal("U1") is None
+    assert "U2" in (auth.refusal("U2") or "")
+    assert standin.calls["usergroups.users.list"] == 0
+
+
+def test_card_buttons_follow_state() -> None:
+    base = {"pr": 1, "repository": "apache/superset", "sha": "abc1234"}
+    running = views.Card(state="running", url="http://1.2.3.4:8080", logs_url="https://x", **base)  # type: ignore[arg-type]
+    ids = [b["action_id"] for b in views.card_buttons(running)]
+    assert ids == [
+        views.ACTION_OPEN,
+        views.ACTION_LOGS,
+        views.ACTION_STOP,
+        views.ACTION_REDEPLOY,
+        views.ACTION_EXTEND,
+        views.ACTION_FREEZE,
+    ]
+    frozen = views.Card(state="running", frozen=True, **base)  # type: ignore[arg-type]
+    assert views.ACTION_UNFREEZE in [b["action_id"] for b in views.card_buttons(frozen)]
+    failed = views.Card(state="failed", **base)  # type: ignore[arg-type]
+    assert views.card_buttons(failed)[0]["action_id"] == views.ACTION_RETRY
+    assert block_kit_problems(views.card_blocks(running)) == []
+
+
+def test_long_texts_are_clipped_to_slack_limits() -> None:
+    card = views.Card(state="failed", pr=1, repository="apache/superset", reason="x" * 10_000)
+    assert block_kit_problems(views.card_blocks(card)) == []
+
+
+def test_button_values_round_trip() -> None:
+    assert views.parse_button_value(views.button_value(36121, "abc1234")) == (36121, "abc1234")
+    assert views.parse_button_value(views.button_value(36121)) == (36121, None)
+    assert views.parse_button_value("garbage") is None
+
+
+def test_oauth_variables_do_not_switch_bolt_to_oauth(
+    monkeypatch: pytest.MonkeyPatch, standin: SlackStandIn
+) -> None:
+    from bot.slack.app import build_app
+
+    monkeypatch.setenv("SLACK_CLIENT_ID", "111.222")
+    monkeypatch.setenv("SLACK_CLIENT_SECRET", "not-used")
+    client = WebClient(token=standin.bot_token, base_url=standin.api_url)
+    app = build_app(settings(slack_signing_secret="s"), client, intake=None)  # type: ignore[arg-type]
+    assert app.oauth_flow is None
