@@ -28,6 +28,7 @@ class Refusal:
 
     message: str
     next_action: str = ""
+    bad_input: bool = False  # the request itself was wrong (answered with the usage line)
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,9 @@ def refuse_start(
         return blocked
     if state != "open":
         what = "merged" if merged else "closed"
-        return Refusal(f"the PR is {what}", "environments are only for open pull requests")
+        return Refusal(
+            f"the PR is {what}", "environments are only for open pull requests", bad_input=True
+        )
     if is_new_environment and running_count >= max_environments:
         return Refusal(
             f"{running_count} environments already run, the limit is {max_environments} "

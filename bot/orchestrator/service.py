@@ -380,7 +380,8 @@ class Orchestrator:
             is_new_environment=plan.mode is D.DeployMode.FRESH,
         )
         if refusal:
-            raise RefusedError(refusal.message, refusal.next_action)
+            error = UserInputError if refusal.bad_input else RefusedError
+            raise error(f"#{job.pr}: {refusal.message}", refusal.next_action)
         data.update(
             sha=sha,
             sha7=plan.sha7,
