@@ -25,7 +25,7 @@ from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.domain import events as ev
 from bot.domain import labels as L
-from bot.domain.labels import PrLabels, parse_labels
+from bot.domain.labels import parse_labels
 from bot.domain.naming import service_name
 from bot.domain.ttl import expires_at, next_ttl
 from bot.errors import AlreadyRunningError, RefusedError, ShowtimeError, UserInputError
@@ -415,8 +415,8 @@ class Orchestrator:
             return self._start_steps(job, pr, sha, sha7, mode, name, progress)
         except Interrupted:
             raise
-        except Exception as exc:
-            self._undo_failed_start(self._current(job.id), pr, sha7, mode, name, exc)
+        except Exception:
+            self._undo_failed_start(self._current(job.id), pr, sha7, mode, name)
             raise
 
     def _start_steps(
@@ -454,6 +454,7 @@ class Orchestrator:
                 progress(ev.StepStarted("redeploy", f"Redeploying `{name}` in place (no downtime)"))
                 self.ecs.redeploy(name, arn, progress)
                 job = self._step(job, "redeploy")
+                progress(ev.StepFinished("redeploy", f"New deployment of `{name}` started"))
         else:
             if not done("clear_name"):
                 progress(ev.StepStarted("clear_name", f"Making sure the name `{name}` is free"))
@@ -463,7 +464,7 @@ class Orchestrator:
             if not done("create_service"):
                 progress(ev.StepStarted("create_service", f"Creating service `{name}`"))
                 created = self.clock.now()
-                ttl = L.PrLabels(ttls=tuple(parse_labels(self._labels(job)).ttls)).ttl
+                ttl = parse_labels(self._labels(job)).ttl
                 self.ecs.create_service(
                     pr=pr,
                     sha=sha7,
@@ -562,7 +563,7 @@ class Orchestrator:
         return job
 
     def _undo_failed_start(
-        self, job: Job, pr: int, sha7: str, mode: D.DeployMode, name: str, error: BaseException
+        self, job: Job, pr: int, sha7: str, mode: D.DeployMode, name: str
     ) -> None:
         """A failed deploy leaves no service it created running, and labels that say failed."""
         if job.data.get("created_service") and mode is not D.DeployMode.REDEPLOY:
@@ -776,7 +777,3 @@ def _event_text(event: ev.Event) -> str:
         if value:
             return str(value)
     return type(event).__name__
-
-
-def labels_state(names: list[str]) -> PrLabels:
-    return parse_labels(names)
