@@ -54,6 +54,7 @@ from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.domain.events import Progress, Waiting, Warning, format_elapsed, no_progress
 from bot.domain.features import parse_feature_flags
+from bot.domain.naming import parse_service_name, service_name
 from bot.errors import ConfigurationError, RemoteError, WaitTimeoutError
 
 if TYPE_CHECKING:
@@ -131,7 +132,6 @@ _READ_ONLY_TASK_DEFINITION_KEYS = frozenset(
     }
 )
 
-_SERVICE_NAME = re.compile(r"^pr-(\d+)(?:-([0-9a-f]{7,40}))?-service$")
 _TAG_FORBIDDEN = re.compile(r"[^\w .:/=+\-@]")
 
 
@@ -140,19 +140,6 @@ class ServiceState(StrEnum):
     DRAINING = "DRAINING"
     INACTIVE = "INACTIVE"
     MISSING = "MISSING"  # DescribeServices lists the name under `failures`
-
-
-def service_name(pr: int, sha: str) -> str:
-    """``pr-{pr}-{sha7}-service``: deterministic, so every tool finds the same service."""
-    return f"pr-{pr}-{sha[:7]}-service"
-
-
-def parse_service_name(name: str) -> tuple[int, str | None] | None:
-    """``(pr, sha7)`` from a showtime service name; the CLI's oldest names have no SHA."""
-    match = _SERVICE_NAME.match(name)
-    if match is None:
-        return None
-    return int(match.group(1)), match.group(2)
 
 
 @dataclass(frozen=True)
