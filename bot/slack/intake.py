@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from slack_sdk import WebClient
@@ -33,6 +35,9 @@ CANNOT_POST = {
     "cannot_dm_bot",
     "missing_scope",
 }
+
+
+Say = Callable[..., None]
 
 
 class Respond(Protocol):
@@ -73,31 +78,21 @@ class Intake:
         return None
 
     def handle_command(self, command: C.Command, body: dict[str, Any], respond: Respond) -> None:
-        user = body.get("user_id", "")
-        try:
+        say = _whisper(respond)
+        with _answering(say, body, usage=True):
             if isinstance(command, C.Status):
-                self._status(command.pr, respond)
+                self._status(command.pr, say)
             elif isinstance(command, C.ListEnvironments):
                 blocks = views.list_blocks(self.orch.list_environments(), self.orch.now())
-                respond(text="Showtime environments", blocks=blocks, response_type="ephemeral")
+                say("Showtime environments", blocks)
             elif isinstance(command, C.Cleanup) and command.dry_run:
-                report = self.orch.cleanup(dry_run=True)
-                respond(text=views.clip(report.text), response_type="ephemeral")
-            elif refusal := self.auth.refusal(user):
-                respond(text=f"🚫 {refusal}", response_type="ephemeral")
+                say(views.clip(self.orch.cleanup(dry_run=True).text))
+            elif refusal := self.auth.refusal(body.get("user_id", "")):
+                say(f"🚫 {refusal}")
             else:
-                self._mutate(command, body, respond)
-        except ShowtimeError as exc:
-            respond(text=_error_text(exc), response_type="ephemeral")
-        except Exception:
-            ref = _ref(body)
-            log.exception("slash command failed", extra={"ref": ref})
-            respond(
-                text=f"❌ Internal error (ref `{ref}`); the bot's logs have the details.",
-                response_type="ephemeral",
-            )
+                self._mutate(command, body, say)
 
-    def _status(self, pr: int, respond: Respond) -> None:
+    def _status(self, pr: int, say: Say) -> None:
         status = self.orch.status(pr)
         header = f"*<{status.html_url}|#{pr}>* {status.title} — {status.state}"
         if status.frozen:
@@ -114,19 +109,16 @@ class Intake:
         if not cards_:
             footer.insert(0, f"No environment. Start one with `/showtime start {pr}`.")
         blocks = views.status_blocks(cards_, header=header, footer=footer)
-        respond(text=f"Status of #{pr}", blocks=blocks, response_type="ephemeral")
+        say(f"Status of #{pr}", blocks)
 
-    def _mutate(self, command: C.Command, body: dict[str, Any], respond: Respond) -> None:
+    def _mutate(self, command: C.Command, body: dict[str, Any], say: Say) -> None:
         user = body.get("user_id", "")
         channel = body.get("channel_id")
         request = self._request(command, body)
         try:
             job = self.orch.begin(request)
         except JobBusyError as exc:
-            respond(
-                text=f"⏳ {exc}{self._thread_link(exc.job.channel, exc.job.thread_ts)}",
-                response_type="ephemeral",
-            )
+            say(f"⏳ {exc}{self._thread_link(exc.job.channel, exc.job.thread_ts)}")
             return
         except DuplicateRequestError:
             return  # Slack delivered the same command again; the first delivery handles it
@@ -141,17 +133,14 @@ class Intake:
             except SlackApiError as exc:
                 error = str(exc.response.get("error"))
                 self.orch.abandon(job.id, f"cannot post in the channel ({error})")
-                respond(text=_cannot_post(error), response_type="ephemeral")
+                say(_cannot_post(error))
                 return
             self.orch.attach_thread(job.id, str(posted["channel"]), str(posted["ts"]))
         else:
             where = self.orch.store.latest_thread(request.pr) if request.pr else None
             if where:
                 self.orch.attach_thread(job.id, where[0], where[1])
-            respond(
-                text=f"⏳ {C.describe(command)}: on it{self._thread_link(*where) if where else ''}",
-                response_type="ephemeral",
-            )
+            say(f"⏳ {C.describe(command)}: on it{self._thread_link(*where) if where else ''}")
         log.info(
             "job %s started by %s", job.correlation_id, user, extra={"kind": job.kind, "pr": job.pr}
         )
@@ -194,29 +183,15 @@ class Intake:
         action_id = str(action.get("action_id", ""))
         if action_id in views.LINK_ACTIONS:
             return  # URL buttons open in the browser; Slack still sends the click
-        user = (body.get("user") or {}).get("id", "")
-        try:
-            if refusal := self.auth.refusal(user):
-                respond(text=f"🚫 {refusal}", response_type="ephemeral", replace_original=False)
-                return
-            self._press(action_id, action, body, respond)
-        except ShowtimeError as exc:
-            respond(
-                text=_error_text(exc, usage=False),
-                response_type="ephemeral",
-                replace_original=False,
-            )
-        except Exception:
-            ref = _ref(body)
-            log.exception("button failed", extra={"ref": ref})
-            respond(
-                text=f"❌ Internal error (ref `{ref}`).",
-                response_type="ephemeral",
-                replace_original=False,
-            )
+        say = _whisper(respond)
+        with _answering(say, body, usage=False):
+            if refusal := self.auth.refusal((body.get("user") or {}).get("id", "")):
+                say(f"🚫 {refusal}")
+            else:
+                self._press(action_id, action, body, say)
 
     def _press(
-        self, action_id: str, action: dict[str, Any], body: dict[str, Any], respond: Respond
+        self, action_id: str, action: dict[str, Any], body: dict[str, Any], say: Say
     ) -> None:
         parsed = views.parse_button_value(str(action.get("value", "")))
         if parsed is None:
@@ -257,19 +232,11 @@ class Intake:
         try:
             job = self.orch.begin(request)
         except JobBusyError as exc:
-            respond(
-                text=f"⏳ {exc}{self._thread_link(exc.job.channel, exc.job.thread_ts)}",
-                response_type="ephemeral",
-                replace_original=False,
-            )
+            say(f"⏳ {exc}{self._thread_link(exc.job.channel, exc.job.thread_ts)}")
             return
         except DuplicateRequestError as exc:
             state = "is already running" if exc.job.live else "was already done"
-            respond(
-                text=f"⏳ That press {state} (`{exc.job.kind}` #{pr}).",
-                response_type="ephemeral",
-                replace_original=False,
-            )
+            say(f"⏳ That press {state} (`{exc.job.kind}` #{pr}).")
             return
         if thread and channel and not container.get("is_ephemeral"):
             card = cards.progress_card(self.orch, job)
@@ -325,11 +292,35 @@ def _error_text(exc: ShowtimeError, usage: bool = True) -> str:
 
 
 def _cannot_post(error: str) -> str:
-    return (
-        f"🚫 I can't post in this conversation (`{error}`), so I changed nothing. "
-        "Invite the bot: `/invite @showtime` (or use a public channel it is in), then try again."
-    )
+    if error in CANNOT_POST:
+        return (
+            f"🚫 I can't post in this conversation (`{error}`), so I changed nothing. "
+            "Invite the bot: `/invite @showtime` (or use a public channel it is in), then try again."
+        )
+    return f"❌ Slack refused the status message (`{error}`), so I changed nothing; try again."
 
 
 def _ref(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def _whisper(respond: Respond) -> Say:
+    """Answer only the person who asked (ephemeral), never replacing the message pressed on."""
+
+    def say(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+
+    return say
+
+
+@contextmanager
+def _answering(say: Say, body: dict[str, Any], *, usage: bool) -> Iterator[None]:
+    """Errors a person can act on are said as they are; anything else gets a reference."""
+    try:
+        yield
+    except ShowtimeError as exc:
+        say(_error_text(exc, usage=usage))
+    except Exception:
+        ref = _ref(body)
+        log.exception("Slack request failed", extra={"ref": ref})
+        say(f"❌ Internal error (ref `{ref}`); the bot's logs have the details.")
