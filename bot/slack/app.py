@@ -1,7 +1,9 @@
 """The Bolt app: listeners only. Each acks at once and hands the body to ``Intake``.
 
-Bolt runs listeners on its ``listener_executor`` and answers Slack as soon as
-``ack()`` is called, so the pool is sized for many concurrent requests; jobs
+Bolt runs a listener on its ``listener_executor`` and answers Slack once the
+listener calls ``ack()``. So listeners do nothing after ``ack()`` but queue the
+request on the intake pool: a burst of slow requests (GitHub paces its calls)
+then waits in that queue, while new requests still get their ack at once. Jobs
 themselves run on the orchestrator's own pool, never here.
 """
 
@@ -21,7 +23,8 @@ from bot.slack.intake import Intake
 
 log = logging.getLogger(__name__)
 
-LISTENER_THREADS = 64
+LISTENER_THREADS = 16  # each only acks and queues: microseconds of work
+INTAKE_THREADS = 32  # validations, status and list answers, status messages
 
 
 def build_app(
@@ -46,6 +49,8 @@ def build_app(
         request_verification_enabled=not settings.socket_mode,
     )
 
+    work = ThreadPoolExecutor(INTAKE_THREADS, thread_name_prefix="intake")
+
     @app.command("/showtime")
     def showtime(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         command = intake.parse(body.get("text", ""))
@@ -54,11 +59,11 @@ def build_app(
             ack(text=answer, response_type="ephemeral")
             return
         ack()
-        intake.handle_command(command, body, respond)  # type: ignore[arg-type]
+        work.submit(intake.handle_command, command, body, respond)  # type: ignore[arg-type]
 
     @app.action(re.compile(r"^showtime_"))
     def button(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
-        intake.handle_action(body, respond)  # type: ignore[arg-type]
+        work.submit(intake.handle_action, body, respond)  # type: ignore[arg-type]
 
     return app
