@@ -271,6 +271,31 @@ class GitHubAdapter:
             )
         return tuple(label["name"] for label in data)
 
+    def replace_labels(
+        self, number: int, add: Sequence[str], remove: Sequence[str]
+    ) -> tuple[str, ...]:
+        """Remove and add in one write: read the PR's labels, then PUT the whole new set.
+
+        Two requests and one write, where single DELETEs cost one write each (and
+        PyGithub paces writes a second apart). The read happens right before the PUT,
+        so a label someone added meanwhile is kept; only the moment between the two
+        requests is exposed. Labels the PR does not carry are simply not removed.
+        """
+        wanted = list(dict.fromkeys(add))
+        for name in wanted:
+            if len(name) > MAX_LABEL_LENGTH:
+                raise LabelTooLongError(name)
+        self._ensure_definitions(wanted)
+        gone = set(remove)
+        current = self._pr_labels(number)
+        final = [name for name in current if name not in gone]
+        final.extend(name for name in wanted if name not in final)
+        with self._call("set labels", f"{self._ref(number)} +{wanted} -{sorted(gone)}", pr=number):
+            _, data = self._requester.requestJsonAndCheck(
+                "PUT", f"{self._issue_url(number)}/labels", input={"labels": final}
+            )
+        return tuple(label["name"] for label in data)
+
     def remove_label(self, number: int, name: str) -> None:
         """Remove one label; a label the PR does not carry is fine (404)."""
         if len(name) > MAX_LABEL_LENGTH:

@@ -501,7 +501,8 @@ class Orchestrator:
             progress(
                 ev.StepStarted("retire_previous", f"Removing the previous environment {previous}")
             )
-            self._teardown_sha(job, pr, previous)
+            # Its labels went with the running labels; the service goes now (no DRAINING wait).
+            self.ecs.delete_service(service_name(pr, previous))
             job = self._step(job, "retire_previous")
             progress(ev.StepFinished("retire_previous", f"Previous environment {previous} removed"))
         url = f"http://{address}"
@@ -551,12 +552,21 @@ class Orchestrator:
     def _labels_running(
         self, job: Job, pr: int, sha7: str, address: str, progress: ev.Progress
     ) -> Job:
+        """One write: claim labels go, 🚦 running + 🌐 + 🎯 come, a replaced SHA's labels go.
+
+        Runs only after the new environment passed its health check, so the labels
+        never point at something that does not answer.
+        """
         names = self._labels(job)
         previous_active = parse_labels(names).active_sha
         change = D.running_labels(sha7, address, previous_active, names)
+        retired = job.data.get("previous_sha") if job.data.get("mode") == "rolling" else None
+        if retired:
+            gone = [n for n in L.labels_of_sha(names, retired) if n not in change.remove]
+            change = L.LabelChange(add=change.add, remove=(*change.remove, *gone))
         progress(ev.StepStarted("labels_running", "Labelling the PR 🚦 running"))
-        names = self._apply(pr, names, change)  # removes first, then adds
-        # The claim's 🚦/🏗️ and a moved 🎯 are SHA labels nobody carries any more.
+        names = self._apply(pr, names, change)
+        # The claim's 🚦/🏗️, a moved 🎯 and a retired SHA's labels: nobody carries them now.
         self.github.delete_label_definitions(D.sha_definitions(list(change.remove)))
         job = self._step(job, "labels_running", labels=names)
         progress(ev.StepFinished("labels_running", f"PR #{pr} labelled 🚦 running, 🎯 {sha7}"))
@@ -619,23 +629,14 @@ class Orchestrator:
         names = self._labels(job) or list(self.github.get_pr(pr).labels)
         change = D.teardown_labels(names)
         progress(ev.StepStarted("labels", f"Removing {len(change.remove)} showtime label(s)"))
-        self.github.remove_labels(pr, list(change.remove))
+        names = self._apply(pr, names, change)
         self.github.delete_label_definitions(D.sha_definitions(list(change.remove)))
-        self._step(job, "labels", labels=[n for n in names if n not in change.remove])
+        self._step(job, "labels", labels=names)
         progress(ev.StepFinished("labels", f"Removed {len(change.remove)} showtime label(s)"))
         if not deleted and not change.remove:
             return ev.Succeeded(text=f"#{pr} had no environment; nothing to stop")
         what = ", ".join(f"`{n}`" for n in deleted) or "no running service"
         return ev.Succeeded(text=f"#{pr} stopped: deleted {what} and {len(change.remove)} label(s)")
-
-    def _teardown_sha(self, job: Job, pr: int, sha7: str) -> None:
-        """Remove one SHA's environment: its service (no DRAINING wait), labels and definitions."""
-        self.ecs.delete_service(service_name(pr, sha7))
-        names = self._labels(job)
-        gone = L.labels_of_sha(names, sha7)
-        self.github.remove_labels(pr, gone)
-        self.github.delete_label_definitions(gone)
-        self._step(job, job.step or "validate", labels=[n for n in names if n not in gone])
 
     # ----- ttl, freeze --------------------------------------------------------
 
@@ -736,10 +737,17 @@ class Orchestrator:
         return list(self._current(job.id).data.get("labels", []))
 
     def _apply(self, pr: int, names: list[str], change: L.LabelChange) -> list[str]:
-        """Remove first, then add in one request; returns the PR's label names after."""
+        """Apply a label change in as few writes as GitHub allows; returns the labels after.
+
+        Adding only: one POST. Removing one label only: one DELETE. Anything more: one
+        read and one PUT of the whole set — removals and additions land together, so
+        a claim never disappears before ``running`` appears.
+        """
+        if change.remove and (change.add or len(change.remove) > 1):
+            return list(self.github.replace_labels(pr, change.add, change.remove))
         if change.remove:
             self.github.remove_labels(pr, list(change.remove))
-            names = [n for n in names if n not in change.remove]
+            return [n for n in names if n not in change.remove]
         if change.add:
             return list(self.github.add_labels(pr, list(change.add)))
         return names

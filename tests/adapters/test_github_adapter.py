@@ -562,3 +562,21 @@ def test_github_app_installation_auth(standin: GitHubStandIn, clock: FakeClock) 
     with pytest.raises(GitHubAuthError) as caught:
         adapter.get_pr(36121)
     assert "GITHUB_APP_ID" in caught.value.next_action
+
+
+def test_replace_labels_is_one_read_and_one_write_and_keeps_other_labels(
+    standin: GitHubStandIn, adapter: GitHubAdapter
+) -> None:
+    adapter.add_labels(36121, ["🎪 abc123f 🚦 deploying", "🎪 🏗️ abc123f", "size/M", "bug"])
+    standin.reset_counts()
+    after = adapter.replace_labels(
+        36121,
+        add=["🎪 abc123f 🚦 running", "🎪 🎯 abc123f"],
+        remove=["🎪 abc123f 🚦 deploying", "🎪 🏗️ abc123f", "🎪 not there"],
+    )
+    assert sorted(after) == sorted(["size/M", "bug", "🎪 abc123f 🚦 running", "🎪 🎯 abc123f"])
+    assert sorted(standin.labels(36121)) == sorted(after)
+    writes = [key for key in standin.counts() if key[0] != "GET"]
+    assert standin.total(method="GET") == 1
+    # The 🚦 running definition is created once (its CLI colour), then one PUT.
+    assert sum(standin.count(*key) for key in writes) == 2
