@@ -273,6 +273,8 @@ def make_clients(
         retries={"mode": retry_mode, "max_attempts": max_attempts},
         connect_timeout=10,
         read_timeout=30,
+        # One connection per job that may call at once (botocore's default is 10).
+        max_pool_connections=max(10, settings.showtime_job_workers + 16),
     )
     session = new_session()
     endpoint = settings.aws_endpoint_url or None

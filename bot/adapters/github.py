@@ -209,6 +209,8 @@ class GitHubAdapter:
                 retry=default_retry(clock) if retry is None else retry,
                 user_agent="showtime-bot",
                 lazy=True,
+                # Jobs and Slack requests share the adapter (PyGithub's default pool is 10).
+                pool_size=max(10, settings.showtime_job_workers + 32),
             )
         self._github = github
         # Lazy objects cost no request until an attribute is read: get_repo and

@@ -385,6 +385,12 @@ class JobStore:
             row = conn.execute(query).mappings().first()
         return _job(row) if row is not None else None
 
+    def live_jobs(self) -> list[Job]:
+        """Every queued or running job, oldest first (however many jobs came after them)."""
+        query = select(jobs).where(jobs.c.state.in_(_LIVE)).order_by(jobs.c.seq)
+        with self._read() as conn:
+            return [_job(row) for row in conn.execute(query).mappings()]
+
     def set_thread(self, job_id: str, channel: str, thread_ts: str) -> Job:
         # Allowed on finished jobs too: the status message may be posted after a fast failure.
         return self._update(

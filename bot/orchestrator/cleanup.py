@@ -41,7 +41,7 @@ def plan_cleanup(orch: Orchestrator) -> list[Planned]:
     default_ttl = orch.settings.showtime_default_ttl
     prs = list(orch.github.find_labelled_prs())
     services = list(orch.ecs.find_services())
-    live = {j.pr for j in orch.store.recent(limit=500) if j.live and j.pr is not None}
+    live = {j.pr for j in orch.store.live_jobs() if j.pr is not None}
     plan: list[Planned] = []
     stopping: set[int] = set()
     facts = [

@@ -262,7 +262,7 @@ class Sandbox:
         """Until the bot's job store shows no live job."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not any(job.live for job in self.store.recent(limit=100)):
+            if not self.store.live_jobs():
                 return
             time.sleep(0.05)
         raise TimeoutError("jobs still running")

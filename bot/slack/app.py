@@ -30,25 +30,7 @@ INTAKE_THREADS = 32  # validations, status and list answers, status messages
 def build_app(
     settings: Settings, client: WebClient, intake: Intake, *, verify_token: bool = True
 ) -> App:
-    # Bolt silently switches to OAuth (multi-workspace install) mode when it sees these
-    # variables; this bot is a single-workspace app with a bot token.
-    for var in ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
-        if os.environ.pop(var, None) is not None:
-            log.warning("%s is set but ignored: the bot uses SLACK_BOT_TOKEN, not OAuth", var)
-    app = App(
-        client=client,
-        signing_secret=(
-            settings.slack_signing_secret.get_secret_value()
-            if settings.slack_signing_secret
-            else None
-        ),
-        token_verification_enabled=verify_token,
-        listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="bolt"),
-        process_before_response=False,
-        # Socket Mode needs no signature; HTTP mode verifies every request (401 otherwise).
-        request_verification_enabled=not settings.socket_mode,
-    )
-
+    app = _bolt(settings, client, verify_token)
     work = ThreadPoolExecutor(INTAKE_THREADS, thread_name_prefix="intake")
 
     @app.command("/showtime")
@@ -67,3 +49,29 @@ def build_app(
         work.submit(intake.handle_action, body, respond)  # type: ignore[arg-type]
 
     return app
+
+
+def _bolt(settings: Settings, client: WebClient, verify_token: bool) -> App:
+    """Bolt, single-workspace, with our client, whatever else the environment holds."""
+    # Bolt silently switches to OAuth (multi-workspace install) mode when it sees these
+    # variables; this bot is a single-workspace app with a bot token.
+    for var in ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
+        if os.environ.pop(var, None) is not None:
+            log.warning("%s is set but ignored: the bot uses SLACK_BOT_TOKEN, not OAuth", var)
+    # The client already carries the token (settings may have read it from .env); Bolt
+    # would read SLACK_BOT_TOKEN again by itself and warn that it goes unused.
+    token = os.environ.pop("SLACK_BOT_TOKEN", None)
+    secret = settings.slack_signing_secret
+    try:
+        return App(
+            client=client,
+            signing_secret=secret.get_secret_value() if secret else None,
+            token_verification_enabled=verify_token,
+            listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="bolt"),
+            process_before_response=False,
+            # Socket Mode needs no signature; HTTP mode verifies every request (401 otherwise).
+            request_verification_enabled=not settings.socket_mode,
+        )
+    finally:
+        if token is not None:
+            os.environ["SLACK_BOT_TOKEN"] = token
