@@ -148,6 +148,7 @@ class Orchestrator:
         self._listeners: list[Listener] = []
         self._tickers: list[Ticker] = []
         self._jobs: dict[str, Job] = {}  # latest copy of each job this process runs
+        self._resumed: set[str] = set()  # jobs adopted from a previous process
         self._jobs_lock = threading.Lock()
 
     # ----- listeners ----------------------------------------------------------
@@ -277,6 +278,7 @@ class Orchestrator:
     def _execute(self, job_id: str, resumed: bool) -> None:
         job = self._remember(self.store.mark_running(job_id, self.owner))
         if resumed:
+            self._resumed.add(job_id)
             self.emit(job, ev.Resumed(step=job.step or "start"))
         handlers: dict[str, Callable[[Job], ev.Succeeded]] = {
             KIND_START: self._run_start,
@@ -515,7 +517,7 @@ class Orchestrator:
         self, job: Job, pr: int, sha7: str, mode: D.DeployMode, progress: ev.Progress
     ) -> Job:
         data = job.data
-        if job.step != "validate":  # resumed before the claim: labels may have moved
+        if job.id in self._resumed:  # validated by a previous process: labels may have moved
             data = {**data, "labels": list(self.github.get_pr(pr).labels)}
         names = list(data["labels"])
         labels = parse_labels(names)
@@ -586,6 +588,14 @@ class Orchestrator:
                 self.emit(job, ev.Warning(f"could not delete `{name}` after the failure: {exc}"))
         if job.step is None or START_STEPS.index(job.step) < START_STEPS.index("claim"):
             return
+        previous = parse_labels(self._labels(job)).active
+        if mode is D.DeployMode.ROLLING and previous and previous.url:
+            self.emit(
+                job,
+                ev.Warning(
+                    f"the previous environment {previous.sha} still serves at {previous.url}"
+                ),
+            )
         try:
             names = self._labels(job)
             change = D.failed_labels(sha7, names, still_running=mode is D.DeployMode.REDEPLOY)

@@ -295,3 +295,18 @@ def test_a_job_that_must_queue_says_so(world: World) -> None:
     queued = [e for e in world.events_of(second.id) if isinstance(e, ev.Queued)]
     assert queued and "1 job(s) ahead" in queued[0].text
     assert world.store.get(second.id).state.value == "succeeded"  # type: ignore[union-attr]
+
+
+def test_failed_rolling_update_leaves_the_old_one_serving(world: World) -> None:
+    world.start()
+    old = head7(world)
+    new = world.github_standin.push_commit(PR)[:7]
+    world.ecs_standin.mark_image_missing(f"apache/superset:pr-{PR}-{new}-ci")
+    job = world.start()
+    assert job.state.value == "failed"
+    assert [s["serviceName"] for s in world.services()] == [f"pr-{PR}-{old}-service"]
+    labels = world.labels()
+    assert f"🎪 🎯 {old}" in labels and f"🎪 {old} 🚦 running" in labels
+    assert f"🎪 {new} 🚦 failed" in labels
+    warnings = [e.text for e in world.events_of(job.id) if isinstance(e, ev.Warning)]
+    assert any(f"{old} still serves" in w for w in warnings)
