@@ -72,13 +72,24 @@ class HttpServer:
             clear_untrusted_proxy_headers=True,
         )
         self.port = int(self._server.effective_port)
-        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="http", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except (OSError, ValueError):
+            # waitress has no stop(): closing its sockets under the running loop ends it.
+            if not self._closing.is_set():
+                raise
+
     def close(self) -> None:
+        self._closing.set()
         self._server.close()
+        self._thread.join(2)
 
 
 def start_bot(bot: Bot) -> None:
