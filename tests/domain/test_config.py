@@ -7,7 +7,7 @@ import pytest
 from bot.config import Settings, load_settings
 from bot.errors import ConfigurationError
 
-SECRET = "xoxb-000000-secret-value"
+SECRET = "xoxb-test-secret-value"
 
 
 @pytest.fixture(autouse=True)
@@ -48,14 +48,14 @@ def test_defaults_match_the_spec() -> None:
 
 def test_lists_pairs_decimals_and_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHOWTIME_ALLOWED_USERS", "U1, U2,,U3")
-    monkeypatch.setenv("ECS_SUBNETS", "subnet-00000000000000001,subnet-00000000000000002")
+    monkeypatch.setenv("ECS_SUBNETS", "subnet-example1,subnet-example2")
     monkeypatch.setenv("SHOWTIME_GITHUB_LOGINS", "U1:maxime,U2:villebro")
     monkeypatch.setenv("SHOWTIME_POLL_SECONDS", "0.2")
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db/showtime")
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-test")
     s = Settings()
     assert s.showtime_allowed_users == ["U1", "U2", "U3"]
-    assert s.ecs_subnets == ["subnet-00000000000000001", "subnet-00000000000000002"]
+    assert s.ecs_subnets == ["subnet-example1", "subnet-example2"]
     assert s.showtime_github_logins == {"U1": "maxime", "U2": "villebro"}
     assert s.showtime_poll_seconds == 0.2
     assert s.showtime_db_url == "postgresql://u:p@db/showtime"
