@@ -260,3 +260,36 @@ def test_healthz(slack_world: SlackWorld) -> None:
     with urlopen(f"http://127.0.0.1:{slack_world.server.port}/healthz") as answer:
         body = json.load(answer)
     assert body["ok"] is True and body["mode"] == "http"
+
+
+def test_expiry_warning_in_thread_with_an_extend_button_that_works(slack_world: SlackWorld) -> None:
+    from datetime import timedelta
+
+    sw = slack_world
+    sw.command("start 36121")
+    message = sw.status_message()
+    sw.world.clock.advance(timedelta(hours=47, minutes=30).total_seconds())
+    sw.bot.orchestrator.sweep()
+    thread = sw.slack.thread(message["channel"], message["ts"])
+    warning = next(m for m in thread if "expires in" in m["text"])
+    assert "Extend" in str(warning["blocks"])
+    outcome = sw.click(warning, views.ACTION_EXTEND)
+    assert outcome.jobs[0].state.value == "succeeded"
+    assert "🎪 ⌛ 72h" in sw.world.labels()
+    sw.bot.orchestrator.sweep()  # one warning per environment and expiry
+    again = [
+        m for m in sw.slack.thread(message["channel"], message["ts"]) if "expires in" in m["text"]
+    ]
+    assert len(again) == 1
+
+
+def test_cleanup_from_slack(slack_world: SlackWorld) -> None:
+    sw = slack_world
+    sw.command("start 36121")
+    sw.world.github_standin.close_pr(36121)
+    dry = sw.command("cleanup --dry-run")
+    assert any("#36121 is closed" in r for r in dry.replies)
+    assert len(sw.world.services()) == 1
+    done = sw.command("cleanup")
+    assert done.jobs and all(j.state.value == "succeeded" for j in done.jobs if j.kind == "cleanup")
+    assert sw.world.services() == [] and sw.world.showtime_labels() == []
