@@ -310,3 +310,36 @@ def test_failed_rolling_update_leaves_the_old_one_serving(world: World) -> None:
     assert f"🎪 {new} 🚦 failed" in labels
     warnings = [e.text for e in world.events_of(job.id) if isinstance(e, ev.Warning)]
     assert any(f"{old} still serves" in w for w in warnings)
+
+
+def test_permanent_aws_error_fails_fast_with_the_code(world: World) -> None:
+    world.ecs_standin.fail_next(
+        "DescribeServices",
+        "AccessDeniedException",
+        "User is not authorized to perform ecs:DescribeServices",
+    )
+    before = world.clock.monotonic()
+    job = world.start()
+    assert job.state.value == "failed"
+    assert "AccessDeniedException" in (job.outcome or "") and "DescribeServices" in (
+        job.outcome or ""
+    )
+    assert world.clock.monotonic() - before < 60  # no silent ten-minute wait
+    assert world.services(status=None) == []
+    sha = head7(world)
+    assert f"🎪 {sha} 🚦 failed" in world.labels()
+    failed = next(e for e in world.events_of(job.id) if isinstance(e, ev.Failed))
+    assert failed.next_action
+
+
+@pytest.mark.parametrize("world_settings", [{"showtime_drain_timeout_seconds": 60}])
+def test_draining_that_outlasts_the_timeout_fails_with_retry_advice(world: World) -> None:
+    world.start()
+    world.stop()
+    creates = world.ecs_standin.calls["CreateService"]
+    job = world.start()
+    assert job.state.value == "failed"
+    assert "DRAINING" in (job.outcome or "")
+    assert world.ecs_standin.calls["CreateService"] == creates  # no create attempted
+    failed = next(e for e in world.events_of(job.id) if isinstance(e, ev.Failed))
+    assert "retry" in (failed.reason + failed.next_action).lower()
