@@ -77,6 +77,8 @@ def plan_cleanup(orch: Orchestrator) -> list[Planned]:
         live_job_prs={pr: "" for pr in live},
     )
     names_by_pr = {p.number: list(p.labels) for p in prs}
+    shows_by_pr = {p.number: len(p.labels.shows) for p in facts}
+    dead: dict[int, list[str]] = {}
     for view in views:
         if view.pr in stopping or view.pr in live:
             continue
@@ -91,15 +93,18 @@ def plan_cleanup(orch: Orchestrator) -> list[Planned]:
             )
         elif view.ecs_status in (None, "INACTIVE") and view.status not in L.IN_PROGRESS_STATUSES:
             # In-progress claims are left alone: a stale one is taken over by the next start.
-            gone = tuple(L.labels_of_sha(names_by_pr.get(view.pr, []), view.sha))
-            plan.append(
-                Planned(
-                    "remove_labels",
-                    view.pr,
-                    f"#{view.pr}: remove {len(gone)} label(s) of {view.sha}, which has no service",
-                    gone,
-                )
-            )
+            dead.setdefault(view.pr, []).append(view.sha)
+    for number, dead_shas in dead.items():
+        listed = ", ".join(dead_shas)
+        if len(dead_shas) == shows_by_pr.get(number):
+            # Nothing of the PR runs: a stop, so its ⌛ goes too and search stops finding it.
+            what = f"#{number}: labels of {listed}, which has no service — remove all its labels"
+            plan.append(Planned("stop_pr", number, what))
+            continue
+        names = names_by_pr.get(number, [])
+        gone = tuple(n for sha in dead_shas for n in L.labels_of_sha(names, sha))
+        what = f"#{number}: remove {len(gone)} label(s) of {listed}, which has no service"
+        plan.append(Planned("remove_labels", number, what, gone))
     attached = {name for p in prs for name in p.labels}
     stray = [name for name in orch.github.sha_label_definitions() if name not in attached]
     if stray:
