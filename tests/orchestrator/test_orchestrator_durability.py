@@ -8,7 +8,6 @@ from datetime import timedelta
 from support import World
 
 from bot.domain import events as ev
-from bot.domain import labels as L
 from bot.orchestrator.models import JobRequest
 
 PR = 36121
