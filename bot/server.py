@@ -121,7 +121,11 @@ def serve(
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         assert bot.settings.slack_app_token is not None
-        handler = SocketModeHandler(bot.app, bot.settings.slack_app_token.get_secret_value())
+        handler = SocketModeHandler(
+            bot.app,
+            bot.settings.slack_app_token.get_secret_value(),
+            web_client=bot.client,  # apps.connections.open honours SLACK_API_URL too
+        )
         handler.connect()
         closer = handler.close
         log.info("serving in Socket Mode")
