@@ -47,9 +47,11 @@ _VERBS = {
 
 
 class Console:
-    def __init__(self, sandbox: Sandbox, out: TextIO = sys.stdout) -> None:
+    def __init__(self, sandbox: Sandbox, out: TextIO = sys.stdout, *, prompt: str = "") -> None:
         self.sandbox = sandbox
         self.out = out
+        self.prompt = prompt  # interactive: redrawn under live output, with what was typed
+        self.reading = False  # the person is at the prompt (input() is waiting)
         self.errors = 0
         self._print_lock = threading.Lock()
         self._buttons: list[tuple[dict[str, Any], str, str]] = []
@@ -62,7 +64,14 @@ class Console:
 
     def say(self, text: str) -> None:
         with self._print_lock:
-            print(text, file=self.out, flush=True)
+            if not (self.prompt and self.reading):
+                print(text, file=self.out, flush=True)
+                return
+            # Live output arrives while the person types: clear the prompt line, print,
+            # then draw the prompt again with whatever they had typed so far.
+            typed = _typed_so_far()
+            self.out.write(f"\r\033[K{text}\n{self.prompt}{typed}")
+            self.out.flush()
 
     def _on_change(self, change: SlackChange) -> None:
         message = change.message
@@ -249,6 +258,15 @@ class Console:
         else:
             self.sandbox.ecs.mark_image_present(image)
             self.say(f"   {image} exists now")
+
+
+def _typed_so_far() -> str:
+    try:
+        import readline
+
+        return readline.get_line_buffer()
+    except ImportError:  # pragma: no cover - readline is missing on some platforms
+        return ""
 
 
 def _plain(text: str) -> str:

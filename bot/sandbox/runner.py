@@ -9,6 +9,8 @@ import time
 from bot.sandbox.console import Console
 from bot.sandbox.harness import Sandbox
 
+PROMPT = "showtime> "
+
 
 def run_sandbox(*, script: str | None, drain_seconds: float, stable_seconds: float) -> int:
     logging.basicConfig(level=logging.WARNING)
@@ -25,7 +27,8 @@ def run_sandbox(*, script: str | None, drain_seconds: float, stable_seconds: flo
         print(f"The sandbox could not start: {exc}", file=sys.stderr)
         sandbox.close()
         return 1
-    console = Console(sandbox)
+    interactive = script is None and sys.stdin.isatty()
+    console = Console(sandbox, prompt=PROMPT if interactive else "")
     print(
         f"Ready in {time.monotonic() - began:.1f}s — bot on http://127.0.0.1:{sandbox.port} "
         f"(log: {sandbox.workdir / 'bot.log'}). Type `/showtime help`, or `help` for the console.",
@@ -51,10 +54,13 @@ def run_sandbox(*, script: str | None, drain_seconds: float, stable_seconds: flo
 
 def _interactive(console: Console) -> None:
     while True:
+        console.reading = True
         try:
-            line = input("showtime> ")
+            line = input(PROMPT)
         except EOFError:
             return
+        finally:
+            console.reading = False
         if line.strip() in ("quit", "exit"):
             return
         console.handle(line, wait=False)

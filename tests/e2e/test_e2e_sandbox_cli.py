@@ -1,0 +1,49 @@
+"""`showtime-bot sandbox --script`: the sample script passes; a failing step fails the run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_sandbox(script: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "sandbox",
+            "--drain-seconds",
+            "2",
+            "--stable-seconds",
+            "0.5",
+            "--script",
+            str(script),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+    )
+
+
+def test_sample_script_passes_and_shows_the_draining_wait(tmp_path: Path) -> None:
+    result = run_sandbox(ROOT / "examples" / "sandbox-demo.txt", tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "Script passed: 0 step(s) errored." in out
+    assert "is DRAINING; waiting" in out
+    assert out.count("🎉 @maintainer #36121 runs") == 2
+    assert "*1 environment*" in out
+
+
+def test_a_step_that_errors_fails_the_run(tmp_path: Path) -> None:
+    script = tmp_path / "bad.txt"
+    script.write_text("/showtime start 36000\nlabels 36000\nclick nothing\n")
+    result = run_sandbox(script, tmp_path)
+    assert result.returncode == 1
+    assert "2 step(s) errored" in result.stdout
+    assert "merged" in result.stdout
