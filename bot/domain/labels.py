@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.domain.ttl import is_ttl
@@ -299,11 +299,6 @@ def render_labels(state: PrLabels) -> list[str]:
         labels.extend(show_labels(show))
     labels.extend(state.unknown)
     return labels
-
-
-def with_show(state: PrLabels, show: Show) -> PrLabels:
-    others = tuple(s for s in state.shows if s.sha != show.sha)
-    return replace(state, shows=tuple(sorted((*others, show), key=lambda s: s.sha)))
 
 
 def sha_of_label(name: str) -> str | None:

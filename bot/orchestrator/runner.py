@@ -96,10 +96,6 @@ class JobRunner:
         self._pool.submit(run)
         return ahead
 
-    def scheduled(self, job_id: str) -> bool:
-        with self._lock:
-            return job_id in self._inflight
-
     def inflight_ids(self) -> list[str]:
         with self._lock:
             return list(self._inflight)
