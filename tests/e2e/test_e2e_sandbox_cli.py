@@ -47,3 +47,32 @@ def test_a_step_that_errors_fails_the_run(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "2 step(s) errored" in result.stdout
     assert "merged" in result.stdout
+
+
+def test_ctrl_c_leaves_no_process_behind(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    import psutil
+
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "bot", "sandbox"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert sandbox.stdout is not None
+    ready = ""
+    deadline = time.monotonic() + 60
+    while "Ready in" not in ready and time.monotonic() < deadline:
+        ready += sandbox.stdout.readline()
+    bots = [
+        p for p in psutil.Process(sandbox.pid).children(recursive=True) if "serve" in p.cmdline()
+    ]
+    assert bots, ready
+    sandbox.send_signal(signal.SIGINT)
+    assert sandbox.wait(30) == 0
+    _, alive = psutil.wait_procs(bots, timeout=10)
+    assert alive == []
