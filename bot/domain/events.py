@@ -8,7 +8,7 @@ Adapters receive a plain ``Progress`` callable so they stay independent of jobs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,6 @@ class Failed:
     reason: str
     next_action: str = ""
     correlation_id: str = ""
-    retryable: bool = True
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,6 @@ class ExpiryWarning:
     pr: int
     sha: str
     text: str
-    minutes_left: int = field(default=0)
 
 
 Event = (

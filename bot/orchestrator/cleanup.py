@@ -228,6 +228,5 @@ def _warn_once(orch: Orchestrator, pr: int, show: L.Show, ttl: str) -> None:
             pr=pr,
             sha=show.sha,
             text=f"#{pr} ({show.sha}) expires in {left}; press Extend to keep it",
-            minutes_left=int((expiry - orch.now()).total_seconds() // 60),
         ),
     )

@@ -49,15 +49,7 @@ def refuse_change(labels: PrLabels) -> Refusal | None:
     return None
 
 
-def refuse_start(
-    *,
-    state: str,
-    merged: bool,
-    labels: PrLabels,
-    running_count: int,
-    max_environments: int,
-    is_new_environment: bool,
-) -> Refusal | None:
+def refuse_start(*, state: str, merged: bool, labels: PrLabels) -> Refusal | None:
     if blocked := refuse_change(labels):
         return blocked
     if state != "open":
@@ -65,7 +57,12 @@ def refuse_start(
         return Refusal(
             f"the PR is {what}", "environments are only for open pull requests", bad_input=True
         )
-    if is_new_environment and running_count >= max_environments:
+    return None
+
+
+def refuse_new_environment(running_count: int, max_environments: int) -> Refusal | None:
+    """A new environment (not a redeploy or rolling update) beyond the limit is refused."""
+    if running_count >= max_environments:
         return Refusal(
             f"{running_count} environments already run, the limit is {max_environments} "
             "(SHOWTIME_MAX_ENVIRONMENTS)",

@@ -29,8 +29,6 @@ class ServiceFacts:
     status: str  # ACTIVE / DRAINING / INACTIVE
     requested_by: str | None = None
     created: datetime | None = None
-    running_count: int = 0
-    desired_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -57,7 +55,6 @@ class EnvView:
     ecs_status: str | None  # None: ECS has no such service
     mismatch: str | None
     pr_state: str = "open"
-    pr_title: str = ""
     pr_url: str = ""
 
     def time_left(self, now: datetime) -> timedelta | None:
@@ -72,8 +69,6 @@ def to_facts(service: ServiceLike) -> ServiceFacts:
         status=service.status,
         requested_by=service.requested_by,
         created=service.created,
-        running_count=service.running_count,
-        desired_count=service.desired_count,
     )
 
 
@@ -119,7 +114,6 @@ def environments(
                 ecs_status=service.status,
                 mismatch="service runs in ECS but no label mentions it (orphan)",
                 pr_state=pr_facts.state if pr_facts else "unknown",
-                pr_title=pr_facts.title if pr_facts else "",
                 pr_url=pr_facts.html_url if pr_facts else "",
             )
         )
@@ -148,7 +142,6 @@ def _labelled_view(
         ecs_status=ecs_status,
         mismatch=_mismatch(show, ecs_status, pr.state, has_live_job),
         pr_state=pr.state,
-        pr_title=pr.title,
         pr_url=pr.html_url,
     )
 

@@ -47,13 +47,11 @@ class PrStatus:
     title: str
     state: str
     html_url: str
-    head_sha: str
     frozen: bool
     blocked: bool
     ttl: str | None
     environments: list[EnvView]
     live_job: Any | None = None  # the store's Job, when one runs for the PR
-    latest_thread: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from bot.domain.ttl import expires_at, next_ttl
 from bot.errors import AlreadyRunningError, RefusedError, ShowtimeError, UserInputError
 from bot.orchestrator import decisions as D
 from bot.orchestrator import inventory as inv
+from bot.orchestrator.cleanup import plan_cleanup, run_cleanup, sweep
 from bot.orchestrator.models import (
     KIND_CLEANUP,
     KIND_FREEZE,
@@ -247,13 +248,11 @@ class Orchestrator:
             title=info.title,
             state="merged" if info.merged else info.state,
             html_url=info.html_url,
-            head_sha=info.head_sha,
             frozen=labels.frozen,
             blocked=labels.blocked,
             ttl=labels.ttl,
             environments=views,
             live_job=live,
-            latest_thread=self.store.latest_thread(pr),
         )
 
     def list_environments(self) -> list[inv.EnvView]:
@@ -263,11 +262,7 @@ class Orchestrator:
             for p in self.github.find_labelled_prs()
         ]
         services = [inv.to_facts(s) for s in self.ecs.find_services()]
-        live = {
-            job.pr: job.id
-            for job in self.store.recent(limit=200)
-            if job.live and job.pr is not None
-        }
+        live = {job.pr: job.id for job in self.store.live_jobs() if job.pr is not None}
         views = inv.environments(
             prs, services, default_ttl=self.settings.showtime_default_ttl, live_job_prs=live
         )
@@ -359,9 +354,9 @@ class Orchestrator:
                     f"start one with `/showtime start {job.pr}`",
                 )
             return data
-        sha = info.head_sha
-        if job.sha:
-            sha = self._resolve_sha(job.pr, job.sha)
+        # Cheapest refusals first: blocked or closed needs no further request.
+        _raise(D.refuse_start(state=info.state, merged=info.merged, labels=labels), job.pr)
+        sha = self._resolve_sha(job.pr, job.sha) if job.sha else info.head_sha
         plan = D.plan_start(
             labels,
             sha,
@@ -370,20 +365,13 @@ class Orchestrator:
         )
         if isinstance(plan, D.Refusal):
             raise RefusedError(plan.message, plan.next_action)
-        running = 0
-        if plan.mode is D.DeployMode.FRESH:
-            running = self.ecs.count_environments()
-        refusal = D.refuse_start(
-            state=info.state,
-            merged=info.merged,
-            labels=labels,
-            running_count=running,
-            max_environments=self.settings.showtime_max_environments,
-            is_new_environment=plan.mode is D.DeployMode.FRESH,
-        )
-        if refusal:
-            error = UserInputError if refusal.bad_input else RefusedError
-            raise error(f"#{job.pr}: {refusal.message}", refusal.next_action)
+        if plan.mode is D.DeployMode.FRESH:  # redeploys and rolling updates add nothing
+            _raise(
+                D.refuse_new_environment(
+                    self.ecs.count_environments(), self.settings.showtime_max_environments
+                ),
+                job.pr,
+            )
         data.update(
             sha=sha,
             sha7=plan.sha7,
@@ -588,7 +576,8 @@ class Orchestrator:
                 self.emit(job, ev.Warning(f"could not delete `{name}` after the failure: {exc}"))
         if job.step is None or START_STEPS.index(job.step) < START_STEPS.index("claim"):
             return
-        previous = parse_labels(self._labels(job)).active
+        names = self._labels(job)
+        previous = parse_labels(names).active
         if mode is D.DeployMode.ROLLING and previous and previous.url:
             self.emit(
                 job,
@@ -597,16 +586,9 @@ class Orchestrator:
                 ),
             )
         try:
-            names = self._labels(job)
             change = D.failed_labels(sha7, names, still_running=mode is D.DeployMode.REDEPLOY)
             names = self._apply(pr, names, change)
-            self.github.delete_label_definitions(
-                [
-                    n
-                    for n in change.remove
-                    if n in (L.building_label(sha7), L.status_label(sha7, L.DEPLOYING))
-                ]
-            )
+            self.github.delete_label_definitions(D.sha_definitions(list(change.remove)))
             self._step(job, job.step, labels=names)
         except Exception as exc:
             self.emit(
@@ -681,16 +663,12 @@ class Orchestrator:
 
     def cleanup(self, *, dry_run: bool, parent: Job | None = None) -> CleanupReport:
         """Expired environments, orphan services, labels without service, closed PRs, stray definitions."""
-        from bot.orchestrator.cleanup import plan_cleanup, run_cleanup
-
         plan = plan_cleanup(self)
         if dry_run:
             return CleanupReport(dry_run=True, actions=[CleanupAction(a.pr, a.what) for a in plan])
         return CleanupReport(dry_run=False, actions=run_cleanup(self, plan, parent))
 
     def sweep(self) -> None:
-        from bot.orchestrator.cleanup import sweep
-
         sweep(self)
 
     # ----- durability ---------------------------------------------------------
@@ -787,6 +765,12 @@ class Orchestrator:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+
+def _raise(refusal: D.Refusal | None, pr: int) -> None:
+    if refusal is not None:
+        error = UserInputError if refusal.bad_input else RefusedError
+        raise error(f"#{pr}: {refusal.message}", refusal.next_action)
 
 
 def _event_text(event: ev.Event) -> str:

@@ -52,20 +52,17 @@ def test_fresh_claim_refuses_stale_claim_is_taken_over() -> None:
 
 
 def test_refusals() -> None:
-    blocked = parse_labels([L.BLOCKED])
-    assert D.refuse_change(blocked) is not None
-    common = {
-        "labels": parse_labels([]),
-        "running_count": 0,
-        "max_environments": 30,
-        "is_new_environment": True,
-    }
-    assert D.refuse_start(state="closed", merged=True, **common).message == "the PR is merged"  # type: ignore[union-attr,arg-type]
-    assert D.refuse_start(state="closed", merged=False, **common).message == "the PR is closed"  # type: ignore[union-attr,arg-type]
-    full = {**common, "running_count": 30}
-    assert "limit is 30" in D.refuse_start(state="open", merged=False, **full).message  # type: ignore[union-attr,arg-type]
-    redeploy = {**full, "is_new_environment": False}
-    assert D.refuse_start(state="open", merged=False, **redeploy) is None  # type: ignore[arg-type]
+    assert D.refuse_change(parse_labels([L.BLOCKED])) is not None
+    blocked = D.refuse_start(state="open", merged=False, labels=parse_labels([L.BLOCKED]))
+    assert blocked is not None and "showtime-blocked" in blocked.message
+    merged = D.refuse_start(state="closed", merged=True, labels=parse_labels([]))
+    closed = D.refuse_start(state="closed", merged=False, labels=parse_labels([]))
+    assert merged is not None and merged.message == "the PR is merged" and merged.bad_input
+    assert closed is not None and closed.message == "the PR is closed"
+    assert D.refuse_start(state="open", merged=False, labels=parse_labels([])) is None
+    full = D.refuse_new_environment(30, 30)
+    assert full is not None and "limit is 30" in full.message
+    assert D.refuse_new_environment(29, 30) is None
 
 
 def test_claim_adds_in_one_go_and_consumes_triggers() -> None:

@@ -151,11 +151,13 @@ def test_start_of_explicit_sha_must_be_a_pr_commit(world: World) -> None:
 
 def test_blocked_pr_refuses_every_change(world: World) -> None:
     world.github_standin.add_pr(36130, "blocked one", "", labels=[L.BLOCKED])
+    world.ecs_standin.reset()
     for kind in ("start", "stop", "freeze", "ttl"):
         with pytest.raises(RefusedError, match="showtime-blocked"):
             world.run(JobRequest(kind=kind, pr=36130, ttl="24h", requester="U1"))
     assert world.labels(36130) == [L.BLOCKED]
     assert world.services() == []
+    assert sum(world.ecs_standin.calls.values()) == 0  # refused before any AWS call
 
 
 def test_closed_pr_is_refused(world: World) -> None:
