@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.adapters.store import Job
 from bot.config import Settings
 from bot.domain import commands as C
 from bot.errors import RemoteError, ShowtimeError, UserInputError
@@ -115,13 +116,10 @@ class Intake:
         user = body.get("user_id", "")
         channel = body.get("channel_id")
         request = self._request(command, body)
-        try:
-            job = self.orch.begin(request)
-        except JobBusyError as exc:
-            say(f"⏳ {exc}{self._thread_link(exc.job.channel, exc.job.thread_ts)}")
+        # A repeated delivery of the same command is Slack's retry: the first one answers.
+        job = self._begin(request, say, quiet_duplicate=True)
+        if job is None:
             return
-        except DuplicateRequestError:
-            return  # Slack delivered the same command again; the first delivery handles it
         if request.kind in (M.KIND_START, M.KIND_STOP, M.KIND_CLEANUP):
             card = cards.progress_card(self.orch, job)
             try:
@@ -213,8 +211,10 @@ class Intake:
         channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
         thread = message.get("thread_ts") or container.get("message_ts")
         if container.get("is_ephemeral") or not thread:
+            # Only slash commands create status messages: without a thread of the PR to
+            # post in, the job answers through this press's response_url instead.
             where = self.orch.store.latest_thread(pr)
-            channel, thread = where if where else (channel, None)
+            channel, thread = where if where else (None, None)
         user = body["user"]
         request = M.JobRequest(
             kind=kind,
@@ -229,14 +229,8 @@ class Intake:
             idempotency_key=_click_key(action_id, container, message),
             extra={"button": True, "response_url": body.get("response_url"), **extra},
         )
-        try:
-            job = self.orch.begin(request)
-        except JobBusyError as exc:
-            say(f"⏳ {exc}{self._thread_link(exc.job.channel, exc.job.thread_ts)}")
-            return
-        except DuplicateRequestError as exc:
-            state = "is already running" if exc.job.live else "was already done"
-            say(f"⏳ That press {state} (`{exc.job.kind}` #{pr}).")
+        job = self._begin(request, say, quiet_duplicate=False)
+        if job is None:
             return
         if thread and channel and not container.get("is_ephemeral"):
             card = cards.progress_card(self.orch, job)
@@ -252,6 +246,18 @@ class Intake:
         self.orch.run(job.id)
 
     # ----- helpers ------------------------------------------------------------
+
+    def _begin(self, request: M.JobRequest, say: Say, *, quiet_duplicate: bool) -> Job | None:
+        """Begin a job, or say (only to the person) why another one already covers it."""
+        try:
+            return self.orch.begin(request)
+        except JobBusyError as exc:
+            say(f"⏳ {exc}{self._thread_link(exc.job.channel, exc.job.thread_ts)}")
+        except DuplicateRequestError as exc:
+            if not quiet_duplicate:
+                state = "is already running" if exc.job.live else "was already done"
+                say(f"⏳ That press {state} (`{exc.job.kind}` #{request.pr}).")
+        return None
 
     def _thread_link(self, channel: str | None, ts: str | None) -> str:
         if not channel or not ts:

@@ -293,3 +293,19 @@ def test_cleanup_from_slack(slack_world: SlackWorld) -> None:
     done = sw.command("cleanup")
     assert done.jobs and all(j.state.value == "succeeded" for j in done.jobs if j.kind == "cleanup")
     assert sw.world.services() == [] and sw.world.showtime_labels() == []
+
+
+def test_button_on_an_ephemeral_status_without_a_thread_posts_no_status_message(
+    slack_world: SlackWorld,
+) -> None:
+    sw = slack_world
+    sw.world.start()  # started elsewhere (the CLI, say): no Slack thread exists for the PR
+    status = sw.command("status 36121")
+    answer = next(r for r in sw.slack.responses() if "Status of #36121" in r["text"])
+    assert answer["is_ephemeral"] and status.replies
+    outcome = sw.click(answer, views.ACTION_FREEZE)
+    assert outcome.jobs[0].state.value == "succeeded"
+    assert "🎪 🧊 showtime-freeze" in sw.world.labels()
+    assert sw.slack.channel_messages("C0SHOWTIME") == []  # only slash commands make those
+    said = [r["text"] for r in sw.slack.responses(outcome.jobs[0].params["response_url"])]
+    assert any("frozen" in text for text in said)
