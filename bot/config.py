@@ -224,14 +224,6 @@ class Settings(BaseSettings):
         return self.slack_app_token is not None and bool(self.slack_app_token.get_secret_value())
 
     @property
-    def github_owner(self) -> str:
-        return self.github_repository.split("/", 1)[0]
-
-    @property
-    def github_repo_name(self) -> str:
-        return self.github_repository.split("/", 1)[1]
-
-    @property
     def github_app_configured(self) -> bool:
         return bool(
             self.github_app_id and self.github_app_private_key and self.github_app_installation_id
