@@ -259,10 +259,13 @@ class _Transient(Exception):
 def make_clients(
     settings: Settings,
     *,
-    max_attempts: int = 8,
-    retry_mode: Literal["standard", "adaptive"] = "standard",
+    max_attempts: int = 2,
 ) -> tuple[ECSClient, EC2Client]:
     """ECS and EC2 clients with botocore's standard retries (throttling, 5xx, timeouts).
+
+    Only a couple of quick retries here: the engine's own loop (``_call``, and every
+    wait's polling) retries transient failures again on the injected clock, and two
+    deep layers would multiply one call into dozens of requests under throttling.
 
     A session per call: boto3's default session is not thread-safe to create clients
     from, and jobs run in threads; the API models (megabytes of JSON) are still read
@@ -270,7 +273,7 @@ def make_clients(
     """
     config = Config(
         region_name=settings.aws_region,
-        retries={"mode": retry_mode, "max_attempts": max_attempts},
+        retries={"mode": "standard", "max_attempts": max_attempts},
         connect_timeout=10,
         read_timeout=30,
         # One connection per job that may call at once (botocore's default is 10).
@@ -564,8 +567,9 @@ class EcsEngine:
             return
         if state is ServiceState.ACTIVE:
             log.info("deleting %s so its name can be reused", name)
-            if not self.delete_service(name):
-                return  # it went INACTIVE or away meanwhile: the name is free
+            # False means it is no longer ACTIVE: it may be DRAINING now, or gone. The
+            # wait's first poll tells, and returns at once when the name is free.
+            self.delete_service(name)
             state = ServiceState.DRAINING
         self._wait_released(name, state, progress)
 
@@ -854,6 +858,9 @@ class EcsEngine:
         last_stopped_check = self._clock.monotonic()
         failures = 0
         counts = "no answer from ECS yet"
+        failed_seen = 0
+        # A service just created or updated cannot be stable yet: the first look waits a poll.
+        wait.pause(self._poll_delay(0))
         while True:
             try:
                 response = self._request("DescribeServices", name, **self._describe_params(name))
@@ -887,11 +894,13 @@ class EcsEngine:
                     return
                 deployment_id = primary.get("id", "")
                 now = self._clock.monotonic()
+                failed = int(primary.get("failedTasks") or 0)
                 if deployment_id and (
                     rollout == "FAILED"
-                    or int(primary.get("failedTasks") or 0) > 0
+                    or failed > failed_seen  # only new failures are worth a look
                     or now - last_stopped_check >= STOPPED_CHECK_SECONDS
                 ):
+                    failed_seen = failed
                     last_stopped_check = now
                     self._fail_if_tasks_stopped(name, deployment_id, seen_stopped)
                 if rollout == "FAILED":
@@ -915,23 +924,35 @@ class EcsEngine:
 
     def _fail_if_tasks_stopped(self, name: str, deployment_id: str, seen: set[str]) -> None:
         """Raise TasksStoppedError if a task started by ``deployment_id`` has stopped."""
+        ours: list[dict[str, Any]] = []
+        token: str | None = None
         try:
-            listed = self._request(
-                "ListTasks",
-                name,
-                cluster=self.cluster,
-                serviceName=name,
-                desiredStatus="STOPPED",
-            )
-            fresh = [arn for arn in listed.get("taskArns") or [] if arn not in seen][:100]
-            if not fresh:
-                return
-            described = self._request("DescribeTasks", name, cluster=self.cluster, tasks=fresh)
+            while True:  # every page: a predecessor's stopped tasks may fill the first
+                params: dict[str, Any] = {
+                    "cluster": self.cluster,
+                    "serviceName": name,
+                    "desiredStatus": "STOPPED",
+                }
+                if token:
+                    params["nextToken"] = token
+                listed = self._request("ListTasks", name, **params)
+                fresh = [arn for arn in listed.get("taskArns") or [] if arn not in seen][:100]
+                if fresh:
+                    described = self._request(
+                        "DescribeTasks", name, cluster=self.cluster, tasks=fresh
+                    )
+                    seen.update(fresh)
+                    ours.extend(
+                        t
+                        for t in described.get("tasks") or []
+                        if t.get("startedBy") == deployment_id
+                    )
+                token = listed.get("nextToken")
+                if not token:
+                    break
         except _Transient as exc:
             log.info("could not look at stopped tasks of %s (%s); next time", name, exc.error.code)
             return
-        seen.update(fresh)
-        ours = [t for t in described.get("tasks") or [] if t.get("startedBy") == deployment_id]
         if not ours:
             return
         task = max(ours, key=lambda t: _utc(t.get("stoppedAt")) or _EPOCH)
