@@ -209,8 +209,6 @@ class GitHubAdapter:
                 retry=default_retry(clock) if retry is None else retry,
                 user_agent="showtime-bot",
                 lazy=True,
-                # Jobs and Slack requests share the adapter (PyGithub's default pool is 10).
-                pool_size=max(10, settings.showtime_job_workers + 32),
             )
         self._github = github
         # Lazy objects cost no request until an attribute is read: get_repo and
@@ -219,7 +217,8 @@ class GitHubAdapter:
         self._repo = Repository(self._requester, url=f"/repos/{self._repository}")
         self._repo_url = f"/repos/{self._repository}"
         self._defined: set[str] = set()  # label definitions known to exist
-        self._definitions_lock = threading.Lock()
+        self._definitions_lock = threading.Lock()  # taken before _request_lock, never after
+        self._request_lock = threading.RLock()
 
     @property
     def repository(self) -> str:
@@ -260,13 +259,9 @@ class GitHubAdapter:
         Labels with a CLI colour (static, ⌛, 🚦) get their definition created
         first, once per process; the rest are left to GitHub's creation on first use.
         """
-        wanted = list(dict.fromkeys(names))
-        for name in wanted:
-            if len(name) > MAX_LABEL_LENGTH:
-                raise LabelTooLongError(name)
+        wanted = self._prepare(names)
         if not wanted:
-            return self._pr_labels(number)
-        self._ensure_definitions(wanted)
+            return ()
         with self._call("add labels", f"{self._ref(number)} {wanted}", pr=number):
             _, data = self._requester.requestJsonAndCheck(
                 "POST", f"{self._issue_url(number)}/labels", input=wanted
@@ -283,20 +278,27 @@ class GitHubAdapter:
         so a label someone added meanwhile is kept; only the moment between the two
         requests is exposed. Labels the PR does not carry are simply not removed.
         """
-        wanted = list(dict.fromkeys(add))
-        for name in wanted:
-            if len(name) > MAX_LABEL_LENGTH:
-                raise LabelTooLongError(name)
-        self._ensure_definitions(wanted)
+        wanted = self._prepare(add)
         gone = set(remove)
         current = self._pr_labels(number)
         final = [name for name in current if name not in gone]
         final.extend(name for name in wanted if name not in final)
+        if final == list(current):
+            return current  # already as wanted: no write
         with self._call("set labels", f"{self._ref(number)} +{wanted} -{sorted(gone)}", pr=number):
             _, data = self._requester.requestJsonAndCheck(
                 "PUT", f"{self._issue_url(number)}/labels", input={"labels": final}
             )
         return tuple(label["name"] for label in data)
+
+    def _prepare(self, names: Sequence[str]) -> list[str]:
+        """Names to send, once each: none too long for GitHub, coloured definitions made."""
+        wanted = list(dict.fromkeys(names))
+        for name in wanted:
+            if len(name) > MAX_LABEL_LENGTH:
+                raise LabelTooLongError(name)
+        self._ensure_definitions(wanted)
+        return wanted
 
     def remove_label(self, number: int, name: str) -> None:
         """Remove one label; a label the PR does not carry is fine (404)."""
@@ -461,9 +463,17 @@ class GitHubAdapter:
 
     @contextmanager
     def _call(self, operation: str, resource: str, *, pr: int | None = None) -> Iterator[None]:
-        """Turn PyGithub's and requests' exceptions into the bot's, naming what failed."""
+        """One GitHub exchange at a time; PyGithub's exceptions become the bot's.
+
+        PyGithub's Requester keeps a single connection object whose request() and
+        getresponse() share state, and paces writes with unlocked timestamps: two
+        threads inside it at once can swap URLs, bodies and answers (PyGithub #2052)
+        and burst writes together. GitHub asks clients to send requests serially
+        anyway, so every request of every job and Slack thread goes through this lock.
+        """
         try:
-            yield
+            with self._request_lock:
+                yield
         except GithubException as exc:
             raise self._github_error(exc, operation, resource, pr) from exc
         except requests.exceptions.RetryError as exc:  # a Retry with raise_on_status=True

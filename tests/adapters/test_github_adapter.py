@@ -161,7 +161,9 @@ def test_spec_labels_round_trip(standin: GitHubStandIn, adapter: GitHubAdapter) 
 def test_add_returns_every_label_of_the_pr(standin: GitHubStandIn, adapter: GitHubAdapter) -> None:
     standin.add_pr(5, "has labels", labels=["size/M"])
     assert adapter.add_labels(5, ["🎪 ⌛ 48h"]) == ("size/M", "🎪 ⌛ 48h")
-    assert adapter.add_labels(5, []) == ("size/M", "🎪 ⌛ 48h")
+    standin.reset_counts()
+    assert adapter.add_labels(5, []) == ()  # nothing to add: no request at all
+    assert standin.total() == 0
 
 
 def test_definitions_get_the_clis_colours_once(
@@ -211,6 +213,26 @@ def test_concurrent_jobs_create_a_definition_once(
     assert standin.count("POST", ROUTE_LABELS) == 2
     assert standin.count("POST", ROUTE_ISSUE_LABELS) == len(prs)
     assert all(standin.labels(n) == ["🎪 ⌛ 24h", FREEZE] for n in prs)
+
+
+def test_many_threads_each_get_their_own_answers(
+    standin: GitHubStandIn, adapter: GitHubAdapter
+) -> None:
+    """One adapter serves every job thread: no request may carry another's URL or body."""
+    prs = list(range(100, 132))
+    for number in prs:
+        standin.add_pr(number, f"PR {number}")
+
+    def work(number: int) -> tuple[int, tuple[str, ...], int]:
+        after = adapter.add_labels(number, [f"🎪 {number:07x} 🤡 user{number}"])
+        return number, after, adapter.get_pr(number).number
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(work, prs))
+    for number, after, read in results:
+        assert after == (f"🎪 {number:07x} 🤡 user{number}",)
+        assert read == number
+        assert standin.labels(number) == [f"🎪 {number:07x} 🤡 user{number}"]
 
 
 def test_an_existing_definition_is_used_not_patched(
