@@ -51,24 +51,8 @@ def plan_cleanup(orch: Orchestrator) -> list[Planned]:
         labels = pr.labels
         if labels.blocked or pr.number in live:
             continue
-        if pr.state != "open":
-            plan.append(
-                Planned(
-                    "stop_pr",
-                    pr.number,
-                    f"#{pr.number} is closed: stop its environment and remove its labels",
-                )
-            )
-            stopping.add(pr.number)
-        elif expired := D.expired_shows(labels, now, default_ttl):
-            shas = ", ".join(s.sha for s in expired)
-            plan.append(
-                Planned(
-                    "stop_pr",
-                    pr.number,
-                    f"#{pr.number} expired ({shas}, TTL {labels.ttl or default_ttl}): stop it",
-                )
-            )
+        if reason := D.stop_reason(pr.number, pr.state, labels, now, default_ttl):
+            plan.append(Planned("stop_pr", pr.number, reason))
             stopping.add(pr.number)
     views = inv.environments(
         facts,
@@ -135,12 +119,14 @@ def run_cleanup(orch: Orchestrator, plan: list[Planned], parent: Job | None) -> 
                     reason=item.what,
                     wait=True,
                 )
-            elif item.kind == "delete_service":
-                for name in item.names:
-                    orch.ecs.delete_service(name)
+            elif item.kind == "delete_service" and item.pr is not None:
+                with orch.holding(item.pr, "cleanup"):  # never under a running job's feet
+                    for name in item.names:
+                        orch.ecs.delete_service(name)
             elif item.kind == "remove_labels" and item.pr is not None:
-                orch.github.remove_labels(item.pr, list(item.names))
-                orch.github.delete_label_definitions(D.sha_definitions(list(item.names)))
+                # Per-SHA labels: deleting the definition takes the label off the PR too.
+                with orch.holding(item.pr, "cleanup"):
+                    orch.github.delete_label_definitions(D.sha_definitions(list(item.names)))
             elif item.kind == "delete_definitions":
                 orch.github.delete_label_definitions(list(item.names))
             actions.append(CleanupAction(item.pr, item.what, done=True))
@@ -149,9 +135,14 @@ def run_cleanup(orch: Orchestrator, plan: list[Planned], parent: Job | None) -> 
     return actions
 
 
-def _stop(orch: Orchestrator, pr: int, *, requester: str, reason: str, wait: bool) -> Job:
+def _where(orch: Orchestrator, pr: int) -> tuple[str | None, str | None]:
+    """The PR's latest thread, else SHOWTIME_NOTIFY_CHANNEL (a new message there), else none."""
     where = orch.store.latest_thread(pr)
-    channel, thread = where if where else (orch.settings.showtime_notify_channel, None)
+    return where if where else (orch.settings.showtime_notify_channel, None)
+
+
+def _stop(orch: Orchestrator, pr: int, *, requester: str, reason: str, wait: bool) -> Job:
+    channel, thread = _where(orch, pr)
     job = orch.begin(
         JobRequest(
             kind=KIND_STOP,
@@ -183,13 +174,7 @@ def sweep(orch: Orchestrator) -> None:
         labels = parse_labels(pr.labels)
         if labels.blocked or not labels.has_environment:
             continue
-        reason = None
-        if pr.state != "open":
-            reason = f"#{pr.number} was closed: stopping its environment"
-        elif expired := D.expired_shows(labels, now, default_ttl):
-            ttl = labels.ttl or default_ttl
-            reason = f"#{pr.number} reached its TTL ({ttl}; {', '.join(s.sha for s in expired)}): stopping it"
-        if reason:
+        if reason := D.stop_reason(pr.number, pr.state, labels, now, default_ttl):
             _sweep_stop(orch, pr.number, reason)
             continue
         for show in D.expiring_shows(labels, now, default_ttl):
@@ -219,8 +204,7 @@ def _warn_once(orch: Orchestrator, pr: int, show: L.Show, ttl: str) -> None:
     expiry = expires_at(created, ttl) if created else None
     if expiry is None or not orch.store.remember_once(f"warn:{pr}:{show.sha}:{expiry.isoformat()}"):
         return
-    where = orch.store.latest_thread(pr)
-    channel, thread = where if where else (orch.settings.showtime_notify_channel, None)
+    channel, thread = _where(orch, pr)
     left = format_duration(expiry - orch.now())
     orch.emit(
         orch.notice(pr, show.sha, channel, thread),

@@ -221,6 +221,18 @@ def expired_shows(labels: PrLabels, now: datetime, default_ttl: str) -> list[Sho
     return expired
 
 
+def stop_reason(
+    number: int, state: str, labels: PrLabels, now: datetime, default_ttl: str
+) -> str | None:
+    """Why the sweeper or cleanup stops a PR's environment: closed, or past its TTL."""
+    if state != "open":
+        return f"#{number} is closed: stopping its environment and removing its labels"
+    if expired := expired_shows(labels, now, default_ttl):
+        shas = ", ".join(s.sha for s in expired)
+        return f"#{number} expired ({shas}, TTL {labels.ttl or default_ttl}): stopping it"
+    return None
+
+
 def expiring_shows(labels: PrLabels, now: datetime, default_ttl: str) -> list[Show]:
     soon = []
     for show in labels.shows:

@@ -15,7 +15,8 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -208,6 +209,32 @@ class Orchestrator:
             self.store.finish(job.id, JobState.FAILED, "refused: internal error while validating")
             raise
         return self._remember(self.store.record_step(job.id, "validate", **data))
+
+    @contextmanager
+    def holding(self, pr: int, requester: str) -> Iterator[None]:
+        """Hold the PR's job lock for a short change made outside a job (cleanup's).
+
+        ``JobBusyError`` when a job runs for the PR: nothing is changed under it.
+        """
+        try:
+            job = self.store.create_job(
+                kind=KIND_CLEANUP,
+                requester=requester,
+                lock_key=f"pr:{pr}",
+                pr=pr,
+                owner=self.owner,
+                state=JobState.RUNNING,
+            )
+        except BusyError as exc:
+            raise JobBusyError(exc.existing) from None
+        outcome, state = "done", JobState.SUCCEEDED
+        try:
+            yield
+        except BaseException as exc:
+            outcome, state = f"failed: {exc}", JobState.FAILED
+            raise
+        finally:
+            self.store.finish(job.id, state, outcome)
 
     def abandon(self, job_id: str, reason: str) -> None:
         """Give up a validated job before it changed anything (e.g. Slack could not post)."""

@@ -154,3 +154,22 @@ def test_cleanup_stops_expired_and_closed(world: World) -> None:
     text = report.text
     assert "#36121 expired" in text and "#36122 is closed" in text
     assert world.services() == []
+
+
+def test_cleanup_never_deletes_under_a_job_that_started_after_its_plan(world: World) -> None:
+    from bot.orchestrator.cleanup import plan_cleanup, run_cleanup
+
+    world.start(36123)
+    names = [n for n in world.showtime_labels(36123) if "⌛" not in n]
+    world.orchestrator.github.remove_labels(36123, names)  # the service is now an orphan
+    plan = plan_cleanup(world.orchestrator)
+    assert any(p.kind == "delete_service" and p.pr == 36123 for p in plan)
+    # Someone starts a deploy of 36123 between the plan and its execution.
+    job = world.store.create_job(
+        kind="start", requester="U1", lock_key="pr:36123", pr=36123, owner="another-replica"
+    )
+    actions = run_cleanup(world.orchestrator, plan, parent=None)
+    refused = [a for a in actions if a.pr == 36123]
+    assert refused and refused[0].error and "busy" in refused[0].error
+    assert [s["serviceName"].split("-")[1] for s in world.services()] == ["36123"]
+    assert world.store.live_job("pr:36123").id == job.id  # type: ignore[union-attr]
