@@ -252,7 +252,7 @@ class JobStore:
     PostgreSQL, many processes may share the database.
     """
 
-    def __init__(self, url: str, *, clock: Clock = SYSTEM_CLOCK, echo: bool = False) -> None:
+    def __init__(self, url: str, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._clock = clock
         self.display_url = safe_url(url)
         parsed = normalise_url(url)
@@ -263,9 +263,9 @@ class JobStore:
             in_memory = parsed.database in (None, "", ":memory:")
             if in_memory:
                 self._serial = threading.RLock()
-            self._engine = _sqlite_engine(parsed, echo=echo, in_memory=in_memory)
+            self._engine = _sqlite_engine(parsed, in_memory=in_memory)
         else:
-            self._engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
+            self._engine = create_engine(parsed, pool_pre_ping=True, **_ENGINE_OPTIONS)
         try:
             with self._write() as conn:
                 if conn.dialect.name == "postgresql":
@@ -587,10 +587,19 @@ class JobStore:
             ) from exc
 
 
-def _sqlite_engine(url: URL, *, echo: bool, in_memory: bool) -> Engine:
-    options: dict[str, Any] = {"echo": echo, "connect_args": {"check_same_thread": False}}
+# Statements are short, but dozens of job threads, Slack requests and the tickers may each
+# want one at once (SQLAlchemy's default is 5 + 10). Parameters stay out of error texts:
+# a job's params hold a Slack response_url, a credential for half an hour.
+_ENGINE_OPTIONS: dict[str, Any] = {"pool_size": 10, "max_overflow": 40, "hide_parameters": True}
+
+
+def _sqlite_engine(url: URL, *, in_memory: bool) -> Engine:
+    options: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
     if in_memory:
         options["poolclass"] = StaticPool  # one connection, or each would see its own database
+        options["hide_parameters"] = True
+    else:
+        options.update(_ENGINE_OPTIONS)
     engine = create_engine(url, **options)
 
     @event.listens_for(engine, "connect")

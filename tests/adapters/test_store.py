@@ -460,3 +460,20 @@ def test_an_unreachable_database_is_a_store_error_without_the_password(
     assert "127.0.0.1:1" in message and "hunter2" not in message
     assert raised.value.next_action
     assert "hunter2" not in caplog.text
+
+
+def test_errors_never_carry_job_parameters(tmp_path: Path) -> None:
+    """A job's params hold a Slack response_url (a credential): not in any error text."""
+    from sqlalchemy import text
+
+    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
+    secret = "https://hooks.slack.com/actions/T0/123/secret-response-token"
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(text("INSERT INTO jobs (id) VALUES (:id)"), {"id": secret})
+    except Exception as exc:  # NOT NULL constraints fail the insert
+        assert secret not in str(exc)
+    else:
+        raise AssertionError("the insert should have failed")
+    finally:
+        store.close()
