@@ -582,9 +582,8 @@ class Orchestrator:
             gone = [n for n in L.labels_of_sha(names, retired) if n not in change.remove]
             change = L.LabelChange(add=change.add, remove=(*change.remove, *gone))
         progress(ev.StepStarted("labels_running", "Labelling the PR 🚦 running"))
-        names = self._apply(pr, names, change)
         # The claim's 🚦/🏗️, a moved 🎯 and a retired SHA's labels: nobody carries them now.
-        self.github.delete_label_definitions(D.sha_definitions(list(change.remove)))
+        names = self._apply_and_prune(pr, names, change)
         job = self._step(job, "labels_running", labels=names)
         progress(ev.StepFinished("labels_running", f"PR #{pr} labelled 🚦 running, 🎯 {sha7}"))
         return job
@@ -614,8 +613,7 @@ class Orchestrator:
             )
         try:
             change = D.failed_labels(sha7, names, still_running=mode is D.DeployMode.REDEPLOY)
-            names = self._apply(pr, names, change)
-            self.github.delete_label_definitions(D.sha_definitions(list(change.remove)))
+            names = self._apply_and_prune(pr, names, change)
             self._step(job, job.step, labels=names)
         except Exception as exc:
             self.emit(
@@ -645,11 +643,11 @@ class Orchestrator:
             progress(ev.StepFinished("delete_services", f"ECS services deleted: {what}"))
         deleted = list(self._current(job.id).data.get("deleted", []))
         # The labels read at validation, moments ago (no second GET).
-        names = self._labels(job) or list(self.github.get_pr(pr).labels)
+        stored = self._current(job.id).data.get("labels")
+        names = list(stored) if stored is not None else list(self.github.get_pr(pr).labels)
         change = D.teardown_labels(names)
         progress(ev.StepStarted("labels", f"Removing {len(change.remove)} showtime label(s)"))
-        names = self._apply(pr, names, change)
-        self.github.delete_label_definitions(D.sha_definitions(list(change.remove)))
+        names = self._apply_and_prune(pr, names, change)
         self._step(job, "labels", labels=names)
         progress(ev.StepFinished("labels", f"Removed {len(change.remove)} showtime label(s)"))
         if not deleted and not change.remove:
@@ -765,6 +763,15 @@ class Orchestrator:
             return [n for n in names if n not in change.remove]
         if change.add:
             return list(self.github.add_labels(pr, list(change.add)))
+        return names
+
+    def _apply_and_prune(self, pr: int, names: list[str], change: L.LabelChange) -> list[str]:
+        """Apply ``change``, then delete the definitions of the SHA labels it removed.
+
+        Per-SHA label definitions would otherwise pile up in the repository (SPEC §6).
+        """
+        names = self._apply(pr, names, change)
+        self.github.delete_label_definitions(D.sha_definitions(list(change.remove)))
         return names
 
     def _remember(self, job: Job) -> Job:
