@@ -816,15 +816,15 @@ class EcsEngine:
         status = (response.get("service") or {}).get("status", ServiceState.DRAINING)
         return status != ServiceState.INACTIVE
 
-    def delete_pr_environments(self, pr: int, keep: str | None = None) -> list[str]:
+    def delete_pr_environments(self, pr: int) -> list[str]:
         """Delete every ACTIVE showtime service of ``pr``; return the names deleted.
 
-        ``keep`` spares one environment, given as a service name or a SHA (blue-green:
-        the old SHA goes once the new one passed its health check).
+        Found in ECS by name and tag, not through labels: a service whose labels went
+        missing is deleted too. Does not wait for DRAINING (the next start does).
         """
         deleted: list[str] = []
         for info in self.find_services(pr):
-            if info.state is not ServiceState.ACTIVE or _is_kept(info, keep):
+            if info.state is not ServiceState.ACTIVE:
                 continue
             if self.delete_service(info.name):
                 deleted.append(info.name)
@@ -1242,16 +1242,9 @@ def _name_taken(exc: EcsError) -> bool:
     )
 
 
-def _is_kept(info: ServiceInfo, keep: str | None) -> bool:
-    if not keep:
-        return False
-    if info.name == keep:
-        return True
-    return bool(info.sha) and keep[:7] == (info.sha or "")[:7]
-
-
 def _client_token(token: str) -> str:
-    if len(token) <= MAX_CLIENT_TOKEN and token.isascii() and token.isprintable() and token:
+    # ECS accepts 1-36 characters from "!" to "~"; anything else is hashed to fit.
+    if token and len(token) <= MAX_CLIENT_TOKEN and all(33 <= ord(c) <= 126 for c in token):
         return token
     return sha256(token.encode("utf-8")).hexdigest()[:32]
 

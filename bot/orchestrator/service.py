@@ -488,7 +488,7 @@ class Orchestrator:
                     task_definition_arn=arn,
                     requested_by=job.requester,
                     expires=expires_at(created, ttl or self.settings.showtime_default_ttl),
-                    client_token=job.id[:32],
+                    client_token=job.id,
                     progress=progress,
                 )
                 job = self._step(job, "create_service", created_service=True)

@@ -233,6 +233,7 @@ def test_a_repeated_create_with_the_same_client_token_returns_the_same_service(
 ) -> None:
     arn = ecs_engine.register_task_definition(36121, SHA, "")
     expires = ecs_clock.now() + timedelta(hours=48)
+    before = ecs_clock.monotonic()
     first, second = (
         ecs_engine.create_service(
             pr=36121,
@@ -248,6 +249,9 @@ def test_a_repeated_create_with_the_same_client_token_returns_the_same_service(
     assert first.arn == second.arn
     assert len(ecs_engine.find_services(36121)) == 1
     assert second.expires == expires.replace(microsecond=0)
+    # The retry got the same service back: nothing was deleted, nothing waited out.
+    assert ecs_standin.calls["DeleteService"] == 0
+    assert ecs_clock.monotonic() == before
 
 
 def test_the_task_definition_carries_the_image_flags_and_port(
@@ -460,7 +464,7 @@ def test_find_services_pages_through_list_and_describes_ten_at_a_time(
     assert ecs_standin.calls["DescribeServices"] == 1
 
 
-def test_delete_pr_environments_keeps_the_new_sha_and_never_waits(
+def test_delete_pr_environments_deletes_only_that_pr_and_never_waits(
     ecs_engine: EcsEngine, ecs_standin: EcsStandIn, ecs_events: list[Event], ecs_clock: FakeClock
 ) -> None:
     ecs_deploy(ecs_engine, ecs_events, sha="1111111")
@@ -468,12 +472,12 @@ def test_delete_pr_environments_keeps_the_new_sha_and_never_waits(
     ecs_deploy(ecs_engine, ecs_events, pr=7, sha="3333333", token="job-3")
     before = ecs_clock.monotonic()
 
-    deleted = ecs_engine.delete_pr_environments(36121, keep="2222222")
+    deleted = ecs_engine.delete_pr_environments(36121)
 
-    assert deleted == [service_name(36121, "1111111")]
+    assert sorted(deleted) == [service_name(36121, "1111111"), service_name(36121, "2222222")]
     assert ecs_clock.monotonic() == before
     assert ecs_engine.service_state(service_name(36121, "1111111")) is ServiceState.DRAINING
-    assert [s.sha for s in ecs_engine.find_services()] == ["2222222", "3333333"]
+    assert [s.sha for s in ecs_engine.find_services()] == ["3333333"]
     assert ecs_engine.delete_service(service_name(36121, "1111111")) is True  # still draining
     assert ecs_engine.delete_service("pr-1-fffffff-service") is False  # never existed
 
