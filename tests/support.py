@@ -17,7 +17,7 @@ from bot.domain import events as ev
 from bot.orchestrator.models import JobRequest
 from bot.orchestrator.runner import InterruptibleClock
 from bot.orchestrator.service import Orchestrator
-from bot.sandbox.aws import EcsStandIn, Network
+from bot.sandbox.aws import EcsStandIn, Network, known_services
 from bot.sandbox.github import GitHubStandIn
 
 DRAIN_SECONDS = 150.0
@@ -93,22 +93,8 @@ class World:
         return sorted(name for name in self.labels(pr) if name.startswith("🎪 "))
 
     def services(self, status: str | None = "ACTIVE") -> list[dict[str, Any]]:
-        """What ECS has, as DescribeServices says (ACTIVE and DRAINING), uncounted."""
-        import boto3
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.ecs.models import ecs_backends
-
-        backend = ecs_backends[DEFAULT_ACCOUNT_ID][self.network.region]
-        names = sorted({s.name for s in backend.services.values()})
-        client = boto3.client("ecs", region_name=self.network.region)
-        found: list[dict[str, Any]] = []
-        with self.ecs_standin.uncounted():
-            for start in range(0, len(names), 10):
-                found.extend(
-                    client.describe_services(
-                        cluster=self.network.cluster, services=names[start : start + 10]
-                    )["services"]
-                )
+        """What ECS has, as DescribeServices says (ACTIVE, DRAINING...), not counted."""
+        found = known_services(self.network)
         return [s for s in found if status is None or s["status"] == status]
 
     def sha_definitions(self) -> list[str]:

@@ -45,14 +45,14 @@ import random
 import threading
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 from xml.sax.saxutils import escape
 
+from botocore.config import Config
 from moto.core.responses import ActionResult, BaseResponse
 from moto.ec2.models import ec2_backends
 from moto.ec2.responses import EC2Response
@@ -67,6 +67,7 @@ from bot.clock import SYSTEM_CLOCK, Clock
 DEFAULT_REGION = "us-west-2"
 FAKE_KEY = "testing"  # moto accepts any credentials; never a real-looking one
 NOT_IDEMPOTENT = "Creation of service was not idempotent."
+INSPECTION_AGENT = "showtime-standin-inspection"  # marks requests that are not the bot's
 CIRCUIT_BREAKER_FAILURES = 3  # ECS's minimum threshold, which applies to 1-task services
 
 _RECORD_ATTR = "_showtime_standin_record"
@@ -286,53 +287,22 @@ class EcsStandIn:
         endpoint_url: str | None = None,
     ) -> Network:
         """A VPC, a subnet, a security group and a cluster for environments; not counted."""
-        session = new_session()
-        with self.uncounted():
-            ec2 = session.client(
-                "ec2",
-                region_name=region,
-                endpoint_url=endpoint_url,
-                aws_access_key_id=FAKE_KEY,
-                aws_secret_access_key=FAKE_KEY,
-            )
-            ecs = session.client(
-                "ecs",
-                region_name=region,
-                endpoint_url=endpoint_url,
-                aws_access_key_id=FAKE_KEY,
-                aws_secret_access_key=FAKE_KEY,
-            )
-            vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-            # As in VPCs for public Fargate tasks; moto's ECS also needs it to build a
-            # task's ENI (it reads the ENI's private DNS name, set only with hostnames on).
-            ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
-            subnet_id = ec2.create_subnet(
-                VpcId=vpc_id, CidrBlock="10.0.1.0/24", AvailabilityZone=f"{region}a"
-            )["Subnet"]["SubnetId"]
-            group_id = ec2.create_security_group(
-                GroupName="showtime-environments",
-                Description="Superset PR environments",
-                VpcId=vpc_id,
-            )["GroupId"]
-            cluster_arn = ecs.create_cluster(clusterName=cluster)["cluster"]["clusterArn"]
+        ec2 = inspection_client("ec2", region, endpoint_url)
+        ecs = inspection_client("ecs", region, endpoint_url)
+        vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        # As in VPCs for public Fargate tasks; moto's ECS also needs it to build a
+        # task's ENI (it reads the ENI's private DNS name, set only with hostnames on).
+        ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
+        subnet_id = ec2.create_subnet(
+            VpcId=vpc_id, CidrBlock="10.0.1.0/24", AvailabilityZone=f"{region}a"
+        )["Subnet"]["SubnetId"]
+        group_id = ec2.create_security_group(
+            GroupName="showtime-environments",
+            Description="Superset PR environments",
+            VpcId=vpc_id,
+        )["GroupId"]
+        cluster_arn = ecs.create_cluster(clusterName=cluster)["cluster"]["clusterArn"]
         return Network(region, vpc_id, subnet_id, group_id, cluster, cluster_arn)
-
-    @contextmanager
-    def uncounted(self) -> Iterator[None]:
-        """Calls made inside (set-up, inspection) do not count against AWS budgets."""
-        with self._lock:
-            saved = Counter(self.calls)
-            saved_injected = Counter(self.injected)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self.calls.clear()
-                self.calls.update(saved)
-                self.injected.clear()
-                self.injected.update(saved_injected)
-
-    _uncounted = uncounted  # the name bot/sandbox/harness.py uses
 
     # ----- request entry ---------------------------------------------------------
 
@@ -341,6 +311,13 @@ class EcsStandIn:
     ) -> Callable[[BaseResponse], Any]:
         def call_action(response: BaseResponse) -> Any:
             action = response._get_action()
+            if INSPECTION_AGENT in str(response.headers.get("User-Agent", "")):
+                # Set-up and inspection by tests, the sandbox console or benchmarks: not
+                # the bot's traffic, so neither counted nor subject to injected faults.
+                # (Marked per request, not per thread: moto's server answers on its own.)
+                with self._lock:
+                    self._tick()
+                    return original(response)
             with self._lock:
                 self.calls[action] += 1
                 fault = self._fault_for(action, protocol)
@@ -758,6 +735,39 @@ def _decode_token(token: object) -> int:
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidParameterException("Invalid nextToken.") from exc
     return max(offset, 0)
+
+
+def inspection_client(
+    service: Literal["ecs", "ec2"], region: str, endpoint_url: str | None = None
+) -> Any:
+    """A boto3 client whose calls the stand-in neither counts nor faults (see call_action)."""
+    return new_session().client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint_url,
+        aws_access_key_id=FAKE_KEY,
+        aws_secret_access_key=FAKE_KEY,
+        config=Config(user_agent_extra=INSPECTION_AGENT),
+    )
+
+
+def known_services(network: Network, endpoint_url: str | None = None) -> list[dict[str, Any]]:
+    """Every service ECS knows of, ACTIVE, DRAINING or INACTIVE, as DescribeServices says.
+
+    What a person checks in the console; ListServices would hide the DRAINING ones, so
+    the names come from moto's backend and the states from the stand-in's answers.
+    """
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ecs.models import ecs_backends
+
+    backend = ecs_backends[DEFAULT_ACCOUNT_ID][network.region]
+    names = sorted({service.name for service in backend.services.values()})
+    ecs = inspection_client("ecs", network.region, endpoint_url)
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(names), 10):
+        result = ecs.describe_services(cluster=network.cluster, services=names[start : start + 10])
+        found.extend(result["services"])
+    return found
 
 
 def start_server(port: int = 0, host: str = "127.0.0.1") -> tuple[ThreadedMotoServer, str]:

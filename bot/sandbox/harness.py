@@ -28,7 +28,7 @@ from urllib.parse import parse_qs
 from urllib.request import Request, urlopen
 
 from bot.adapters.store import Job, JobStore
-from bot.sandbox.aws import FAKE_KEY, EcsStandIn, Network, start_server
+from bot.sandbox.aws import FAKE_KEY, EcsStandIn, Network, known_services, start_server
 from bot.sandbox.github import GitHubStandIn, seed_sandbox
 from bot.sandbox.slack import MAINTAINER_USER_ID, SlackStandIn
 from bot.sandbox.slack_client import Response, SlackRequester
@@ -284,31 +284,9 @@ class Sandbox:
 
     def services(self) -> list[dict[str, Any]]:
         """Every showtime service ECS knows, ACTIVE and DRAINING (what a person would check)."""
-        import boto3
-        from botocore.config import Config
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.ecs.models import ecs_backends
-
         assert self.network is not None
-        backend = ecs_backends[DEFAULT_ACCOUNT_ID][self.network.region]
-        names = sorted({service.name for service in backend.services.values()})
-        ecs = boto3.client(
-            "ecs",
-            region_name=self.network.region,
-            endpoint_url=self.aws_url,
-            aws_access_key_id=FAKE_KEY,
-            aws_secret_access_key=FAKE_KEY,
-            # Inspection goes through the same fault injection as the bot; ride it out.
-            config=Config(retries={"mode": "standard", "max_attempts": 50}),
-        )
-        described: list[dict[str, Any]] = []
-        with self.ecs.uncounted():
-            for start in range(0, len(names), 10):
-                result = ecs.describe_services(
-                    cluster=self.network.cluster, services=names[start : start + 10]
-                )
-                described.extend(dict(service) for service in result["services"])
-        return [s for s in described if s.get("status") in ("ACTIVE", "DRAINING")]
+        found = known_services(self.network, self.aws_url)
+        return [s for s in found if s.get("status") in ("ACTIVE", "DRAINING")]
 
 
 def settle(
