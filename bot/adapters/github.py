@@ -304,15 +304,10 @@ class GitHubAdapter:
         """Remove one label; a label the PR does not carry is fine (404)."""
         if len(name) > MAX_LABEL_LENGTH:
             return  # GitHub cannot hold it, so it is not on the PR
+        # PyGithub's remove_from_labels leaves "/" unescaped; quote everything.
+        url = f"{self._issue_url(number)}/labels/{_segment(name)}"
         with self._call("remove label", f"{self._ref(number)} {name!r}"):
-            try:
-                # PyGithub's remove_from_labels leaves "/" unescaped; quote everything.
-                self._requester.requestJsonAndCheck(
-                    "DELETE", f"{self._issue_url(number)}/labels/{_segment(name)}"
-                )
-            except GithubException as exc:
-                if exc.status != 404:
-                    raise
+            if self._request_unless_404("DELETE", url) is None:
                 log.debug("label %r was not on %s", name, self._ref(number))
 
     def remove_labels(self, number: int, names: Sequence[str]) -> None:
@@ -327,14 +322,9 @@ class GitHubAdapter:
                 self._defined.discard(name)
             if len(name) > MAX_LABEL_LENGTH:
                 continue
+            url = f"{self._repo_url}/labels/{_segment(name)}"
             with self._call("delete label definition", f"{self._repository} {name!r}"):
-                try:
-                    self._requester.requestJsonAndCheck(
-                        "DELETE", f"{self._repo_url}/labels/{_segment(name)}"
-                    )
-                except GithubException as exc:
-                    if exc.status != 404:
-                        raise
+                if self._request_unless_404("DELETE", url) is None:
                     log.debug("label definition %r was already gone", name)
 
     def sha_label_definitions(self) -> list[str]:
@@ -410,15 +400,11 @@ class GitHubAdapter:
     def collaborator_permission(self, login: str) -> str:
         """admin, maintain, write, triage, read or none (also for unknown users)."""
         resource = f"{login} on {self._repository}"
+        url = f"{self._repo_url}/collaborators/{_segment(login)}/permission"
         with self._call("read collaborator permission", resource):
-            try:
-                _, data = self._requester.requestJsonAndCheck(
-                    "GET", f"{self._repo_url}/collaborators/{_segment(login)}/permission"
-                )
-            except GithubException as exc:
-                if exc.status == 404:  # not a GitHub user at all
-                    return "none"
-                raise
+            data = self._request_unless_404("GET", url)
+        if data is None:  # not a GitHub user at all
+            return "none"
         role = data.get("role_name")
         if role in ROLES:
             return str(role)
@@ -427,6 +413,16 @@ class GitHubAdapter:
         return str(permission) if permission in ROLES else "none"
 
     # ----- internals -------------------------------------------------------------
+
+    def _request_unless_404(self, verb: str, url: str) -> dict[str, Any] | None:
+        """One request whose 404 means "not there", which the caller may accept: None."""
+        try:
+            _, data = self._requester.requestJsonAndCheck(verb, url)
+        except GithubException as exc:
+            if exc.status != 404:
+                raise
+            return None
+        return data if isinstance(data, dict) else {}
 
     def _pr_labels(self, number: int) -> tuple[str, ...]:
         with self._call("read labels", self._ref(number), pr=number):
