@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
+
 from bot.adapters.ecs import EcsEngine
 from bot.adapters.github import GitHubAdapter
 from bot.adapters.store import Job, JobStore
@@ -19,6 +21,30 @@ from bot.orchestrator.runner import InterruptibleClock
 from bot.orchestrator.service import Orchestrator
 from bot.sandbox.aws import EcsStandIn, Network, known_services
 from bot.sandbox.github import GitHubStandIn
+
+
+def age_jobs(store: JobStore, seconds: float) -> None:
+    """Make every job look ``seconds`` older (heartbeat and last update), as a process that
+    paused that long would see them — on PostgreSQL staleness is judged on the database's
+    clock, which a test cannot advance."""
+    from datetime import timedelta
+
+    from bot.adapters.store import jobs
+
+    with store.engine.begin() as conn:
+        rows = conn.execute(select(jobs.c.id, jobs.c.heartbeat_at, jobs.c.updated_at)).all()
+        for row in rows:
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.id == row.id)
+                .values(
+                    heartbeat_at=row.heartbeat_at - timedelta(seconds=seconds)
+                    if row.heartbeat_at
+                    else None,
+                    updated_at=row.updated_at - timedelta(seconds=seconds),
+                )
+            )
+
 
 DRAIN_SECONDS = 150.0
 STABLE_SECONDS = 20.0

@@ -14,6 +14,7 @@ so changing an existing table needs a migration tool (Alembic) first.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import uuid
@@ -32,9 +33,11 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Engine,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    Interval,
     MetaData,
     RowMapping,
     String,
@@ -43,7 +46,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
-    or_,
+    literal,
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -51,6 +54,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from bot.clock import SYSTEM_CLOCK, Clock
@@ -112,6 +116,24 @@ class DuplicateJobError(StoreError):
             "nothing to do: that job handles this request",
         )
         self.existing = existing
+
+
+class LostJobError(StoreError):
+    """The job is no longer this process's: another one adopted it after a pause.
+
+    Raised by every fenced write (``record_step``, ``finish``, ``check_owner``): the
+    loser must stop touching the job at once and undo nothing, since the new owner
+    may already have built on what it did.
+    """
+
+    def __init__(self, job: Job, owner: str) -> None:
+        super().__init__(
+            f"{job.kind} job {job.correlation_id} now belongs to {job.owner or 'nobody'} "
+            f"({job.state}), not {owner}",
+            "nothing to do: the new owner carries on with it",
+        )
+        self.job = job
+        self.owner = owner
 
 
 class BusyError(StoreError):
@@ -223,11 +245,26 @@ remembered_keys = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
+# What a live job holds of a limited pool (the environment limit, the monthly budget) until it
+# finishes: a check-and-hold in one transaction, so two jobs racing for the last unit cannot
+# both get it. ``item`` names what the unit becomes (a service name), so a unit that already
+# shows up in the caller's count of what is in use is not counted twice.
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("job_id", String(32), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("pool", String(32), primary_key=True),
+    Column("item", String(200), nullable=False),
+    Column("amount", Float, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
 _JOB_FIELDS = tuple(f.name for f in fields(Job))
 _LIVE = sorted(LIVE_STATES)
 _CREATE_ATTEMPTS = 5
-# Any constant: serialises create_all between replicas starting at once on PostgreSQL.
+# Any constants: serialise create_all, and each reservation pool, between replicas.
 _SCHEMA_LOCK_ID = 0x5E0_71AE
+_POOL_LOCK_ID = 0x5E0_7100
 # Execution option telling the SQLite begin hook that a transaction only reads.
 _READ_ONLY = "showtime_read_only"
 
@@ -330,7 +367,7 @@ class JobStore:
                 correlation_id=job_id[:8],
                 idempotency_key=idempotency_key,
                 owner=owner,
-                heartbeat_at=now if owner is not None else None,
+                heartbeat_at=now,  # the job's first sign of life (written on the db's clock)
                 created_at=now,
                 updated_at=now,
                 finished_at=None,
@@ -338,7 +375,9 @@ class JobStore:
             conflict = "idempotency_key"
             try:
                 with self._write() as conn:
-                    conn.execute(jobs.insert().values(_row(job)))
+                    values = _row(job) | {"heartbeat_at": self._now_sql()}
+                    inserted = conn.execute(jobs.insert().values(values).returning(*jobs.c))
+                    job = _job(inserted.mappings().one())
                     if lock_key is not None:
                         conflict = "lock_key"
                         conn.execute(
@@ -401,19 +440,50 @@ class JobStore:
         )
 
     def mark_running(self, job_id: str, owner: str) -> Job:
-        def change(_job: Job) -> dict[str, Any]:
-            return {"state": JobState.RUNNING, "owner": owner, "heartbeat_at": self._clock.now()}
+        """``owner`` starts working on the job: its own, or one nobody owns yet.
+
+        ``LostJobError`` when another process owns it (it was adopted meanwhile).
+        """
+
+        def change(job: Job) -> dict[str, Any]:
+            if job.owner not in (None, owner):
+                raise LostJobError(job, owner)
+            return {"state": JobState.RUNNING, "owner": owner, "heartbeat_at": self._now_sql()}
 
         return self._update(job_id, "run", change)
 
-    def record_step(self, job_id: str, step: str, **data: Any) -> Job:
-        """Record ``step`` as the last finished step and merge ``data`` (JSON values) in."""
+    def record_step(self, job_id: str, step: str, *, owner: str, **data: Any) -> Job:
+        """Record ``step`` as the last finished step and merge ``data`` (JSON values) in.
+
+        Fenced: only ``owner``, the process the database says holds the job, may record
+        a step; anyone else gets ``LostJobError`` and nothing is written.
+        """
         return self._update(
-            job_id, "record a step of", lambda job: {"step": step, "data": job.data | data}
+            job_id,
+            "record a step of",
+            lambda job: {"step": step, "data": job.data | data},
+            owner=owner,
         )
 
-    def finish(self, job_id: str, state: JobState, outcome: str) -> Job:
-        """End the job with ``outcome`` and release its lock key in the same transaction."""
+    def check_owner(self, job_id: str, owner: str) -> Job:
+        """``LostJobError`` unless ``owner`` still holds the live job (before a remote write)."""
+        with self._read() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
+        if row is None:
+            raise self._unknown(job_id, "check the owner of")
+        job = _job(row)
+        if job.owner != owner or not job.live:
+            raise LostJobError(job, owner)
+        return job
+
+    def finish(
+        self, job_id: str, state: JobState, outcome: str, *, owner: str | None = None
+    ) -> Job:
+        """End the job with ``outcome`` and release its lock key in the same transaction.
+
+        With ``owner`` the write is fenced like ``record_step``: a process that lost the
+        job cannot end it.
+        """
         if state in LIVE_STATES:
             raise ValueError(f"a job finishes as succeeded or failed, not {state}")
         job = self._update(
@@ -421,6 +491,7 @@ class JobStore:
             "finish",
             lambda _job: {"state": state, "outcome": outcome, "finished_at": self._clock.now()},
             release_lock=True,
+            owner=owner,
         )
         log.info(
             "job %s %s: %s",
@@ -431,45 +502,57 @@ class JobStore:
         )
         return job
 
-    def heartbeat(self, owner: str, job_ids: Iterable[str]) -> None:
-        """Show that ``owner`` still works on these jobs (ignores jobs it no longer owns)."""
+    def heartbeat(self, owner: str, job_ids: Iterable[str]) -> set[str]:
+        """Show that ``owner`` still works on these jobs; returns the ones it still holds.
+
+        A job missing from the answer was adopted by another process (or finished): its
+        worker here must stop (fencing).
+        """
         ids = list(job_ids)
         if not ids:
-            return
+            return set()
         query = (
             jobs.update()
             .where(jobs.c.id.in_(ids), jobs.c.owner == owner, jobs.c.state.in_(_LIVE))
-            .values(heartbeat_at=self._clock.now())
+            .values(heartbeat_at=self._now_sql())
+            .returning(jobs.c.id)
         )
         with self._write() as conn:
-            conn.execute(query)
+            return {row.id for row in conn.execute(query)}
 
-    def adopt_orphans(self, owner: str, stale_after_seconds: float) -> list[Job]:
-        """Take over live jobs of other owners that have shown no sign of life for a while.
+    def adopt_orphans(
+        self, owner: str, stale_after_seconds: float, *, keep: Iterable[str] = ()
+    ) -> list[Job]:
+        """Take over live jobs that have shown no sign of life for a while.
 
         A job's last sign of life is its heartbeat, or its last update if it never had one (a
-        queued job nobody picked up). ``stale_after_seconds=0`` takes every live job not owned
-        by ``owner``: with SQLite there is one process, so at start-up all of them are orphans.
+        queued job nobody picked up). ``owner``'s own stale jobs are taken too — a job this
+        process began but never ran (its intake failed half-way) would otherwise hold its
+        PR's lock until a restart — except those in ``keep`` (what the caller runs right
+        now). ``stale_after_seconds=0`` takes every such live job: with SQLite there is one
+        process, so at start-up all of them are orphans.
+
+        Staleness is judged on the database's clock (PostgreSQL's ``now()``), which heartbeats
+        are written with too, so replicas whose clocks disagree never adopt each other's
+        live jobs. SQLite has one process and uses its clock.
 
         Two adopters never get the same job: on PostgreSQL the candidates are locked with
         ``FOR UPDATE SKIP LOCKED`` (a concurrent adopter skips them, and sees the new owner
         once this transaction commits); on SQLite the transaction holds the write lock
         from its first statement.
         """
-        now = self._clock.now()
-        cutoff = now - timedelta(seconds=stale_after_seconds)
+        kept = list(keep)
         last_sign = func.coalesce(jobs.c.heartbeat_at, jobs.c.updated_at)
-        candidates = (
-            select(jobs.c.id, jobs.c.owner)
-            .where(
-                jobs.c.state.in_(_LIVE),
-                or_(jobs.c.owner.is_(None), jobs.c.owner != owner),
-                last_sign <= cutoff,
-            )
-            .order_by(jobs.c.seq)
-            .with_for_update(skip_locked=True)
-        )
         with self._write() as conn:
+            cutoff = self._cutoff(conn, stale_after_seconds)
+            candidates = (
+                select(jobs.c.id, jobs.c.owner)
+                .where(jobs.c.state.in_(_LIVE), last_sign <= cutoff)
+                .order_by(jobs.c.seq)
+                .with_for_update(skip_locked=True)
+            )
+            if kept:
+                candidates = candidates.where(jobs.c.id.not_in(kept))
             previous = {row.id: row.owner for row in conn.execute(candidates)}
             if not previous:
                 return []
@@ -477,7 +560,7 @@ class JobStore:
             conn.execute(
                 jobs.update()
                 .where(jobs.c.id.in_(ids))
-                .values(owner=owner, heartbeat_at=now, updated_at=now)
+                .values(owner=owner, heartbeat_at=self._now_sql(), updated_at=self._clock.now())
             )
             rows = conn.execute(select(jobs).where(jobs.c.id.in_(ids)).order_by(jobs.c.seq))
             adopted = [_job(row) for row in rows.mappings()]
@@ -511,6 +594,54 @@ class JobStore:
             row = conn.execute(query).first()
         return (row.channel, row.thread_ts) if row is not None else None
 
+    def reserve(
+        self,
+        job_id: str,
+        pool: str,
+        *,
+        item: str,
+        amount: float,
+        in_use: float,
+        seen: Iterable[str] = (),
+        limit: float,
+    ) -> float | None:
+        """Hold ``amount`` of ``pool`` for the live job ``job_id`` if it fits under ``limit``.
+
+        ``in_use`` is what the caller counted outside (services ECS lists, money spent) and
+        ``seen`` the items that count already includes. What other live jobs hold for items
+        not in ``seen`` is added, and the check and the hold happen in one transaction under
+        a pool-wide lock (an advisory lock on PostgreSQL; SQLite's write lock), so of two
+        jobs racing for the last unit only one gets it. Returns None when it fits (held until
+        the job finishes), else the total that would have been used.
+        """
+        seen_items = set(seen)
+        with self._write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(select(func.pg_advisory_xact_lock(_POOL_LOCK_ID, _pool_key(pool))))
+            held_rows = conn.execute(
+                select(reservations.c.item, reservations.c.amount)
+                .join(jobs, jobs.c.id == reservations.c.job_id)
+                .where(
+                    reservations.c.pool == pool,
+                    reservations.c.job_id != job_id,
+                    jobs.c.state.in_(_LIVE),
+                )
+            )
+            held = sum(row.amount for row in held_rows if row.item not in seen_items)
+            total = in_use + held + amount
+            if total > limit + 1e-9:
+                return total
+            conn.execute(
+                reservations.insert().values(
+                    job_id=job_id,
+                    pool=pool,
+                    item=item,
+                    amount=amount,
+                    created_at=self._clock.now(),
+                )
+            )
+        return None
+
     def remember_once(self, key: str) -> bool:
         """True the first time ``key`` is stored, False ever after (across processes)."""
         try:
@@ -537,17 +668,21 @@ class JobStore:
         *,
         live_only: bool = True,
         release_lock: bool = False,
+        owner: str | None = None,
     ) -> Job:
-        """Read the job (row-locked on PostgreSQL), apply ``change`` and write it back."""
+        """Read the job (row-locked on PostgreSQL), apply ``change`` and write it back.
+
+        With ``owner``, the write happens only if the database still names ``owner`` as the
+        job's owner and the job is live (fencing); otherwise ``LostJobError``.
+        """
         with self._write() as conn:
             query = select(jobs).where(jobs.c.id == job_id).with_for_update()
             row = conn.execute(query).mappings().first()
             if row is None:
-                raise StoreError(
-                    f"Cannot {action} job {job_id}: it is not in the job store {self.display_url}",
-                    "check that every process uses the same SHOWTIME_DB_URL",
-                )
+                raise self._unknown(job_id, action)
             job = _job(row)
+            if owner is not None and (job.owner != owner or not job.live):
+                raise LostJobError(job, owner)
             if live_only and not job.live:
                 raise StoreError(
                     f"Cannot {action} {job.kind} job {job.correlation_id}: it already {job.state}",
@@ -557,7 +692,31 @@ class JobStore:
             conn.execute(jobs.update().where(jobs.c.id == job_id).values(values))
             if release_lock:
                 conn.execute(job_locks.delete().where(job_locks.c.job_id == job_id))
+                conn.execute(reservations.delete().where(reservations.c.job_id == job_id))
+            if any(isinstance(v, ColumnElement) for v in values.values()):
+                # Values computed by the database (its clock): read back what was written.
+                fresh = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().one()
+                return _job(fresh)
         return replace(job, **values)
+
+    def _unknown(self, job_id: str, action: str) -> StoreError:
+        log.error("job %s is not in the job store %s", job_id, self.display_url)
+        return StoreError(
+            f"Cannot {action} job {job_id}: it is not in the job store",
+            "check that every process uses the same SHOWTIME_DB_URL",
+        )
+
+    def _now_sql(self) -> Any:
+        """ "Now" for heartbeats: the database's clock on PostgreSQL, shared by all replicas."""
+        if self._engine.dialect.name == "postgresql":
+            return func.now()
+        return self._clock.now()
+
+    def _cutoff(self, conn: Connection, stale_after_seconds: float) -> Any:
+        """The moment before which a last sign of life is stale, on the same clock."""
+        if conn.dialect.name == "postgresql":
+            return func.now() - literal(timedelta(seconds=stale_after_seconds), Interval())
+        return self._clock.now() - timedelta(seconds=stale_after_seconds)
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -580,10 +739,20 @@ class JobStore:
         except IntegrityError:
             raise
         except (DBAPIError, PoolTimeoutError) as exc:
+            # The driver's message names the host, port and database user: logs only.
             cause = getattr(exc, "orig", None) or exc
+            ref = uuid.uuid4().hex[:8]
+            log.error(
+                "job store %s failed (ref %s): %s",
+                self.display_url,
+                ref,
+                cause,
+                extra={"ref": ref},
+            )
             raise StoreError(
-                f"The job store {self.display_url} failed: {cause}",
-                "check that the database is up and SHOWTIME_DB_URL is right",
+                f"The job store failed (ref `{ref}`; the bot's log has the details)",
+                "try again in a minute; if it repeats, an admin checks the database "
+                "behind SHOWTIME_DB_URL",
             ) from exc
 
 
@@ -622,6 +791,11 @@ def _sqlite_engine(url: URL, *, in_memory: bool) -> Engine:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _pool_key(pool: str) -> int:
+    """A stable 31-bit number per pool name, for the second advisory-lock key."""
+    return int.from_bytes(hashlib.sha256(pool.encode()).digest()[:4], "big") & 0x7FFF_FFFF
 
 
 def _row(job: Job) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
+from support import age_jobs
 
 from bot.adapters.store import (
     BusyError,
@@ -24,6 +25,7 @@ from bot.adapters.store import (
     Job,
     JobState,
     JobStore,
+    LostJobError,
     StoreError,
     normalise_url,
     safe_url,
@@ -133,8 +135,12 @@ def test_a_job_is_recorded_from_creation_to_its_outcome(store: JobStore, clock: 
     assert running.state is JobState.RUNNING and running.owner == "web.1:42"
 
     clock.advance(5)
-    store.record_step(created.id, "register_task_definition", task_definition="arn:td/1")
-    stepped = store.record_step(created.id, "create_service", service="pr-36121-abc1234-service")
+    store.record_step(
+        created.id, "register_task_definition", owner="web.1:42", task_definition="arn:td/1"
+    )
+    stepped = store.record_step(
+        created.id, "create_service", owner="web.1:42", service="pr-36121-abc1234-service"
+    )
     assert stepped.step == "create_service"
     assert stepped.data == {
         "task_definition": "arn:td/1",
@@ -159,9 +165,11 @@ def test_times_come_back_timezone_aware_utc(make_store: MakeStore) -> None:
     job = store.create_job(kind="sweep", requester="sweeper", owner="p1")
     reread = store.get(job.id)
     assert reread is not None
-    for moment in (reread.created_at, reread.updated_at, reread.heartbeat_at):
+    for moment in (reread.created_at, reread.updated_at):
         assert moment == datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
         assert moment is not None and moment.utcoffset() == timedelta(0)
+    # Heartbeats are on the database's clock on PostgreSQL: only aware UTC is certain.
+    assert reread.heartbeat_at is not None and reread.heartbeat_at.utcoffset() == timedelta(0)
 
 
 def test_a_finished_job_cannot_change_again(store: JobStore) -> None:
@@ -169,8 +177,8 @@ def test_a_finished_job_cannot_change_again(store: JobStore) -> None:
     store.finish(job.id, JobState.FAILED, "ECS said no")
     with pytest.raises(StoreError, match="already failed"):
         store.finish(job.id, JobState.SUCCEEDED, "fine after all")
-    with pytest.raises(StoreError, match="already failed"):
-        store.record_step(job.id, "late_step")
+    with pytest.raises(StoreError, match="failed"):
+        store.record_step(job.id, "late_step", owner="U123-worker")
     assert store.get(job.id).outcome == "ECS said no"  # type: ignore[union-attr]
 
 
@@ -272,19 +280,28 @@ def test_adopt_takes_a_job_with_an_old_heartbeat_and_leaves_a_fresh_one(
     web1, web2 = make_store(), make_store()
     stale = start_job(web1, pr=1, owner="web.1")
     web1.mark_running(stale.id, owner="web.1")
-    mine = start_job(web2, pr=3, owner="web.2")  # as old as the stale one, but web.2's own
-    clock.advance(40)
+    mine = start_job(web2, pr=3, owner="web.2")  # as old as the stale one, and web.2's own
+    age_jobs(web1, 40)
     fresh = start_job(web1, pr=2, owner="web.1")
     web1.mark_running(fresh.id, owner="web.1")
+    before = web1.get(stale.id).heartbeat_at  # type: ignore[union-attr]
 
-    adopted = web2.adopt_orphans("web.2", stale_after_seconds=30)
+    # web.2 runs `mine` right now (keep): only the stale job of web.1 changes hands.
+    adopted = web2.adopt_orphans("web.2", stale_after_seconds=30, keep=[mine.id])
 
     assert [job.id for job in adopted] == [stale.id]
-    assert adopted[0].owner == "web.2" and adopted[0].heartbeat_at == clock.now()
+    assert adopted[0].owner == "web.2" and adopted[0].heartbeat_at > before  # type: ignore[operator]
     assert adopted[0].state is JobState.RUNNING
     assert web2.get(fresh.id).owner == "web.1"  # type: ignore[union-attr]
-    assert web2.get(mine.id).owner == "web.2"  # type: ignore[union-attr]
-    assert web2.adopt_orphans("web.2", stale_after_seconds=30) == []
+    assert web2.adopt_orphans("web.2", stale_after_seconds=30, keep=[mine.id]) == []
+
+
+def test_a_stale_job_of_its_own_is_adopted_too(make_store: MakeStore) -> None:
+    """A job this process began but never ran (its intake failed) must not hold its PR."""
+    store = make_store()
+    stranded = start_job(store, pr=4, owner="web.1")
+    age_jobs(store, 40)
+    assert [j.id for j in store.adopt_orphans("web.1", stale_after_seconds=30)] == [stranded.id]
 
 
 def test_heartbeats_keep_a_job_and_only_its_owner_can_send_them(
@@ -294,21 +311,49 @@ def test_heartbeats_keep_a_job_and_only_its_owner_can_send_them(
     job = start_job(web1, owner="web.1")
     for _ in range(6):  # a minute of heartbeats every 10 s
         clock.advance(10)
-        web1.heartbeat("web.1", [job.id])
+        assert web1.heartbeat("web.1", [job.id]) == {job.id}
     assert web2.adopt_orphans("web.2", stale_after_seconds=30) == []
 
-    clock.advance(31)
-    web2.heartbeat("web.2", [job.id])  # not web.2's job: no effect
+    age_jobs(web1, 31)
+    assert web2.heartbeat("web.2", [job.id]) == set()  # not web.2's job: no effect
     assert [j.id for j in web2.adopt_orphans("web.2", stale_after_seconds=30)] == [job.id]
-    web1.heartbeat("web.1", [job.id])  # web.1 lost it; its heartbeat changes nothing
+    # web.1 lost it: its heartbeat changes nothing and tells it so.
+    assert web1.heartbeat("web.1", [job.id]) == set()
     assert web1.get(job.id).owner == "web.2"  # type: ignore[union-attr]
-    web1.heartbeat("web.1", [])
+    assert web1.heartbeat("web.1", []) == set()
+
+
+def test_only_the_owner_records_steps_and_finishes(make_store: MakeStore) -> None:
+    """Fencing: a process that lost its job cannot write to it any more."""
+    web1, web2 = make_store(), make_store()
+    job = start_job(web1, owner="web.1")
+    web1.mark_running(job.id, owner="web.1")
+    web1.record_step(job.id, "claim", owner="web.1", labels=["a"])
+    age_jobs(web1, 31)
+    web2.adopt_orphans("web.2", stale_after_seconds=30)
+
+    with pytest.raises(LostJobError):
+        web1.record_step(job.id, "task_definition", owner="web.1", arn="x")
+    with pytest.raises(LostJobError):
+        web1.finish(job.id, JobState.FAILED, "boom", owner="web.1")
+    with pytest.raises(LostJobError):
+        web1.check_owner(job.id, "web.1")
+    with pytest.raises(LostJobError):
+        web1.mark_running(job.id, owner="web.1")
+    web2.check_owner(job.id, "web.2")
+    web2.record_step(job.id, "task_definition", owner="web.2", arn="y")
+    done = web2.finish(job.id, JobState.SUCCEEDED, "ok", owner="web.2")
+    assert (done.step, done.data, done.outcome) == (
+        "task_definition",
+        {"labels": ["a"], "arn": "y"},
+        "ok",
+    )
 
 
 def test_finished_jobs_are_never_adopted(store: JobStore, clock: FakeClock) -> None:
     job = start_job(store, owner="web.1")
     store.finish(job.id, JobState.SUCCEEDED, "done")
-    clock.advance(3600)
+    age_jobs(store, 3600)
     assert store.adopt_orphans("web.2", stale_after_seconds=30) == []
 
 
@@ -332,7 +377,7 @@ def test_a_queued_job_without_heartbeat_is_orphaned_only_once_stale(
 ) -> None:
     job = start_job(store)
     assert store.adopt_orphans("web.2", stale_after_seconds=30) == []
-    clock.advance(31)
+    age_jobs(store, 31)
     assert [j.id for j in store.adopt_orphans("web.2", stale_after_seconds=30)] == [job.id]
 
 
@@ -341,7 +386,7 @@ def test_concurrent_adopters_never_adopt_the_same_job(
 ) -> None:
     dead = make_store()
     orphans = {start_job(dead, pr=pr, owner="dead").id for pr in range(1, 21)}
-    clock.advance(60)
+    age_jobs(dead, 60)
     adopters = [make_store() for _ in range(4)]
 
     results = run_at_once(4, lambda i: adopters[i].adopt_orphans(f"web.{i}", 30))
@@ -457,7 +502,9 @@ def test_an_unreachable_database_is_a_store_error_without_the_password(
     with pytest.raises(StoreError) as raised:
         JobStore("postgres://showtime:hunter2@127.0.0.1:1/x?connect_timeout=2")
     message = str(raised.value)
-    assert "127.0.0.1:1" in message and "hunter2" not in message
+    # People see a reference, not the host, the user or the password; the log has the rest.
+    assert "127.0.0.1" not in message and "showtime" not in message and "hunter2" not in message
+    assert "127.0.0.1:1" in caplog.text
     assert raised.value.next_action
     assert "hunter2" not in caplog.text
 
