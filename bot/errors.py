@@ -7,6 +7,8 @@ a next action, and the Slack layer shows both.
 
 from __future__ import annotations
 
+import re
+
 
 class ShowtimeError(Exception):
     """Base class: ``message`` says what went wrong, ``next_action`` what to do."""
@@ -64,3 +66,33 @@ class RemoteError(ShowtimeError):
 
 class WaitTimeoutError(ShowtimeError):
     """A wait (DRAINING, stability, health) ran out of time."""
+
+
+# ----- what people may see ----------------------------------------------------------
+
+# arn:partition:service:region:account:resource — the resource keeps its last segment only
+# for what the bot itself names (services, task definitions, clusters, tasks); IAM users and
+# roles, and everything else, are dropped.
+_ARN = re.compile(r"arn:aws[a-z-]*:([a-z0-9-]+):[a-z0-9-]*:(\d{12})?:([^\s,;\"'<>()]+)")
+_NAMED_BY_THE_BOT = ("service/", "task-definition/", "cluster/", "task/")
+_ACCOUNT_ID = re.compile(r"(?<![0-9])\d{12}(?![0-9])")
+_URL_WITH_CREDENTIALS = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s/@:]+:[^\s/@]+@[^\s]+", re.I)
+
+
+def public_text(text: str) -> str:
+    """``text`` without the bot's own infrastructure details: ARNs, account IDs, credentials.
+
+    AWS and database messages quote them ("User: arn:aws:sts::123456789012:assumed-role/…
+    is not authorized"); SPEC §12 keeps them out of Slack and PR comments (the logs,
+    under the correlation id, have the original).
+    """
+
+    def arn(match: re.Match[str]) -> str:
+        resource = match.group(3)
+        if resource.startswith(_NAMED_BY_THE_BOT):
+            return resource.rsplit("/", 1)[-1]
+        return f"[{match.group(1)} resource]"
+
+    text = _ARN.sub(arn, text)
+    text = _URL_WITH_CREDENTIALS.sub("[url]", text)
+    return _ACCOUNT_ID.sub("[account]", text)

@@ -471,14 +471,14 @@ class EcsEngine:
                     found.append(info)
         return found
 
-    def count_environments(self) -> int:
-        """ACTIVE services named like environments, for SHOWTIME_MAX_ENVIRONMENTS.
+    def environment_names(self) -> set[str]:
+        """Names of the ACTIVE services named like environments, for SHOWTIME_MAX_ENVIRONMENTS.
 
         ListServices pages only (no DescribeServices): the limit protects the cluster's
         capacity, so every running ``pr-<n>-…-service`` counts, whoever made it.
         """
         names = (arn.rsplit("/", 1)[-1] for arn in self._list_service_arns())
-        return sum(1 for name in names if parse_service_name(name) is not None)
+        return {name for name in names if parse_service_name(name) is not None}
 
     def _list_service_arns(self) -> list[str]:
         arns: list[str] = []

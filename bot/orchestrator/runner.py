@@ -27,11 +27,30 @@ class Interrupted(Exception):
     """The process is shutting down: the job stops here, stays live, and resumes on next start."""
 
 
+class JobLost(Interrupted):
+    """Another process adopted the job (this one paused too long): stop, undo nothing."""
+
+
+_current = threading.local()  # the job the calling thread works on, and its "lost" flag
+
+
+def current_job_id() -> str | None:
+    """The id of the job this thread runs (None on request threads, tickers...)."""
+    return getattr(_current, "job_id", None)
+
+
+def _current_lost() -> bool:
+    lost: threading.Event | None = getattr(_current, "lost", None)
+    return lost is not None and lost.is_set()
+
+
 class InterruptibleClock:
-    """A clock whose ``sleep`` ends early, raising ``Interrupted``, once shutdown begins.
+    """A clock whose ``sleep`` ends early once shutdown begins or the job was lost.
 
     Every wait of a job goes through the clock, so SIGTERM reaches a job that is
-    polling DRAINING within one poll interval instead of after ten minutes.
+    polling DRAINING within one poll interval instead of after ten minutes
+    (``Interrupted``), and a job another replica adopted stops at its next wait
+    (``JobLost``).
     """
 
     def __init__(self, base: Clock, stopping: threading.Event) -> None:
@@ -45,13 +64,23 @@ class InterruptibleClock:
         return self._base.now()
 
     def sleep(self, seconds: float) -> None:
-        if self._stopping.is_set():
-            raise Interrupted
+        self._check()
         if isinstance(self._base, SystemClock):
-            if self._stopping.wait(max(seconds, 0.0)):
-                raise Interrupted
+            lost: threading.Event | None = getattr(_current, "lost", None)
+            deadline = self._base.monotonic() + max(seconds, 0.0)
+            # Wake for shutdown at once; for a lost job at least every second.
+            while (left := deadline - self._base.monotonic()) > 0:
+                self._stopping.wait(min(left, 1.0) if lost is not None else left)
+                self._check()
         else:
             self._base.sleep(seconds)
+            self._check()
+
+    def _check(self) -> None:
+        if _current_lost():
+            raise JobLost
+        if self._stopping.is_set():
+            raise Interrupted
 
 
 class JobRunner:
@@ -63,6 +92,7 @@ class JobRunner:
         self._stopping = stopping
         self._lock = threading.Lock()
         self._inflight: dict[str, threading.Event] = {}
+        self._lost: dict[str, threading.Event] = {}
         self._running: set[str] = set()
         self._idle = threading.Condition(self._lock)
 
@@ -76,25 +106,38 @@ class JobRunner:
             if job_id in self._inflight:
                 return 0  # already scheduled in this process (adopted twice, clicked twice)
             done = threading.Event()
+            lost = threading.Event()
             self._inflight[job_id] = done
+            self._lost[job_id] = lost
             ahead = max(len(self._inflight) - self._workers, 0)
 
         def run() -> None:
             with self._lock:
                 self._running.add(job_id)
+            _current.job_id, _current.lost = job_id, lost
             try:
-                work()
+                if not lost.is_set():
+                    work()
             except Exception:
                 log.exception("job crashed outside its own error handling", extra={"job": job_id})
             finally:
+                _current.job_id, _current.lost = None, None
                 with self._lock:
                     self._running.discard(job_id)
                     self._inflight.pop(job_id, None)
+                    self._lost.pop(job_id, None)
                     self._idle.notify_all()
                 done.set()
 
         self._pool.submit(run)
         return ahead
+
+    def mark_lost(self, job_id: str) -> None:
+        """The job is another process's now: its next wait (or fenced write) stops it."""
+        with self._lock:
+            lost = self._lost.get(job_id)
+        if lost is not None:
+            lost.set()
 
     def inflight_ids(self) -> list[str]:
         with self._lock:

@@ -10,6 +10,7 @@ Progress goes out as typed events to every listener (Slack thread, log, console)
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -19,9 +20,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from bot.adapters.store import BusyError, DuplicateJobError, Job, JobState, JobStore
+from bot.adapters.store import (
+    BusyError,
+    DuplicateJobError,
+    Job,
+    JobState,
+    JobStore,
+    LostJobError,
+)
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.domain import events as ev
@@ -29,7 +37,13 @@ from bot.domain import labels as L
 from bot.domain.labels import parse_labels
 from bot.domain.naming import service_name
 from bot.domain.ttl import expires_at, next_ttl
-from bot.errors import AlreadyRunningError, RefusedError, ShowtimeError, UserInputError
+from bot.errors import (
+    AlreadyRunningError,
+    RefusedError,
+    ShowtimeError,
+    UserInputError,
+    public_text,
+)
 from bot.orchestrator import decisions as D
 from bot.orchestrator import inventory as inv
 from bot.orchestrator.cleanup import plan_cleanup, run_cleanup, sweep
@@ -50,8 +64,10 @@ from bot.orchestrator.runner import (
     HEARTBEAT_SECONDS,
     ORPHAN_AFTER_SECONDS,
     Interrupted,
+    JobLost,
     JobRunner,
     Ticker,
+    current_job_id,
 )
 
 log = logging.getLogger(__name__)
@@ -140,9 +156,11 @@ class Orchestrator:
         owner: str | None = None,
     ) -> None:
         self.settings = settings
-        self.github = github
-        self.ecs = ecs
         self.store = store
+        # Every remote write a job makes first checks, in the store, that the job is still
+        # this process's (fencing): a replica that paused and lost the job stops there.
+        self.github = cast(GitHubPort, _Fenced(github, _GITHUB_WRITES, self._fence_current))
+        self.ecs = cast(EcsPort, _Fenced(ecs, _ECS_WRITES, self._fence_current))
         self.clock = clock
         self.stopping = stopping or threading.Event()
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -151,6 +169,9 @@ class Orchestrator:
         self._tickers: list[Ticker] = []
         self._jobs: dict[str, Job] = {}  # latest copy of each job this process runs
         self._resumed: set[str] = set()  # jobs adopted from a previous process
+        # Begun but not yet handed to the runner (the intake is posting the status message):
+        # heart-beaten like running jobs, so nobody adopts them from under the intake.
+        self._pending: set[str] = set()
         self._jobs_lock = threading.Lock()
 
     # ----- listeners ----------------------------------------------------------
@@ -200,15 +221,24 @@ class Orchestrator:
             raise DuplicateRequestError(exc.existing) from None
         except BusyError as exc:
             raise JobBusyError(exc.existing) from None
+        with self._jobs_lock:
+            self._pending.add(job.id)
         try:
             data = self._validate(job)
-        except ShowtimeError as exc:
-            self.store.finish(job.id, JobState.FAILED, f"refused: {exc}")
+            return self._remember(
+                self.store.record_step(job.id, "validate", owner=self.owner, **data)
+            )
+        except BaseException as exc:
+            with self._jobs_lock:
+                self._pending.discard(job.id)
+            reason = (
+                f"refused: {exc}"
+                if isinstance(exc, ShowtimeError)
+                else "refused: internal error while validating"
+            )
+            with contextlib.suppress(ShowtimeError):  # a lost or unreachable store: adopted later
+                self.store.finish(job.id, JobState.FAILED, public_text(reason), owner=self.owner)
             raise
-        except Exception:
-            self.store.finish(job.id, JobState.FAILED, "refused: internal error while validating")
-            raise
-        return self._remember(self.store.record_step(job.id, "validate", **data))
 
     @contextmanager
     def holding(self, pr: int, requester: str) -> Iterator[None]:
@@ -237,8 +267,20 @@ class Orchestrator:
             self.store.finish(job.id, state, outcome)
 
     def abandon(self, job_id: str, reason: str) -> None:
-        """Give up a validated job before it changed anything (e.g. Slack could not post)."""
-        self.store.finish(job_id, JobState.FAILED, f"not started: {reason}")
+        """Give up a validated job before it changed anything (e.g. Slack could not post).
+
+        If even that fails (the store is down), the job is no longer heart-beaten: within a
+        minute an adopter — this process too — finds it and runs it, so the PR is never left
+        busy by a job nobody runs.
+        """
+        with self._jobs_lock:
+            self._pending.discard(job_id)
+        try:
+            self.store.finish(job_id, JobState.FAILED, f"not started: {reason}", owner=self.owner)
+        except LostJobError:
+            pass  # already finished (given up once before) or adopted: not ours to end
+        finally:
+            self._forget(job_id)
 
     def attach_thread(self, job_id: str, channel: str, thread_ts: str) -> Job:
         return self._remember(self.store.set_thread(job_id, channel, thread_ts))
@@ -247,6 +289,8 @@ class Orchestrator:
         """Execute a begun job on the pool; says so in its thread if it has to queue."""
         job = self._current(job_id)
         ahead = self.runner.submit(job_id, lambda: self._execute(job_id, resumed))
+        with self._jobs_lock:
+            self._pending.discard(job_id)
         if ahead:
             self.emit(
                 job, ev.Queued(f"queued: {ahead} job(s) ahead; it starts when a worker frees up")
@@ -298,7 +342,17 @@ class Orchestrator:
     # ----- jobs: execution ----------------------------------------------------
 
     def _execute(self, job_id: str, resumed: bool) -> None:
-        job = self._remember(self.store.mark_running(job_id, self.owner))
+        try:
+            self._work(job_id, resumed)
+        finally:
+            self._forget(job_id)
+
+    def _work(self, job_id: str, resumed: bool) -> None:
+        try:
+            job = self._remember(self.store.mark_running(job_id, self.owner))
+        except LostJobError as exc:
+            log.warning("not running job %s: %s", job_id, exc)
+            return
         if resumed:
             self._resumed.add(job_id)
             self.emit(job, ev.Resumed(step=job.step or "start"))
@@ -312,6 +366,12 @@ class Orchestrator:
         }
         try:
             result = handlers[job.kind](job)
+        except JobLost:
+            log.warning(
+                "job lost to another process (this one paused too long); stopping, undoing nothing",
+                extra={"job": job.correlation_id},
+            )
+            return
         except Interrupted:
             log.info(
                 "job paused by shutdown; it resumes on the next start",
@@ -331,20 +391,32 @@ class Orchestrator:
             return
         # Listeners (the status message update) finish before the job is recorded as
         # done, so "finished" in the store means everything a person sees is final.
-        self.emit(self._current(job_id), result)
-        if job.kind in (KIND_START, KIND_STOP):
-            self._comment(job, f"🎪 Showtime: {result.text}")
-        self._remember(self.store.finish(job_id, JobState.SUCCEEDED, result.text))
+        try:
+            self._fence(job_id)
+            self.emit(self._current(job_id), result)
+            if job.kind in (KIND_START, KIND_STOP):
+                self._comment(job, f"🎪 Showtime: {result.text}")
+            self.store.finish(job_id, JobState.SUCCEEDED, result.text, owner=self.owner)
+        except JobLost:
+            log.warning("job lost to another process before it finished", extra={"job": job_id})
 
     def _fail(self, job_id: str, reason: str, next_action: str) -> None:
+        """Say why the job failed (in words fit for people) and record it, if still ours."""
+        reason, next_action = public_text(reason), public_text(next_action)
         job = self._current(job_id)
-        self.emit(
-            job,
-            ev.Failed(reason=reason, next_action=next_action, correlation_id=job.correlation_id),
-        )
-        if job.kind in (KIND_START, KIND_STOP) and job.step not in (None, "validate"):
-            self._comment(job, f"🎪 Showtime: {job.kind} failed: {reason}")
-        self._remember(self.store.finish(job_id, JobState.FAILED, reason))
+        try:
+            self._fence(job_id)
+            self.emit(
+                job,
+                ev.Failed(
+                    reason=reason, next_action=next_action, correlation_id=job.correlation_id
+                ),
+            )
+            if job.kind in (KIND_START, KIND_STOP) and job.step not in (None, "validate"):
+                self._comment(job, f"🎪 Showtime: {job.kind} failed: {reason}")
+            self.store.finish(job_id, JobState.FAILED, reason, owner=self.owner)
+        except JobLost:
+            log.warning("job lost to another process; not failing it", extra={"job": job_id})
 
     def _comment(self, job: Job, text: str) -> None:
         """The optional PR comment (SHOWTIME_PR_COMMENTS); never fails the job."""
@@ -358,7 +430,25 @@ class Orchestrator:
             )
 
     def _step(self, job: Job, step: str, **data: Any) -> Job:
-        return self._remember(self.store.record_step(job.id, step, **data))
+        """Record a finished step; only the job's owner can (``JobLost`` otherwise)."""
+        try:
+            return self._remember(self.store.record_step(job.id, step, owner=self.owner, **data))
+        except LostJobError as exc:
+            raise JobLost(str(exc)) from exc
+
+    def _fence(self, job_id: str) -> None:
+        """``JobLost`` unless the store still names this process as the job's owner."""
+        try:
+            self.store.check_owner(job_id, self.owner)
+        except LostJobError as exc:
+            self.runner.mark_lost(job_id)
+            raise JobLost(str(exc)) from exc
+
+    def _fence_current(self) -> None:
+        """Before a remote write from a job thread: is that job still ours?"""
+        job_id = current_job_id()
+        if job_id is not None:
+            self._fence(job_id)
 
     def _progress(self, job: Job) -> ev.Progress:
         return lambda event: self.emit(self._current(job.id), event)
@@ -393,12 +483,7 @@ class Orchestrator:
         if isinstance(plan, D.Refusal):
             raise RefusedError(plan.message, plan.next_action)
         if plan.mode is D.DeployMode.FRESH:  # redeploys and rolling updates add nothing
-            _raise(
-                D.refuse_new_environment(
-                    self.ecs.count_environments(), self.settings.showtime_max_environments
-                ),
-                job.pr,
-            )
+            self._reserve_environment(job, service_name(job.pr, plan.sha7))
         data.update(
             sha=sha,
             sha7=plan.sha7,
@@ -409,6 +494,21 @@ class Orchestrator:
             body=info.body,
         )
         return data
+
+    def _reserve_environment(self, job: Job, name: str) -> None:
+        """Hold one of SHOWTIME_MAX_ENVIRONMENTS for this job, atomically across jobs.
+
+        ECS's count alone is not enough: two starts validated at the same moment both see
+        room for one more. The store checks and holds in one transaction, counting what
+        other live jobs hold for services ECS does not list yet; the hold ends with the job.
+        """
+        names = self.ecs.environment_names()
+        limit = self.settings.showtime_max_environments
+        total = self.store.reserve(
+            job.id, "environments", item=name, amount=1, in_use=len(names), seen=names, limit=limit
+        )
+        if total is not None:
+            _raise(D.refuse_new_environment(round(total) - 1, limit), job.pr or 0)
 
     def _resolve_sha(self, pr: int, wanted: str) -> str:
         matches = [sha for sha in self.github.pr_commit_shas(pr) if sha.startswith(wanted.lower())]
@@ -433,6 +533,9 @@ class Orchestrator:
         except Interrupted:
             raise
         except Exception:
+            # A failure seen by a process that lost the job (another replica adopted it and
+            # may have built on it since) undoes nothing: the fence raises JobLost here.
+            self._fence(job.id)
             self._undo_failed_start(self._current(job.id), pr, sha7, mode, name)
             raise
 
@@ -703,13 +806,19 @@ class Orchestrator:
         if stale_after_seconds is None:
             sqlite = self.settings.showtime_db_url.startswith("sqlite")
             stale_after_seconds = 0.0 if sqlite else ORPHAN_AFTER_SECONDS
-        adopted = self.store.adopt_orphans(self.owner, stale_after_seconds)
+        adopted = self.store.adopt_orphans(
+            self.owner, stale_after_seconds, keep=self._working_ids()
+        )
         for job in adopted:
             self._remember(job)
             if job.step is None:  # cut off before validation finished: nothing was changed
                 self.store.finish(
-                    job.id, JobState.FAILED, "not started: interrupted before validation"
+                    job.id,
+                    JobState.FAILED,
+                    "not started: interrupted before validation",
+                    owner=self.owner,
                 )
+                self._forget(job.id)
                 continue
             self.run(job.id, resumed=True)
         return adopted
@@ -732,10 +841,22 @@ class Orchestrator:
     def _adopt(self) -> None:
         self.resume_orphans(ORPHAN_AFTER_SECONDS)
 
+    def _working_ids(self) -> list[str]:
+        """Jobs this process works on: running or queued here, or begun and not yet run."""
+        with self._jobs_lock:
+            pending = set(self._pending)
+        return sorted(pending | set(self.runner.inflight_ids()))
+
     def _beat(self) -> None:
-        ids = self.runner.inflight_ids()
-        if ids:
-            self.store.heartbeat(self.owner, ids)
+        ids = self._working_ids()
+        if not ids:
+            return
+        held = self.store.heartbeat(self.owner, ids)
+        for job_id in set(ids) - held:
+            # Adopted elsewhere (this process paused past the orphan limit) or finished:
+            # its worker stops at its next wait or fenced write.
+            log.warning("job %s is no longer this process's; stopping it", job_id)
+            self.runner.mark_lost(job_id)
 
     def shutdown(self, timeout: float = 20.0) -> bool:
         """SIGTERM: stop taking work; running jobs stop at their next wait and resume later."""
@@ -779,6 +900,16 @@ class Orchestrator:
             self._jobs[job.id] = job
         return job
 
+    def _forget(self, job_id: str) -> None:
+        """A finished job leaves the cache (each entry holds the PR's body)."""
+        with self._jobs_lock:
+            self._jobs.pop(job_id, None)
+            self._resumed.discard(job_id)
+
+    def cached_jobs(self) -> int:
+        with self._jobs_lock:
+            return len(self._jobs)
+
     def _current(self, job_id: str) -> Job:
         with self._jobs_lock:
             job = self._jobs.get(job_id)
@@ -813,3 +944,38 @@ def _event_text(event: ev.Event) -> str:
         if value:
             return str(value)
     return type(event).__name__
+
+
+_GITHUB_WRITES = frozenset(
+    {"add_labels", "remove_labels", "replace_labels", "delete_label_definitions", "comment"}
+)
+_ECS_WRITES = frozenset(
+    {
+        "clear_name",
+        "register_task_definition",
+        "create_service",
+        "redeploy",
+        "delete_service",
+        "delete_pr_environments",
+    }
+)
+
+
+class _Fenced:
+    """A port whose write methods first run ``check`` (the job-ownership fence)."""
+
+    def __init__(self, port: object, writes: frozenset[str], check: Callable[[], None]) -> None:
+        self._port = port
+        self._writes = writes
+        self._check = check
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._port, name)
+        if name not in self._writes:
+            return attr
+
+        def fenced(*args: Any, **kwargs: Any) -> Any:
+            self._check()
+            return attr(*args, **kwargs)
+
+        return fenced
