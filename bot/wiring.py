@@ -61,7 +61,7 @@ def build_bot(
     """Wire the real adapters (or the given ones) behind one orchestrator and one Bolt app."""
     stopping = threading.Event()
     job_clock = InterruptibleClock(clock, stopping)
-    github = github or _github(settings)
+    github = github or _github(settings, job_clock)
     ecs = ecs or _ecs(settings, job_clock)
     store = JobStore(settings.showtime_db_url, clock=clock)
     orchestrator = Orchestrator(
@@ -69,15 +69,16 @@ def build_bot(
     )
     client = slack_client(settings)
     orchestrator.add_listener(ThreadReporter(client, orchestrator, clock))
-    intake = Intake(settings, orchestrator, client, Authorizer(settings, client, clock))
+    intake = Intake(settings, orchestrator, client, Authorizer(settings, client, clock), clock)
     app = build_app(settings, client, intake, verify_token=verify_token)
     return Bot(settings, store, github, ecs, orchestrator, client, intake, app, stopping)
 
 
-def _github(settings: Settings) -> GitHubPort:
+def _github(settings: Settings, clock: Clock) -> GitHubPort:
     from bot.adapters.github import GitHubAdapter
 
-    return GitHubAdapter(settings)
+    # The job clock: a rate-limit wait (up to a minute) ends at once on SIGTERM.
+    return GitHubAdapter(settings, clock=clock)
 
 
 def _ecs(settings: Settings, clock: Clock) -> EcsPort:

@@ -36,7 +36,7 @@ def build_app(
     @app.command("/showtime")
     def showtime(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         command = intake.parse(body.get("text", ""))
-        answer = intake.immediate_answer(command)
+        answer = intake.immediate_answer(command, str(body.get("user_id", "")))
         if answer is not None:
             ack(text=answer, response_type="ephemeral")
             return

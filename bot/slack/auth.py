@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -19,6 +20,7 @@ from bot.config import Settings
 log = logging.getLogger(__name__)
 
 GROUP_CACHE_SECONDS = 300.0
+GROUP_STALE_SECONDS = 900.0  # the longest a cached membership serves while Slack fails
 
 
 class Authorizer:
@@ -54,11 +56,55 @@ class Authorizer:
         try:
             response = self._client.usergroups_users_list(usergroup=group_id)
             members = frozenset(response.get("users") or [])
-        except SlackApiError as exc:
+        except (SlackApiError, OSError) as exc:
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
+            # While Slack fails, the last answer stands for a while — but it keeps the time it
+            # was fetched: someone removed from the group loses access once it is too old,
+            # however long the errors go on (fail closed).
+            if cached and now - cached[0] < GROUP_STALE_SECONDS:
+                log.warning(
+                    "usergroups.users.list failed for %s (%s); using its last answer",
+                    group_id,
+                    error,
+                )
+                return cached[1]
             log.warning(
-                "usergroups.users.list failed for %s: %s", group_id, exc.response.get("error")
+                "usergroups.users.list failed for %s (%s); nobody in it is allowed", group_id, error
             )
-            members = cached[1] if cached else frozenset()
+            return frozenset()
         with self._lock:
             self._members[group_id] = (now, members)
         return members
+
+
+class PerUserLimit:
+    """At most ``limit`` requests per user in any ``window`` seconds (SPEC §12).
+
+    Read-only commands are open to the whole workspace and each costs GitHub and AWS calls
+    (``list`` searches every labelled PR): one person repeating them must not use up the
+    rate limits every deploy depends on. In memory, per process; checked in the ack path,
+    so it must stay cheap: a deque per active user, users with no recent request dropped.
+    """
+
+    def __init__(self, limit: int, window: float, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._limit = limit
+        self._window = window
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen: dict[str, deque[float]] = {}
+
+    def allow(self, user_id: str) -> bool:
+        now = self._clock.monotonic()
+        with self._lock:
+            if len(self._seen) > 1000:  # forget users who went quiet
+                for user in [
+                    u for u, times in self._seen.items() if now - times[-1] > self._window
+                ]:
+                    del self._seen[user]
+            times = self._seen.setdefault(user_id, deque())
+            while times and now - times[0] >= self._window:
+                times.popleft()
+            if len(times) >= self._limit:
+                return False
+            times.append(now)
+            return True

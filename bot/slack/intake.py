@@ -18,15 +18,18 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.adapters.store import Job
+from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.domain import commands as C
-from bot.errors import RemoteError, ShowtimeError, UserInputError
+from bot.errors import RemoteError, ShowtimeError, UserInputError, public_text
 from bot.orchestrator import models as M
 from bot.orchestrator.service import DuplicateRequestError, JobBusyError, Orchestrator
 from bot.slack import cards, views
-from bot.slack.auth import Authorizer
+from bot.slack.auth import Authorizer, PerUserLimit
 
 log = logging.getLogger(__name__)
+
+READS_PER_MINUTE = 10  # read-only commands per user (SPEC §12)
 
 CANNOT_POST = {
     "not_in_channel",
@@ -58,22 +61,30 @@ class Intake:
         orchestrator: Orchestrator,
         client: WebClient,
         authorizer: Authorizer,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = settings
         self.orch = orchestrator
         self.client = client
         self.auth = authorizer
+        self.reads = PerUserLimit(READS_PER_MINUTE, 60.0, clock)
 
     # ----- slash command ------------------------------------------------------
 
     def parse(self, text: str) -> C.Command | C.CommandError:
         return C.parse_command(text, self.settings.github_repository)
 
-    @staticmethod
-    def immediate_answer(command: C.Command | C.CommandError) -> str | None:
-        """Answers that need nothing remote, given in the ack itself."""
+    def immediate_answer(self, command: C.Command | C.CommandError, user_id: str) -> str | None:
+        """Answers that need nothing remote, given in the ack itself (memory only: no waits)."""
         if isinstance(command, C.CommandError):
             return command.text
+        if isinstance(command, C.Help | C.Status | C.ListEnvironments) and not self.reads.allow(
+            user_id
+        ):
+            return (
+                f"🐢 Slow down: at most {READS_PER_MINUTE} `help`, `status` or `list` a minute "
+                "each. Try again in a minute."
+            )
         if isinstance(command, C.Help):
             return views.help_text()
         return None
@@ -86,10 +97,11 @@ class Intake:
             elif isinstance(command, C.ListEnvironments):
                 blocks = views.list_blocks(self.orch.list_environments(), self.orch.now())
                 say("Showtime environments", blocks)
+            elif refusal := self.auth.refusal(body.get("user_id", "")):
+                # cleanup --dry-run too: it reads every labelled PR and every service.
+                say(f"🚫 {refusal}")
             elif isinstance(command, C.Cleanup) and command.dry_run:
                 say(views.clip(self.orch.cleanup(dry_run=True).text))
-            elif refusal := self.auth.refusal(body.get("user_id", "")):
-                say(f"🚫 {refusal}")
             else:
                 self._mutate(command, body, say)
 
@@ -120,29 +132,33 @@ class Intake:
         job = self._begin(request, say, quiet_duplicate=True)
         if job is None:
             return
-        if request.kind in (M.KIND_START, M.KIND_STOP, M.KIND_CLEANUP):
-            card = cards.progress_card(self.orch, job)
-            try:
-                posted = self.client.chat_postMessage(
-                    channel=channel or "",
-                    text=views.card_text(card),
-                    blocks=views.card_blocks(card),
-                )
-            except SlackApiError as exc:
-                error = str(exc.response.get("error"))
-                self.orch.abandon(job.id, f"cannot post in the channel ({error})")
-                say(_cannot_post(error))
-                return
-            self.orch.attach_thread(job.id, str(posted["channel"]), str(posted["ts"]))
-        else:
-            where = self.orch.store.latest_thread(request.pr) if request.pr else None
-            if where:
-                self.orch.attach_thread(job.id, where[0], where[1])
-            say(f"⏳ {C.describe(command)}: on it{self._thread_link(*where) if where else ''}")
-        log.info(
-            "job %s started by %s", job.correlation_id, user, extra={"kind": job.kind, "pr": job.pr}
-        )
-        self.orch.run(job.id)
+        with self._starting(job):
+            if request.kind in (M.KIND_START, M.KIND_STOP, M.KIND_CLEANUP):
+                card = cards.progress_card(self.orch, job)
+                try:
+                    posted = self.client.chat_postMessage(
+                        channel=channel or "",
+                        text=views.card_text(card),
+                        blocks=views.card_blocks(card),
+                    )
+                except SlackApiError as exc:
+                    error = str(exc.response.get("error"))
+                    self.orch.abandon(job.id, f"cannot post in the channel ({error})")
+                    say(_cannot_post(error))
+                    return
+                self.orch.attach_thread(job.id, str(posted["channel"]), str(posted["ts"]))
+            else:
+                where = self.orch.store.latest_thread(request.pr) if request.pr else None
+                if where:
+                    self.orch.attach_thread(job.id, where[0], where[1])
+                say(f"⏳ {C.describe(command)}: on it{self._thread_link(*where) if where else ''}")
+            log.info(
+                "job %s started by %s",
+                job.correlation_id,
+                user,
+                extra={"kind": job.kind, "pr": job.pr},
+            )
+            self.orch.run(job.id)
 
     def _request(self, command: C.Command, body: dict[str, Any]) -> M.JobRequest:
         user = body.get("user_id", "")
@@ -232,20 +248,41 @@ class Intake:
         job = self._begin(request, say, quiet_duplicate=False)
         if job is None:
             return
-        if thread and channel and not container.get("is_ephemeral"):
-            card = cards.progress_card(self.orch, job)
-            try:
-                self.client.chat_update(
-                    channel=channel,
-                    ts=thread,
-                    text=views.card_text(card),
-                    blocks=views.card_blocks(card),
-                )
-            except SlackApiError as exc:
-                log.warning("could not update the pressed message: %s", exc.response.get("error"))
-        self.orch.run(job.id)
+        with self._starting(job):
+            if thread and channel and not container.get("is_ephemeral"):
+                card = cards.progress_card(self.orch, job)
+                try:
+                    self.client.chat_update(
+                        channel=channel,
+                        ts=thread,
+                        text=views.card_text(card),
+                        blocks=views.card_blocks(card),
+                    )
+                except SlackApiError as exc:
+                    log.warning(
+                        "could not update the pressed message: %s", exc.response.get("error")
+                    )
+            self.orch.run(job.id)
 
     # ----- helpers ------------------------------------------------------------
+
+    @contextmanager
+    def _starting(self, job: Job) -> Iterator[None]:
+        """Between ``begin`` and ``run`` anything may fail — Slack timing out after its own
+        retries (``TimeoutError``, ``URLError``), the store — and a job left queued would hold
+        its PR's lock. So whatever escapes gives the job up; if even that fails, the job is
+        no longer heart-beaten and is adopted within a minute (SPEC §12).
+        """
+        try:
+            yield
+        except BaseException as exc:
+            try:
+                self.orch.abandon(
+                    job.id, f"the request failed before the job ran ({type(exc).__name__})"
+                )
+            except Exception:
+                log.exception("could not give up job %s; it will be adopted", job.correlation_id)
+            raise
 
     def _begin(self, request: M.JobRequest, say: Say, *, quiet_duplicate: bool) -> Job | None:
         """Begin a job, or say (only to the person) why another one already covers it."""
@@ -287,11 +324,11 @@ def _click_key(action_id: str, container: dict[str, Any], message: dict[str, Any
 
 def _error_text(exc: ShowtimeError, usage: bool = True) -> str:
     icon = "🚫"
-    text = exc.message
+    text = public_text(exc.message)
     if isinstance(exc, RemoteError):
         icon = "❌"
     if exc.next_action:
-        text += f"\n*Next:* {exc.next_action}"
+        text += f"\n*Next:* {public_text(exc.next_action)}"
     if usage and isinstance(exc, UserInputError):
         text += f"\n{C.USAGE}"
     return f"{icon} {text}"

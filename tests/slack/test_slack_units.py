@@ -45,6 +45,24 @@ def test_user_group_members_are_allowed_and_cached(standin: SlackStandIn) -> Non
     assert standin.calls["usergroups.users.list"] == 2
 
 
+def test_a_stale_membership_stops_counting_while_slack_keeps_failing(
+    standin: SlackStandIn,
+) -> None:
+    """While Slack fails, the last answer serves for a while — never forever: someone removed
+    from the group during an outage loses access once that answer is too old."""
+    standin.add_usergroup("S0DEPLOYERS", ["U0ALICE"])
+    client = WebClient(token=standin.bot_token, base_url=standin.api_url)
+    clock = FakeClock()
+    auth = Authorizer(settings(showtime_allowed_usergroups=["S0DEPLOYERS"]), client, clock)
+    assert auth.refusal("U0ALICE") is None
+    standin.fail("usergroups.users.list", "fatal_error", times=1000)
+    for _ in range(2):  # the cache runs out twice within 15 minutes: the old answer stands
+        clock.advance(301)
+        assert auth.refusal("U0ALICE") is None
+    clock.advance(301)  # 15 minutes and more since Slack last answered
+    assert auth.refusal("U0ALICE") is not None
+
+
 def test_allowed_users_need_no_slack_call(standin: SlackStandIn) -> None:
     client = WebClient(token=standin.bot_token, base_url=standin.api_url)
     auth = Authorizer(settings(showtime_allowed_users=["U1"]), client)
