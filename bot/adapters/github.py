@@ -7,22 +7,26 @@ definitions are created once per process and never PATCHed.
 
 Errors leave as the bot's own exceptions: ``PrNotFoundError`` for a PR that is
 not there, ``GitHubAuthError`` for credentials or permissions an admin must fix,
-``GitHubError`` for everything else. 5xx answers and secondary rate limits are
-retried first, by PyGithub's ``GithubRetry`` (waits through an injectable clock).
+``GitHubError`` for everything else. 5xx answers, lost connections and rate limits
+are retried first (``RetryPolicy``), waiting on the injected clock — the job's
+interruptible one, so SIGTERM cuts a 60-second secondary-rate-limit wait short —
+and never while holding anything another thread needs: each call borrows its own
+PyGithub client, and the write pacing GitHub asks for reserves a time slot under a
+lock but sleeps outside it. One caller's wait never stalls another's deploy.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import requests
-from github import Auth, Github, GithubException, GithubRetry, RateLimitExceededException
+from github import Auth, Github, GithubException, RateLimitExceededException
 from github.Repository import Repository
 from github.Requester import Requester
 
@@ -38,6 +42,8 @@ from bot.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 ROLES = ("admin", "maintain", "write", "triage", "read", "none")
 
@@ -133,52 +139,91 @@ class LabelTooLongError(ShowtimeError, ValueError):
         self.name = name
 
 
-# ----- retries ---------------------------------------------------------------------
+# ----- retries and pacing ---------------------------------------------------------
 
 
-class ClockedRetry(GithubRetry):
-    """``GithubRetry`` whose waits go through ``sleep`` (a ``Clock``'s, in tests a fake one).
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When and how long a failed GitHub call waits before it is tried again.
 
-    urllib3 sleeps with ``time.sleep`` itself; this keeps its decisions (Retry-After
-    first, else the backoff GithubRetry sets for rate limits) and only swaps the sleep.
+    ``attempts`` tries in all. 5xx answers and lost connections back off 0, 1, 2, 4 s… (capped
+    at ``backoff_max``); a secondary rate limit waits ``Retry-After`` or
+    ``secondary_wait``; a primary rate limit waits for its reset when that is at most
+    ``max_rate_limit_wait`` away and fails at once otherwise (an hour's wait inside a job
+    helps nobody). Requests that are not safe to repeat (a comment) are retried only
+    when GitHub refused them unread (rate limits).
     """
 
-    def __init__(self, *, sleep: Callable[[float], None] | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.sleep_function = sleep or SYSTEM_CLOCK.sleep
+    attempts: int = 5
+    backoff_factor: float = 0.5
+    backoff_max: float = 30.0
+    secondary_wait: float = 60.0
+    max_rate_limit_wait: float = 120.0
 
-    def new(self, **kw: Any) -> ClockedRetry:
-        retry = super().new(**kw)
-        retry.sleep_function = self.sleep_function
-        return retry
+    def delay(self, attempt: int, exc: Exception, *, repeatable: bool, now: float) -> float | None:
+        """Seconds to wait before attempt ``attempt + 1``, or None to give up."""
+        if attempt >= self.attempts:
+            return None
+        if isinstance(exc, GithubException):
+            headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+            if exc.status in (403, 429):
+                if headers.get("x-ratelimit-remaining") == "0" and "retry-after" not in headers:
+                    reset = _number(headers.get("x-ratelimit-reset"))
+                    wait = (reset - now) if reset is not None else None
+                    if wait is None or wait > self.max_rate_limit_wait:
+                        return None
+                    return max(wait, 0.0) + 1.0
+                if "retry-after" in headers or _secondary_limit(exc):
+                    after = _number(headers.get("retry-after"))
+                    return after if after is not None else self.secondary_wait
+                return None  # a plain permission refusal
+            if exc.status < 500 or not repeatable:
+                return None
+        elif not repeatable:
+            return None
+        return min(
+            self.backoff_factor * 2.0 ** (attempt - 1) if attempt > 1 else 0.0, self.backoff_max
+        )
 
-    def sleep(self, response: Any = None) -> None:
-        seconds = 0.0
-        if self.respect_retry_after_header and response is not None:
-            seconds = self.get_retry_after(response) or 0.0
-        if seconds <= 0:
-            seconds = self.get_backoff_time()
-        if seconds > 0:
-            self.sleep_function(seconds)
+
+NO_RETRIES = RetryPolicy(attempts=1)
 
 
-def default_retry(clock: Clock = SYSTEM_CLOCK) -> ClockedRetry:
-    """4 retries, waiting 0, 1, 2, 4 s (or Retry-After); a secondary rate limit waits 60 s.
+class Pacer:
+    """GitHub's advice against secondary rate limits, for the whole process: requests a
+    little apart, writes a second apart (GITHUB_SECONDS_BETWEEN_WRITES).
 
-    A primary rate limit that resets more than 2 minutes away fails instead of
-    blocking a job for up to an hour. ``raise_on_status=False`` lets the last answer
-    through, so the error shows GitHub's status and message rather than "too many
-    retries".
+    A caller reserves the next free slot under a lock and sleeps until it outside the lock,
+    so waiting callers queue in order without one holding others up.
     """
-    return ClockedRetry(
-        total=4,
-        backoff_factor=0.5,
-        backoff_max=30,
-        secondary_rate_wait=60,
-        max_rate_limit_wait=120,
-        raise_on_status=False,
-        sleep=clock.sleep,
-    )
+
+    def __init__(self, clock: Clock, between_requests: float, between_writes: float) -> None:
+        self._clock = clock
+        self._between_requests = between_requests
+        self._between_writes = between_writes
+        self._lock = threading.Lock()
+        self._last_request = float("-inf")
+        self._last_write = float("-inf")
+
+    def wait_turn(self, *, write: bool) -> None:
+        with self._lock:
+            now = self._clock.monotonic()
+            slot = max(now, self._last_request + self._between_requests)
+            if write:
+                slot = max(slot, self._last_write + self._between_writes)
+                self._last_write = slot
+            self._last_request = slot
+        if slot > now:
+            self._clock.sleep(slot - now)
+
+
+@dataclass
+class _Client:
+    """One PyGithub client: a Github object, its lazy requester and repository."""
+
+    github: Github
+    requester: Requester
+    repo: Repository
 
 
 # ----- the adapter -----------------------------------------------------------------
@@ -191,49 +236,44 @@ class GitHubAdapter:
         self,
         settings: Settings,
         *,
-        github: Github | None = None,
-        retry: GithubRetry | int | None = None,
+        retry: RetryPolicy | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        """``retry``: None → ``default_retry(clock)``; an int or a Retry as PyGithub takes it."""
         self._settings = settings
         self._repository = settings.github_repository
-        if github is None:
-            pace = settings.github_seconds_between_writes
-            github = Github(
-                base_url=settings.github_api_url,
-                auth=_auth(settings),
-                per_page=100,
-                seconds_between_requests=min(0.25, pace),
-                seconds_between_writes=pace,
-                retry=default_retry(clock) if retry is None else retry,
-                user_agent="showtime-bot",
-                lazy=True,
-            )
-        self._github = github
-        # Lazy objects cost no request until an attribute is read: get_repo and
-        # get_pull are free, and the first attribute of a PR is its one GET.
-        self._requester: Requester = github.requester.withLazy(True)
-        self._repo = Repository(self._requester, url=f"/repos/{self._repository}")
         self._repo_url = f"/repos/{self._repository}"
+        self._clock = clock
+        self._retry = retry or RetryPolicy()
+        pace = settings.github_seconds_between_writes
+        self._pacer = Pacer(clock, min(0.25, pace), pace)
+        self._auth = _auth(settings)
+        # PyGithub's Requester keeps one connection object whose request() and getresponse()
+        # share state (PyGithub #2052), so two threads must never use one client at once.
+        # Instead of a lock around every request (one slow answer would stall every job),
+        # each call borrows a client of its own; the pool grows to the calls in flight.
+        self._clients: queue.LifoQueue[_Client] = queue.LifoQueue()
+        self._all_clients: list[_Client] = []
+        self._clients_lock = threading.Lock()
         self._defined: set[str] = set()  # label definitions known to exist
-        self._definitions_lock = threading.Lock()  # taken before _request_lock, never after
-        self._request_lock = threading.RLock()
+        self._definitions_lock = threading.Lock()
 
     @property
     def repository(self) -> str:
         return self._repository
 
     def close(self) -> None:
-        """Release PyGithub's pooled connections (at shutdown)."""
-        self._github.close()
+        """Release PyGithub's connections (at shutdown)."""
+        with self._clients_lock:
+            for client in self._all_clients:
+                client.github.close()
 
     # ----- pull requests ---------------------------------------------------------
 
     def get_pr(self, number: int) -> PullRequestInfo:
         """The PR with its labels: one GET /repos/{o}/{r}/pulls/{n}."""
-        with self._call("read PR", self._ref(number), pr=number):
-            pull = self._repo.get_pull(number)
+
+        def read(client: _Client) -> PullRequestInfo:
+            pull = client.repo.get_pull(number)
             return PullRequestInfo(
                 number=pull.number,
                 state=pull.state,
@@ -246,10 +286,16 @@ class GitHubAdapter:
                 labels=tuple(label.name for label in pull.labels),
             )
 
+        return self._call("read PR", self._ref(number), read, pr=number)
+
     def pr_commit_shas(self, number: int) -> list[str]:
         """Full SHAs of the PR's commits, oldest first (one request per 100)."""
-        with self._call("list PR commits", self._ref(number), pr=number):
-            return [commit.sha for commit in self._repo.get_pull(number).get_commits()]
+        return self._call(
+            "list PR commits",
+            self._ref(number),
+            lambda c: [commit.sha for commit in c.repo.get_pull(number).get_commits()],
+            pr=number,
+        )
 
     # ----- labels ----------------------------------------------------------------
 
@@ -262,10 +308,14 @@ class GitHubAdapter:
         wanted = self._prepare(names)
         if not wanted:
             return ()
-        with self._call("add labels", f"{self._ref(number)} {wanted}", pr=number):
-            _, data = self._requester.requestJsonAndCheck(
-                "POST", f"{self._issue_url(number)}/labels", input=wanted
-            )
+        data = self._request(
+            "add labels",
+            f"{self._ref(number)} {wanted}",
+            "POST",
+            f"{self._issue_url(number)}/labels",
+            input=wanted,
+            pr=number,
+        )
         return tuple(label["name"] for label in data)
 
     def replace_labels(
@@ -285,10 +335,14 @@ class GitHubAdapter:
         final.extend(name for name in wanted if name not in final)
         if final == list(current):
             return current  # already as wanted: no write
-        with self._call("set labels", f"{self._ref(number)} +{wanted} -{sorted(gone)}", pr=number):
-            _, data = self._requester.requestJsonAndCheck(
-                "PUT", f"{self._issue_url(number)}/labels", input={"labels": final}
-            )
+        data = self._request(
+            "set labels",
+            f"{self._ref(number)} +{wanted} -{sorted(gone)}",
+            "PUT",
+            f"{self._issue_url(number)}/labels",
+            input={"labels": final},
+            pr=number,
+        )
         return tuple(label["name"] for label in data)
 
     def _prepare(self, names: Sequence[str]) -> list[str]:
@@ -306,9 +360,11 @@ class GitHubAdapter:
             return  # GitHub cannot hold it, so it is not on the PR
         # PyGithub's remove_from_labels leaves "/" unescaped; quote everything.
         url = f"{self._issue_url(number)}/labels/{_segment(name)}"
-        with self._call("remove label", f"{self._ref(number)} {name!r}"):
-            if self._request_unless_404("DELETE", url) is None:
-                log.debug("label %r was not on %s", name, self._ref(number))
+        if (
+            self._request_unless_404("remove label", f"{self._ref(number)} {name!r}", "DELETE", url)
+            is None
+        ):
+            log.debug("label %r was not on %s", name, self._ref(number))
 
     def remove_labels(self, number: int, names: Sequence[str]) -> None:
         """One DELETE per label (GitHub has no bulk removal short of replacing all)."""
@@ -323,14 +379,17 @@ class GitHubAdapter:
             if len(name) > MAX_LABEL_LENGTH:
                 continue
             url = f"{self._repo_url}/labels/{_segment(name)}"
-            with self._call("delete label definition", f"{self._repository} {name!r}"):
-                if self._request_unless_404("DELETE", url) is None:
-                    log.debug("label definition %r was already gone", name)
+            resource = f"{self._repository} {name!r}"
+            if self._request_unless_404("delete label definition", resource, "DELETE", url) is None:
+                log.debug("label definition %r was already gone", name)
 
     def sha_label_definitions(self) -> list[str]:
         """Names of the repository's label definitions that carry a SHA (one request per 100)."""
-        with self._call("read labels", f"{self._repository} label definitions"):
-            return [label.name for label in self._repo.get_labels() if sha_of_label(label.name)]
+        return self._call(
+            "read labels",
+            f"{self._repository} label definitions",
+            lambda c: [label.name for label in c.repo.get_labels() if sha_of_label(label.name)],
+        )
 
     def attached_labels(self, names: Sequence[str]) -> set[str]:
         """Which of ``names`` are on at least one issue or PR, open or closed; one request each.
@@ -347,12 +406,13 @@ class GitHubAdapter:
             if "," in name:
                 attached.add(name)
                 continue
-            with self._call("read labels", f"{self._repository} issues labelled {name!r}"):
-                _, data = self._requester.requestJsonAndCheck(
-                    "GET",
-                    f"{self._repo_url}/issues",
-                    parameters={"labels": name, "state": "all", "per_page": 1},
-                )
+            data = self._request(
+                "read labels",
+                f"{self._repository} issues labelled {name!r}",
+                "GET",
+                f"{self._repo_url}/issues",
+                parameters={"labels": name, "state": "all", "per_page": 1},
+            )
             if data:
                 attached.add(name)
         return attached
@@ -365,9 +425,10 @@ class GitHubAdapter:
         """
         ttl_labels = ",".join(f'"{ttl_label(ttl)}"' for ttl in TTL_VALUES)
         query = f"repo:{self._repository} is:pr label:{ttl_labels}"
-        found: dict[int, LabelledPr] = {}
-        with self._call("search PRs", query):
-            results = self._github.search_issues(query)
+
+        def search(client: _Client) -> dict[int, LabelledPr]:
+            found: dict[int, LabelledPr] = {}
+            results = client.github.search_issues(query)
             for issue in results:
                 found.setdefault(
                     issue.number,
@@ -386,6 +447,9 @@ class GitHubAdapter:
                     len(found),
                     results.totalCount,
                 )
+            return found
+
+        found = self._call("search PRs", query, search)
         return sorted(found.values(), key=lambda pr: pr.number)
 
     # ----- other -----------------------------------------------------------------
@@ -394,15 +458,21 @@ class GitHubAdapter:
         """Comment on the PR when SHOWTIME_PR_COMMENTS is on; otherwise no request at all."""
         if not self._settings.showtime_pr_comments:
             return
-        with self._call("comment", self._ref(number), pr=number):
-            self._repo.get_issue(number).create_comment(text)
+        self._request(
+            "comment",
+            self._ref(number),
+            "POST",
+            f"{self._issue_url(number)}/comments",
+            input={"body": text},
+            pr=number,
+            repeatable=False,  # a 5xx may have created it: never post twice
+        )
 
     def collaborator_permission(self, login: str) -> str:
         """admin, maintain, write, triage, read or none (also for unknown users)."""
         resource = f"{login} on {self._repository}"
         url = f"{self._repo_url}/collaborators/{_segment(login)}/permission"
-        with self._call("read collaborator permission", resource):
-            data = self._request_unless_404("GET", url)
+        data = self._request_unless_404("read collaborator permission", resource, "GET", url)
         if data is None:  # not a GitHub user at all
             return "none"
         role = data.get("role_name")
@@ -414,21 +484,52 @@ class GitHubAdapter:
 
     # ----- internals -------------------------------------------------------------
 
-    def _request_unless_404(self, verb: str, url: str) -> dict[str, Any] | None:
+    def _request(
+        self,
+        operation: str,
+        resource: str,
+        verb: str,
+        url: str,
+        *,
+        pr: int | None = None,
+        repeatable: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """One REST request (JSON in and out) through ``_call``."""
+
+        def send(client: _Client) -> Any:
+            _, data = client.requester.requestJsonAndCheck(verb, url, **kwargs)
+            return data
+
+        return self._call(
+            operation, resource, send, pr=pr, write=verb != "GET", repeatable=repeatable
+        )
+
+    def _request_unless_404(
+        self, operation: str, resource: str, verb: str, url: str
+    ) -> dict[str, Any] | None:
         """One request whose 404 means "not there", which the caller may accept: None."""
-        try:
-            _, data = self._requester.requestJsonAndCheck(verb, url)
-        except GithubException as exc:
-            if exc.status != 404:
-                raise
-            return None
-        return data if isinstance(data, dict) else {}
+
+        def send(client: _Client) -> dict[str, Any] | None:
+            try:
+                _, data = client.requester.requestJsonAndCheck(verb, url)
+            except GithubException as exc:
+                if exc.status != 404:
+                    raise
+                return None
+            return data if isinstance(data, dict) else {}
+
+        return self._call(operation, resource, send, write=verb != "GET")
 
     def _pr_labels(self, number: int) -> tuple[str, ...]:
-        with self._call("read labels", self._ref(number), pr=number):
-            _, data = self._requester.requestJsonAndCheck(
-                "GET", f"{self._issue_url(number)}/labels", parameters={"per_page": 100}
-            )
+        data = self._request(
+            "read labels",
+            self._ref(number),
+            "GET",
+            f"{self._issue_url(number)}/labels",
+            parameters={"per_page": 100},
+            pr=number,
+        )
         return tuple(label["name"] for label in data)
 
     def _ensure_definitions(self, names: Sequence[str]) -> None:
@@ -442,13 +543,23 @@ class GitHubAdapter:
                 if definition is None or name in self._defined:
                     continue
                 colour, description = definition
-                with self._call("create label definition", f"{self._repository} {name!r}"):
+
+                def create(
+                    client: _Client,
+                    name: str = name,
+                    colour: str = colour,
+                    description: str = description,
+                ) -> None:
                     try:
-                        self._repo.create_label(name, colour, description)
+                        client.repo.create_label(name, colour, description)
                         log.info("created label definition %r in %s", name, self._repository)
                     except GithubException as exc:
                         if not _already_exists(exc):
                             raise
+
+                self._call(
+                    "create label definition", f"{self._repository} {name!r}", create, write=True
+                )
                 self._defined.add(name)
 
     def _issue_url(self, number: int) -> str:
@@ -457,36 +568,90 @@ class GitHubAdapter:
     def _ref(self, number: int) -> str:
         return f"{self._repository}#{number}"
 
-    @contextmanager
-    def _call(self, operation: str, resource: str, *, pr: int | None = None) -> Iterator[None]:
-        """One GitHub exchange at a time; PyGithub's exceptions become the bot's.
+    def _call(
+        self,
+        operation: str,
+        resource: str,
+        fn: Callable[[_Client], T],
+        *,
+        pr: int | None = None,
+        write: bool = False,
+        repeatable: bool = True,
+    ) -> T:
+        """Run ``fn`` with a client of its own, paced and retried; errors become the bot's.
 
-        PyGithub's Requester keeps a single connection object whose request() and
-        getresponse() share state, and paces writes with unlocked timestamps: two
-        threads inside it at once can swap URLs, bodies and answers (PyGithub #2052)
-        and burst writes together. GitHub asks clients to send requests serially
-        anyway, so every request of every job and Slack thread goes through this lock.
+        Between attempts the wait goes through the clock with no lock and no client held,
+        so other jobs' calls go on meanwhile.
         """
+        attempt = 0
+        while True:
+            attempt += 1
+            self._pacer.wait_turn(write=write)
+            client = self._borrow()
+            try:
+                return fn(client)
+            except (GithubException, requests.RequestException) as exc:
+                if isinstance(exc, requests.RequestException):
+                    # Lost connection: the request may or may not have reached GitHub.
+                    client.github.close()
+                delay = self._retry.delay(
+                    attempt, exc, repeatable=repeatable, now=self._clock.now().timestamp()
+                )
+                if delay is None:
+                    raise self._translate(exc, operation, resource, pr) from exc
+                log.info(
+                    "GitHub %s (%s) failed (%s); trying again in %.0fs",
+                    operation,
+                    resource,
+                    getattr(exc, "status", type(exc).__name__),
+                    delay,
+                )
+            finally:
+                self._clients.put(client)
+            self._clock.sleep(delay)
+
+    def _borrow(self) -> _Client:
         try:
-            with self._request_lock:
-                yield
-        except GithubException as exc:
-            raise self._github_error(exc, operation, resource, pr) from exc
-        except requests.exceptions.RetryError as exc:  # a Retry with raise_on_status=True
-            raise GitHubError(
-                f"GitHub kept failing to {operation} ({resource}) after retries",
-                "retry in a minute; if it persists, see https://www.githubstatus.com",
-                operation=operation,
-                resource=resource,
-            ) from exc
-        except requests.RequestException as exc:
-            raise GitHubError(
-                f"could not reach GitHub at {self._settings.github_api_url} to {operation} "
-                f"({resource}): {type(exc).__name__}",
-                "check GITHUB_API_URL and the network, then retry",
-                operation=operation,
-                resource=resource,
-            ) from exc
+            return self._clients.get_nowait()
+        except queue.Empty:
+            pass
+        github = Github(
+            base_url=self._settings.github_api_url,
+            auth=self._auth,
+            per_page=100,
+            # Pacing and retries are ours (process-wide, and waiting outside any lock).
+            seconds_between_requests=None,
+            seconds_between_writes=None,
+            retry=None,
+            user_agent="showtime-bot",
+            lazy=True,
+        )
+        # Lazy objects cost no request until an attribute is read: get_repo and
+        # get_pull are free, and the first attribute of a PR is its one GET.
+        requester = github.requester.withLazy(True)
+        client = _Client(github, requester, Repository(requester, url=self._repo_url))
+        with self._clients_lock:
+            self._all_clients.append(client)
+        return client
+
+    def _translate(
+        self, exc: Exception, operation: str, resource: str, pr: int | None
+    ) -> ShowtimeError:
+        if isinstance(exc, GithubException):
+            return self._github_error(exc, operation, resource, pr)
+        log.warning(
+            "could not reach GitHub at %s to %s (%s): %s",
+            self._settings.github_api_url,
+            operation,
+            resource,
+            exc,
+        )
+        return GitHubError(
+            f"could not reach GitHub to {operation} ({resource}): {type(exc).__name__}",
+            "check GITHUB_API_URL and the network, then retry",
+            operation=operation,
+            resource=resource,
+        )
 
     def _github_error(
         self, exc: GithubException, operation: str, resource: str, pr: int | None
@@ -495,7 +660,7 @@ class GitHubAdapter:
         message = _message(exc)
         if status == 404 and pr is not None:
             return PrNotFoundError(pr, self._repository)
-        if isinstance(exc, RateLimitExceededException):
+        if isinstance(exc, RateLimitExceededException) or _secondary_limit(exc):
             return GitHubError(
                 f"GitHub's rate limit stopped {operation} ({resource}): {message}",
                 "wait a few minutes and retry; GitHub's limits reset within the hour",
@@ -553,6 +718,18 @@ def _auth(settings: Settings) -> Auth.Auth:
             "GITHUB_APP_* variables",
         )
     return Auth.Token(token)
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _secondary_limit(exc: GithubException) -> bool:
+    message = str(_message(exc)).lower()
+    return "secondary rate limit" in message or "abuse" in message
 
 
 def _segment(value: str) -> str:

@@ -7,22 +7,25 @@ per operation, read from the stand-in's counters).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from github import GithubRetry
 
 from bot.adapters.github import (
+    NO_RETRIES,
     GitHubAdapter,
     GitHubAuthError,
     GitHubError,
     LabelTooLongError,
     PrNotFoundError,
+    RetryPolicy,
 )
 from bot.clock import FakeClock
 from bot.config import Settings
@@ -530,27 +533,32 @@ def test_other_failures_carry_githubs_message(
     assert "Validation Failed; too many" in caught.value.message
 
 
-def test_unreachable_github_names_the_url(standin: GitHubStandIn, clock: FakeClock) -> None:
+def test_unreachable_github_is_said_without_the_host(
+    standin: GitHubStandIn, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     settings = _settings(standin)
     standin.stop()
     with pytest.raises(GitHubError) as caught:
         GitHubAdapter(settings, clock=clock).get_pr(36121)
-    assert settings.github_api_url in caught.value.message
+    assert "could not reach GitHub" in caught.value.message
+    assert settings.github_api_url not in caught.value.message  # people see no host names
+    assert settings.github_api_url in caplog.text  # the log has it
     assert "GITHUB_API_URL" in caught.value.next_action
 
 
-def test_a_retry_that_raises_when_exhausted_is_reported(standin: GitHubStandIn) -> None:
-    retry = GithubRetry(total=1, backoff_factor=0)  # raise_on_status=True, PyGithub's default
-    adapter = GitHubAdapter(_settings(standin), retry=retry)
+def test_a_retry_that_runs_out_reports_the_last_answer(
+    standin: GitHubStandIn, clock: FakeClock
+) -> None:
+    adapter = GitHubAdapter(_settings(standin), retry=RetryPolicy(attempts=2), clock=clock)
     standin.fail_next("GET", ROUTE_PULL, 500, times=5)
     with pytest.raises(GitHubError) as caught:
         adapter.get_pr(36121)
-    assert "after retries" in caught.value.message
+    assert caught.value.code == "500"
     assert standin.count("GET", ROUTE_PULL) == 2
 
 
 def test_no_retry_fails_at_once(standin: GitHubStandIn) -> None:
-    adapter = GitHubAdapter(_settings(standin), retry=0)
+    adapter = GitHubAdapter(_settings(standin), retry=NO_RETRIES)
     standin.fail_next("GET", ROUTE_PULL, 500)
     with pytest.raises(GitHubError):
         adapter.get_pr(36121)
@@ -602,3 +610,75 @@ def test_replace_labels_is_one_read_and_one_write_and_keeps_other_labels(
     assert standin.total(method="GET") == 1
     # The 🚦 running definition is created once (its CLI colour), then one PUT.
     assert sum(standin.count(*key) for key in writes) == 2
+
+
+# ----- one caller never stalls another (SPEC §12) -------------------------------------------
+
+
+class HeldClock(FakeClock):
+    """A clock whose sleeps wait until the test lets them go: a long wait, made visible."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sleeping = threading.Event()
+        self.release = threading.Event()
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeping.set()
+        assert self.release.wait(30), "never released"
+        super().sleep(seconds)
+
+
+def test_a_rate_limit_wait_does_not_stall_other_callers(standin: GitHubStandIn) -> None:
+    clock = HeldClock()
+    adapter = GitHubAdapter(_settings(standin), clock=clock)
+    standin.fail_next("POST", ROUTE_ISSUE_LABELS, 403, headers={"Retry-After": "60"})
+    waiting = threading.Thread(target=adapter.add_labels, args=(36121, [f"🎪 🎯 {SHA}"]))
+    waiting.start()
+    assert clock.sleeping.wait(10)  # the first caller now waits out a secondary rate limit
+
+    others: list[object] = []
+    other = threading.Thread(target=lambda: others.append(adapter.get_pr(36122).number))
+    other.start()
+    other.join(5)
+    finished_meanwhile = not other.is_alive()
+    clock.release.set()
+    waiting.join(10)
+    other.join(10)
+    assert finished_meanwhile, "another job's GitHub call waited for someone else's rate limit"
+    assert others == [36122]
+    assert f"🎪 🎯 {SHA}" in standin.labels(36121)
+    assert clock.slept == [60]
+
+
+def test_sigterm_cuts_a_github_rate_limit_wait_short(
+    standin: GitHubStandIn, tmp_path: Path
+) -> None:
+    """The bot's GitHub adapter waits on the job clock, which shutdown interrupts."""
+    from bot.orchestrator.runner import Interrupted
+    from bot.wiring import build_bot
+
+    settings = _settings(
+        standin,
+        slack_bot_token="xoxb-test",
+        slack_signing_secret="s",
+        showtime_db_url=f"sqlite:///{tmp_path / 'jobs.db'}",
+    )
+    bot = build_bot(settings, verify_token=False, ecs=object())  # type: ignore[arg-type]
+    standin.fail_next("GET", ROUTE_PULL, 403, headers={"Retry-After": "60"}, times=10)
+    outcome: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            bot.github.get_pr(36121)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    time.sleep(0.3)  # it is waiting out the rate limit now
+    bot.stopping.set()
+    reader.join(3)
+    assert not reader.is_alive(), "a 60 s wait went on after SIGTERM"
+    assert outcome and isinstance(outcome[0], Interrupted)
+    bot.store.close()
