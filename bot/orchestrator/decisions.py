@@ -71,6 +71,15 @@ def refuse_new_environment(running_count: int, max_environments: int) -> Refusal
     return None
 
 
+ORPHAN_MIN_AGE = timedelta(minutes=10)
+
+
+def too_young_to_be_an_orphan(created: datetime | None, now: datetime) -> bool:
+    """A service without labels younger than 10 minutes is a deploy whose labels are on their
+    way (ours, or the CLI's, which labels after creating), never an orphan (SPEC §12)."""
+    return created is None or now - created < ORPHAN_MIN_AGE
+
+
 def claim_age(show: Show, now: datetime) -> timedelta | None:
     created = show.created_at
     return None if created is None else now - created

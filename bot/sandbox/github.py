@@ -25,7 +25,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -191,6 +191,9 @@ class GitHubStandIn:
         self._pulls: dict[int, _Pull] = {}
         self._labels: dict[str, _Label] = {}  # by casefolded name: GitHub's names are case-blind
         self._permissions: dict[str, str] = {}
+        # GitHub's search index lags label writes (seconds, sometimes minutes). While paused,
+        # search answers from the pulls as they were when the pause began.
+        self._search_snapshot: dict[int, _Pull] | None = None
         self._faults: list[_Fault] = []
         self._counts: Counter[tuple[str, str]] = Counter()
         self._next_id = 1000
@@ -360,6 +363,18 @@ class GitHubStandIn:
                 existing.name, existing.color, existing.description = name, color, description
             else:
                 self._labels[name.casefold()] = _Label(self._new_id(), name, color, description)
+
+    def pause_search_index(self) -> None:
+        """Search keeps answering from the PRs as they are now (a lagging index)."""
+        with self._lock:
+            self._search_snapshot = {
+                number: replace(pull, labels=list(pull.labels))
+                for number, pull in self._pulls.items()
+            }
+
+    def resume_search_index(self) -> None:
+        with self._lock:
+            self._search_snapshot = None
 
     def set_permission(self, login: str, permission: str) -> None:
         if permission not in ROLES:
@@ -661,9 +676,10 @@ class GitHubStandIn:
         if not query:
             raise validation_failed(doc, {"resource": "Search", "field": "q", "code": "missing"})
         search = _parse_search(query)
+        indexed = self._pulls if self._search_snapshot is None else self._search_snapshot
         found = [
             pull
-            for pull in sorted(self._pulls.values(), key=lambda p: -p.number)
+            for pull in sorted(indexed.values(), key=lambda p: -p.number)
             if search.matches(self.repository, pull)
         ]
         page, per_page = _page_numbers(request.query)
