@@ -645,8 +645,8 @@ class EcsEngine:
         app["image"] = self.image(pr, sha)
 
         flags = parse_feature_flags(description)
-        for warning in flags.warnings:
-            progress(Warning(f"Feature flags: {warning}"))
+        if summary := flags.warning_summary():
+            progress(Warning(summary))  # one reply for them all, however many lines
         environment = [
             entry for entry in app.get("environment") or [] if entry.get("name") not in flags.flags
         ]
