@@ -302,13 +302,34 @@ def _shared_loader() -> botocore.loaders.Loader:
     return botocore.loaders.create_loader()
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Never follow a redirect: the 3xx itself is the answer.
+
+    What the environment answers is chosen by PR code. Following its ``Location``
+    would make the bot GET any address its own network reaches (an internal admin
+    page, the cloud metadata endpoint) and count that address's 200 as healthy.
+    """
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        return None  # urllib then raises HTTPError(code), which urllib_get returns
+
+
 def urllib_get(url: str, timeout: float) -> int:
     """GET ``url`` and return the status code; ``OSError`` when nothing answers.
 
     Proxies from the environment are bypassed on purpose: the environment's IP is
-    reached directly, as a browser on the maintainer's machine would.
+    reached directly, as a browser on the maintainer's machine would. Redirects are
+    not followed (SPEC §12): a 3xx is returned, so the check goes on waiting.
     """
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
     request = urllib.request.Request(url, headers={"User-Agent": "showtime-bot health check"})
     try:
         with opener.open(request, timeout=timeout) as response:
