@@ -50,6 +50,8 @@ MEANINGS: dict[str, str] = {
     "ECS_SECURITY_GROUPS": "comma-separated security group IDs for the environments' tasks",
     "ECS_ASSIGN_PUBLIC_IP": "ENABLED or DISABLED",
     "ECS_TASK_DEFINITION_FILE": "JSON task definition template",
+    "ECS_TASK_ROLE_ARN": "IAM role (ARN or name) the environments' tasks get; unset = none, "
+    "so PR code gets no AWS credentials",
     "SHOWTIME_IMAGE_TEMPLATE": "image per PR and short SHA, with {pr} and {sha}",
     "SHOWTIME_ENV_PORT": "port the environment serves on",
     "SHOWTIME_HEALTH_PATH": "health check path",
@@ -65,6 +67,10 @@ MEANINGS: dict[str, str] = {
     "LOG_FORMAT": "text or json",
     "PORT": "HTTP port in HTTP mode",
 }
+
+
+# What RegisterTaskDefinition accepts as taskRoleArn: a role's ARN, or its name.
+_ROLE = re.compile(r"(?:arn:aws[a-z-]*:iam::[0-9]{12}:role/)?[\w+=,.@/-]{1,512}", re.ASCII)
 
 
 def _split_commas(value: object) -> object:
@@ -115,6 +121,7 @@ class Settings(BaseSettings):
     ecs_security_groups: CommaList = Field(default_factory=list)
     ecs_assign_public_ip: Literal["ENABLED", "DISABLED"] = "ENABLED"
     ecs_task_definition_file: Path = BUNDLED_TASK_DEFINITION
+    ecs_task_role_arn: str | None = None
     showtime_image_template: str = "apache/superset:pr-{pr}-{sha}-ci"
     showtime_env_port: int = Field(default=8080, ge=1, le=65535)
     showtime_health_path: str = "/health"
@@ -187,6 +194,17 @@ class Settings(BaseSettings):
     def _repo(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", value):
             raise ValueError("must be owner/name")
+        return value
+
+    @field_validator("ecs_task_role_arn")
+    @classmethod
+    def _role(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # an empty variable means no role, like an unset one
+        if not _ROLE.fullmatch(value):
+            raise ValueError(
+                "must be an IAM role ARN (arn:aws:iam::123456789012:role/name) or name"
+            )
         return value
 
     @field_validator("showtime_default_ttl")

@@ -662,6 +662,19 @@ class EcsEngine:
             )
         body = {k: v for k, v in template.items() if k not in _READ_ONLY_TASK_DEFINITION_KEYS}
         body["family"] = f"{template.get('family') or 'superset-ci'}-pr-{pr}"
+        # No task role unless ECS_TASK_ROLE_ARN names one (SPEC §12): the role's
+        # credentials are served to every process of the task, which runs PR code, so
+        # whoever opens a PR could read them from the task metadata endpoint. A role in
+        # the template is dropped as well: templates copied from the CLI (or this bot's
+        # own, once) name the execution role there, and one setting whose default is
+        # "none" is easier to audit than a file that may say otherwise.
+        if body.pop("taskRoleArn", None) and not self._settings.ecs_task_role_arn:
+            log.warning(
+                "%s names a task role; environments get none unless ECS_TASK_ROLE_ARN is set",
+                path,
+            )
+        if self._settings.ecs_task_role_arn:
+            body["taskRoleArn"] = self._settings.ecs_task_role_arn
         app = containers[0]
         app["image"] = self.image(pr, sha)
 
