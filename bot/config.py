@@ -8,6 +8,7 @@ Problems are reported together, by variable name, never with the value.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -308,19 +309,59 @@ def describe_validation_error(error: ValidationError) -> list[str]:
     return lines
 
 
+def _invalid_fields(error: ValidationError) -> set[str]:
+    """The Settings fields ``error`` is about (an error may name a field by its alias)."""
+    by_alias = {
+        alias.lower(): name
+        for name, info in Settings.model_fields.items()
+        if isinstance(info.validation_alias, AliasChoices)
+        for alias in info.validation_alias.choices
+        if isinstance(alias, str)
+    }
+    fields: set[str] = set()
+    for item in error.errors(include_input=False, include_url=False):
+        loc = str(item["loc"][0]).lower() if item["loc"] else ""
+        name = loc if loc in Settings.model_fields else by_alias.get(loc)
+        if name:
+            fields.add(name)
+    return fields
+
+
 def load_settings(needs: tuple[Need, ...] = (), **overrides: object) -> Settings:
-    """Read settings and check what ``needs`` demands; raise one ConfigurationError."""
+    """Read settings and check what ``needs`` demands; raise one ConfigurationError.
+
+    The error names every bad variable at once, invalid and missing together: with
+    invalid values the settings are read again with defaults in their place, only to
+    find what is missing as well (an operator fixing one variable per restart would
+    otherwise meet the next problem only after the next deploy).
+    """
+    invalid: list[str] = []
+    settings: Settings | None = None
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
+        invalid = describe_validation_error(exc)
+        defaults = {
+            name: Settings.model_fields[name].get_default(call_default_factory=True)
+            for name in _invalid_fields(exc)
+        }
+        # The defaults are valid, so this only fails if an error named no field: then
+        # the invalid variables are reported without the missing ones.
+        with contextlib.suppress(ValidationError):
+            settings = Settings(**{**overrides, **defaults})
+    named = {line.split(":", 1)[0] for line in invalid}
+    missing = [
+        line
+        for line in (missing_settings(settings, needs) if settings is not None else [])
+        if line.split(":", 1)[0] not in named  # invalid and needed: said once, as invalid
+    ]
+    if invalid or missing or settings is None:
+        heading = " and ".join(
+            word for word, lines in (("invalid", invalid), ("missing", missing)) if lines
+        )
         raise ConfigurationError(
-            "Invalid configuration:\n  " + "\n  ".join(describe_validation_error(exc)),
-            "fix these variables in the environment or .env, then start again",
-        ) from None
-    problems = missing_settings(settings, needs)
-    if problems:
-        raise ConfigurationError(
-            "Missing configuration:\n  " + "\n  ".join(problems),
-            "set these variables in the environment or .env (see .env.example), then start again",
+            f"{heading.capitalize()} configuration:\n  " + "\n  ".join(invalid + missing),
+            "fix or set these variables in the environment or .env (see .env.example), "
+            "then start again",
         )
     return settings
