@@ -8,6 +8,7 @@ Problems are reported together, by variable name, never with the value.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -50,6 +51,8 @@ MEANINGS: dict[str, str] = {
     "ECS_SECURITY_GROUPS": "comma-separated security group IDs for the environments' tasks",
     "ECS_ASSIGN_PUBLIC_IP": "ENABLED or DISABLED",
     "ECS_TASK_DEFINITION_FILE": "JSON task definition template",
+    "ECS_TASK_ROLE_ARN": "IAM role (ARN or name) the environments' tasks get; unset = none, "
+    "so PR code gets no AWS credentials",
     "SHOWTIME_IMAGE_TEMPLATE": "image per PR and short SHA, with {pr} and {sha}",
     "SHOWTIME_ENV_PORT": "port the environment serves on",
     "SHOWTIME_HEALTH_PATH": "health check path",
@@ -65,6 +68,10 @@ MEANINGS: dict[str, str] = {
     "LOG_FORMAT": "text or json",
     "PORT": "HTTP port in HTTP mode",
 }
+
+
+# What RegisterTaskDefinition accepts as taskRoleArn: a role's ARN, or its name.
+_ROLE = re.compile(r"(?:arn:aws[a-z-]*:iam::[0-9]{12}:role/)?[\w+=,.@/-]{1,512}", re.ASCII)
 
 
 def _split_commas(value: object) -> object:
@@ -115,6 +122,7 @@ class Settings(BaseSettings):
     ecs_security_groups: CommaList = Field(default_factory=list)
     ecs_assign_public_ip: Literal["ENABLED", "DISABLED"] = "ENABLED"
     ecs_task_definition_file: Path = BUNDLED_TASK_DEFINITION
+    ecs_task_role_arn: str | None = None
     showtime_image_template: str = "apache/superset:pr-{pr}-{sha}-ci"
     showtime_env_port: int = Field(default=8080, ge=1, le=65535)
     showtime_health_path: str = "/health"
@@ -187,6 +195,17 @@ class Settings(BaseSettings):
     def _repo(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", value):
             raise ValueError("must be owner/name")
+        return value
+
+    @field_validator("ecs_task_role_arn")
+    @classmethod
+    def _role(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # an empty variable means no role, like an unset one
+        if not _ROLE.fullmatch(value):
+            raise ValueError(
+                "must be an IAM role ARN (arn:aws:iam::123456789012:role/name) or name"
+            )
         return value
 
     @field_validator("showtime_default_ttl")
@@ -290,19 +309,59 @@ def describe_validation_error(error: ValidationError) -> list[str]:
     return lines
 
 
+def _invalid_fields(error: ValidationError) -> set[str]:
+    """The Settings fields ``error`` is about (an error may name a field by its alias)."""
+    by_alias = {
+        alias.lower(): name
+        for name, info in Settings.model_fields.items()
+        if isinstance(info.validation_alias, AliasChoices)
+        for alias in info.validation_alias.choices
+        if isinstance(alias, str)
+    }
+    fields: set[str] = set()
+    for item in error.errors(include_input=False, include_url=False):
+        loc = str(item["loc"][0]).lower() if item["loc"] else ""
+        name = loc if loc in Settings.model_fields else by_alias.get(loc)
+        if name:
+            fields.add(name)
+    return fields
+
+
 def load_settings(needs: tuple[Need, ...] = (), **overrides: object) -> Settings:
-    """Read settings and check what ``needs`` demands; raise one ConfigurationError."""
+    """Read settings and check what ``needs`` demands; raise one ConfigurationError.
+
+    The error names every bad variable at once, invalid and missing together: with
+    invalid values the settings are read again with defaults in their place, only to
+    find what is missing as well (an operator fixing one variable per restart would
+    otherwise meet the next problem only after the next deploy).
+    """
+    invalid: list[str] = []
+    settings: Settings | None = None
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
+        invalid = describe_validation_error(exc)
+        defaults = {
+            name: Settings.model_fields[name].get_default(call_default_factory=True)
+            for name in _invalid_fields(exc)
+        }
+        # The defaults are valid, so this only fails if an error named no field: then
+        # the invalid variables are reported without the missing ones.
+        with contextlib.suppress(ValidationError):
+            settings = Settings(**{**overrides, **defaults})
+    named = {line.split(":", 1)[0] for line in invalid}
+    missing = [
+        line
+        for line in (missing_settings(settings, needs) if settings is not None else [])
+        if line.split(":", 1)[0] not in named  # invalid and needed: said once, as invalid
+    ]
+    if invalid or missing or settings is None:
+        heading = " and ".join(
+            word for word, lines in (("invalid", invalid), ("missing", missing)) if lines
+        )
         raise ConfigurationError(
-            "Invalid configuration:\n  " + "\n  ".join(describe_validation_error(exc)),
-            "fix these variables in the environment or .env, then start again",
-        ) from None
-    problems = missing_settings(settings, needs)
-    if problems:
-        raise ConfigurationError(
-            "Missing configuration:\n  " + "\n  ".join(problems),
-            "set these variables in the environment or .env (see .env.example), then start again",
+            f"{heading.capitalize()} configuration:\n  " + "\n  ".join(invalid + missing),
+            "fix or set these variables in the environment or .env (see .env.example), "
+            "then start again",
         )
     return settings

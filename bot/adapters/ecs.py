@@ -302,13 +302,34 @@ def _shared_loader() -> botocore.loaders.Loader:
     return botocore.loaders.create_loader()
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Never follow a redirect: the 3xx itself is the answer.
+
+    What the environment answers is chosen by PR code. Following its ``Location``
+    would make the bot GET any address its own network reaches (an internal admin
+    page, the cloud metadata endpoint) and count that address's 200 as healthy.
+    """
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        return None  # urllib then raises HTTPError(code), which urllib_get returns
+
+
 def urllib_get(url: str, timeout: float) -> int:
     """GET ``url`` and return the status code; ``OSError`` when nothing answers.
 
     Proxies from the environment are bypassed on purpose: the environment's IP is
-    reached directly, as a browser on the maintainer's machine would.
+    reached directly, as a browser on the maintainer's machine would. Redirects are
+    not followed (SPEC §12): a 3xx is returned, so the check goes on waiting.
     """
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
     request = urllib.request.Request(url, headers={"User-Agent": "showtime-bot health check"})
     try:
         with opener.open(request, timeout=timeout) as response:
@@ -641,12 +662,25 @@ class EcsEngine:
             )
         body = {k: v for k, v in template.items() if k not in _READ_ONLY_TASK_DEFINITION_KEYS}
         body["family"] = f"{template.get('family') or 'superset-ci'}-pr-{pr}"
+        # No task role unless ECS_TASK_ROLE_ARN names one (SPEC §12): the role's
+        # credentials are served to every process of the task, which runs PR code, so
+        # whoever opens a PR could read them from the task metadata endpoint. A role in
+        # the template is dropped as well: templates copied from the CLI (or this bot's
+        # own, once) name the execution role there, and one setting whose default is
+        # "none" is easier to audit than a file that may say otherwise.
+        if body.pop("taskRoleArn", None) and not self._settings.ecs_task_role_arn:
+            log.warning(
+                "%s names a task role; environments get none unless ECS_TASK_ROLE_ARN is set",
+                path,
+            )
+        if self._settings.ecs_task_role_arn:
+            body["taskRoleArn"] = self._settings.ecs_task_role_arn
         app = containers[0]
         app["image"] = self.image(pr, sha)
 
         flags = parse_feature_flags(description)
-        for warning in flags.warnings:
-            progress(Warning(f"Feature flags: {warning}"))
+        if summary := flags.warning_summary():
+            progress(Warning(summary))  # one reply for them all, however many lines
         environment = [
             entry for entry in app.get("environment") or [] if entry.get("name") not in flags.flags
         ]

@@ -10,6 +10,11 @@ looks the same whichever tool deployed it.
 A line that starts like a flag but cannot be read (bad name, value that is not a
 boolean) is skipped with a warning the thread shows: a silently ignored typo would
 leave the author wondering why their feature is off.
+
+The description is the PR author's text, and it may hold hundreds of such lines:
+``warning_summary`` makes ONE message of them all (SPEC §12: up to 10 listed, then
+"and N more"), each quoting at most 80 characters of its line inside a code span
+the line's own backticks cannot close. Escaping for Slack is the Slack side's job.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import re
 from dataclasses import dataclass
 
 ENV_PREFIX = "SUPERSET_FEATURE_"
+QUOTE_LIMIT = 80  # characters of a description line a warning quotes
+LISTED_WARNINGS = 10  # warnings a summary lists; the others are counted
 
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
@@ -42,6 +49,24 @@ class FeatureFlags:
             for name, enabled in sorted(self.flags.items())
         ]
 
+    def warning_summary(self) -> str | None:
+        """Every warning in one message (the first ten listed), or ``None`` without any.
+
+        One thread reply whatever the description holds: 300 bad lines once took 300
+        replies and the bot's whole Slack rate limit.
+        """
+        if not self.warnings:
+            return None
+        count = len(self.warnings)
+        lines = [
+            f"Feature flags: {count} line{'s' if count != 1 else ''} of the PR description "
+            f"{'need' if count != 1 else 'needs'} a look:"
+        ]
+        lines.extend(f"• {warning}" for warning in self.warnings[:LISTED_WARNINGS])
+        if count > LISTED_WARNINGS:
+            lines.append(f"… and {count - LISTED_WARNINGS} more")
+        return "\n".join(lines)
+
 
 def parse_feature_flags(description: str | None) -> FeatureFlags:
     """Read every ``FEATURE_<NAME>=true|false|1|0|yes|no`` line; a later line wins."""
@@ -52,7 +77,7 @@ def parse_feature_flags(description: str | None) -> FeatureFlags:
         if match is None:
             continue
         name, raw_value = match.group(1), match.group(2)
-        shown = line.strip()
+        shown = _quoted(line)
         if not _NAME.fullmatch(name):
             warnings.append(
                 f"line {number} `{shown}` skipped: a flag name is FEATURE_ followed by "
@@ -75,3 +100,13 @@ def parse_feature_flags(description: str | None) -> FeatureFlags:
             warnings.append(f"line {number} `{shown}` overrides an earlier line for the same flag")
         flags[env_name] = enabled
     return FeatureFlags(flags=flags, warnings=tuple(warnings))
+
+
+def _quoted(line: str) -> str:
+    """At most QUOTE_LIMIT characters of ``line``, fit to sit between backticks.
+
+    A backtick of the line would end the code span early and let the rest of the
+    line be read as formatting: it becomes the look-alike "ˋ" (U+02CB).
+    """
+    shown = line.strip().replace("`", "ˋ")
+    return shown if len(shown) <= QUOTE_LIMIT else shown[: QUOTE_LIMIT - 1] + "…"

@@ -4,10 +4,15 @@
 writes them back. Both directions are pure and lossless for showtime labels:
 ``parse_labels(render_labels(state)) == state``. Labels the CLI writes are read
 the same way (its older forms too: a per-SHA ``⌛`` and ``🌐 52-1-2-3``).
+
+Labels are written by anyone with triage rights, not only by the bot and the CLI:
+a value is kept as written (so labels round-trip), but a ``🌐`` value becomes a URL
+only when it is an address (``address_url``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -44,6 +49,14 @@ _SHA = r"[0-9a-f]{7,40}"
 _PER_SHA = re.compile(rf"({_SHA}) (\S+) (.+)", re.ASCII | re.DOTALL)
 _POINTER = re.compile(rf"(🎯|🏗️|🏗) ({_SHA})", re.DOTALL)
 _TTL = re.compile(r"⌛ (\S+)")
+# host or [IPv6], then an optional :port; the parts are checked by address_url.
+_ADDRESS = re.compile(
+    r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]+))(?::(?P<port>[0-9]{1,5}))?",
+    re.ASCII,
+)
+_DASHED_IPV4 = re.compile(r"[0-9]{1,3}(?:-[0-9]{1,3}){3}", re.ASCII)  # the CLI's oldest form
+_DOTTED = re.compile(r"[0-9.]+", re.ASCII)
+_HOST_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", re.ASCII)
 
 # The CLI's colours and descriptions (label definitions are shared with it).
 _CIRCUS_YELLOW = "FFD700"
@@ -86,12 +99,7 @@ class Show:
 
     @property
     def url(self) -> str | None:
-        if not self.address:
-            return None
-        address = self.address
-        if "." not in address and ":" not in address and address.count("-") == 3:
-            address = address.replace("-", ".")  # the CLI's oldest form: 52-1-2-3
-        return f"http://{address}"
+        return address_url(self.address) if self.address else None
 
 
 @dataclass(frozen=True)
@@ -145,6 +153,38 @@ class PrLabels:
     @property
     def has_environment(self) -> bool:
         return bool(self.shows or self.active_sha or self.building_sha)
+
+
+def address_url(address: str) -> str | None:
+    """``http://{address}`` when the 🌐 value is an address, else ``None``.
+
+    The URL goes into Slack links and the Open button, and a 🌐 label is anyone with
+    triage rights' to write: ``evil.example|Open the environment`` or a path to an
+    internal page must not become a link. Accepted: ``ip:port``, ``host:port``,
+    ``[ipv6]:port``, and the CLI's port-less IPv4 forms ``52.1.2.3`` and ``52-1-2-3``.
+    """
+    if _DASHED_IPV4.fullmatch(address):
+        address = address.replace("-", ".")
+    match = _ADDRESS.fullmatch(address)
+    if match is None:
+        return None
+    port = match.group("port")
+    if port is not None and not 1 <= int(port) <= 65535:
+        return None
+    host = match.group("host")
+    try:
+        if match.group("ipv6") is not None:
+            ipaddress.IPv6Address(match.group("ipv6"))
+            ok = port is not None
+        elif _DOTTED.fullmatch(host):
+            ipaddress.IPv4Address(host)
+            ok = True
+        else:
+            parts = host.split(".")
+            ok = port is not None and len(host) <= 253 and all(map(_HOST_PART.fullmatch, parts))
+    except ValueError:  # not an IP address after all (999.1.2.3)
+        return None
+    return f"http://{address}" if ok else None
 
 
 def short_sha(sha: str) -> str:

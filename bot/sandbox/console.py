@@ -32,6 +32,8 @@ Seeded PRs: 36121, 36122, 36123 (open), 36000 (closed)."""
 _LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
 _BARE_LINK = re.compile(r"<(https?://[^>]+)>")
 _MENTION = re.compile(r"<@([A-Z0-9]+)>")
+_ENTITY = re.compile(r"&(lt|gt|amp);")
+_ENTITIES = {"lt": "<", "gt": ">", "amp": "&"}
 _VERBS = {
     "help",
     "start",
@@ -270,10 +272,17 @@ def _typed_so_far() -> str:
 
 
 def _plain(text: str) -> str:
+    """A message as a person sees it in Slack: links and mentions rendered, entities undone.
+
+    The bot escapes outsiders' text (``&lt;!channel&gt;``), and Slack shows it as the
+    characters again; so does the console, once the real markup is rendered (in one
+    pass, so ``&amp;lt;`` shows as ``&lt;``, as in Slack).
+    """
     text = _LINK.sub(
         lambda m: m.group(2) if m.group(2) == m.group(1) else f"{m.group(2)} ({m.group(1)})", text
     )
     text = _BARE_LINK.sub(r"\1", text)
-    return _MENTION.sub(
+    text = _MENTION.sub(
         lambda m: "@maintainer" if m.group(1) == "U0MAINTAINER" else f"@{m.group(1)}", text
     )
+    return _ENTITY.sub(lambda m: _ENTITIES[m.group(1)], text)

@@ -1,4 +1,8 @@
-"""Status-message cards from what a job knows (its recorded labels), with no extra API calls."""
+"""Status-message cards from what a job knows (its recorded labels), with no extra API calls.
+
+Cards carry plain text as it was written (titles, label values, error texts);
+``views.card_blocks`` quotes it when it builds the message.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from bot.domain.ttl import format_duration, time_left
 from bot.orchestrator.inventory import EnvView
 from bot.orchestrator.models import KIND_CLEANUP, KIND_START, KIND_STOP, PrStatus
 from bot.orchestrator.service import Orchestrator
+from bot.slack.text import slack_user_id
 from bot.slack.views import Card
 
 _MODE_WORDS = {"fresh": "Deploying", "redeploy": "Redeploying", "rolling": "Rolling update to"}
@@ -20,8 +25,8 @@ _MODE_WORDS = {"fresh": "Deploying", "redeploy": "Redeploying", "rolling": "Roll
 
 def _card(orch: Orchestrator, job: Job, **fields: Any) -> Card:
     """A card for ``job``'s PR with the common fields filled in."""
-    requester = job.requester if job.requester.startswith(("U", "W")) else None
-    fields.setdefault("requester", requester)
+    # Only a Slack user id becomes a mention; sweeper, webhook and CLI requesters do not.
+    fields.setdefault("requester", slack_user_id(job.requester))
     return Card(
         pr=job.pr or 0,
         repository=orch.settings.github_repository,

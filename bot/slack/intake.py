@@ -26,6 +26,7 @@ from bot.orchestrator import models as M
 from bot.orchestrator.service import DuplicateRequestError, JobBusyError, Orchestrator
 from bot.slack import cards, views
 from bot.slack.auth import Authorizer, PerUserLimit
+from bot.slack.text import mention, quote
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,10 @@ class Intake:
 
     def _status(self, pr: int, say: Say) -> None:
         status = self.orch.status(pr)
-        header = f"*<{status.html_url}|#{pr}>* {status.title} — {status.state}"
+        # The title is the PR author's text: quoted, so it can neither mention nor link.
+        pr_link = views.pr_link(self.settings.github_repository, pr)
+        title = quote(status.title, views.TITLE_LIMIT)
+        header = f"*{pr_link}* {title} — {quote(status.state, 20)}"
         if status.frozen:
             header += " · 🧊 frozen"
         if status.blocked:
@@ -115,8 +119,10 @@ class Intake:
         footer = []
         if status.live_job is not None:
             job = status.live_job
+            who = mention(job.requester) or quote(job.requester_name or job.requester, 60)
             footer.append(
-                f"⏳ `{job.kind}` by <@{job.requester}> is running{self._thread_link(job.channel, job.thread_ts)}"
+                f"⏳ `{quote(job.kind, 20)}` by {who} is running"
+                + self._thread_link(job.channel, job.thread_ts)
             )
         cards_ = [cards.view_card(self.orch, status, view) for view in status.environments]
         if not cards_:

@@ -5,6 +5,13 @@ most one heartbeat reply a minute during long waits, and at the end a reply that
 mentions the requester plus an in-place update of the status message. Jobs that
 have no thread yet (the sweeper's, say) get a top-level message first, which
 becomes their thread, so later buttons and resumed jobs post in the same place.
+
+Every event text is quoted (``bot.slack.text.quote``) before it is posted. The texts
+are the orchestrator's and the ECS adapter's sentences, which carry their own
+backticks and *bold* but never ``<…>`` markup, and they quote what outsiders wrote:
+AWS and GitHub error messages, a container's stop reason, feature-flag lines of a PR
+description, label values. Escaping them all here makes the whole thread inert; the
+one piece of markup the reporter means, the requester's ``<@U…>``, is added after.
 """
 
 from __future__ import annotations
@@ -22,11 +29,18 @@ from bot.clock import SYSTEM_CLOCK, Clock
 from bot.domain import events as ev
 from bot.orchestrator.service import EventContext, Orchestrator
 from bot.slack import cards
+from bot.slack.text import mention, quote
 from bot.slack.views import card_blocks, card_text, notice_blocks
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 60.0
+REPLY_LIMIT = 3000  # characters of one event's text in a reply (Slack's section limit)
+
+
+def said(text: str) -> str:
+    """An event's text as a thread reply shows it: bounded and inert."""
+    return quote(text, REPLY_LIMIT, multiline=True)
 
 
 class ThreadReporter:
@@ -43,7 +57,7 @@ class ThreadReporter:
     def __call__(self, context: EventContext, event: ev.Event) -> None:
         if isinstance(event, ev.ExpiryWarning):
             if context.channel:
-                text = f"⌛ {event.text}"
+                text = f"⌛ {said(event.text)}"
                 blocks = notice_blocks(text, pr=event.pr, sha=event.sha, extend=True)
                 self._post(context.channel, context.thread_ts, text, blocks=blocks)
             return
@@ -56,7 +70,7 @@ class ThreadReporter:
             return
         channel = job.channel
         if isinstance(event, ev.StepStarted):
-            ts = self._post(channel, thread, f"⏳ {event.text}")
+            ts = self._post(channel, thread, f"⏳ {said(event.text)}")
             if ts:
                 with self._lock:
                     self._step_replies[(job.id, event.step)] = ts
@@ -64,19 +78,21 @@ class ThreadReporter:
             with self._lock:
                 ts = self._step_replies.pop((job.id, event.step), None)
             if ts:
-                self._update(channel, ts, f"✅ {event.text}")
+                self._update(channel, ts, f"✅ {said(event.text)}")
             else:
-                self._post(channel, thread, f"✅ {event.text}")
+                self._post(channel, thread, f"✅ {said(event.text)}")
         elif isinstance(event, ev.Waiting):
             if self._heartbeat_due(job.id, event):
-                self._post(channel, thread, f"⏳ {event.text}")
+                self._post(channel, thread, f"⏳ {said(event.text)}")
         elif isinstance(event, ev.Warning):
-            self._post(channel, thread, f"⚠️ {event.text}")
+            self._post(channel, thread, f"⚠️ {said(event.text)}")
         elif isinstance(event, ev.Queued):
-            self._post(channel, thread, f"⏳ {event.text}")
+            self._post(channel, thread, f"⏳ {said(event.text)}")
         elif isinstance(event, ev.Resumed):
             self._post(
-                channel, thread, f"🔁 resumed after restart (last finished step: {event.step})"
+                channel,
+                thread,
+                f"🔁 resumed after restart (last finished step: {said(event.step)})",
             )
         elif isinstance(event, ev.Succeeded | ev.Failed):
             self._finish(job, channel, thread, event)
@@ -110,12 +126,15 @@ class ThreadReporter:
         return True
 
     def _finish(self, job: Job, channel: str, thread: str, event: ev.Succeeded | ev.Failed) -> None:
-        mention = f"<@{job.requester}> " if job.requester.startswith(("U", "W")) else ""
+        who = mention(job.requester)
+        # The mention goes in after the event's words were escaped: it is the bot's markup.
+        prefix = f"{who} " if who else ""
         if isinstance(event, ev.Succeeded):
-            text = f"🎉 {mention}{event.text}"
+            text = f"🎉 {prefix}{said(event.text)}"
         else:
-            nxt = f"\n*Next:* {event.next_action}" if event.next_action else ""
-            text = f"❌ {mention}failed: {event.reason}{nxt}\n_ref `{event.correlation_id}`_"
+            nxt = f"\n*Next:* {said(event.next_action)}" if event.next_action else ""
+            ref = said(event.correlation_id)
+            text = f"❌ {prefix}failed: {said(event.reason)}{nxt}\n_ref `{ref}`_"
         self._post(channel, thread, text)
         card = cards.final_card(self._orch, job, event)
         if card is not None:
@@ -133,9 +152,9 @@ class ThreadReporter:
         if not url:
             return
         text = (
-            f"✅ {event.text}"
+            f"✅ {said(event.text)}"
             if isinstance(event, ev.Succeeded)
-            else f"❌ {event.reason} {event.next_action}"
+            else f"❌ {said(event.reason)} {said(event.next_action)}"
         )
         try:
             WebhookClient(url).send(text=text, response_type="ephemeral")

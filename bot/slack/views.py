@@ -2,6 +2,11 @@
 
 Slack's limits are respected here, where the messages are made: at most 50
 blocks, at most 3000 characters in a text field, 75 in a button's text.
+
+What a card or a list line shows from outside the bot (PR titles, label values, error
+texts) goes through ``bot.slack.text.quote``; the only markup in them is the bot's own:
+links to the PR built from GITHUB_REPOSITORY, links to addresses that are addresses,
+and mentions of Slack user ids (SPEC §12).
 """
 
 from __future__ import annotations
@@ -14,12 +19,16 @@ from typing import Any
 from bot.domain.commands import USAGE
 from bot.domain.ttl import format_duration
 from bot.orchestrator.inventory import EnvView
+from bot.slack.text import escape, link, mention, quote, safe_url
 
 Block = dict[str, Any]
 
 MAX_BLOCKS = 50
 MAX_TEXT = 3000
 MAX_BUTTON_TEXT = 75
+TITLE_LIMIT = 150  # characters of a PR title on a card or a status header
+DETAIL_LIMIT = 300  # a fact on a card (a requester label, a stop summary)
+REASON_LIMIT = 1500  # why something failed, often quoting AWS or GitHub
 
 ACTION_OPEN = "showtime_open"
 ACTION_LOGS = "showtime_logs"
@@ -76,6 +85,15 @@ def button(
     return element
 
 
+def pr_url(repository: str, pr: int) -> str:
+    """The PR's page, built from GITHUB_REPOSITORY (validated as owner/name), not from GitHub's answer."""
+    return f"https://github.com/{repository}/pull/{pr}"
+
+
+def pr_link(repository: str, pr: int) -> str:
+    return link(pr_url(repository, pr), f"#{pr}")
+
+
 def button_value(pr: int, sha: str | None = None) -> str:
     return f"{pr}:{sha or ''}"
 
@@ -110,39 +128,44 @@ class Card:
 
     @property
     def pr_url(self) -> str:
-        return f"https://github.com/{self.repository}/pull/{self.pr}"
+        return pr_url(self.repository, self.pr)
 
 
 def card_text(card: Card) -> str:
+    """The message's plain text (notifications, and clients without blocks)."""
     icon = STATE_ICONS.get(card.state, "❔")
-    sha = f" `{card.sha}`" if card.sha else ""
-    head = card.headline or card.state
+    sha = f" `{quote(card.sha, 40)}`" if card.sha else ""
+    head = quote(card.headline or card.state)
     return f"{icon} #{card.pr}{sha}: {head}"
 
 
 def card_blocks(card: Card) -> list[Block]:
     """The status message: one line of state, facts, and the buttons that fit the state."""
     icon = STATE_ICONS.get(card.state, "❔")
-    title = f" — {card.title}" if card.title else ""
-    sha = f" · `{card.sha}`" if card.sha else ""
-    lines = [f"{icon} *<{card.pr_url}|#{card.pr}>*{title}{sha}", f"*{card.headline or card.state}*"]
-    if card.url and card.state == "running":
-        lines.append(f"🌐 <{card.url}|{card.url}>")
+    title = f" — {quote(card.title, TITLE_LIMIT)}" if card.title else ""
+    sha = f" · `{quote(card.sha, 40)}`" if card.sha else ""
+    lines = [
+        f"{icon} *{link(card.pr_url, f'#{card.pr}')}*{title}{sha}",
+        f"*{quote(card.headline or card.state)}*",
+    ]
+    if safe_url(card.url) and card.state == "running":
+        lines.append(f"🌐 {link(card.url, str(card.url))}")
     if card.reason:
-        lines.append(f"*Why:* {card.reason}")
+        lines.append(f"*Why:* {quote(card.reason, REASON_LIMIT, multiline=True)}")
     if card.next_action:
-        lines.append(f"*Next:* {card.next_action}")
+        lines.append(f"*Next:* {quote(card.next_action, REASON_LIMIT, multiline=True)}")
     blocks: list[Block] = [mrkdwn("\n".join(lines))]
     facts = []
-    if card.requester:
-        facts.append(f"requested by <@{card.requester}>")
+    if requester := mention(card.requester):
+        facts.append(f"requested by {requester}")
     if card.ttl:
-        facts.append(f"⌛ {card.ttl}" + (f" ({card.time_left} left)" if card.time_left else ""))
+        left = f" ({quote(card.time_left, 40)} left)" if card.time_left else ""
+        facts.append(f"⌛ {quote(card.ttl, 40)}{left}")
     if card.frozen:
         facts.append("🧊 frozen")
     if card.correlation_id:
-        facts.append(f"ref `{card.correlation_id}`")
-    facts.extend(card.details)
+        facts.append(f"ref `{quote(card.correlation_id, 40)}`")
+    facts.extend(quote(detail, DETAIL_LIMIT) for detail in card.details)
     if facts:
         blocks.append(context(" · ".join(facts)))
     actions = card_buttons(card)
@@ -155,10 +178,10 @@ def card_buttons(card: Card) -> list[dict[str, Any]]:
     value = button_value(card.pr, card.sha)
     buttons: list[dict[str, Any]] = []
     if card.state == "running":
-        if card.url:
-            buttons.append(button("Open", ACTION_OPEN, value, url=card.url, style="primary"))
-        if card.logs_url:
-            buttons.append(button("Logs", ACTION_LOGS, value, url=card.logs_url))
+        if url := safe_url(card.url):
+            buttons.append(button("Open", ACTION_OPEN, value, url=url, style="primary"))
+        if logs := safe_url(card.logs_url):
+            buttons.append(button("Logs", ACTION_LOGS, value, url=logs))
         buttons.append(button("Stop", ACTION_STOP, value, style="danger"))
         buttons.append(button("Redeploy", ACTION_REDEPLOY, button_value(card.pr)))
         buttons.append(button("Extend TTL", ACTION_EXTEND, value))
@@ -168,11 +191,11 @@ def card_buttons(card: Card) -> list[dict[str, Any]]:
             buttons.append(button("Freeze", ACTION_FREEZE, value))
     elif card.state == "failed":
         buttons.append(button("Retry", ACTION_RETRY, value, style="primary"))
-        if card.logs_url:
-            buttons.append(button("Logs", ACTION_LOGS, value, url=card.logs_url))
+        if logs := safe_url(card.logs_url):
+            buttons.append(button("Logs", ACTION_LOGS, value, url=logs))
         buttons.append(button("Stop", ACTION_STOP, value, style="danger"))
-    elif card.state in ("deploying", "queued") and card.logs_url:
-        buttons.append(button("Logs", ACTION_LOGS, value, url=card.logs_url))
+    elif card.state in ("deploying", "queued") and (logs := safe_url(card.logs_url)):
+        buttons.append(button("Logs", ACTION_LOGS, value, url=logs))
     elif card.state == "stopped":
         buttons.append(button("Start again", ACTION_REDEPLOY, button_value(card.pr)))
     return buttons
@@ -181,7 +204,7 @@ def card_buttons(card: Card) -> list[dict[str, Any]]:
 def help_text() -> str:
     return (
         "*Showtime* gives a pull request its own Superset on AWS ECS.\n"
-        f"{USAGE}\n"
+        f"{escape(USAGE)}\n"
         "Read-only commands (`status`, `list`, `help`) are open to everyone; the others need "
         "permission (SHOWTIME_ALLOWED_USERS / SHOWTIME_ALLOWED_USERGROUPS)."
     )
@@ -195,20 +218,22 @@ def env_line(view: EnvView, now: datetime) -> str:
     )
     if view.expires is None and view.ttl != "close":
         left = "?"
-    pr = f"<{view.pr_url}|#{view.pr}>" if view.pr_url else f"#{view.pr}"
+    # Label values (status, requester, TTL) are anyone-with-triage's words: quoted.
+    pr = link(view.pr_url, f"#{view.pr}")
     icon = STATE_ICONS.get(view.status, "❔")
     parts = [
-        f"{icon} {pr} `{view.sha}` *{view.status}*" + (" 🎯" if view.active else ""),
+        f"{icon} {pr} `{quote(view.sha, 40)}` *{quote(view.status, 40)}*"
+        + (" 🎯" if view.active else ""),
         f"age {age}",
-        f"⌛ {left}",
+        f"⌛ {quote(left, 40)}",
     ]
     if view.requester:
-        parts.append(f"by {view.requester}")
-    if view.url:
-        parts.append(f"<{view.url}|open>")
+        parts.append(f"by {quote(view.requester, 60)}")
+    if safe_url(view.url):
+        parts.append(link(view.url, "open"))
     line = " · ".join(parts)
     if view.mismatch:
-        line += f"\n      ⚠️ _{view.mismatch}_"
+        line += f"\n      ⚠️ _{quote(view.mismatch, DETAIL_LIMIT)}_"
     return line
 
 
