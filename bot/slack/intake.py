@@ -26,11 +26,13 @@ from bot.orchestrator import models as M
 from bot.orchestrator.service import DuplicateRequestError, JobBusyError, Orchestrator
 from bot.slack import cards, views
 from bot.slack.auth import Authorizer, PerUserLimit
+from bot.slack.text import link as link_to
 from bot.slack.text import mention, quote
 
 log = logging.getLogger(__name__)
 
 READS_PER_MINUTE = 10  # read-only commands per user (SPEC §12)
+MAX_ERROR_TEXT = 1500  # characters of one part of an error answer
 
 CANNOT_POST = {
     "not_in_channel",
@@ -102,7 +104,7 @@ class Intake:
                 # cleanup --dry-run too: it reads every labelled PR and every service.
                 say(f"🚫 {refusal}")
             elif isinstance(command, C.Cleanup) and command.dry_run:
-                say(views.clip(self.orch.cleanup(dry_run=True).text))
+                say(quote(self.orch.cleanup(dry_run=True).text, views.MAX_TEXT, multiline=True))
             else:
                 self._mutate(command, body, say)
 
@@ -295,7 +297,7 @@ class Intake:
         try:
             return self.orch.begin(request)
         except JobBusyError as exc:
-            say(f"⏳ {exc}{self._thread_link(exc.job.channel, exc.job.thread_ts)}")
+            say(f"⏳ {busy_text(exc.job)}{self._thread_link(exc.job.channel, exc.job.thread_ts)}")
         except DuplicateRequestError as exc:
             if not quiet_duplicate:
                 state = "is already running" if exc.job.live else "was already done"
@@ -309,7 +311,7 @@ class Intake:
             link = self.client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
         except SlackApiError:
             return ""
-        return f" — <{link}|see its thread>" if link else ""
+        return f" — {link_to(link, 'see its thread')}" if link else ""
 
 
 def _click_key(action_id: str, container: dict[str, Any], message: dict[str, Any]) -> str:
@@ -328,15 +330,25 @@ def _click_key(action_id: str, container: dict[str, Any], message: dict[str, Any
     return "click:" + hashlib.sha256(material.encode()).hexdigest()[:40]
 
 
+def busy_text(job: Job) -> str:
+    """Who runs what on the PR, since when (the answer to a second request for it)."""
+    started = job.created_at.strftime("%H:%M UTC")
+    who = mention(job.requester) or quote(job.requester_name or job.requester, 80)
+    subject = f"#{job.pr}" if job.pr is not None else "cleanup"
+    return (
+        f"{subject} is busy: `{job.kind}` started by {who} at {started} is still running. "
+        "Follow it in its thread; try again when it has finished."
+    )
+
+
 def _error_text(exc: ShowtimeError, usage: bool = True) -> str:
-    icon = "🚫"
-    text = public_text(exc.message)
-    if isinstance(exc, RemoteError):
-        icon = "❌"
+    """An error for the person who asked: its words can quote GitHub or AWS, so escaped."""
+    icon = "❌" if isinstance(exc, RemoteError) else "🚫"
+    text = quote(public_text(exc.message), MAX_ERROR_TEXT, multiline=True)
     if exc.next_action:
-        text += f"\n*Next:* {public_text(exc.next_action)}"
+        text += f"\n*Next:* {quote(public_text(exc.next_action), MAX_ERROR_TEXT, multiline=True)}"
     if usage and isinstance(exc, UserInputError):
-        text += f"\n{C.USAGE}"
+        text += f"\n{quote(C.USAGE, MAX_ERROR_TEXT)}"
     return f"{icon} {text}"
 
 
