@@ -12,13 +12,14 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import ack_latency, api_calls, memory
+from benchmarks import ack_latency, api_calls, memory, requester_wait
 from benchmarks.table import Table
 
 BENCHMARKS: dict[str, Callable[[], list[Table]]] = {
     "ack": ack_latency.run,
     "api": api_calls.run,
     "memory": memory.run,
+    "wait": requester_wait.run,
 }
 
 

@@ -1,0 +1,144 @@
+"""``wait`` — the requester's wait beyond ECS, with production GitHub pacing (SPEC §10).
+
+From the moment ``/showtime start`` is sent to the moment the thread says where the
+environment runs, how much time is *not* spent waiting on ECS or on the health check?
+SPEC §10 allows 3 s with PyGithub's production pacing (1 s between writes), and that is
+what the bot here runs with (``GITHUB_SECONDS_BETWEEN_WRITES=1``).
+
+The thread shows the ECS window: it opens when the task definition's registration is
+posted (the first AWS write) and closes when the health check's reply turns ✅. The
+requester's wait beyond ECS is the time before that window plus the time after it,
+up to the 🎉 reply with the URL. Times are taken as the Slack stand-in records each
+change, in this process. Every row is a fresh start of a new PR in one sandbox (the
+first with a cold label-definition cache); the GitHub writes of each phase are listed
+from the stand-in's counters.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from benchmarks import common
+from benchmarks.table import Table
+from bot.sandbox.harness import Sandbox
+from bot.sandbox.slack import SlackChange
+
+log = logging.getLogger(__name__)
+
+RUNS = 4
+FIRST_PR = 37000
+
+
+@dataclass
+class _Timeline:
+    """When the thread showed what, for one start, and GitHub's write count at each moment
+    (read as the Slack stand-in records the change, so nothing later slips in)."""
+
+    writes: Callable[[], int]
+    sent: float = 0.0
+    ecs_opened: float | None = None
+    ecs_closed: float | None = None
+    announced: float | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def see(self, change: SlackChange) -> None:
+        text = str(change.message.get("text", ""))
+        now = time.monotonic()
+        with self.lock:
+            if self.ecs_opened is None and "Registering the task definition" in text:
+                self.ecs_opened = now
+                self.counts["opened"] = self.writes()
+            if change.kind == "edit" and "answers its health check" in text:
+                self.ecs_closed = now
+                self.counts["closed"] = self.writes()
+            if self.announced is None and "🎉" in text and "http://" in text:
+                self.announced = now
+                self.counts["announced"] = self.writes()
+
+
+@dataclass(frozen=True)
+class _Run:
+    pr: int
+    before_ecs: float
+    ecs: float
+    after_ecs: float
+    writes_before: int
+    writes_after: int
+    writes_later: int
+
+    @property
+    def beyond_ecs(self) -> float:
+        return self.before_ecs + self.after_ecs
+
+
+def run() -> list[Table]:
+    env = {"GITHUB_SECONDS_BETWEEN_WRITES": "1"}
+    runs: list[_Run] = []
+    with common.new_sandbox(
+        drain_seconds=1, stable_seconds=1, poll_seconds=0.2, env=env
+    ) as sandbox:
+        common.add_prs(sandbox, range(FIRST_PR, FIRST_PR + RUNS))
+        for index in range(RUNS):
+            runs.append(_measure(sandbox, FIRST_PR + index))
+        problems = common.log_problems(sandbox)
+    table = Table(
+        "Requester's wait beyond ECS, fresh start, GITHUB_SECONDS_BETWEEN_WRITES=1 (SPEC §10: ≤ 3 s)",
+        [
+            "PR",
+            "cache",
+            "before ECS s",
+            "ECS + health s",
+            "after ECS s",
+            "beyond ECS s",
+            "GitHub writes before / after / once announced",
+        ],
+    )
+    for index, result in enumerate(runs):
+        table.add(
+            result.pr,
+            "cold" if index == 0 else "warm",
+            f"{result.before_ecs:.2f}",
+            f"{result.ecs:.2f}",
+            f"{result.after_ecs:.2f}",
+            f"{result.beyond_ecs:.2f}",
+            f"{result.writes_before} / {result.writes_after} / {result.writes_later}",
+        )
+    table.notes.extend(problems)
+    return [table]
+
+
+def _writes(sandbox: Sandbox) -> int:
+    return sum(n for (method, _), n in sandbox.github.counts().items() if method != "GET")
+
+
+def _measure(sandbox: Sandbox, pr: int) -> _Run:
+    sandbox.github.reset_counts()
+    timeline = _Timeline(lambda: _writes(sandbox))
+    unsubscribe = sandbox.slack.on_change(timeline.see)
+    try:
+        timeline.sent = time.monotonic()
+        outcome = sandbox.command(f"start {pr}", wait=False)
+        if not outcome.response.ok:
+            raise RuntimeError(f"start {pr} was answered {outcome.response.status_code}")
+        common.wait_until(lambda: timeline.announced is not None, 180, "the URL")
+        common.wait_idle(sandbox, 60)
+        time.sleep(0.5)  # writes after the announcement have landed
+    finally:
+        unsubscribe()
+    assert timeline.ecs_opened and timeline.ecs_closed and timeline.announced
+    counts, total = timeline.counts, _writes(sandbox)
+    log.info("start %s: the URL after %.2f s", pr, timeline.announced - timeline.sent)
+    return _Run(
+        pr=pr,
+        before_ecs=timeline.ecs_opened - timeline.sent,
+        ecs=timeline.ecs_closed - timeline.ecs_opened,
+        after_ecs=timeline.announced - timeline.ecs_closed,
+        writes_before=counts["opened"],
+        writes_after=counts["announced"] - counts["closed"],
+        writes_later=total - counts["announced"],
+    )
