@@ -21,7 +21,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
@@ -29,10 +29,16 @@ from slack_sdk.signature import SignatureVerifier
 from bot import __version__
 from bot.wiring import Bot
 
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
 log = logging.getLogger(__name__)
 
 SHUTDOWN_SECONDS = 20.0  # under Heroku's 30 s, leaving room to exit
 HTTP_THREADS = 16
+# slack_sdk's Socket Mode client pings this often and checks its socket on the same beat:
+# a socket that closed without a `disconnect` message is replaced within this many seconds.
+SOCKET_MODE_PING_SECONDS = 5.0
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -258,6 +264,28 @@ class HttpServer:
         self._thread.join(2)
 
 
+def socket_mode_handler(
+    bot: Bot, *, ping_interval: float = SOCKET_MODE_PING_SECONDS
+) -> SocketModeHandler:
+    """Bolt's Socket Mode adapter (slack_sdk's built-in websocket client) for this bot.
+
+    ``connect()`` calls ``apps.connections.open`` with the app-level token and opens the
+    websocket it names; the client acks each envelope with Bolt's ``ack()`` and reconnects
+    by itself (at once on Slack's ``disconnect`` message, else at the next ping).
+    """
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    token = bot.settings.slack_app_token
+    if token is None:
+        raise ValueError("Socket Mode needs SLACK_APP_TOKEN (an app-level token, xapp-…)")
+    return SocketModeHandler(
+        bot.app,
+        token.get_secret_value(),
+        web_client=bot.client,  # apps.connections.open honours SLACK_API_URL too
+        ping_interval=ping_interval,
+    )
+
+
 def start_bot(bot: Bot) -> None:
     """Adopt jobs a previous process left, then start heartbeats and the sweeper."""
     resumed = bot.orchestrator.resume_orphans()
@@ -284,14 +312,7 @@ def serve(
     signal.signal(signal.SIGINT, on_signal)
     closer: Callable[[], None]
     if bot.settings.socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        assert bot.settings.slack_app_token is not None
-        handler = SocketModeHandler(
-            bot.app,
-            bot.settings.slack_app_token.get_secret_value(),
-            web_client=bot.client,  # apps.connections.open honours SLACK_API_URL too
-        )
+        handler = socket_mode_handler(bot)
         handler.connect()
         closer = handler.close
         log.info("serving in Socket Mode")
