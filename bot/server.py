@@ -3,37 +3,140 @@
 Routes: ``POST /slack/events`` (Bolt), ``GET /healthz``. SIGTERM (Heroku's
 restart) stops taking work, lets running jobs reach their next wait and record
 their step, and exits within 25 s; their jobs resume on the next start.
+
+What an unauthenticated client can cost is bounded in two layers (SPEC §12). waitress
+refuses any body over the largest route limit before buffering it, and bounds how many
+connections are open and how long they may idle (``HttpLimits``). Then ``guarded``
+applies the route's own body limit and checks Slack's signature before Bolt sees the
+request: Bolt would otherwise read and parse any body first (a 500 for malformed JSON)
+and log a refused one whole at INFO.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import signal
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
 
 from bot import __version__
 from bot.wiring import Bot
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_SECONDS = 20.0  # under Heroku's 30 s, leaving room to exit
 HTTP_THREADS = 16
+# slack_sdk's Socket Mode client pings this often and checks its socket on the same beat:
+# a socket that closed without a `disconnect` message is replaced within this many seconds.
+SOCKET_MODE_PING_SECONDS = 5.0
+
+KIB = 1024
+MIB = 1024 * KIB
+
+SLACK_EVENTS = "/slack/events"
+# The largest request body each route accepts, refused (413) before it is read. Slack's
+# payloads are a few KB (a button press carries its message: tens of KB).
+BODY_LIMITS: dict[str, int] = {
+    SLACK_EVENTS: 1 * MIB,  # SPEC §12
+    "/github/webhook": 5 * MIB,  # SPEC §11; GitHub caps deliveries at 25 MB
+}
+# /healthz and unknown paths take no body; a little room for clients that send one anyway.
+DEFAULT_BODY_LIMIT = 64 * KIB
+LOGGED_BODY_CHARS = 200  # of a refused request, in its one log line (SPEC §12)
 
 StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def wsgi_app(bot: Bot) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
-    slack = SlackRequestHandler(bot.app, path="/slack/events")
+def body_limit(path: str) -> int:
+    return BODY_LIMITS.get(path, DEFAULT_BODY_LIMIT)
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    """What one client can hold of the HTTP server, and for how long (waitress settings).
+
+    waitress's defaults suit a server behind a buffering proxy: 100 connections, each
+    allowed to idle 120 s, 1 GiB bodies. Heroku's router passes a slow or half-sent
+    request through, so here 110 half-sent requests stopped ``/healthz``, and one unsigned
+    200 MB POST cost 600 MB of memory.
+    """
+
+    # Open connections at once; more wait in the kernel's backlog. An idle one costs a file
+    # descriptor and a few KB; one in the middle of a request holds at most
+    # `max_request_header_size` or `inbuf_overflow` in memory, so 500 of them ~32 MiB.
+    # 5x waitress's default, so a flood of half-sent requests must be that much larger
+    # (and renewed every `channel_timeout`) before it keeps anyone out.
+    connection_limit: int = 500
+    # Seconds a connection may go without a byte arriving (and no request running) before
+    # waitress closes it. Slack and GitHub send a whole request in milliseconds and must be
+    # answered within 3 s and 10 s; only idle keep-alives and stalled clients wait longer.
+    channel_timeout: int = 10
+    # How often waitress looks for those (default 30 s): a dead connection goes within 12 s.
+    cleanup_interval: int = 2
+    # Request line plus headers (default 256 KiB); Slack's and a proxy's are under 4 KiB.
+    max_request_header_size: int = 32 * KIB
+    # Body bytes kept in memory per request; beyond that waitress spools to a temporary file
+    # (default 512 KiB, which 500 connections would turn into 250 MiB).
+    inbuf_overflow: int = 64 * KIB
+
+    def waitress_options(self) -> dict[str, Any]:
+        return {
+            "connection_limit": self.connection_limit,
+            "channel_timeout": self.channel_timeout,
+            "cleanup_interval": self.cleanup_interval,
+            "max_request_header_size": self.max_request_header_size,
+            "inbuf_overflow": self.inbuf_overflow,
+            # waitress refuses a Content-Length >= this from the headers alone (413, nothing
+            # buffered), and stops reading a chunked body once this much has arrived; the
+            # `guarded` app then holds each route to its own, smaller limit.
+            "max_request_body_size": max(BODY_LIMITS.values()) + 1,
+            # select() fails outright on descriptors numbered 1024 or more.
+            "asyncore_use_poll": True,
+        }
+
+
+def wsgi_app(bot: Bot) -> WsgiApp:
+    slack = SlackRequestHandler(bot.app, path=SLACK_EVENTS)
+    secret = bot.settings.slack_signing_secret
+    verifier = SignatureVerifier(secret.get_secret_value()) if secret else None
+    # Only requests whose signature `guarded` checked reach Bolt, so Bolt's own refusal
+    # (which logs the whole body at INFO) is left for the one left over: a request signed
+    # 5 minutes ago to the millisecond. Bolt sets this level when the App is built; set after.
+    logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
-        if path == "/slack/events":
+        if path == SLACK_EVENTS:
+            if method != "POST":
+                return _json(start_response, "405 Method Not Allowed", _error("use POST"))
+            # At most 1 MiB (`guarded`), on at most HTTP_THREADS threads at once.
+            raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            refusal = _slack_signature_problem(verifier, environ, raw)
+            if refusal:
+                log.warning(
+                    "refused %s %s from %s: %s; %d-byte body begins %s",
+                    method,
+                    path,
+                    environ.get("REMOTE_ADDR", "?"),
+                    refusal,
+                    len(raw),
+                    _quote(raw),
+                )
+                return _json(start_response, "401 Unauthorized", _error("invalid_signature"))
+            # Bolt reads the body again, from the start.
+            environ["wsgi.input"] = io.BytesIO(raw)
             return slack(environ, start_response)
         if path == "/healthz" and method in ("GET", "HEAD"):
             body = {
@@ -44,9 +147,76 @@ def wsgi_app(bot: Bot) -> Callable[[dict[str, Any], StartResponse], Iterable[byt
                 "stopping": bot.stopping.is_set(),
             }
             return _json(start_response, "200 OK", body)
-        return _json(start_response, "404 Not Found", {"ok": False, "error": "not_found"})
+        return _json(start_response, "404 Not Found", _error("not_found"))
 
-    return app
+    return guarded(app)
+
+
+def guarded(app: WsgiApp) -> WsgiApp:
+    """Refuse (413) a body over its route's limit before anyone reads it."""
+
+    def guard(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        limit = body_limit(path)
+        # waitress has the body whole by now (a temporary file past `inbuf_overflow`), and
+        # sets CONTENT_LENGTH for chunked bodies too; it also rejects malformed lengths.
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length > limit:
+            log.warning(
+                "refused %s %s from %s: %d-byte body over the %s limit",
+                environ.get("REQUEST_METHOD", "?"),
+                path,
+                environ.get("REMOTE_ADDR", "?"),
+                length,
+                _size(limit),
+            )
+            return _json(
+                start_response,
+                "413 Payload Too Large",
+                _error(f"request body over {_size(limit)}"),
+            )
+        return app(environ, start_response)
+
+    return guard
+
+
+def _slack_signature_problem(
+    verifier: SignatureVerifier | None, environ: dict[str, Any], body: bytes
+) -> str | None:
+    """Why the request is not Slack's (None when it is): Slack's v0 signature of the raw
+    body and timestamp, and a timestamp within 5 minutes (slack_sdk's check, as Bolt's)."""
+    if verifier is None:
+        return "no SLACK_SIGNING_SECRET to check its signature with"
+    timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+    signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
+    if not timestamp or not signature:
+        return "no Slack signature"
+    # slack_sdk would raise on these (a 500): int() of the timestamp, UTF-8 of the body.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        return "malformed Slack timestamp"
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "body is not UTF-8"
+    if not verifier.is_valid(text, timestamp, signature):
+        return "bad Slack signature or a timestamp over 5 minutes old"
+    return None
+
+
+def _quote(body: bytes) -> str:
+    """The first ``LOGGED_BODY_CHARS`` characters of a body, on one line, quoted."""
+    text = body[: LOGGED_BODY_CHARS * 4].decode("utf-8", errors="replace")[:LOGGED_BODY_CHARS]
+    shown = "".join(c if c.isprintable() else "\ufffd" for c in text)
+    more = "…" if len(text) < len(body) else ""
+    return f"'{shown}'{more}"
+
+
+def _size(limit: int) -> str:
+    return f"{limit // MIB} MiB" if limit % MIB == 0 else f"{limit // KIB} KiB"
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {"ok": False, "error": message}
 
 
 def _json(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
@@ -60,9 +230,10 @@ def _json(start_response: StartResponse, status: str, body: dict[str, Any]) -> l
 class HttpServer:
     """waitress in a background thread, so the main thread can wait for SIGTERM."""
 
-    def __init__(self, bot: Bot, host: str, port: int) -> None:
+    def __init__(self, bot: Bot, host: str, port: int, limits: HttpLimits | None = None) -> None:
         from waitress.server import create_server
 
+        self.limits = limits or HttpLimits()
         self._server = create_server(
             wsgi_app(bot),
             host=host,
@@ -70,6 +241,7 @@ class HttpServer:
             threads=HTTP_THREADS,
             ident="showtime-bot",
             clear_untrusted_proxy_headers=True,
+            **self.limits.waitress_options(),
         )
         self.port = int(self._server.effective_port)
         self._closing = threading.Event()
@@ -90,6 +262,28 @@ class HttpServer:
         self._closing.set()
         self._server.close()
         self._thread.join(2)
+
+
+def socket_mode_handler(
+    bot: Bot, *, ping_interval: float = SOCKET_MODE_PING_SECONDS
+) -> SocketModeHandler:
+    """Bolt's Socket Mode adapter (slack_sdk's built-in websocket client) for this bot.
+
+    ``connect()`` calls ``apps.connections.open`` with the app-level token and opens the
+    websocket it names; the client acks each envelope with Bolt's ``ack()`` and reconnects
+    by itself (at once on Slack's ``disconnect`` message, else at the next ping).
+    """
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    token = bot.settings.slack_app_token
+    if token is None:
+        raise ValueError("Socket Mode needs SLACK_APP_TOKEN (an app-level token, xapp-…)")
+    return SocketModeHandler(
+        bot.app,
+        token.get_secret_value(),
+        web_client=bot.client,  # apps.connections.open honours SLACK_API_URL too
+        ping_interval=ping_interval,
+    )
 
 
 def start_bot(bot: Bot) -> None:
@@ -118,14 +312,7 @@ def serve(
     signal.signal(signal.SIGINT, on_signal)
     closer: Callable[[], None]
     if bot.settings.socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        assert bot.settings.slack_app_token is not None
-        handler = SocketModeHandler(
-            bot.app,
-            bot.settings.slack_app_token.get_secret_value(),
-            web_client=bot.client,  # apps.connections.open honours SLACK_API_URL too
-        )
+        handler = socket_mode_handler(bot)
         handler.connect()
         closer = handler.close
         log.info("serving in Socket Mode")

@@ -17,6 +17,10 @@ Faithful details worth knowing when reading test failures:
 - A ``thread_ts`` that matches no message posts to the channel instead of a thread, as
   Slack does: a misplaced reply shows up where a person would notice it.
 - A ``response_url`` takes at most five posts within 30 minutes (by the injected clock).
+- ``apps.connections.open`` takes only the app-level token (``xapp-…``), in the
+  Authorization header, and answers a one-time websocket URL of the Socket Mode stand-in
+  (``bot.sandbox.socket_mode``) once one serves this workspace; every other method takes
+  only the bot token (``not_allowed_token_type`` otherwise, as Slack answers).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import copy
 import itertools
 import json
 import logging
+import secrets
 import socket
 import threading
 from collections import Counter
@@ -45,6 +50,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_BOT_TOKEN = "xoxb-sandbox-showtime"
+DEFAULT_APP_TOKEN = "xapp-1-A0SHOWTIME-1-sandbox"
 TEAM_ID = "T0SANDBOX"
 TEAM_DOMAIN = "showtime-sandbox"
 TEAM_NAME = "Showtime Sandbox"
@@ -75,6 +81,8 @@ MAX_ID = 255
 MAX_MESSAGE_TEXT = 40000
 RESPONSE_URL_USES = 5
 RESPONSE_URL_LIFETIME_SECONDS = 30 * 60
+# Web API methods that take the app-level token (and no other).
+_APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 _BLOCK_TYPES = frozenset(
     {
@@ -406,11 +414,13 @@ class SlackStandIn:
         self,
         *,
         bot_token: str = DEFAULT_BOT_TOKEN,
+        app_token: str = DEFAULT_APP_TOKEN,
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
         self.team_id = TEAM_ID
         self.team_domain = TEAM_DOMAIN
         self.bot_user_id = BOT_USER_ID
@@ -434,6 +444,8 @@ class SlackStandIn:
         self._rate_limits: dict[str, list[int]] = {}
         self._failures: dict[str, list[tuple[str, int]]] = {}
         self._listeners: list[Callable[[SlackChange], None]] = []
+        self._socket_mode_url: str | None = None
+        self._socket_tickets: set[str] = set()
         self.calls: Counter[str] = Counter()
         """API calls received per method (also those answered 429 or with an error)."""
 
@@ -554,6 +566,23 @@ class SlackStandIn:
     def reset_calls(self) -> None:
         with self._lock:
             self.calls.clear()
+
+    # -- Socket Mode ----------------------------------------------------------------------------
+
+    def serve_socket_mode(self, websocket_url: str | None) -> None:
+        """Have ``apps.connections.open`` hand out one-time URLs under ``websocket_url``
+        (the Socket Mode stand-in's ``ws://127.0.0.1:<port>``); None turns Socket Mode off."""
+        with self._lock:
+            self._socket_mode_url = websocket_url
+            self._socket_tickets.clear()
+
+    def redeem_socket_ticket(self, ticket: str) -> bool:
+        """True the first time ``ticket`` (from an ``apps.connections.open`` URL) is used."""
+        with self._lock:
+            if ticket in self._socket_tickets:
+                self._socket_tickets.remove(ticket)
+                return True
+            return False
 
     # -- inspection -----------------------------------------------------------------------------
 
@@ -795,14 +824,18 @@ class SlackStandIn:
         if failures:
             error, status = failures.pop(0)
             return status, {"ok": False, "error": error}, {}
-        # JSON bodies must carry the token in the header; form bodies may carry it as a field.
-        token = bearer or params.get("token")
+        # JSON bodies must carry the token in the header; form bodies may carry it as a field,
+        # except for the app-level token, which Slack takes from the header only.
+        app_method = method in _APP_TOKEN_METHODS
+        token = bearer if app_method else bearer or params.get("token")
+        expected = self.app_token if app_method else self.bot_token
         handler = _API_METHODS.get(method)
         try:
             if not token:
                 raise _ApiError("not_authed")
-            if token != self.bot_token:
-                raise _ApiError("invalid_auth")
+            if token != expected:
+                known = token in (self.app_token, self.bot_token)
+                raise _ApiError("not_allowed_token_type" if known else "invalid_auth")
             if handler is None:
                 raise _ApiError("unknown_method")
             return 200, handler(self, params, changes), {}
@@ -917,6 +950,17 @@ class SlackStandIn:
     ) -> dict[str, Any]:
         return {"ok": True, "channel": self._visible_channel(params.get("channel")).info()}
 
+    def _apps_connections_open(
+        self, params: dict[str, Any], changes: list[SlackChange]
+    ) -> dict[str, Any]:
+        if self._socket_mode_url is None:
+            # The stand-in's wording: start a SocketModeStandIn for this workspace first.
+            raise _ApiError("socket_mode_not_enabled")
+        ticket = f"{next(self._ids):06d}-{secrets.token_hex(8)}"
+        self._socket_tickets.add(ticket)
+        # Slack's shape: wss://wss-primary.slack.com/link/?ticket=…&app_id=…
+        return {"ok": True, "url": f"{self._socket_mode_url}/link/?ticket={ticket}&app_id={APP_ID}"}
+
     # -- internals: response URLs ------------------------------------------------------------------
 
     def _serve_response_url(self, token: str, payload: object) -> tuple[int, str]:
@@ -1017,6 +1061,7 @@ _API_METHODS = {
     "users.info": SlackStandIn._users_info,
     "usergroups.users.list": SlackStandIn._usergroups_users_list,
     "conversations.info": SlackStandIn._conversations_info,
+    "apps.connections.open": SlackStandIn._apps_connections_open,
 }
 
 
