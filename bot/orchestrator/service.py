@@ -871,20 +871,7 @@ class Orchestrator:
         return list(self._current(job.id).data.get("labels", []))
 
     def _apply(self, pr: int, names: list[str], change: L.LabelChange) -> list[str]:
-        """Apply a label change in as few writes as GitHub allows; returns the labels after.
-
-        Adding only: one POST. Removing one label only: one DELETE. Anything more: one
-        read and one PUT of the whole set — removals and additions land together, so
-        a claim never disappears before ``running`` appears.
-        """
-        if change.remove and (change.add or len(change.remove) > 1):
-            return list(self.github.replace_labels(pr, change.add, change.remove))
-        if change.remove:
-            self.github.remove_labels(pr, list(change.remove))
-            return [n for n in names if n not in change.remove]
-        if change.add:
-            return list(self.github.add_labels(pr, list(change.add)))
-        return names
+        return list(self.github.apply_labels(pr, change, names))
 
     def _apply_and_prune(self, pr: int, names: list[str], change: L.LabelChange) -> list[str]:
         """Apply ``change``, then delete the definitions of the SHA labels it removed.
@@ -947,7 +934,14 @@ def _event_text(event: ev.Event) -> str:
 
 
 _GITHUB_WRITES = frozenset(
-    {"add_labels", "remove_labels", "replace_labels", "delete_label_definitions", "comment"}
+    {
+        "apply_labels",
+        "add_labels",
+        "remove_labels",
+        "replace_labels",
+        "delete_label_definitions",
+        "comment",
+    }
 )
 _ECS_WRITES = frozenset(
     {
