@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from hashlib import sha256
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.loaders
@@ -50,9 +50,10 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
+from bot.adapters.waiting import Wait, duration
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
-from bot.domain.events import Progress, Waiting, Warning, format_elapsed, no_progress
+from bot.domain.events import Progress, Warning, format_elapsed, no_progress
 from bot.domain.features import parse_feature_flags
 from bot.domain.naming import parse_service_name, service_name
 from bot.errors import ConfigurationError, RemoteError, WaitTimeoutError
@@ -65,7 +66,6 @@ log = logging.getLogger(__name__)
 
 HttpGet = Callable[[str, float], int]
 
-HEARTBEAT_SECONDS = 60.0  # a long wait reports at most once a minute (SPEC §7)
 DESCRIBE_BATCH = 10  # DescribeServices accepts at most 10 services per call
 LIST_PAGE = 100  # ListServices' largest page
 MAX_CLIENT_TOKEN = 36  # CreateService's clientToken: up to 36 ASCII characters
@@ -340,75 +340,6 @@ def urllib_get(url: str, timeout: float) -> int:
         raise OSError(f"{type(exc).__name__}: {exc}") from exc
 
 
-# ----- waiting ---------------------------------------------------------------
-
-# (state, detail, elapsed seconds, why the event is sent) → the event's text
-WaitText = Callable[[str, str, float, Literal["first", "changed", "heartbeat"]], str]
-
-
-class _Wait:
-    """Deadline and reporting of one wait: an event per state change, a heartbeat a minute."""
-
-    def __init__(
-        self, clock: Clock, timeout: float, step: str, progress: Progress, text: WaitText
-    ) -> None:
-        self._clock = clock
-        self._timeout = timeout
-        self._step = step
-        self._progress = progress
-        self._text = text
-        self._started = clock.monotonic()
-        self._state: str | None = None
-        self._last_report = self._started
-
-    @property
-    def elapsed(self) -> float:
-        return self._clock.monotonic() - self._started
-
-    @property
-    def remaining(self) -> float:
-        return max(self._timeout - self.elapsed, 0.0)
-
-    @property
-    def expired(self) -> bool:
-        return self.elapsed >= self._timeout
-
-    @property
-    def state(self) -> str | None:
-        return self._state
-
-    def observe(self, state: str, detail: str = "") -> None:
-        """Report ``state`` if it changed or a minute passed; ``detail`` only goes in the text."""
-        now = self._clock.monotonic()
-        if state != self._state:
-            kind: Literal["first", "changed", "heartbeat"] = (
-                "first" if self._state is None else "changed"
-            )
-        elif now - self._last_report >= HEARTBEAT_SECONDS:
-            kind = "heartbeat"
-        else:
-            return
-        self._state = state
-        self._last_report = now
-        elapsed = now - self._started
-        text = self._text(state, detail, elapsed, kind)
-        self._progress(Waiting(self._step, state, elapsed, text))
-
-    def pause(self, seconds: float) -> None:
-        """Sleep, but never past the deadline: the last check happens at the deadline."""
-        self._clock.sleep(max(min(seconds, self.remaining), 0.0))
-
-
-def duration(seconds: float) -> str:
-    """``600`` → ``"10m"``, ``90`` → ``"1m30s"``: timeouts read as people say them."""
-    text = format_elapsed(seconds)
-    if text != "0s" and text.endswith("m0s"):
-        text = text[:-2]
-    if text.endswith("h0m"):
-        text = text[:-2]
-    return text
-
-
 # ----- the engine -------------------------------------------------------------
 
 
@@ -607,7 +538,7 @@ class EcsEngine:
                 return f"{name} is now {state}, {format_elapsed(elapsed)}"
             return f"still {state}, {format_elapsed(elapsed)}"
 
-        wait = _Wait(self._clock, timeout, "clear_name", progress, text)
+        wait = Wait(self._clock, timeout, "clear_name", progress, text)
         wait.observe(state.value)
         failures = 0
         while True:
@@ -887,7 +818,7 @@ class EcsEngine:
                 return f"{name}: {detail}, {format_elapsed(elapsed)}"
             return f"still starting {name} ({detail}), {format_elapsed(elapsed)}"
 
-        wait = _Wait(self._clock, timeout, "wait_stable", progress, text)
+        wait = Wait(self._clock, timeout, "wait_stable", progress, text)
         seen_stopped: set[str] = set()
         last_stopped_check = self._clock.monotonic()
         failures = 0
@@ -1061,7 +992,7 @@ class EcsEngine:
                 return f"{url}: {state}, {format_elapsed(elapsed)}"
             return f"still waiting for {url} ({state}), {format_elapsed(elapsed)}"
 
-        wait = _Wait(self._clock, timeout, "health_check", progress, text)
+        wait = Wait(self._clock, timeout, "health_check", progress, text)
         while True:
             try:
                 status = self._http_get(url, max(1.0, min(10.0, wait.remaining)))
