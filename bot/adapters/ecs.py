@@ -7,7 +7,7 @@ is looked up with ``DescribeServices`` — not ``ListServices``, which only retu
 ACTIVE services and would report a DRAINING name as free — and an ACTIVE
 occupant is deleted, a DRAINING one waited out (``clear_name``).
 
-Every wait here (draining, stability, health) polls on an injected ``Clock``,
+Every wait here (draining, stability) polls on an injected ``Clock``,
 reports through typed ``Waiting`` events (at each state change and at most once a
 minute) and ends in a typed timeout. Transient AWS errors (throttling, 5xx,
 connection trouble — also after botocore's own retries gave up) are retried with
@@ -19,15 +19,11 @@ and the resource, so a misconfiguration never looks like a ten-minute wait.
 from __future__ import annotations
 
 import functools
-import http.client
 import json
 import logging
 import random
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -63,8 +59,6 @@ if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
 
 log = logging.getLogger(__name__)
-
-HttpGet = Callable[[str, float], int]
 
 DESCRIBE_BATCH = 10  # DescribeServices accepts at most 10 services per call
 LIST_PAGE = 100  # ListServices' largest page
@@ -241,10 +235,6 @@ class StableTimeoutError(WaitTimeoutError):
     """The service did not reach its desired count in SHOWTIME_STABLE_TIMEOUT_SECONDS."""
 
 
-class HealthTimeoutError(WaitTimeoutError):
-    """The environment did not answer 200 in SHOWTIME_HEALTH_TIMEOUT_SECONDS."""
-
-
 class _Transient(Exception):
     """Internal: a call failed in a way worth retrying; ``error`` is what to raise if not."""
 
@@ -302,44 +292,6 @@ def _shared_loader() -> botocore.loaders.Loader:
     return botocore.loaders.create_loader()
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """Never follow a redirect: the 3xx itself is the answer.
-
-    What the environment answers is chosen by PR code. Following its ``Location``
-    would make the bot GET any address its own network reaches (an internal admin
-    page, the cloud metadata endpoint) and count that address's 200 as healthy.
-    """
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: Any,
-        code: int,
-        msg: str,
-        headers: Any,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        return None  # urllib then raises HTTPError(code), which urllib_get returns
-
-
-def urllib_get(url: str, timeout: float) -> int:
-    """GET ``url`` and return the status code; ``OSError`` when nothing answers.
-
-    Proxies from the environment are bypassed on purpose: the environment's IP is
-    reached directly, as a browser on the maintainer's machine would. Redirects are
-    not followed (SPEC §12): a 3xx is returned, so the check goes on waiting.
-    """
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
-    request = urllib.request.Request(url, headers={"User-Agent": "showtime-bot health check"})
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except http.client.HTTPException as exc:  # e.g. a half-started server's garbage
-        raise OSError(f"{type(exc).__name__}: {exc}") from exc
-
-
 # ----- the engine -------------------------------------------------------------
 
 
@@ -356,7 +308,6 @@ class EcsEngine:
         ecs_client: ECSClient | None = None,
         ec2_client: EC2Client | None = None,
         clock: Clock = SYSTEM_CLOCK,
-        http_get: HttpGet | None = None,
     ) -> None:
         self._settings = settings
         if ecs_client is None or ec2_client is None:
@@ -366,7 +317,6 @@ class EcsEngine:
         self._ecs = ecs_client
         self._ec2 = ec2_client
         self._clock = clock
-        self._http_get = http_get or urllib_get
         self._random = random.Random()
         self.cluster = settings.ecs_cluster
 
@@ -980,37 +930,6 @@ class EcsEngine:
                 resource=eni,
             )
         return str(ip)
-
-    def health_check(self, url: str, progress: Progress = no_progress) -> None:
-        """GET ``url`` until it answers 200; ``HealthTimeoutError`` after the timeout."""
-        timeout = self._settings.showtime_health_timeout_seconds
-
-        def text(state: str, detail: str, elapsed: float, kind: str) -> str:
-            if kind == "first":
-                return f"waiting for {url} to answer ({state})"
-            if kind == "changed":
-                return f"{url}: {state}, {format_elapsed(elapsed)}"
-            return f"still waiting for {url} ({state}), {format_elapsed(elapsed)}"
-
-        wait = Wait(self._clock, timeout, "health_check", progress, text)
-        while True:
-            try:
-                status = self._http_get(url, max(1.0, min(10.0, wait.remaining)))
-            except OSError as exc:
-                log.debug("health check of %s: %s", url, exc)
-                state = "no answer yet"
-            else:
-                if status == 200:
-                    log.info("%s answered 200 after %s", url, format_elapsed(wait.elapsed))
-                    return
-                state = f"HTTP {status}"
-            wait.observe(state)
-            if wait.expired:
-                raise HealthTimeoutError(
-                    f"{url} did not answer 200 within {duration(timeout)} (last: {state})",
-                    "check the Logs button for Superset's start-up errors, then press Redeploy",
-                )
-            wait.pause(self._settings.showtime_poll_seconds)
 
     # ----- calling AWS --------------------------------------------------------------
 

@@ -59,7 +59,7 @@ from bot.orchestrator.models import (
     JobRequest,
     PrStatus,
 )
-from bot.orchestrator.ports import EcsPort, GitHubPort
+from bot.orchestrator.ports import EcsPort, GitHubPort, HealthProbe
 from bot.orchestrator.runner import (
     HEARTBEAT_SECONDS,
     ORPHAN_AFTER_SECONDS,
@@ -150,6 +150,7 @@ class Orchestrator:
         *,
         github: GitHubPort,
         ecs: EcsPort,
+        health: HealthProbe,
         store: JobStore,
         clock: Clock = SYSTEM_CLOCK,
         stopping: threading.Event | None = None,
@@ -161,6 +162,7 @@ class Orchestrator:
         # this process's (fencing): a replica that paused and lost the job stops there.
         self.github = cast(GitHubPort, _Fenced(github, _GITHUB_WRITES, self._fence_current))
         self.ecs = cast(EcsPort, _Fenced(ecs, _ECS_WRITES, self._fence_current))
+        self.health = health
         self.clock = clock
         self.stopping = stopping or threading.Event()
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -610,7 +612,7 @@ class Orchestrator:
             address = f"{ip}:{self.settings.showtime_env_port}"
             url = f"http://{address}{self.settings.showtime_health_path}"
             progress(ev.StepStarted("health", f"Checking health at {url}"))
-            self.ecs.health_check(url, progress)
+            self.health.wait_healthy(url, progress)
             job = self._step(job, "health", address=address)
             progress(ev.StepFinished("health", "Superset answers its health check"))
         address = self._current(job.id).data["address"]
