@@ -20,17 +20,17 @@ from bot.adapters.ecs import (
     EcsEngine,
     EcsError,
     NotIdempotentError,
-    ServiceInfo,
     ServiceState,
     StableTimeoutError,
     TasksStoppedError,
     make_clients,
-    service_name,
 )
+from bot.adapters.ecs.engine import ServiceInfo
 from bot.adapters.health import HttpHealthProbe
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain.events import Event, Waiting, Warning
+from bot.domain.naming import service_name
 from bot.sandbox.aws import NOT_IDEMPOTENT, EcsStandIn, Network, start_server
 
 EcsSettingsFactory = Callable[..., Settings]

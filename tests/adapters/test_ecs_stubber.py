@@ -18,11 +18,11 @@ from bot.adapters.ecs import (
     EcsError,
     ServiceState,
     make_clients,
-    service_name,
 )
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain.events import Event, Waiting
+from bot.domain.naming import service_name
 
 NAME = service_name(36121, "abc1234")
 ARN = f"arn:aws:ecs:us-west-2:123456789012:service/superset-ci/{NAME}"

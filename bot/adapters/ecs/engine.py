@@ -18,10 +18,8 @@ and the resource, so a misconfiguration never looks like a ten-minute wait.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import random
 import re
 import urllib.parse
 from dataclasses import dataclass, field
@@ -30,29 +28,23 @@ from enum import StrEnum
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any
 
-import boto3
-import botocore.loaders
-import botocore.session
-from botocore import xform_name
-from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    HTTPClientError,
-    NoCredentialsError,
-    PartialCredentialsError,
+from bot.adapters.ecs.calls import AwsCalls, make_clients
+from bot.adapters.ecs.errors import (
+    DrainTimeoutError,
+    EcsError,
+    NotIdempotentError,
+    StableTimeoutError,
+    TasksStoppedError,
+    Transient,
+    name_taken,
 )
-from botocore.exceptions import (
-    ConnectionError as BotoConnectionError,
-)
-
 from bot.adapters.waiting import Wait, duration
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.domain.events import Progress, Warning, format_elapsed, no_progress
 from bot.domain.features import parse_feature_flags
 from bot.domain.naming import parse_service_name, service_name
-from bot.errors import ConfigurationError, RemoteError, WaitTimeoutError
+from bot.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -64,51 +56,6 @@ DESCRIBE_BATCH = 10  # DescribeServices accepts at most 10 services per call
 LIST_PAGE = 100  # ListServices' largest page
 MAX_CLIENT_TOKEN = 36  # CreateService's clientToken: up to 36 ASCII characters
 STOPPED_CHECK_SECONDS = 30.0  # look for stopped tasks this often even without failedTasks
-
-# Error codes that mean "try again later", whichever AWS service sent them.
-TRANSIENT_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "ThrottledException",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "SlowDown",
-        "ServerException",
-        "InternalFailure",
-        "InternalError",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "Unavailable",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "PriorRequestNotComplete",
-        "EC2ThrottledException",
-    }
-)
-_ACCESS_CODES = frozenset(
-    {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "UnauthorizedException"}
-)
-_CREDENTIAL_CODES = frozenset(
-    {
-        "UnrecognizedClientException",
-        "InvalidClientTokenId",
-        "InvalidSignatureException",
-        "SignatureDoesNotMatch",
-        "ExpiredTokenException",
-        "ExpiredToken",
-        "AuthFailure",
-        "IncompleteSignature",
-    }
-)
-_EC2_OPERATIONS = frozenset({"DescribeNetworkInterfaces"})
-
-# Both messages ECS gives when a same-name service is still ACTIVE or DRAINING.
-_NAME_TAKEN_MESSAGES = ("creation of service was not idempotent", "still draining")
 
 # Keys a described task definition carries but RegisterTaskDefinition refuses,
 # dropped so an operator can paste `aws ecs describe-task-definition` output as a template.
@@ -163,135 +110,6 @@ class ServiceInfo:
         return self.tags.get("showtime_managed") == "true"
 
 
-# ----- errors ---------------------------------------------------------------
-
-
-class EcsError(RemoteError):
-    """An AWS call failed for good. ``transient`` means retries ran out, not that it is broken."""
-
-    def __init__(
-        self,
-        message: str,
-        next_action: str = "",
-        *,
-        operation: str,
-        code: str = "",
-        resource: str = "",
-        aws_message: str = "",
-        transient: bool = False,
-    ) -> None:
-        super().__init__(
-            message,
-            next_action,
-            service="AWS",
-            operation=operation,
-            code=code,
-            resource=resource,
-        )
-        self.aws_message = aws_message
-        self.transient = transient
-
-
-class NotIdempotentError(EcsError):
-    """CreateService still said the name is taken right after the name was cleared."""
-
-
-class TasksStoppedError(EcsError):
-    """A task of the service's current deployment stopped; ``stopped_reason`` quotes ECS."""
-
-    def __init__(
-        self,
-        message: str,
-        next_action: str = "",
-        *,
-        resource: str,
-        stopped_reason: str,
-        image: str | None,
-        image_missing: bool,
-    ) -> None:
-        super().__init__(
-            message,
-            next_action,
-            operation="DescribeTasks",
-            code="TaskStopped",
-            resource=resource,
-            aws_message=stopped_reason,
-        )
-        self.stopped_reason = stopped_reason
-        self.image = image
-        self.image_missing = image_missing
-
-
-class DrainTimeoutError(WaitTimeoutError):
-    """The old service still holds the name after SHOWTIME_DRAIN_TIMEOUT_SECONDS."""
-
-    def __init__(self, message: str, next_action: str, *, name: str, state: str) -> None:
-        super().__init__(message, next_action)
-        self.name = name
-        self.state = state
-
-
-class StableTimeoutError(WaitTimeoutError):
-    """The service did not reach its desired count in SHOWTIME_STABLE_TIMEOUT_SECONDS."""
-
-
-class _Transient(Exception):
-    """Internal: a call failed in a way worth retrying; ``error`` is what to raise if not."""
-
-    def __init__(self, error: EcsError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-# ----- clients ----------------------------------------------------------------
-
-
-def make_clients(
-    settings: Settings,
-    *,
-    max_attempts: int = 2,
-) -> tuple[ECSClient, EC2Client]:
-    """ECS and EC2 clients with botocore's standard retries (throttling, 5xx, timeouts).
-
-    Only a couple of quick retries here: the engine's own loop (``_call``, and every
-    wait's polling) retries transient failures again on the injected clock, and two
-    deep layers would multiply one call into dozens of requests under throttling.
-
-    A session per call: boto3's default session is not thread-safe to create clients
-    from, and jobs run in threads; the API models (megabytes of JSON) are still read
-    only once per process. ``AWS_ENDPOINT_URL`` (sandbox, LocalStack) is honoured.
-    """
-    config = Config(
-        region_name=settings.aws_region,
-        retries={"mode": "standard", "max_attempts": max_attempts},
-        connect_timeout=10,
-        read_timeout=30,
-        # One connection per job that may call at once (botocore's default is 10).
-        max_pool_connections=max(10, settings.showtime_job_workers + 16),
-    )
-    session = new_session()
-    endpoint = settings.aws_endpoint_url or None
-    ecs = session.client(
-        "ecs", region_name=settings.aws_region, endpoint_url=endpoint, config=config
-    )
-    ec2 = session.client(
-        "ec2", region_name=settings.aws_region, endpoint_url=endpoint, config=config
-    )
-    return ecs, ec2
-
-
-def new_session() -> boto3.session.Session:
-    """A boto3 session whose API models come from one loader shared by the process."""
-    core = botocore.session.get_session()
-    core.register_component("data_loader", _shared_loader())
-    return boto3.session.Session(botocore_session=core)
-
-
-@functools.cache
-def _shared_loader() -> botocore.loaders.Loader:
-    return botocore.loaders.create_loader()
-
-
 # ----- the engine -------------------------------------------------------------
 
 
@@ -314,10 +132,15 @@ class EcsEngine:
             default_ecs, default_ec2 = make_clients(settings)
             ecs_client = ecs_client or default_ecs
             ec2_client = ec2_client or default_ec2
-        self._ecs = ecs_client
-        self._ec2 = ec2_client
+        self._aws = AwsCalls(
+            ecs_client,
+            ec2_client,
+            clock,
+            cluster=settings.ecs_cluster,
+            region=settings.aws_region,
+            poll_seconds=settings.showtime_poll_seconds,
+        )
         self._clock = clock
-        self._random = random.Random()
         self.cluster = settings.ecs_cluster
 
     # ----- names, images, links ------------------------------------------
@@ -360,7 +183,7 @@ class EcsEngine:
         found: list[ServiceInfo] = []
         for start in range(0, len(candidates), DESCRIBE_BATCH):
             batch = candidates[start : start + DESCRIBE_BATCH]
-            response = self._call(
+            response = self._aws.call(
                 "DescribeServices",
                 ", ".join(batch),
                 cluster=self.cluster,
@@ -389,14 +212,14 @@ class EcsEngine:
             params: dict[str, Any] = {"cluster": self.cluster, "maxResults": LIST_PAGE}
             if token:
                 params["nextToken"] = token
-            response = self._call("ListServices", f"cluster {self.cluster}", **params)
+            response = self._aws.call("ListServices", f"cluster {self.cluster}", **params)
             arns.extend(response.get("serviceArns") or [])
             token = response.get("nextToken")
             if not token:
                 return arns
 
     def _describe_one(self, name: str, *, tags: bool) -> ServiceInfo | None:
-        response = self._call("DescribeServices", name, **self._describe_params(name, tags))
+        response = self._aws.call("DescribeServices", name, **self._describe_params(name, tags))
         return self._service_from(response, name)
 
     def _describe_params(self, name: str, tags: bool = False) -> dict[str, Any]:
@@ -500,10 +323,12 @@ class EcsEngine:
                     name=name,
                     state=last,
                 )
-            wait.pause(self._poll_delay(failures))
+            wait.pause(self._aws.poll_delay(failures))
             try:
-                response = self._request("DescribeServices", name, **self._describe_params(name))
-            except _Transient as exc:
+                response = self._aws.request(
+                    "DescribeServices", name, **self._describe_params(name)
+                )
+            except Transient as exc:
                 failures += 1
                 log.info("still waiting for %s; AWS answered %s", name, exc.error.code)
                 continue
@@ -607,7 +432,7 @@ class EcsEngine:
             {"key": "pr", "value": str(pr)},
             {"key": "sha", "value": sha[:7]},
         ]
-        response = self._call("RegisterTaskDefinition", body["family"], **body)
+        response = self._aws.call("RegisterTaskDefinition", body["family"], **body)
         arn: str = response["taskDefinition"]["taskDefinitionArn"]
         return arn
 
@@ -661,18 +486,18 @@ class EcsEngine:
             "clientToken": _client_token(client_token),
         }
         try:
-            response = self._call("CreateService", name, **params)
+            response = self._aws.call("CreateService", name, **params)
         except EcsError as exc:
-            if not _name_taken(exc):
+            if not name_taken(exc):
                 raise
             progress(
                 Warning(f"ECS says {name} is still taken ({exc.aws_message}); clearing it again")
             )
             self.clear_name(name, progress)
             try:
-                response = self._call("CreateService", name, **params)
+                response = self._aws.call("CreateService", name, **params)
             except EcsError as again:
-                if not _name_taken(again):
+                if not name_taken(again):
                     raise
                 raise NotIdempotentError(
                     f"ECS refused to create {name} again right after the name was cleared "
@@ -705,7 +530,7 @@ class EcsEngine:
         self, name: str, task_definition_arn: str, progress: Progress = no_progress
     ) -> None:
         """Roll the running service onto a new revision; no delete, so no DRAINING gap."""
-        self._call(
+        self._aws.call(
             "UpdateService",
             name,
             cluster=self.cluster,
@@ -721,7 +546,7 @@ class EcsEngine:
         unknown. Never waits: the next ``clear_name`` of that name does.
         """
         try:
-            response = self._call(
+            response = self._aws.call(
                 "DeleteService", name, cluster=self.cluster, service=name, force=True
             )
         except EcsError as exc:
@@ -775,11 +600,13 @@ class EcsEngine:
         counts = "no answer from ECS yet"
         failed_seen = 0
         # A service just created or updated cannot be stable yet: the first look waits a poll.
-        wait.pause(self._poll_delay(0))
+        wait.pause(self._aws.poll_delay(0))
         while True:
             try:
-                response = self._request("DescribeServices", name, **self._describe_params(name))
-            except _Transient as exc:
+                response = self._aws.request(
+                    "DescribeServices", name, **self._describe_params(name)
+                )
+            except Transient as exc:
                 failures += 1
                 log.info("waiting for %s to be stable; AWS answered %s", name, exc.error.code)
             else:
@@ -789,7 +616,7 @@ class EcsEngine:
                 if raw is None and wait.elapsed < STOPPED_CHECK_SECONDS and not wait.expired:
                     # ECS reads are eventually consistent: a service just created may
                     # not be visible for a moment.
-                    wait.pause(self._poll_delay(0))
+                    wait.pause(self._aws.poll_delay(0))
                     continue
                 if raw is None or _state_of(status) is not ServiceState.ACTIVE:
                     raise EcsError(
@@ -835,7 +662,7 @@ class EcsEngine:
                     f"{name} did not become stable in {duration(timeout)} ({counts})",
                     "check the Logs button for why the task does not start, then press Retry",
                 )
-            wait.pause(self._poll_delay(failures))
+            wait.pause(self._aws.poll_delay(failures))
 
     def _fail_if_tasks_stopped(self, name: str, deployment_id: str, seen: set[str]) -> None:
         """Raise TasksStoppedError if a task started by ``deployment_id`` has stopped."""
@@ -850,10 +677,10 @@ class EcsEngine:
                 }
                 if token:
                     params["nextToken"] = token
-                listed = self._request("ListTasks", name, **params)
+                listed = self._aws.request("ListTasks", name, **params)
                 fresh = [arn for arn in listed.get("taskArns") or [] if arn not in seen][:100]
                 if fresh:
-                    described = self._request(
+                    described = self._aws.request(
                         "DescribeTasks", name, cluster=self.cluster, tasks=fresh
                     )
                     seen.update(fresh)
@@ -865,13 +692,13 @@ class EcsEngine:
                 token = listed.get("nextToken")
                 if not token:
                     break
-        except _Transient as exc:
+        except Transient as exc:
             log.info("could not look at stopped tasks of %s (%s); next time", name, exc.error.code)
             return
         if not ours:
             return
         task = max(ours, key=lambda t: _utc(t.get("stoppedAt")) or _EPOCH)
-        raise _stopped_error(name, task)
+        raise TasksStoppedError.of_task(name, task)
 
     # ----- reaching the environment -----------------------------------------------
 
@@ -880,7 +707,7 @@ class EcsEngine:
 
         With ECS_ASSIGN_PUBLIC_IP=DISABLED the private IP (the bot then runs inside the VPC).
         """
-        listed = self._call(
+        listed = self._aws.call(
             "ListTasks", name, cluster=self.cluster, serviceName=name, desiredStatus="RUNNING"
         )
         arns = (listed.get("taskArns") or [])[:100]
@@ -892,7 +719,7 @@ class EcsEngine:
                 code="NoRunningTask",
                 resource=name,
             )
-        tasks = self._call("DescribeTasks", name, cluster=self.cluster, tasks=arns).get("tasks")
+        tasks = self._aws.call("DescribeTasks", name, cluster=self.cluster, tasks=arns).get("tasks")
         running = [t for t in tasks or [] if t.get("lastStatus") == "RUNNING"] or list(tasks or [])
         if not running:
             raise EcsError(
@@ -913,7 +740,7 @@ class EcsEngine:
                 code="NoNetworkInterface",
                 resource=name,
             )
-        described = self._call("DescribeNetworkInterfaces", eni, NetworkInterfaceIds=[eni])
+        described = self._aws.call("DescribeNetworkInterfaces", eni, NetworkInterfaceIds=[eni])
         interfaces = described.get("NetworkInterfaces") or [{}]
         if self._settings.ecs_assign_public_ip == "DISABLED":
             ip = interfaces[0].get("PrivateIpAddress")
@@ -930,108 +757,6 @@ class EcsEngine:
                 resource=eni,
             )
         return str(ip)
-
-    # ----- calling AWS --------------------------------------------------------------
-
-    def _call(self, operation: str, resource: str, **params: Any) -> dict[str, Any]:
-        """One AWS call; transient failures retried a few times with backoff on the clock."""
-        attempt = 0
-        while True:
-            try:
-                return self._request(operation, resource, **params)
-            except _Transient as exc:
-                attempt += 1
-                if attempt >= 4:
-                    raise exc.error from exc
-                delay = self._jitter(min(2.0 ** (attempt - 1), 8.0))
-                log.info("AWS %s answered %s; retrying in %.1fs", operation, exc.error.code, delay)
-                self._clock.sleep(delay)
-
-    def _request(self, operation: str, resource: str, **params: Any) -> dict[str, Any]:
-        """Exactly one call (plus botocore's own retries): ``_Transient`` or ``EcsError``."""
-        client: Any = self._ec2 if operation in _EC2_OPERATIONS else self._ecs
-        try:
-            result: dict[str, Any] = getattr(client, xform_name(operation))(**params)
-            return result
-        except ClientError as exc:
-            error = self._error(exc, operation, resource)
-        except (BotoConnectionError, HTTPClientError) as exc:
-            error = EcsError(
-                f"AWS {operation} failed for {resource}: could not reach AWS ({exc})",
-                "AWS is unreachable from the bot; press Retry in a minute",
-                operation=operation,
-                code=type(exc).__name__,
-                resource=resource,
-                aws_message=str(exc),
-                transient=True,
-            )
-        except (NoCredentialsError, PartialCredentialsError) as exc:
-            raise EcsError(
-                f"AWS {operation} failed for {resource}: no AWS credentials ({exc})",
-                "give the bot AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a role)",
-                operation=operation,
-                code="NoCredentials",
-                resource=resource,
-            ) from exc
-        except BotoCoreError as exc:
-            raise EcsError(
-                f"AWS {operation} failed for {resource}: {exc}",
-                "this looks like a bot bug or bad setting; check the log",
-                operation=operation,
-                code=type(exc).__name__,
-                resource=resource,
-                aws_message=str(exc),
-            ) from exc
-        if error.transient:
-            raise _Transient(error)
-        raise error
-
-    def _error(self, exc: ClientError, operation: str, resource: str) -> EcsError:
-        response: dict[str, Any] = dict(exc.response)
-        details = response.get("Error") or {}
-        code = str(details.get("Code") or "Unknown")
-        message = str(details.get("Message") or "")
-        status = int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
-        transient = code in TRANSIENT_CODES or status >= 500
-        return EcsError(
-            f"AWS {operation} failed for {resource}: {code}: {message}".rstrip(": "),
-            self._next_action(code, operation, transient),
-            operation=operation,
-            code=code,
-            resource=resource,
-            aws_message=message,
-            transient=transient,
-        )
-
-    def _next_action(self, code: str, operation: str, transient: bool) -> str:
-        if transient:
-            return "AWS is busy; press Retry in a minute"
-        if code in _ACCESS_CODES:
-            prefix = "ec2" if operation in _EC2_OPERATIONS else "ecs"
-            return f"check that the bot's IAM policy allows {prefix}:{operation}"
-        if code in _CREDENTIAL_CODES:
-            return "check the bot's AWS credentials"
-        if code == "ClusterNotFoundException":
-            return (
-                f"check ECS_CLUSTER ({self.cluster}) and AWS_REGION ({self._settings.aws_region})"
-            )
-        if code in ("InvalidParameterException", "ClientException"):
-            return (
-                "check ECS_TASK_DEFINITION_FILE, ECS_SUBNETS and ECS_SECURITY_GROUPS, "
-                "then press Retry"
-            )
-        return "press Retry; if it fails again, check the service in the ECS console"
-
-    def _poll_delay(self, failures: int) -> float:
-        """The poll interval, doubled per consecutive transient failure (at most a minute)."""
-        poll = self._settings.showtime_poll_seconds
-        if failures == 0:
-            return poll
-        return self._jitter(min(poll * 2.0**failures, max(60.0, poll)))
-
-    def _jitter(self, seconds: float) -> float:
-        # Many jobs throttled at once should not come back at the same instant.
-        return seconds * self._random.uniform(0.75, 1.0)
 
 
 # ----- helpers -----------------------------------------------------------------------
@@ -1084,46 +809,12 @@ def _is_stable(raw: dict[str, Any], primary: dict[str, Any]) -> bool:
     return len(deployments) == 1 and int(primary.get("runningCount") or 0) == desired
 
 
-def _stopped_error(name: str, task: dict[str, Any]) -> TasksStoppedError:
-    reason = str(task.get("stoppedReason") or "")
-    container_reasons = [str(c["reason"]) for c in task.get("containers") or [] if c.get("reason")]
-    extra = [r for r in container_reasons if r not in reason]
-    quoted = "; ".join([r for r in [reason, *extra] if r]) or "no reason given"
-    images = [str(c["image"]) for c in task.get("containers") or [] if c.get("image")]
-    image = images[0] if images else None
-    if "CannotPullContainerError" in quoted:
-        shown = f"`{image}`" if image else "the image"
-        return TasksStoppedError(
-            f"image not built yet — CI builds {shown}; press Retry when it exists ({quoted})",
-            "",
-            resource=name,
-            stopped_reason=quoted,
-            image=image,
-            image_missing=True,
-        )
-    return TasksStoppedError(
-        f"a task of {name} stopped: {quoted}",
-        "check the Logs button, push a fix or press Retry",
-        resource=name,
-        stopped_reason=quoted,
-        image=image,
-        image_missing=False,
-    )
-
-
 def _eni_of(task: dict[str, Any]) -> str | None:
     for attachment in task.get("attachments") or []:
         for detail in attachment.get("details") or []:
             if detail.get("name") == "networkInterfaceId" and detail.get("value"):
                 return str(detail["value"])
     return None
-
-
-def _name_taken(exc: EcsError) -> bool:
-    message = exc.aws_message.lower()
-    return exc.code == "InvalidParameterException" and any(
-        text in message for text in _NAME_TAKEN_MESSAGES
-    )
 
 
 def _client_token(token: str) -> str:
