@@ -15,7 +15,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.adapters.store import JobStore
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
-from bot.orchestrator.ports import EcsPort, GitHubPort, HealthProbe
+from bot.orchestrator.ports import EcsPort, GitHubPort, HealthProbe, LogsPort
 from bot.orchestrator.runner import InterruptibleClock
 from bot.orchestrator.service import Orchestrator
 from bot.slack.app import build_app
@@ -71,6 +71,7 @@ def build_bot(
         github=github,
         ecs=ecs,
         health=health,
+        logs=_logs(settings),
         store=store,
         clock=job_clock,
         stopping=stopping,
@@ -99,3 +100,9 @@ def _health(settings: Settings, clock: Clock) -> HealthProbe:
     from bot.adapters.health import HttpHealthProbe
 
     return HttpHealthProbe(settings, clock)
+
+
+def _logs(settings: Settings) -> LogsPort:
+    from bot.adapters.ecs import EcsConsole
+
+    return EcsConsole(settings)

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.adapters.ecs import EcsEngine
+from bot.adapters.ecs import EcsConsole, EcsEngine
 from bot.adapters.github import GitHubAdapter
 from bot.adapters.health import HttpHealthProbe
 from bot.adapters.store import Job, JobStore
@@ -76,6 +76,7 @@ class World:
             github=github,
             ecs=EcsEngine(self.settings, clock=clock),
             health=HttpHealthProbe(self.settings, clock, http_get=self._http_get),
+            logs=EcsConsole(self.settings),
             store=self.store,
             clock=clock,
             stopping=stopping,

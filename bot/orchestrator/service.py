@@ -59,7 +59,7 @@ from bot.orchestrator.models import (
     JobRequest,
     PrStatus,
 )
-from bot.orchestrator.ports import EcsPort, GitHubPort, HealthProbe
+from bot.orchestrator.ports import EcsPort, GitHubPort, HealthProbe, LogsPort
 from bot.orchestrator.runner import (
     HEARTBEAT_SECONDS,
     ORPHAN_AFTER_SECONDS,
@@ -151,6 +151,7 @@ class Orchestrator:
         github: GitHubPort,
         ecs: EcsPort,
         health: HealthProbe,
+        logs: LogsPort,
         store: JobStore,
         clock: Clock = SYSTEM_CLOCK,
         stopping: threading.Event | None = None,
@@ -163,6 +164,7 @@ class Orchestrator:
         self.github = cast(GitHubPort, _Fenced(github, _GITHUB_WRITES, self._fence_current))
         self.ecs = cast(EcsPort, _Fenced(ecs, _ECS_WRITES, self._fence_current))
         self.health = health
+        self.logs = logs
         self.clock = clock
         self.stopping = stopping or threading.Event()
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"

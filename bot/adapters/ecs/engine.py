@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import urllib.parse
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -143,20 +142,10 @@ class EcsEngine:
         self._clock = clock
         self.cluster = settings.ecs_cluster
 
-    # ----- names, images, links ------------------------------------------
+    # ----- names and images ------------------------------------------
 
     def image(self, pr: int, sha: str) -> str:
         return self._settings.showtime_image_template.format(pr=pr, sha=sha[:7])
-
-    def logs_url(self, name: str) -> str:
-        """The service's Logs tab in the ECS console (the awslogs stream of its tasks)."""
-        region = urllib.parse.quote(self._settings.aws_region, safe="")
-        cluster = urllib.parse.quote(self.cluster, safe="")
-        service = urllib.parse.quote(name, safe="")
-        return (
-            f"https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}"
-            f"/services/{service}/logs?region={region}"
-        )
 
     # ----- reading ECS ----------------------------------------------------
 
