@@ -25,12 +25,12 @@ from bot.adapters.ecs import (
     TasksStoppedError,
     make_clients,
 )
-from bot.adapters.ecs.engine import ServiceInfo
 from bot.adapters.health import HttpHealthProbe
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain.events import Event, Waiting, Warning
 from bot.domain.naming import service_name
+from bot.orchestrator.ports import Service
 from bot.sandbox.aws import NOT_IDEMPOTENT, EcsStandIn, Network, start_server
 
 EcsSettingsFactory = Callable[..., Settings]
@@ -46,7 +46,7 @@ def ecs_deploy(
     pr: int = 36121,
     sha: str = SHA,
     token: str = "job-1",
-) -> ServiceInfo:
+) -> Service:
     """The orchestrator's deploy steps, in its order (SPEC §6)."""
     arn = engine.register_task_definition(pr, sha, "FEATURE_EMBEDDED_SUPERSET=true", events.append)
     name = service_name(pr, sha)
@@ -244,9 +244,10 @@ def test_a_repeated_create_with_the_same_client_token_returns_the_same_service(
         for _ in range(2)
     )
 
-    assert first.arn == second.arn
-    assert len(ecs_engine.find_services(36121)) == 1
-    assert second.expires == expires.replace(microsecond=0)
+    assert first == second
+    assert [s.name for s in ecs_engine.find_services(36121)] == [NAME]
+    tags = {t["key"]: t["value"] for t in ecs_service()["tags"]}
+    assert tags["showtime_expires"] == str(int(expires.timestamp()))
     # The retry got the same service back: nothing was deleted, nothing waited out.
     assert ecs_standin.calls["DeleteService"] == 0
     assert ecs_clock.monotonic() == before

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from hashlib import sha256
@@ -44,6 +43,7 @@ from bot.domain.events import Progress, Warning, format_elapsed, no_progress
 from bot.domain.features import parse_feature_flags
 from bot.domain.naming import parse_service_name, service_name
 from bot.errors import ConfigurationError
+from bot.orchestrator.ports import Service
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -82,33 +82,6 @@ class ServiceState(StrEnum):
     MISSING = "MISSING"  # DescribeServices lists the name under `failures`
 
 
-@dataclass(frozen=True)
-class ServiceInfo:
-    """One ECS service as ``DescribeServices`` reports it, with its showtime tags read."""
-
-    name: str
-    arn: str
-    status: str  # ACTIVE/DRAINING/INACTIVE as ECS said it ("" when it did not say)
-    pr: int | None
-    sha: str | None
-    requested_by: str | None
-    created: datetime | None
-    expires: datetime | None
-    running_count: int
-    desired_count: int
-    task_definition: str
-    tags: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def state(self) -> ServiceState:
-        return _state_of(self.status)
-
-    @property
-    def managed(self) -> bool:
-        """Created by showtime (this bot or the superset-showtime CLI, which tag alike)."""
-        return self.tags.get("showtime_managed") == "true"
-
-
 # ----- the engine -------------------------------------------------------------
 
 
@@ -140,7 +113,7 @@ class EcsEngine:
             poll_seconds=settings.showtime_poll_seconds,
         )
         self._clock = clock
-        self.cluster = settings.ecs_cluster
+        self._cluster = settings.ecs_cluster
 
     # ----- names and images ------------------------------------------
 
@@ -151,14 +124,10 @@ class EcsEngine:
 
     def service_state(self, name: str) -> ServiceState:
         """State of exactly this name (DescribeServices sees DRAINING; ListServices does not)."""
-        info = self._describe_one(name, tags=False)
-        return info.state if info else ServiceState.MISSING
+        response = self._aws.call("DescribeServices", name, **self._describe_params(name))
+        return _described_state(response, name)
 
-    def describe(self, name: str) -> ServiceInfo | None:
-        """The service with its tags, or None when ECS does not know the name."""
-        return self._describe_one(name, tags=True)
-
-    def find_services(self, pr: int | None = None) -> list[ServiceInfo]:
+    def find_services(self, pr: int | None = None) -> list[Service]:
         """Every ACTIVE showtime service (of one PR when ``pr`` is given), from ECS itself.
 
         ListServices is paged and only names ACTIVE services, which is what "exists"
@@ -169,20 +138,23 @@ class EcsEngine:
         prefix = f"pr-{pr}-" if pr is not None else "pr-"
         names = [arn.rsplit("/", 1)[-1] for arn in self._list_service_arns()]
         candidates = [n for n in names if n.startswith(prefix)]
-        found: list[ServiceInfo] = []
+        found: list[Service] = []
         for start in range(0, len(candidates), DESCRIBE_BATCH):
             batch = candidates[start : start + DESCRIBE_BATCH]
             response = self._aws.call(
                 "DescribeServices",
                 ", ".join(batch),
-                cluster=self.cluster,
+                cluster=self._cluster,
                 services=batch,
                 include=["TAGS"],
             )
             for raw in response.get("services") or []:
-                info = self._info(raw)
-                if info.managed and (pr is None or info.pr == pr):
-                    found.append(info)
+                tags = _tags_of(raw)
+                if tags.get("showtime_managed") != "true":
+                    continue
+                service = _service(raw, tags)
+                if pr is None or service.pr == pr:
+                    found.append(service)
         return found
 
     def environment_names(self) -> set[str]:
@@ -198,75 +170,17 @@ class EcsEngine:
         arns: list[str] = []
         token: str | None = None
         while True:
-            params: dict[str, Any] = {"cluster": self.cluster, "maxResults": LIST_PAGE}
+            params: dict[str, Any] = {"cluster": self._cluster, "maxResults": LIST_PAGE}
             if token:
                 params["nextToken"] = token
-            response = self._aws.call("ListServices", f"cluster {self.cluster}", **params)
+            response = self._aws.call("ListServices", f"cluster {self._cluster}", **params)
             arns.extend(response.get("serviceArns") or [])
             token = response.get("nextToken")
             if not token:
                 return arns
 
-    def _describe_one(self, name: str, *, tags: bool) -> ServiceInfo | None:
-        response = self._aws.call("DescribeServices", name, **self._describe_params(name, tags))
-        return self._service_from(response, name)
-
-    def _describe_params(self, name: str, tags: bool = False) -> dict[str, Any]:
-        params: dict[str, Any] = {"cluster": self.cluster, "services": [name]}
-        if tags:
-            params["include"] = ["TAGS"]
-        return params
-
-    def _service_from(self, response: dict[str, Any], name: str) -> ServiceInfo | None:
-        services = response.get("services") or []
-        chosen = [s for s in services if _name_of(s) == name]
-        if not chosen and len(services) == 1:
-            chosen = services  # a reply that omits the name still answers the one we asked
-        if chosen:
-            return self._info(chosen[0])
-        for failure in response.get("failures") or []:
-            reason = failure.get("reason", "")
-            if reason and reason != "MISSING":
-                raise EcsError(
-                    f"AWS DescribeServices failed for {name}: {reason}"
-                    + (f": {failure['detail']}" if failure.get("detail") else ""),
-                    "press Retry; if it fails again, check the cluster in the ECS console",
-                    operation="DescribeServices",
-                    code=reason,
-                    resource=name,
-                )
-        return None  # MISSING, or an empty answer: ECS does not know the name
-
-    def _info(
-        self, raw: dict[str, Any], fallback_tags: dict[str, str] | None = None
-    ) -> ServiceInfo:
-        tags = {t["key"]: t["value"] for t in raw.get("tags") or [] if "key" in t}
-        if not tags and fallback_tags:
-            tags = dict(fallback_tags)
-        name = _name_of(raw)
-        parsed = parse_service_name(name)
-        pr = _int_or_none(tags.get("pr"))
-        if pr is None and parsed:
-            pr = parsed[0]
-        sha = tags.get("sha") or (parsed[1] if parsed else None)
-        created = _epoch(tags.get("showtime_created")) or _utc(raw.get("createdAt"))
-        status = raw.get("status") or ""
-        if status not in (ServiceState.ACTIVE, ServiceState.DRAINING, ServiceState.INACTIVE):
-            log.warning("ECS reported status %r for %s; treating the name as taken", status, name)
-        return ServiceInfo(
-            name=name,
-            arn=raw.get("serviceArn", ""),
-            status=status,
-            pr=pr,
-            sha=sha,
-            requested_by=tags.get("requested_by") or tags.get("github_user"),
-            created=created,
-            expires=_epoch(tags.get("showtime_expires")),
-            running_count=int(raw.get("runningCount") or 0),
-            desired_count=int(raw.get("desiredCount") or 0),
-            task_definition=raw.get("taskDefinition", ""),
-            tags=tags,
-        )
+    def _describe_params(self, name: str) -> dict[str, Any]:
+        return {"cluster": self._cluster, "services": [name]}
 
     # ----- the DRAINING rule ------------------------------------------------
 
@@ -322,8 +236,7 @@ class EcsEngine:
                 log.info("still waiting for %s; AWS answered %s", name, exc.error.code)
                 continue
             failures = 0
-            info = self._service_from(response, name)
-            current = info.state if info else ServiceState.MISSING
+            current = _described_state(response, name)
             if current in (ServiceState.INACTIVE, ServiceState.MISSING):
                 log.info("%s is %s after %s", name, current, format_elapsed(wait.elapsed))
                 return
@@ -437,7 +350,7 @@ class EcsEngine:
         expires: datetime | None,
         client_token: str,
         progress: Progress = no_progress,
-    ) -> ServiceInfo:
+    ) -> Service:
         """Create ``pr-{pr}-{sha7}-service``; the caller has run ``clear_name`` first.
 
         ``client_token`` makes a repeated request of the same job return the service it
@@ -458,7 +371,7 @@ class EcsEngine:
             "assignPublicIp": self._settings.ecs_assign_public_ip,
         }
         params: dict[str, Any] = {
-            "cluster": self.cluster,
+            "cluster": self._cluster,
             "serviceName": name,
             "taskDefinition": task_definition_arn,
             "desiredCount": 1,
@@ -498,7 +411,9 @@ class EcsEngine:
                     resource=name,
                     aws_message=again.aws_message,
                 ) from again
-        return self._info(response["service"], fallback_tags=tags)
+        created = response["service"]
+        # ECS may answer without the tags; the ones sent are the ones the service has.
+        return _service(created, _tags_of(created) or tags)
 
     def _service_tags(
         self, pr: int, sha: str, requested_by: str, expires: datetime | None
@@ -522,7 +437,7 @@ class EcsEngine:
         self._aws.call(
             "UpdateService",
             name,
-            cluster=self.cluster,
+            cluster=self._cluster,
             service=name,
             taskDefinition=task_definition_arn,
             forceNewDeployment=True,
@@ -536,7 +451,7 @@ class EcsEngine:
         """
         try:
             response = self._aws.call(
-                "DeleteService", name, cluster=self.cluster, service=name, force=True
+                "DeleteService", name, cluster=self._cluster, service=name, force=True
             )
         except EcsError as exc:
             if exc.code in ("ServiceNotFoundException", "ServiceNotActiveException"):
@@ -552,11 +467,11 @@ class EcsEngine:
         missing is deleted too. Does not wait for DRAINING (the next start does).
         """
         deleted: list[str] = []
-        for info in self.find_services(pr):
-            if info.state is not ServiceState.ACTIVE:
-                continue
-            if self.delete_service(info.name):
-                deleted.append(info.name)
+        for service in self.find_services(pr):
+            if _state_of(service.status, service.name) is not ServiceState.ACTIVE:
+                continue  # deleted since ListServices named it
+            if self.delete_service(service.name):
+                deleted.append(service.name)
         return deleted
 
     # ----- waiting for the service to run ----------------------------------------
@@ -607,7 +522,7 @@ class EcsEngine:
                     # not be visible for a moment.
                     wait.pause(self._aws.poll_delay(0))
                     continue
-                if raw is None or _state_of(status) is not ServiceState.ACTIVE:
+                if raw is None or _state_of(status, name) is not ServiceState.ACTIVE:
                     raise EcsError(
                         f"{name} is {status or 'gone'} while waiting for it to start — "
                         "it was stopped by someone else",
@@ -660,7 +575,7 @@ class EcsEngine:
         try:
             while True:  # every page: a predecessor's stopped tasks may fill the first
                 params: dict[str, Any] = {
-                    "cluster": self.cluster,
+                    "cluster": self._cluster,
                     "serviceName": name,
                     "desiredStatus": "STOPPED",
                 }
@@ -670,7 +585,7 @@ class EcsEngine:
                 fresh = [arn for arn in listed.get("taskArns") or [] if arn not in seen][:100]
                 if fresh:
                     described = self._aws.request(
-                        "DescribeTasks", name, cluster=self.cluster, tasks=fresh
+                        "DescribeTasks", name, cluster=self._cluster, tasks=fresh
                     )
                     seen.update(fresh)
                     ours.extend(
@@ -697,7 +612,7 @@ class EcsEngine:
         With ECS_ASSIGN_PUBLIC_IP=DISABLED the private IP (the bot then runs inside the VPC).
         """
         listed = self._aws.call(
-            "ListTasks", name, cluster=self.cluster, serviceName=name, desiredStatus="RUNNING"
+            "ListTasks", name, cluster=self._cluster, serviceName=name, desiredStatus="RUNNING"
         )
         arns = (listed.get("taskArns") or [])[:100]
         if not arns:
@@ -708,7 +623,9 @@ class EcsEngine:
                 code="NoRunningTask",
                 resource=name,
             )
-        tasks = self._aws.call("DescribeTasks", name, cluster=self.cluster, tasks=arns).get("tasks")
+        tasks = self._aws.call("DescribeTasks", name, cluster=self._cluster, tasks=arns).get(
+            "tasks"
+        )
         running = [t for t in tasks or [] if t.get("lastStatus") == "RUNNING"] or list(tasks or [])
         if not running:
             raise EcsError(
@@ -753,17 +670,63 @@ class EcsEngine:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _state_of(status: str) -> ServiceState:
+def _state_of(status: str, name: str) -> ServiceState:
     """ECS's status as a state; one it did not give or we do not know counts as ACTIVE.
 
     Treating the unknown as "the name is taken" is the safe side: clearing an ACTIVE
     name deletes and waits, which also works for a service that is really DRAINING.
     """
-    try:
-        state = ServiceState(status)
-    except ValueError:
-        return ServiceState.ACTIVE
-    return ServiceState.ACTIVE if state is ServiceState.MISSING else state
+    if status in (ServiceState.ACTIVE, ServiceState.DRAINING, ServiceState.INACTIVE):
+        return ServiceState(status)
+    log.warning("ECS reported status %r for %s; treating the name as taken", status, name)
+    return ServiceState.ACTIVE
+
+
+def _described_state(response: dict[str, Any], name: str) -> ServiceState:
+    """The state of ``name`` in a DescribeServices answer; MISSING when ECS does not know it.
+
+    A failure other than MISSING (ECS could not look) raises rather than read as free.
+    """
+    raw = _only_service(response, name)
+    if raw is not None:
+        return _state_of(raw.get("status") or "", name)
+    for failure in response.get("failures") or []:
+        reason = failure.get("reason", "")
+        if reason and reason != "MISSING":
+            raise EcsError(
+                f"AWS DescribeServices failed for {name}: {reason}"
+                + (f": {failure['detail']}" if failure.get("detail") else ""),
+                "press Retry; if it fails again, check the cluster in the ECS console",
+                operation="DescribeServices",
+                code=reason,
+                resource=name,
+            )
+    return ServiceState.MISSING  # MISSING, or an empty answer
+
+
+def _tags_of(raw: dict[str, Any]) -> dict[str, str]:
+    return {t["key"]: t["value"] for t in raw.get("tags") or [] if "key" in t}
+
+
+def _service(raw: dict[str, Any], tags: dict[str, str]) -> Service:
+    """``raw`` (a described service) as the orchestrator sees it.
+
+    PR and SHA come from the tags, else from the name; the superset-showtime CLI
+    tags the requester as ``github_user`` where this bot says ``requested_by``.
+    """
+    name = _name_of(raw)
+    parsed = parse_service_name(name)
+    pr = _int_or_none(tags.get("pr"))
+    if pr is None and parsed:
+        pr = parsed[0]
+    return Service(
+        name=name,
+        status=raw.get("status") or "",
+        pr=pr,
+        sha=tags.get("sha") or (parsed[1] if parsed else None),
+        requested_by=tags.get("requested_by") or tags.get("github_user"),
+        created=_epoch(tags.get("showtime_created")) or _utc(raw.get("createdAt")),
+    )
 
 
 def _name_of(raw: dict[str, Any]) -> str:
@@ -771,8 +734,10 @@ def _name_of(raw: dict[str, Any]) -> str:
 
 
 def _only_service(response: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """``name`` in a DescribeServices answer about it alone; None when it is not there."""
     services = response.get("services") or []
     chosen = [s for s in services if _name_of(s) == name] or (
+        # a reply that omits the name still answers the one we asked
         services if len(services) == 1 else []
     )
     return chosen[0] if chosen else None
