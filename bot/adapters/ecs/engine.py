@@ -18,7 +18,6 @@ and the resource, so a misconfiguration never looks like a ten-minute wait.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from datetime import UTC, datetime
@@ -36,13 +35,12 @@ from bot.adapters.ecs.errors import (
     Transient,
     name_taken,
 )
+from bot.adapters.ecs.taskdef import build_task_definition, load_template
 from bot.adapters.waiting import Wait, duration
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.domain.events import Progress, Warning, format_elapsed, no_progress
-from bot.domain.features import parse_feature_flags
 from bot.domain.naming import parse_service_name, service_name
-from bot.errors import ConfigurationError
 from bot.orchestrator.ports import Service
 
 if TYPE_CHECKING:
@@ -55,22 +53,6 @@ DESCRIBE_BATCH = 10  # DescribeServices accepts at most 10 services per call
 LIST_PAGE = 100  # ListServices' largest page
 MAX_CLIENT_TOKEN = 36  # CreateService's clientToken: up to 36 ASCII characters
 STOPPED_CHECK_SECONDS = 30.0  # look for stopped tasks this often even without failedTasks
-
-# Keys a described task definition carries but RegisterTaskDefinition refuses,
-# dropped so an operator can paste `aws ecs describe-task-definition` output as a template.
-_READ_ONLY_TASK_DEFINITION_KEYS = frozenset(
-    {
-        "taskDefinitionArn",
-        "revision",
-        "status",
-        "requiresAttributes",
-        "compatibilities",
-        "registeredAt",
-        "registeredBy",
-        "deregisteredAt",
-        "tags",
-    }
-)
 
 _TAG_FORBIDDEN = re.compile(r"[^\w .:/=+\-@]")
 
@@ -244,97 +226,22 @@ class EcsEngine:
 
     # ----- task definitions -------------------------------------------------
 
-    def task_definition_body(
-        self, pr: int, sha: str, description: str, progress: Progress = no_progress
-    ) -> dict[str, Any]:
-        """RegisterTaskDefinition parameters: the template with this PR's image and flags.
-
-        The family is ``<template family>-pr-<pr>`` (``superset-ci-pr-36121``), so the
-        revisions of one PR line up together instead of interleaving every PR's images
-        in one family. The image goes into the first container (the app); feature flags
-        from the description replace any same-named variable of the template.
-        """
-        path = self._settings.ecs_task_definition_file
-        try:
-            template = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ConfigurationError(
-                f"ECS_TASK_DEFINITION_FILE {path} cannot be read as JSON: {exc}",
-                "fix the file or unset ECS_TASK_DEFINITION_FILE to use the bundled template",
-            ) from exc
-        containers = template.get("containerDefinitions") if isinstance(template, dict) else None
-        if not containers or not isinstance(containers, list):
-            raise ConfigurationError(
-                f"ECS_TASK_DEFINITION_FILE {path} has no containerDefinitions",
-                "add the Superset container to the template",
-            )
-        body = {k: v for k, v in template.items() if k not in _READ_ONLY_TASK_DEFINITION_KEYS}
-        body["family"] = f"{template.get('family') or 'superset-ci'}-pr-{pr}"
-        # No task role unless ECS_TASK_ROLE_ARN names one (SPEC §12): the role's
-        # credentials are served to every process of the task, which runs PR code, so
-        # whoever opens a PR could read them from the task metadata endpoint. A role in
-        # the template is dropped as well: templates copied from the CLI (or this bot's
-        # own, once) name the execution role there, and one setting whose default is
-        # "none" is easier to audit than a file that may say otherwise.
-        if body.pop("taskRoleArn", None) and not self._settings.ecs_task_role_arn:
-            log.warning(
-                "%s names a task role; environments get none unless ECS_TASK_ROLE_ARN is set",
-                path,
-            )
-        if self._settings.ecs_task_role_arn:
-            body["taskRoleArn"] = self._settings.ecs_task_role_arn
-        app = containers[0]
-        app["image"] = self.image(pr, sha)
-
-        flags = parse_feature_flags(description)
-        if summary := flags.warning_summary():
-            progress(Warning(summary))  # one reply for them all, however many lines
-        environment = [
-            entry for entry in app.get("environment") or [] if entry.get("name") not in flags.flags
-        ]
-        app["environment"] = environment + flags.environment()
-
-        self._serve_on_env_port(app, progress)
-        return body
-
-    def _serve_on_env_port(self, app: dict[str, Any], progress: Progress) -> None:
-        """Make the app container serve on SHOWTIME_ENV_PORT, where the health check looks.
-
-        With one port mapping (the bundled template) the mapping and ``SUPERSET_PORT``
-        follow the setting; a template with several mappings, none of them on that
-        port, is left alone with a warning.
-        """
-        port = self._settings.showtime_env_port
-        mappings = app.get("portMappings") or []
-        if not mappings or any(m.get("containerPort") == port for m in mappings):
-            return
-        if len(mappings) > 1:
-            ports = [m.get("containerPort") for m in mappings]
-            progress(
-                Warning(
-                    f"the task definition maps ports {ports}, none of them SHOWTIME_ENV_PORT "
-                    f"({port}): the health check will probably fail"
-                )
-            )
-            return
-        mappings[0]["containerPort"] = port
-        if "hostPort" in mappings[0]:
-            mappings[0]["hostPort"] = port  # awsvpc requires hostPort == containerPort
-        for entry in app.get("environment") or []:
-            if entry.get("name") == "SUPERSET_PORT":
-                entry["value"] = str(port)
-
     def register_task_definition(
         self, pr: int, sha: str, description: str, progress: Progress = no_progress
     ) -> str:
-        """Register this PR's task definition revision and return its ARN."""
-        body = self.task_definition_body(pr, sha, description, progress)
-        body["tags"] = [
-            {"key": "showtime_managed", "value": "true"},
-            {"key": "pr", "value": str(pr)},
-            {"key": "sha", "value": sha[:7]},
-        ]
-        response = self._aws.call("RegisterTaskDefinition", body["family"], **body)
+        """Register this PR's task definition revision (rules: ``taskdef``); its ARN."""
+        params, warnings = build_task_definition(
+            load_template(self._settings.ecs_task_definition_file),
+            pr=pr,
+            sha=sha,
+            image=self.image(pr, sha),
+            description=description,
+            env_port=self._settings.showtime_env_port,
+            task_role_arn=self._settings.ecs_task_role_arn,
+        )
+        for text in warnings:
+            progress(Warning(text))
+        response = self._aws.call("RegisterTaskDefinition", params["family"], **params)
         arn: str = response["taskDefinition"]["taskDefinitionArn"]
         return arn
 
