@@ -7,13 +7,17 @@ is looked up with ``DescribeServices`` — not ``ListServices``, which only retu
 ACTIVE services and would report a DRAINING name as free — and an ACTIVE
 occupant is deleted, a DRAINING one waited out (``clear_name``).
 
-Every wait here (draining, stability) polls on an injected ``Clock``,
-reports through typed ``Waiting`` events (at each state change and at most once a
-minute) and ends in a typed timeout. Transient AWS errors (throttling, 5xx,
-connection trouble — also after botocore's own retries gave up) are retried with
-backoff on that clock; permanent ones (access denied, unknown cluster, invalid
-parameters) raise ``EcsError`` at once, naming the AWS error code, the operation
-and the resource, so a misconfiguration never looks like a ten-minute wait.
+The engine also creates, redeploys, deletes and finds the services (by name and
+tag, in ECS itself), waits for stability — judging stopped tasks only by the
+current deployment's ``startedBy`` — and finds the address (task → ENI → IP).
+
+Its waits (draining, stability) poll on an injected ``Clock`` and report through
+``bot.adapters.waiting``. Every AWS call goes through ``calls.AwsCalls``: transient
+errors (throttling, 5xx, connection trouble — also after botocore's own retries
+gave up) are retried with backoff on that clock; permanent ones (access denied,
+unknown cluster, invalid parameters) raise ``EcsError`` at once, naming the AWS
+error code, the operation and the resource, so a misconfiguration never looks
+like a ten-minute wait. The task definition's rules are in ``taskdef``.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from bot.adapters.ecs.errors import (
     name_taken,
 )
 from bot.adapters.ecs.taskdef import build_task_definition, load_template
-from bot.adapters.waiting import Wait, duration
+from bot.adapters.waiting import Reason, Wait, duration
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.domain.events import Progress, Warning, format_elapsed, no_progress
@@ -58,6 +62,8 @@ _TAG_FORBIDDEN = re.compile(r"[^\w .:/=+\-@]")
 
 
 class ServiceState(StrEnum):
+    """What DescribeServices says of one service name (the DRAINING rule's input)."""
+
     ACTIVE = "ACTIVE"
     DRAINING = "DRAINING"
     INACTIVE = "INACTIVE"
@@ -97,7 +103,7 @@ class EcsEngine:
         self._clock = clock
         self._cluster = settings.ecs_cluster
 
-    # ----- names and images ------------------------------------------
+    # ----- names ------------------------------------------------------------
 
     def image(self, pr: int, sha: str) -> str:
         return self._settings.showtime_image_template.format(pr=pr, sha=sha[:7])
@@ -186,13 +192,13 @@ class EcsEngine:
     def _wait_released(self, name: str, state: ServiceState, progress: Progress) -> None:
         timeout = self._settings.showtime_drain_timeout_seconds
 
-        def text(state: str, detail: str, elapsed: float, kind: str) -> str:
-            if kind == "first":
+        def text(state: str, detail: str, elapsed: float, reason: Reason) -> str:
+            if reason == "first":
                 return (
                     f"{name} is {state}; waiting for ECS to release the name "
                     f"(up to {duration(timeout)})"
                 )
-            if kind == "changed":
+            if reason == "changed":
                 return f"{name} is now {state}, {format_elapsed(elapsed)}"
             return f"still {state}, {format_elapsed(elapsed)}"
 
@@ -397,10 +403,10 @@ class EcsEngine:
         """
         timeout = self._settings.showtime_stable_timeout_seconds
 
-        def text(state: str, detail: str, elapsed: float, kind: str) -> str:
-            if kind == "first":
+        def text(state: str, detail: str, elapsed: float, reason: Reason) -> str:
+            if reason == "first":
                 return f"waiting for {name} to start ({detail})"
-            if kind == "changed":
+            if reason == "changed":
                 return f"{name}: {detail}, {format_elapsed(elapsed)}"
             return f"still starting {name} ({detail}), {format_elapsed(elapsed)}"
 
