@@ -47,7 +47,7 @@ def ecs_deploy(
     sha: str = SHA,
     token: str = "job-1",
 ) -> Service:
-    """The orchestrator's deploy steps, in its order (SPEC §6)."""
+    """The orchestrator's ECS deploy steps, in its order (SPEC §6); health is the probe's."""
     arn = engine.register_task_definition(pr, sha, "FEATURE_EMBEDDED_SUPERSET=true", events.append)
     name = service_name(pr, sha)
     engine.clear_name(name, events.append)
