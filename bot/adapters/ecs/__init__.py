@@ -1,7 +1,8 @@
 """The ECS adapter: per-PR services on Fargate, and the DRAINING rule (SPEC §6).
 
 ``engine`` holds the rule and the ECS operations; ``calls`` is how it reaches AWS,
-``errors`` what it raises; ``console`` links people to the logs. Other code imports from here.
+``errors`` what it raises, ``taskdef`` what each environment runs; ``console``
+links people to the logs. Other code imports from here.
 """
 
 from bot.adapters.ecs.calls import make_clients, new_session
