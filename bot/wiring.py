@@ -15,7 +15,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.adapters.store import JobStore
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
-from bot.orchestrator.ports import EcsPort, GitHubPort
+from bot.orchestrator.ports import EcsPort, GitHubPort, HealthProbe, LogsPort
 from bot.orchestrator.runner import InterruptibleClock
 from bot.orchestrator.service import Orchestrator
 from bot.slack.app import build_app
@@ -56,6 +56,7 @@ def build_bot(
     clock: Clock = SYSTEM_CLOCK,
     github: GitHubPort | None = None,
     ecs: EcsPort | None = None,
+    health: HealthProbe | None = None,
     verify_token: bool = True,
 ) -> Bot:
     """Wire the real adapters (or the given ones) behind one orchestrator and one Bolt app."""
@@ -63,9 +64,17 @@ def build_bot(
     job_clock = InterruptibleClock(clock, stopping)
     github = github or _github(settings, job_clock)
     ecs = ecs or _ecs(settings, job_clock)
+    health = health or _health(settings, job_clock)
     store = JobStore(settings.showtime_db_url, clock=clock)
     orchestrator = Orchestrator(
-        settings, github=github, ecs=ecs, store=store, clock=job_clock, stopping=stopping
+        settings,
+        github=github,
+        ecs=ecs,
+        health=health,
+        logs=_logs(settings),
+        store=store,
+        clock=job_clock,
+        stopping=stopping,
     )
     client = slack_client(settings)
     orchestrator.add_listener(ThreadReporter(client, orchestrator, clock))
@@ -85,3 +94,15 @@ def _ecs(settings: Settings, clock: Clock) -> EcsPort:
     from bot.adapters.ecs import EcsEngine
 
     return EcsEngine(settings, clock=clock)
+
+
+def _health(settings: Settings, clock: Clock) -> HealthProbe:
+    from bot.adapters.health import HttpHealthProbe
+
+    return HttpHealthProbe(settings, clock)
+
+
+def _logs(settings: Settings) -> LogsPort:
+    from bot.adapters.ecs import EcsConsole
+
+    return EcsConsole(settings)

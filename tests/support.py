@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.adapters.ecs import EcsEngine
+from bot.adapters.ecs import EcsConsole, EcsEngine
 from bot.adapters.github import GitHubAdapter
+from bot.adapters.health import HttpHealthProbe
 from bot.adapters.store import Job, JobStore
 from bot.clock import FakeClock
 from bot.config import Settings
@@ -70,9 +71,15 @@ class World:
         stopping = threading.Event()
         clock = InterruptibleClock(self.clock, stopping)
         github = GitHubAdapter(self.settings, clock=self.clock)
-        ecs = EcsEngine(self.settings, clock=clock, http_get=self._http_get)
         orchestrator = Orchestrator(
-            self.settings, github=github, ecs=ecs, store=self.store, clock=clock, stopping=stopping
+            self.settings,
+            github=github,
+            ecs=EcsEngine(self.settings, clock=clock),
+            health=HttpHealthProbe(self.settings, clock, http_get=self._http_get),
+            logs=EcsConsole(self.settings),
+            store=self.store,
+            clock=clock,
+            stopping=stopping,
         )
         orchestrator.add_listener(self._record)
         self.orchestrator = orchestrator

@@ -32,7 +32,13 @@ from github.Requester import Requester
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
-from bot.domain.labels import MAX_LABEL_LENGTH, label_definition, sha_of_label, ttl_label
+from bot.domain.labels import (
+    MAX_LABEL_LENGTH,
+    LabelChange,
+    label_definition,
+    sha_of_label,
+    ttl_label,
+)
 from bot.domain.ttl import TTL_VALUES
 from bot.errors import (
     ConfigurationError,
@@ -40,6 +46,7 @@ from bot.errors import (
     ShowtimeError,
     UserInputError,
 )
+from bot.orchestrator.ports import LabelledPr, PullRequest
 
 log = logging.getLogger(__name__)
 
@@ -60,33 +67,6 @@ _PERMISSION_NEEDED = {
     "comment": "issues: write",
     "read collaborator permission": "metadata: read",
 }
-
-
-# ----- results ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PullRequestInfo:
-    number: int
-    state: str  # "open" | "closed"
-    merged: bool
-    head_sha: str  # 40 hex
-    title: str
-    body: str
-    author: str
-    html_url: str
-    labels: tuple[str, ...]  # read inline from the PR object: no extra request
-
-
-@dataclass(frozen=True)
-class LabelledPr:
-    """A PR found by label search, with its labels inline."""
-
-    number: int
-    state: str
-    title: str
-    html_url: str
-    labels: tuple[str, ...]
 
 
 # ----- errors ----------------------------------------------------------------------
@@ -269,12 +249,12 @@ class GitHubAdapter:
 
     # ----- pull requests ---------------------------------------------------------
 
-    def get_pr(self, number: int) -> PullRequestInfo:
+    def get_pr(self, number: int) -> PullRequest:
         """The PR with its labels: one GET /repos/{o}/{r}/pulls/{n}."""
 
-        def read(client: _Client) -> PullRequestInfo:
+        def read(client: _Client) -> PullRequest:
             pull = client.repo.get_pull(number)
-            return PullRequestInfo(
+            return PullRequest(
                 number=pull.number,
                 state=pull.state,
                 merged=bool(pull.merged),
@@ -298,6 +278,24 @@ class GitHubAdapter:
         )
 
     # ----- labels ----------------------------------------------------------------
+
+    def apply_labels(
+        self, number: int, change: LabelChange, current: Sequence[str]
+    ) -> tuple[str, ...]:
+        """Apply a label change in as few writes as GitHub allows; returns the labels after.
+
+        Adding only: one POST. Removing one label only: one DELETE. Anything more: one
+        read and one PUT of the whole set — removals and additions land together, so
+        a claim never disappears before ``running`` appears.
+        """
+        if change.remove and (change.add or len(change.remove) > 1):
+            return self.replace_labels(number, change.add, change.remove)
+        if change.remove:
+            self.remove_labels(number, list(change.remove))
+            return tuple(n for n in current if n not in change.remove)
+        if change.add:
+            return self.add_labels(number, list(change.add))
+        return tuple(current)
 
     def add_labels(self, number: int, names: Sequence[str]) -> tuple[str, ...]:
         """Add ``names`` in one POST; returns the PR's labels afterwards.
@@ -351,7 +349,7 @@ class GitHubAdapter:
         for name in wanted:
             if len(name) > MAX_LABEL_LENGTH:
                 raise LabelTooLongError(name)
-        self._ensure_definitions(wanted)
+        self.ensure_label_definitions(wanted)
         return wanted
 
     def remove_label(self, number: int, name: str) -> None:
@@ -532,7 +530,7 @@ class GitHubAdapter:
         )
         return tuple(label["name"] for label in data)
 
-    def _ensure_definitions(self, names: Sequence[str]) -> None:
+    def ensure_label_definitions(self, names: Sequence[str]) -> None:
         """Create the coloured definitions not yet known; "already_exists" counts as known.
 
         The lock makes concurrent jobs share one create per label rather than race.

@@ -23,6 +23,10 @@ class StepFinished:
     text: str
 
 
+# A long wait reports at most once a minute (SPEC §7): a 15-minute wait stays a readable thread.
+WAIT_REPORT_SECONDS = 60.0
+
+
 @dataclass(frozen=True)
 class Waiting:
     """A long wait is still going on: at each state change and at most once a minute."""

@@ -22,7 +22,7 @@ from bot.errors import ShowtimeError, UserInputError
 from bot.orchestrator import decisions as D
 from bot.orchestrator import inventory as inv
 from bot.orchestrator.models import KIND_STOP, CleanupAction, JobRequest
-from bot.orchestrator.ports import LabelledPrLike, PullRequestLike
+from bot.orchestrator.ports import LabelledPr, PullRequest
 
 if TYPE_CHECKING:
     from bot.orchestrator.service import Orchestrator
@@ -81,7 +81,7 @@ def plan_cleanup(orch: Orchestrator) -> list[Planned]:
     return plan
 
 
-def _facts(pr: LabelledPrLike | PullRequestLike) -> inv.PrFacts:
+def _facts(pr: LabelledPr | PullRequest) -> inv.PrFacts:
     return inv.PrFacts(pr.number, pr.state, pr.title, pr.html_url, parse_labels(pr.labels))
 
 

@@ -16,7 +16,7 @@ from bot.domain import labels as L
 from bot.domain.labels import PrLabels
 from bot.domain.naming import service_name
 from bot.domain.ttl import expires_at
-from bot.orchestrator.ports import ServiceLike
+from bot.orchestrator.ports import Service
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class EnvView:
         return None if self.expires is None else self.expires - now
 
 
-def to_facts(service: ServiceLike) -> ServiceFacts:
+def to_facts(service: Service) -> ServiceFacts:
     return ServiceFacts(
         name=service.name,
         pr=service.pr,

@@ -1,80 +1,97 @@
-"""The adapter interfaces the orchestrator needs (structural: the real adapters fit them)."""
+"""What the orchestrator needs from the outside world, and the shapes it gets back.
+
+The adapters (``bot.adapters``) implement these; the orchestrator imports nothing of
+them. Each port speaks the orchestrator's language — "apply this label change", "clear
+this name", "wait until this URL is healthy" — and leaves the how (which GitHub request
+costs what, which AWS call sees DRAINING) to the adapter.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from bot.domain.events import Progress
+from bot.domain.labels import LabelChange
+
+# ----- GitHub ----------------------------------------------------------------------------
 
 
-class PullRequestLike(Protocol):
-    @property
-    def number(self) -> int: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def merged(self) -> bool: ...
-    @property
-    def head_sha(self) -> str: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def body(self) -> str: ...
-    @property
-    def html_url(self) -> str: ...
-    @property
-    def labels(self) -> tuple[str, ...]: ...
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    state: str  # "open" | "closed"
+    merged: bool
+    head_sha: str  # 40 hex
+    title: str
+    body: str
+    author: str
+    html_url: str
+    labels: tuple[str, ...]  # read with the PR: no extra request
 
 
-class LabelledPrLike(Protocol):
-    @property
-    def number(self) -> int: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def html_url(self) -> str: ...
-    @property
-    def labels(self) -> tuple[str, ...]: ...
+@dataclass(frozen=True)
+class LabelledPr:
+    """A PR found by label search, with its labels as the (lagging) search index has them."""
+
+    number: int
+    state: str
+    title: str
+    html_url: str
+    labels: tuple[str, ...]
 
 
 class GitHubPort(Protocol):
-    def get_pr(self, number: int) -> PullRequestLike: ...
+    def get_pr(self, number: int) -> PullRequest: ...
     def pr_commit_shas(self, number: int) -> list[str]: ...
-    def add_labels(self, number: int, names: Sequence[str]) -> tuple[str, ...]: ...
-    def remove_labels(self, number: int, names: Sequence[str]) -> None: ...
-    def replace_labels(
-        self, number: int, add: Sequence[str], remove: Sequence[str]
-    ) -> tuple[str, ...]: ...
+    def apply_labels(
+        self, number: int, change: LabelChange, current: Sequence[str]
+    ) -> tuple[str, ...]:
+        """Make ``change`` to the PR's labels (``current`` as last seen) in as few writes as
+        GitHub allows; the labels afterwards. Additions and removals land together."""
+        ...
+
+    def ensure_label_definitions(self, names: Sequence[str]) -> None:
+        """Create, with the CLI's colours, the definitions of ``names`` not yet known."""
+        ...
+
     def delete_label_definitions(self, names: Sequence[str]) -> None: ...
-    def find_labelled_prs(self) -> Sequence[LabelledPrLike]: ...
+    def find_labelled_prs(self) -> Sequence[LabelledPr]: ...
     def sha_label_definitions(self) -> list[str]: ...
     def attached_labels(self, names: Sequence[str]) -> set[str]: ...
     def comment(self, number: int, text: str) -> None: ...
 
 
-class ServiceLike(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def pr(self) -> int | None: ...
-    @property
-    def sha(self) -> str | None: ...
-    @property
-    def requested_by(self) -> str | None: ...
-    @property
-    def created(self) -> datetime | None: ...
+# ----- ECS -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Service:
+    """One showtime service in ECS, with what its name and tags say."""
+
+    name: str
+    status: str  # ACTIVE / DRAINING / INACTIVE
+    pr: int | None
+    sha: str | None
+    requested_by: str | None  # Slack user id (the tag cannot hold emoji)
+    created: datetime | None
 
 
 class EcsPort(Protocol):
-    def find_services(self, pr: int | None = None) -> Sequence[ServiceLike]: ...
-    def environment_names(self) -> set[str]: ...
-    def clear_name(self, name: str, progress: Progress = ...) -> None: ...
+    def find_services(self, pr: int | None = None) -> Sequence[Service]:
+        """ACTIVE showtime services (of one PR), from ECS itself (not from labels)."""
+        ...
+
+    def environment_names(self) -> set[str]:
+        """Names of every running ``pr-…-service``, whoever made it (the capacity limit)."""
+        ...
+
+    def clear_name(self, name: str, progress: Progress = ...) -> None:
+        """The DRAINING rule: delete an ACTIVE service of that name, wait out DRAINING."""
+        ...
+
     def register_task_definition(
         self, pr: int, sha: str, description: str, progress: Progress = ...
     ) -> str: ...
@@ -88,11 +105,24 @@ class EcsPort(Protocol):
         expires: datetime | None,
         client_token: str,
         progress: Progress = ...,
-    ) -> object: ...
+    ) -> Service: ...
     def redeploy(self, name: str, task_definition_arn: str, progress: Progress = ...) -> None: ...
     def wait_stable(self, name: str, progress: Progress = ...) -> None: ...
-    def address(self, name: str) -> str: ...
-    def health_check(self, url: str, progress: Progress = ...) -> None: ...
+    def address(self, name: str) -> str:
+        """The IP of the service's newest running task."""
+        ...
+
     def delete_service(self, name: str) -> bool: ...
     def delete_pr_environments(self, pr: int) -> list[str]: ...
-    def logs_url(self, name: str) -> str: ...
+
+
+class HealthProbe(Protocol):
+    def wait_healthy(self, url: str, progress: Progress = ...) -> None:
+        """Until ``url`` answers 200 (never following a redirect), or ``HealthTimeoutError``."""
+        ...
+
+
+class LogsPort(Protocol):
+    def console_url(self, service: str) -> str:
+        """Where people with AWS console access read the service's logs."""
+        ...

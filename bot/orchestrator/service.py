@@ -59,7 +59,7 @@ from bot.orchestrator.models import (
     JobRequest,
     PrStatus,
 )
-from bot.orchestrator.ports import EcsPort, GitHubPort
+from bot.orchestrator.ports import EcsPort, GitHubPort, HealthProbe, LogsPort
 from bot.orchestrator.runner import (
     HEARTBEAT_SECONDS,
     ORPHAN_AFTER_SECONDS,
@@ -150,6 +150,8 @@ class Orchestrator:
         *,
         github: GitHubPort,
         ecs: EcsPort,
+        health: HealthProbe,
+        logs: LogsPort,
         store: JobStore,
         clock: Clock = SYSTEM_CLOCK,
         stopping: threading.Event | None = None,
@@ -161,6 +163,8 @@ class Orchestrator:
         # this process's (fencing): a replica that paused and lost the job stops there.
         self.github = cast(GitHubPort, _Fenced(github, _GITHUB_WRITES, self._fence_current))
         self.ecs = cast(EcsPort, _Fenced(ecs, _ECS_WRITES, self._fence_current))
+        self.health = health
+        self.logs = logs
         self.clock = clock
         self.stopping = stopping or threading.Event()
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -610,7 +614,7 @@ class Orchestrator:
             address = f"{ip}:{self.settings.showtime_env_port}"
             url = f"http://{address}{self.settings.showtime_health_path}"
             progress(ev.StepStarted("health", f"Checking health at {url}"))
-            self.ecs.health_check(url, progress)
+            self.health.wait_healthy(url, progress)
             job = self._step(job, "health", address=address)
             progress(ev.StepFinished("health", "Superset answers its health check"))
         address = self._current(job.id).data["address"]
@@ -871,20 +875,7 @@ class Orchestrator:
         return list(self._current(job.id).data.get("labels", []))
 
     def _apply(self, pr: int, names: list[str], change: L.LabelChange) -> list[str]:
-        """Apply a label change in as few writes as GitHub allows; returns the labels after.
-
-        Adding only: one POST. Removing one label only: one DELETE. Anything more: one
-        read and one PUT of the whole set — removals and additions land together, so
-        a claim never disappears before ``running`` appears.
-        """
-        if change.remove and (change.add or len(change.remove) > 1):
-            return list(self.github.replace_labels(pr, change.add, change.remove))
-        if change.remove:
-            self.github.remove_labels(pr, list(change.remove))
-            return [n for n in names if n not in change.remove]
-        if change.add:
-            return list(self.github.add_labels(pr, list(change.add)))
-        return names
+        return list(self.github.apply_labels(pr, change, names))
 
     def _apply_and_prune(self, pr: int, names: list[str], change: L.LabelChange) -> list[str]:
         """Apply ``change``, then delete the definitions of the SHA labels it removed.
@@ -947,7 +938,14 @@ def _event_text(event: ev.Event) -> str:
 
 
 _GITHUB_WRITES = frozenset(
-    {"add_labels", "remove_labels", "replace_labels", "delete_label_definitions", "comment"}
+    {
+        "apply_labels",
+        "add_labels",
+        "remove_labels",
+        "replace_labels",
+        "delete_label_definitions",
+        "comment",
+    }
 )
 _ECS_WRITES = frozenset(
     {

@@ -41,7 +41,7 @@ def progress_card(orch: Orchestrator, job: Job) -> Card:
         headline = (
             f"{_MODE_WORDS.get(job.data.get('mode', 'fresh'), 'Deploying')} {sha7 or ''}".strip()
         )
-        logs = orch.ecs.logs_url(service_name(job.pr or 0, sha7)) if sha7 else None
+        logs = orch.logs.console_url(service_name(job.pr or 0, sha7)) if sha7 else None
         return _card(orch, job, state="deploying", sha=sha7, headline=headline, logs_url=logs)
     if job.kind == KIND_STOP:
         reason = job.params.get("reason")
@@ -73,7 +73,7 @@ def labels_card(orch: Orchestrator, job: Job, names: list[str]) -> Card:
         ttl=ttl,
         time_left=left,
         frozen=labels.frozen,
-        logs_url=orch.ecs.logs_url(service_name(job.pr or 0, show.sha)),
+        logs_url=orch.logs.console_url(service_name(job.pr or 0, show.sha)),
     )
 
 
@@ -92,7 +92,7 @@ def final_card(orch: Orchestrator, job: Job, event: ev.Succeeded | ev.Failed) ->
             reason=event.reason,
             next_action=event.next_action or None,
             correlation_id=event.correlation_id,
-            logs_url=orch.ecs.logs_url(service_name(job.pr or 0, sha7)) if sha7 else None,
+            logs_url=orch.logs.console_url(service_name(job.pr or 0, sha7)) if sha7 else None,
         )
     if job.kind == KIND_STOP:
         return _card(orch, job, state="stopped", headline="Stopped", details=(event.text,))
@@ -125,6 +125,6 @@ def view_card(orch: Orchestrator, status: PrStatus, view: EnvView) -> Card:
         ttl=view.ttl,
         time_left=format_duration(left) if view.ttl != "close" else None,
         frozen=status.frozen,
-        logs_url=orch.ecs.logs_url(view.service),
+        logs_url=orch.logs.console_url(view.service),
         details=tuple(details),
     )

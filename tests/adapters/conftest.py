@@ -93,7 +93,6 @@ def ecs_engine(ecs_settings: Settings, ecs_clock: FakeClock) -> EcsEngine:
         ecs_client=ecs,
         ec2_client=ec2,
         clock=ecs_clock,
-        http_get=lambda url, timeout: 200,
     )
 
 

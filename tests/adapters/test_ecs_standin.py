@@ -19,18 +19,18 @@ from bot.adapters.ecs import (
     DrainTimeoutError,
     EcsEngine,
     EcsError,
-    HealthTimeoutError,
     NotIdempotentError,
-    ServiceInfo,
     ServiceState,
     StableTimeoutError,
     TasksStoppedError,
     make_clients,
-    service_name,
 )
+from bot.adapters.health import HttpHealthProbe
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain.events import Event, Waiting, Warning
+from bot.domain.naming import service_name
+from bot.orchestrator.ports import Service
 from bot.sandbox.aws import NOT_IDEMPOTENT, EcsStandIn, Network, start_server
 
 EcsSettingsFactory = Callable[..., Settings]
@@ -46,9 +46,8 @@ def ecs_deploy(
     pr: int = 36121,
     sha: str = SHA,
     token: str = "job-1",
-    port: int = 8080,
-) -> ServiceInfo:
-    """The orchestrator's deploy steps, in its order (SPEC §6)."""
+) -> Service:
+    """The orchestrator's ECS deploy steps, in its order (SPEC §6); health is the probe's."""
     arn = engine.register_task_definition(pr, sha, "FEATURE_EMBEDDED_SUPERSET=true", events.append)
     name = service_name(pr, sha)
     engine.clear_name(name, events.append)
@@ -62,8 +61,7 @@ def ecs_deploy(
         progress=events.append,
     )
     engine.wait_stable(name, events.append)
-    ip = engine.address(name)
-    engine.health_check(f"http://{ip}:{port}/health", events.append)
+    engine.address(name)
     return info
 
 
@@ -156,7 +154,7 @@ def test_a_drain_that_outlasts_the_timeout_fails_typed_and_creates_nothing(
     ecs_events: list[Event],
 ) -> None:
     settings = ecs_make_settings(ecs_network, showtime_drain_timeout_seconds=60)
-    engine = EcsEngine(settings, clock=ecs_clock, http_get=lambda url, timeout: 200)
+    engine = EcsEngine(settings, clock=ecs_clock)
     ecs_deploy(engine, ecs_events)
     engine.delete_service(NAME)
     ecs_standin.reset()
@@ -246,9 +244,10 @@ def test_a_repeated_create_with_the_same_client_token_returns_the_same_service(
         for _ in range(2)
     )
 
-    assert first.arn == second.arn
-    assert len(ecs_engine.find_services(36121)) == 1
-    assert second.expires == expires.replace(microsecond=0)
+    assert first == second
+    assert [s.name for s in ecs_engine.find_services(36121)] == [NAME]
+    tags = {t["key"]: t["value"] for t in ecs_service()["tags"]}
+    assert tags["showtime_expires"] == str(int(expires.timestamp()))
     # The retry got the same service back: nothing was deleted, nothing waited out.
     assert ecs_standin.calls["DeleteService"] == 0
     assert ecs_clock.monotonic() == before
@@ -288,9 +287,7 @@ def test_thirty_percent_throttling_on_describe_services_still_deploys(
 ) -> None:
     # No botocore retries (they sleep for real): the engine's own backoff does the work.
     ecs, ec2 = make_clients(ecs_settings, max_attempts=0)
-    engine = EcsEngine(
-        ecs_settings, ecs_client=ecs, ec2_client=ec2, clock=ecs_clock, http_get=lambda u, t: 200
-    )
+    engine = EcsEngine(ecs_settings, ecs_client=ecs, ec2_client=ec2, clock=ecs_clock)
     ecs_standin.throttle("DescribeServices", 0.3)
 
     ecs_deploy(engine, ecs_events)
@@ -539,34 +536,19 @@ def test_address_and_health_check_reach_a_local_superset(
 ) -> None:
     port = ecs_superset.server_address[1]
     _Superset.answers = [503, 503]
-    engine = EcsEngine(ecs_make_settings(ecs_network, showtime_env_port=port), clock=ecs_clock)
+    settings = ecs_make_settings(ecs_network, showtime_env_port=port)
+    engine = EcsEngine(settings, clock=ecs_clock)
+    ecs_deploy(engine, ecs_events)
 
-    ecs_deploy(engine, ecs_events, port=port)
+    ip = engine.address(NAME)
+    HttpHealthProbe(settings, ecs_clock).wait_healthy(
+        f"http://{ip}:{port}/health", ecs_events.append
+    )
 
     health = waiting(ecs_events, "health_check")
-    assert engine.address(NAME) == "127.0.0.1"
+    assert ip == "127.0.0.1"
     assert [e.state for e in health] == ["HTTP 503"]
     assert _Superset.answers == []
-
-
-def test_a_health_check_that_never_answers_200_times_out(
-    ecs_make_settings: EcsSettingsFactory,
-    ecs_network: Network,
-    ecs_standin: EcsStandIn,
-    ecs_clock: FakeClock,
-    ecs_superset: ThreadingHTTPServer,
-) -> None:
-    port = ecs_superset.server_address[1]
-    engine = EcsEngine(
-        ecs_make_settings(ecs_network, showtime_health_timeout_seconds=20), clock=ecs_clock
-    )
-    _Superset.answers = [502] * 10
-
-    with pytest.raises(HealthTimeoutError) as caught:
-        engine.health_check(f"http://127.0.0.1:{port}/health")
-
-    assert "did not answer 200 within 20s (last: HTTP 502)" in str(caught.value)
-    _Superset.answers = []
 
 
 def test_a_private_address_when_public_ips_are_disabled(
@@ -578,7 +560,7 @@ def test_a_private_address_when_public_ips_are_disabled(
 ) -> None:
     ecs_standin.private_ip = "10.0.1.99"
     settings = ecs_make_settings(ecs_network, ecs_assign_public_ip="DISABLED")
-    engine = EcsEngine(settings, clock=ecs_clock, http_get=lambda url, timeout: 200)
+    engine = EcsEngine(settings, clock=ecs_clock)
 
     ecs_deploy(engine, ecs_events)
 
@@ -599,7 +581,7 @@ def test_a_full_deploy_through_threaded_moto_server_over_loopback(
         with EcsStandIn(clock=ecs_clock, stable_seconds=10, public_ip="127.0.0.1") as standin:
             network = standin.setup_network(cluster="loopback-ci", endpoint_url=endpoint)
             settings = ecs_make_settings(network, aws_endpoint_url=endpoint)
-            engine = EcsEngine(settings, clock=ecs_clock, http_get=lambda url, timeout: 200)
+            engine = EcsEngine(settings, clock=ecs_clock)
 
             ecs_deploy(engine, ecs_events)
             engine.delete_service(NAME)

@@ -18,11 +18,11 @@ from bot.adapters.ecs import (
     EcsError,
     ServiceState,
     make_clients,
-    service_name,
 )
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain.events import Event, Waiting
+from bot.domain.naming import service_name
 
 NAME = service_name(36121, "abc1234")
 ARN = f"arn:aws:ecs:us-west-2:123456789012:service/superset-ci/{NAME}"
@@ -148,7 +148,7 @@ def test_server_exceptions_that_never_stop_become_a_transient_error(
         )
 
     with pytest.raises(EcsError) as caught:
-        ecs_stubbed.engine.describe(NAME)
+        ecs_stubbed.engine.service_state(NAME)
 
     assert caught.value.transient
     assert caught.value.code == "ServerException"
@@ -180,14 +180,9 @@ def test_missing_in_failures_means_the_name_is_free(ecs_stubbed: Stubbed) -> Non
         {"services": [], "failures": [{"arn": ARN, "reason": "MISSING"}]},
         expected_params=describe_request(),
     )
-    ecs_stubbed.ecs.add_response(
-        "describe_services",
-        {"services": [], "failures": [{"arn": ARN, "reason": "MISSING"}]},
-        expected_params={**describe_request(), "include": ["TAGS"]},
-    )
 
     ecs_stubbed.engine.clear_name(NAME)  # one describe, nothing deleted, no wait
-    assert ecs_stubbed.engine.describe(NAME) is None
+
     assert ecs_stubbed.clock.slept == []
 
 
@@ -276,7 +271,12 @@ def test_a_single_running_deployment_without_rollout_state_is_stable(
     assert ecs_stubbed.clock.slept == [5.0]  # one poll, then one look finds it stable
 
 
-def test_a_cli_service_is_read_with_its_github_user_tag(ecs_stubbed: Stubbed) -> None:
+def test_a_cli_service_is_found_with_its_github_user_tag(ecs_stubbed: Stubbed) -> None:
+    ecs_stubbed.ecs.add_response(
+        "list_services",
+        {"serviceArns": [ARN]},
+        expected_params={"cluster": "superset-ci", "maxResults": 100},
+    )
     ecs_stubbed.ecs.add_response(
         "describe_services",
         {
@@ -294,14 +294,19 @@ def test_a_cli_service_is_read_with_its_github_user_tag(ecs_stubbed: Stubbed) ->
             ],
             "failures": [],
         },
+        expected_params={**describe_request(), "include": ["TAGS"]},
     )
 
-    info = ecs_stubbed.engine.describe(NAME)
+    [found] = ecs_stubbed.engine.find_services(36121)
 
-    assert info is not None
-    assert (info.pr, info.sha, info.requested_by) == (36121, "abc1234", "octocat")
-    assert info.expires == datetime(2026, 1, 17, 12, 0, tzinfo=UTC)
-    assert info.managed
+    # No sha tag: the SHA comes from the name.
+    assert (found.name, found.pr, found.sha, found.requested_by) == (
+        NAME,
+        36121,
+        "abc1234",
+        "octocat",
+    )
+    assert found.created == datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 
 def test_production_clients_use_botocores_standard_retries() -> None:

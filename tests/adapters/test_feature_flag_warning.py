@@ -1,7 +1,7 @@
 """A PR description full of bad feature-flag lines costs one thread reply (SPEC §12).
 
 300 ``FEATURE_…=x`` lines once gave 300 warning replies and used up the bot's Slack
-rate limit; now the task definition step emits one Warning, quoting ≤ 80 characters
+rate limit; now the task definition builder gives one warning, quoting ≤ 80 characters
 of each listed line inside a code span the line's own backticks cannot close.
 """
 
@@ -9,22 +9,32 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 
-from bot.adapters.ecs import EcsEngine
-from bot.domain.events import Event, Warning
+from bot.adapters.ecs.taskdef import build_task_definition, load_template
+from bot.config import BUNDLED_TASK_DEFINITION
 
 SHA = "abc1234def5678"
 
 
-def test_three_hundred_bad_flag_lines_make_one_bounded_warning(
-    ecs_engine: EcsEngine, ecs_events: list[Event]
-) -> None:
+def build(description: str) -> tuple[dict[str, Any], list[str]]:
+    return build_task_definition(
+        load_template(BUNDLED_TASK_DEFINITION),
+        pr=36121,
+        sha=SHA,
+        image="apache/superset:pr-36121-abc1234-ci",
+        description=description,
+        env_port=8080,
+        task_role_arn=None,
+    )
+
+
+def test_three_hundred_bad_flag_lines_make_one_bounded_warning() -> None:
     hostile = "FEATURE_X`<!here>`=`<!channel>` " + "y" * 200
     description = "\n".join([*(f"FEATURE_{n}=x" for n in range(300)), hostile, "FEATURE_GOOD=true"])
 
-    body = ecs_engine.task_definition_body(36121, SHA, description, ecs_events.append)
+    body, warnings = build(description)
 
-    warnings = [e.text for e in ecs_events if isinstance(e, Warning)]
     assert len(warnings) == 1
     text = warnings[0]
     assert "and 291 more" in text
@@ -35,14 +45,9 @@ def test_three_hundred_bad_flag_lines_make_one_bounded_warning(
     assert env["SUPERSET_FEATURE_GOOD"] == "True"
 
 
-def test_backticks_in_a_quoted_line_stay_inside_its_code_span(
-    ecs_engine: EcsEngine, ecs_events: list[Event]
-) -> None:
-    ecs_engine.task_definition_body(
-        36121, SHA, "FEATURE_X`<!here>`=`*bold*` <!channel>", ecs_events.append
-    )
+def test_backticks_in_a_quoted_line_stay_inside_its_code_span() -> None:
+    _, [text] = build("FEATURE_X`<!here>`=`*bold*` <!channel>")
 
-    [text] = [e.text for e in ecs_events if isinstance(e, Warning)]
     # One code span holding the whole quote: nothing of the line is outside it.
     quotes = re.findall(r"`([^`]*)`", text)
     assert len(quotes) == 1

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bot.adapters.ecs import urllib_get
+from bot.adapters.health import urllib_get
 
 
 class _Server:

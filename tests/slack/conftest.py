@@ -11,6 +11,7 @@ from support import SLACK_USER, World
 
 from bot.adapters.ecs import EcsEngine
 from bot.adapters.github import GitHubAdapter
+from bot.adapters.health import HttpHealthProbe
 from bot.sandbox.slack import SlackStandIn
 from bot.sandbox.slack_client import SlackRequester
 from bot.server import HttpServer
@@ -31,8 +32,9 @@ def slack_world(world: World) -> Iterator[SlackWorld]:
         }
     )
     github = GitHubAdapter(settings, clock=world.clock)
-    ecs = EcsEngine(settings, clock=world.clock, http_get=lambda url, timeout: 200)
-    bot = build_bot(settings, clock=world.clock, github=github, ecs=ecs)
+    ecs = EcsEngine(settings, clock=world.clock)
+    health = HttpHealthProbe(settings, world.clock, http_get=lambda url, timeout: 200)
+    bot = build_bot(settings, clock=world.clock, github=github, ecs=ecs, health=health)
     server = HttpServer(bot, "127.0.0.1", 0)
     server.start()
     requester = SlackRequester(

@@ -169,7 +169,7 @@ def reporter(current: Job) -> tuple[ThreadReporter, FakeSlack]:
     orch = SimpleNamespace(
         current_job=lambda job_id: current,
         settings=SimpleNamespace(github_repository="apache/superset", showtime_default_ttl="48h"),
-        ecs=SimpleNamespace(logs_url=lambda name: f"https://console.example/{name}"),
+        logs=SimpleNamespace(console_url=lambda name: f"https://console.example/{name}"),
         now=lambda: NOW,
     )
     return ThreadReporter(cast(Any, slack), cast(Orchestrator, orch)), slack

@@ -1,0 +1,30 @@
+"""The ECS adapter: per-PR services on Fargate, and the DRAINING rule (SPEC §6).
+
+``engine`` holds the rule and the ECS operations; ``calls`` is how it reaches AWS,
+``errors`` what it raises, ``taskdef`` what each environment runs; ``console``
+links people to the logs. Other code imports from here.
+"""
+
+from bot.adapters.ecs.calls import make_clients, new_session
+from bot.adapters.ecs.console import EcsConsole
+from bot.adapters.ecs.engine import EcsEngine, ServiceState
+from bot.adapters.ecs.errors import (
+    DrainTimeoutError,
+    EcsError,
+    NotIdempotentError,
+    StableTimeoutError,
+    TasksStoppedError,
+)
+
+__all__ = [
+    "DrainTimeoutError",
+    "EcsConsole",
+    "EcsEngine",
+    "EcsError",
+    "NotIdempotentError",
+    "ServiceState",
+    "StableTimeoutError",
+    "TasksStoppedError",
+    "make_clients",
+    "new_session",
+]

@@ -1,0 +1,136 @@
+"""The task definition an environment runs: the operator's template, made this PR's (SPEC §6).
+
+Pure — a template in, ``RegisterTaskDefinition`` parameters and warnings for the
+thread out — so each rule below is tested on its own, without AWS. The rules
+decide what PR code runs with: its image, its feature flags, the port the health
+check looks at, and (SPEC §12) no AWS credentials unless an operator grants a role.
+``load_template`` is the one part that reads a file.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bot.domain.features import parse_feature_flags
+from bot.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+# Keys a described task definition carries but RegisterTaskDefinition refuses,
+# dropped so an operator can paste `aws ecs describe-task-definition` output as a template.
+READ_ONLY_KEYS = frozenset(
+    {
+        "taskDefinitionArn",
+        "revision",
+        "status",
+        "requiresAttributes",
+        "compatibilities",
+        "registeredAt",
+        "registeredBy",
+        "deregisteredAt",
+        "tags",
+    }
+)
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    """The template in ``path`` (ECS_TASK_DEFINITION_FILE), with at least one container."""
+    try:
+        template = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(
+            f"ECS_TASK_DEFINITION_FILE {path} cannot be read as JSON: {exc}",
+            "fix the file or unset ECS_TASK_DEFINITION_FILE to use the bundled template",
+        ) from exc
+    containers = template.get("containerDefinitions") if isinstance(template, dict) else None
+    if not containers or not isinstance(containers, list):
+        raise ConfigurationError(
+            f"ECS_TASK_DEFINITION_FILE {path} has no containerDefinitions",
+            "add the Superset container to the template",
+        )
+    return template
+
+
+def build_task_definition(
+    template: Mapping[str, Any],
+    *,
+    pr: int,
+    sha: str,
+    image: str,
+    description: str,
+    env_port: int,
+    task_role_arn: str | None,
+) -> tuple[dict[str, Any], list[str]]:
+    """RegisterTaskDefinition parameters for this PR, and warnings for its thread.
+
+    ``template`` is what ``load_template`` returns; it is not changed. The family is
+    ``<template family>-pr-<pr>`` (``superset-ci-pr-36121``), so the revisions of one
+    PR line up together instead of interleaving every PR's images in one family. The
+    image goes into the first container (the app); feature flags from the
+    description replace any same-named variable of the template.
+    """
+    body = {k: v for k, v in copy.deepcopy(dict(template)).items() if k not in READ_ONLY_KEYS}
+    body["family"] = f"{template.get('family') or 'superset-ci'}-pr-{pr}"
+    # No task role unless ECS_TASK_ROLE_ARN names one (SPEC §12): the role's
+    # credentials are served to every process of the task, which runs PR code, so
+    # whoever opens a PR could read them from the task metadata endpoint. A role in
+    # the template is dropped as well: templates copied from the CLI (or this bot's
+    # own, once) name the execution role there, and one setting whose default is
+    # "none" is easier to audit than a file that may say otherwise.
+    if body.pop("taskRoleArn", None) and not task_role_arn:
+        log.warning(
+            "ECS_TASK_DEFINITION_FILE names a task role; "
+            "environments get none unless ECS_TASK_ROLE_ARN is set"
+        )
+    if task_role_arn:
+        body["taskRoleArn"] = task_role_arn
+    body["tags"] = [
+        {"key": "showtime_managed", "value": "true"},
+        {"key": "pr", "value": str(pr)},
+        {"key": "sha", "value": sha[:7]},
+    ]
+    app = body["containerDefinitions"][0]
+    app["image"] = image
+
+    warnings: list[str] = []
+    flags = parse_feature_flags(description)
+    if summary := flags.warning_summary():
+        warnings.append(summary)  # one reply for them all, however many lines
+    environment = [
+        entry for entry in app.get("environment") or [] if entry.get("name") not in flags.flags
+    ]
+    app["environment"] = environment + flags.environment()
+
+    if port_warning := _serve_on(app, env_port):
+        warnings.append(port_warning)
+    return body, warnings
+
+
+def _serve_on(app: dict[str, Any], port: int) -> str | None:
+    """Make the app container serve on ``port`` (SHOWTIME_ENV_PORT), where the health check looks.
+
+    With one port mapping (the bundled template) the mapping and ``SUPERSET_PORT``
+    follow the setting; a template with several mappings, none of them on that
+    port, is left alone, and the warning returned.
+    """
+    mappings = app.get("portMappings") or []
+    if not mappings or any(m.get("containerPort") == port for m in mappings):
+        return None
+    if len(mappings) > 1:
+        ports = [m.get("containerPort") for m in mappings]
+        return (
+            f"the task definition maps ports {ports}, none of them SHOWTIME_ENV_PORT "
+            f"({port}): the health check will probably fail"
+        )
+    mappings[0]["containerPort"] = port
+    if "hostPort" in mappings[0]:
+        mappings[0]["hostPort"] = port  # awsvpc requires hostPort == containerPort
+    for entry in app.get("environment") or []:
+        if entry.get("name") == "SUPERSET_PORT":
+            entry["value"] = str(port)
+    return None
