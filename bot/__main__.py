@@ -51,8 +51,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.command or "serve"
     try:
         if command == "sandbox":
-            from bot.sandbox.runner import run_sandbox
-
+            try:
+                from bot.sandbox.runner import run_sandbox
+            except ImportError as exc:
+                # `pip install .` is enough to serve; the stand-ins need moto (the extra).
+                print(
+                    f"showtime-bot: the sandbox needs the 'sandbox' extra ({exc.name} is missing)\n"
+                    "  → pip install -e '.[sandbox]'  (or: pip install 'showtime-bot[sandbox]')",
+                    file=sys.stderr,
+                )
+                return 2
             return run_sandbox(
                 script=args.script,
                 drain_seconds=args.drain_seconds,
@@ -82,17 +90,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _jobs(limit: int, pr: int | None) -> int:
-    from bot.adapters.store import JobStore
+    from bot.adapters.store import SqlJobStore
+    from bot.orchestrator.jobs import StartRecord
 
     settings = load_settings()
-    store = JobStore(settings.showtime_db_url)
+    store = SqlJobStore(settings.showtime_db_url)
     rows = store.recent(limit=limit, pr=pr)
     if not rows:
         print("no jobs recorded")
     for job in rows:
         when = job.created_at.strftime("%Y-%m-%d %H:%M:%S")
         target = f"#{job.pr}" if job.pr is not None else "-"
-        sha = (job.data.get("sha7") or job.sha or "")[:7]
+        record = job.record
+        sha = (record.sha7 if isinstance(record, StartRecord) else job.sha or "")[:7]
         print(
             f"{when}  {job.correlation_id}  {job.kind:<8} {target:<8} {sha:<7}  {job.state.value:<9} "
             f"{job.requester:<12} {job.step or '-':<16} {(job.outcome or '')[:80]}"

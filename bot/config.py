@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # Not used: read only to refuse them, since Bolt switches to OAuth when it sees both.
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
     showtime_allowed_users: CommaList = Field(default_factory=list)
     showtime_allowed_usergroups: CommaList = Field(default_factory=list)
     showtime_notify_channel: str | None = None
@@ -262,6 +265,11 @@ def missing_settings(settings: Settings, needs: tuple[Need, ...]) -> list[str]:
 
     if "slack" in needs:
         need("SLACK_BOT_TOKEN", _secret_set(settings.slack_bot_token))
+        if settings.slack_client_id and _secret_set(settings.slack_client_secret):
+            problems.append(
+                "SLACK_CLIENT_ID, SLACK_CLIENT_SECRET: set — this bot is a single-workspace app "
+                "with SLACK_BOT_TOKEN, and Bolt would switch to OAuth installs; unset them"
+            )
         if not settings.socket_mode:
             need(
                 "SLACK_SIGNING_SECRET",

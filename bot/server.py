@@ -143,7 +143,7 @@ def wsgi_app(bot: Bot) -> WsgiApp:
                 "ok": True,
                 "version": __version__,
                 "mode": "socket" if bot.settings.socket_mode else "http",
-                "jobs_in_flight": len(bot.orchestrator.runner.inflight_ids()),
+                "jobs_in_flight": bot.orchestrator.jobs_in_flight(),
                 "stopping": bot.stopping.is_set(),
             }
             return _json(start_response, "200 OK", body)

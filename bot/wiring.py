@@ -12,10 +12,10 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
 )
 
-from bot.adapters.store import JobStore
+from bot.adapters.store import SqlJobStore
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
-from bot.orchestrator.ports import EcsPort, GitHubPort, HealthProbe, LogsPort
+from bot.orchestrator.ports import EcsPort, GitHubPort, HealthProbe
 from bot.orchestrator.runner import InterruptibleClock
 from bot.orchestrator.service import Orchestrator
 from bot.slack.app import build_app
@@ -27,7 +27,7 @@ from bot.slack.progress import ThreadReporter
 @dataclass
 class Bot:
     settings: Settings
-    store: JobStore
+    store: SqlJobStore
     github: GitHubPort
     ecs: EcsPort
     orchestrator: Orchestrator
@@ -60,49 +60,31 @@ def build_bot(
     verify_token: bool = True,
 ) -> Bot:
     """Wire the real adapters (or the given ones) behind one orchestrator and one Bolt app."""
+    from bot.adapters.ecs import EcsConsole, EcsEngine
+    from bot.adapters.github import GitHubAdapter
+    from bot.adapters.health import HttpHealthProbe
+
     stopping = threading.Event()
+    # Every wait of a job — ECS polls, health checks, GitHub rate limits — ends at once on
+    # SIGTERM, and for a job another replica adopted.
     job_clock = InterruptibleClock(clock, stopping)
-    github = github or _github(settings, job_clock)
-    ecs = ecs or _ecs(settings, job_clock)
-    health = health or _health(settings, job_clock)
-    store = JobStore(settings.showtime_db_url, clock=clock)
+    github = github or GitHubAdapter(settings, clock=job_clock)
+    ecs = ecs or EcsEngine(settings, clock=job_clock)
+    store = SqlJobStore(settings.showtime_db_url, clock=clock)
     orchestrator = Orchestrator(
         settings,
         github=github,
         ecs=ecs,
-        health=health,
-        logs=_logs(settings),
+        health=health or HttpHealthProbe(settings, clock=job_clock),
+        logs=EcsConsole(settings),
         store=store,
         clock=job_clock,
         stopping=stopping,
     )
     client = slack_client(settings)
-    orchestrator.add_listener(ThreadReporter(client, orchestrator, clock))
+    reporter = ThreadReporter(client, settings, clock)
+    orchestrator.add_listener(reporter)
+    orchestrator.open_threads_with(reporter)
     intake = Intake(settings, orchestrator, client, Authorizer(settings, client, clock), clock)
     app = build_app(settings, client, intake, verify_token=verify_token)
     return Bot(settings, store, github, ecs, orchestrator, client, intake, app, stopping)
-
-
-def _github(settings: Settings, clock: Clock) -> GitHubPort:
-    from bot.adapters.github import GitHubAdapter
-
-    # The job clock: a rate-limit wait (up to a minute) ends at once on SIGTERM.
-    return GitHubAdapter(settings, clock=clock)
-
-
-def _ecs(settings: Settings, clock: Clock) -> EcsPort:
-    from bot.adapters.ecs import EcsEngine
-
-    return EcsEngine(settings, clock=clock)
-
-
-def _health(settings: Settings, clock: Clock) -> HealthProbe:
-    from bot.adapters.health import HttpHealthProbe
-
-    return HttpHealthProbe(settings, clock)
-
-
-def _logs(settings: Settings) -> LogsPort:
-    from bot.adapters.ecs import EcsConsole
-
-    return EcsConsole(settings)

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import FakeEcs, FakeGitHub, FakeHealth
 from moto import mock_aws
-from support import DRAIN_SECONDS, STABLE_SECONDS, World
+from support import DRAIN_SECONDS, STABLE_SECONDS, FakeWorld, World
 
-from bot.adapters.store import JobStore
+from bot.adapters.store import SqlJobStore
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.sandbox.aws import EcsStandIn
@@ -66,8 +67,10 @@ def world(aws_env: None, tmp_path: Path, world_settings: dict[str, Any]) -> Iter
             **world_settings,
         }
         settings = Settings(**values)
-        store = JobStore(settings.showtime_db_url, clock=clock)
-        world = World(settings, clock, github, ecs, network, store, orchestrator=None)  # type: ignore[arg-type]
+        store = SqlJobStore(settings.showtime_db_url, clock=clock)
+        world = World(
+            settings, clock, store, github_standin=github, ecs_standin=ecs, network=network
+        )
         world.build_orchestrator()
         try:
             yield world
@@ -75,3 +78,38 @@ def world(aws_env: None, tmp_path: Path, world_settings: dict[str, Any]) -> Iter
             world.orchestrator.shutdown(5)
             store.close()
             github.stop()
+
+
+@pytest.fixture
+def fake_world(tmp_path: Path, world_settings: dict[str, Any]) -> Iterator[FakeWorld]:
+    """The orchestrator on in-memory fakes of its ports, one fake clock, a SQLite store."""
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    github = FakeGitHub()
+    for number in (36121, 36122, 36123):
+        github.add_pr(number, f"PR {number}", "FEATURE_ALERT_REPORTS=true\n")
+    values: dict[str, Any] = {
+        "_env_file": None,
+        "github_token": "test-token",
+        "ecs_subnets": ["subnet-00000000000000001"],
+        "ecs_security_groups": ["sg-00000000000000001"],
+        "showtime_poll_seconds": 5.0,
+        "showtime_db_url": f"sqlite:///{tmp_path / 'jobs.db'}",
+        "showtime_job_workers": 16,
+        **world_settings,
+    }
+    settings = Settings(**values)
+    store = SqlJobStore(settings.showtime_db_url, clock=clock)
+    world = FakeWorld(
+        settings,
+        clock,
+        store,
+        gh=github,
+        aws=FakeEcs(clock, drain_seconds=DRAIN_SECONDS, stable_seconds=STABLE_SECONDS),
+        probe=FakeHealth(clock),
+    )
+    world.build_orchestrator()
+    try:
+        yield world
+    finally:
+        world.orchestrator.shutdown(5)
+        store.close()

@@ -5,16 +5,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from support import World
+from pydantic import SecretStr
+from support import SLACK_USER, World
 
+from bot.adapters.ecs import EcsEngine
+from bot.adapters.github import GitHubAdapter
+from bot.adapters.health import HttpHealthProbe
 from bot.sandbox.harness import Outcome, settle
 from bot.sandbox.slack import SlackStandIn
 from bot.sandbox.slack_client import Response, SlackRequester
 from bot.server import HttpServer
-from bot.wiring import Bot
+from bot.wiring import Bot, build_bot
 
 SIGNING_SECRET = "test-signing-secret"
 OUTSIDER = "U0OUTSIDER"
+
+
+def bot_on(world: World, slack: SlackStandIn, **settings: Any) -> Bot:
+    """The real bot (Bolt app, orchestrator, adapters) on the world's stand-ins and clock,
+    talking to ``slack``; environments answer their health check at once."""
+    configured = world.settings.model_copy(
+        update={
+            "slack_bot_token": SecretStr(slack.bot_token),
+            "slack_signing_secret": SecretStr(SIGNING_SECRET),
+            "slack_api_url": slack.api_url,
+            "showtime_allowed_users": [SLACK_USER],
+            **settings,
+        }
+    )
+    return build_bot(
+        configured,
+        clock=world.clock,
+        github=GitHubAdapter(configured, clock=world.clock),
+        ecs=EcsEngine(configured, clock=world.clock),
+        health=HttpHealthProbe(configured, world.clock, http_get=lambda url, timeout: 200),
+    )
 
 
 @dataclass

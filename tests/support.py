@@ -1,37 +1,43 @@
-"""Test support: a whole world for service-layer and Slack tests (GitHub stand-in over
-loopback HTTP, ECS through moto made to behave like ECS, a SQLite job store, one fake clock)."""
+"""Test support: whole worlds for service-layer and Slack tests.
+
+``World``: the GitHub stand-in over loopback HTTP, ECS through moto made to behave like
+ECS, a SQLite job store, one fake clock — for request budgets, the DRAINING rule and
+everything the real adapters must get right. ``FakeWorld``: the same orchestrator on
+in-memory fakes of its ports (``tests/fakes.py``) — for the decision and durability
+tests, which are about what the orchestrator does, not about wire formats.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from fakes import FakeEcs, FakeGitHub, FakeHealth, FakeLogs
 from sqlalchemy import select
 
-from bot.adapters.ecs import EcsConsole, EcsEngine
-from bot.adapters.github import GitHubAdapter
-from bot.adapters.health import HttpHealthProbe
-from bot.adapters.store import Job, JobStore
+from bot.adapters.store import SqlJobStore, jobs
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import events as ev
-from bot.orchestrator.models import JobRequest
+from bot.domain.labels import sha_of_label
+from bot.orchestrator.jobs import Job, JobKind, StartParams, StopParams
+from bot.orchestrator.models import JobRequest, Notice
+from bot.orchestrator.ports import EcsPort, GitHubPort, HealthProbe, LogsPort
 from bot.orchestrator.runner import InterruptibleClock
 from bot.orchestrator.service import Orchestrator
-from bot.sandbox.aws import EcsStandIn, Network, known_services
-from bot.sandbox.github import GitHubStandIn
+
+DRAIN_SECONDS = 150.0
+STABLE_SECONDS = 20.0
+SLACK_USER = "U0MAINTAINER"
 
 
-def age_jobs(store: JobStore, seconds: float) -> None:
+def age_jobs(store: SqlJobStore, seconds: float) -> None:
     """Make every job look ``seconds`` older (heartbeat and last update), as a process that
     paused that long would see them — on PostgreSQL staleness is judged on the database's
     clock, which a test cannot advance."""
-    from datetime import timedelta
-
-    from bot.adapters.store import jobs
-
     with store.engine.begin() as conn:
         rows = conn.execute(select(jobs.c.id, jobs.c.heartbeat_at, jobs.c.updated_at)).all()
         for row in rows:
@@ -47,69 +53,91 @@ def age_jobs(store: JobStore, seconds: float) -> None:
             )
 
 
-DRAIN_SECONDS = 150.0
-STABLE_SECONDS = 20.0
-SLACK_USER = "U0MAINTAINER"
+class Recorder:
+    """A listener that keeps every event and notice, for assertions."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.events: list[tuple[Job, ev.Event]] = []
+        self.notices: list[Notice] = []
+        self.hooks: list[Callable[[Job, ev.Event], None]] = []
+
+    def job_event(self, job: Job, event: ev.Event) -> None:
+        with self._lock:
+            self.events.append((job, event))
+            hooks = list(self.hooks)
+        for hook in hooks:
+            hook(job, event)
+
+    def notice(self, notice: Notice) -> None:
+        with self._lock:
+            self.notices.append(notice)
+
+    def of(self, job_id: str) -> list[ev.Event]:
+        with self._lock:
+            return [event for job, event in self.events if job.id == job_id]
 
 
 @dataclass
-class World:
+class _Base:
+    """What both worlds share: the orchestrator, the store, the clock, what was said."""
+
     settings: Settings
     clock: FakeClock
-    github_standin: GitHubStandIn
-    ecs_standin: EcsStandIn
-    network: Network
-    store: JobStore
-    orchestrator: Orchestrator
-    events: list[tuple[Job | Any, ev.Event]] = field(default_factory=list)
-    health: Callable[[str], int] = lambda url: 200
-    health_urls: list[str] = field(default_factory=list)
-    _events_lock: threading.Lock = field(default_factory=threading.Lock)
+    store: SqlJobStore
+    recorder: Recorder = field(default_factory=Recorder)
+
+    def ports(self, clock: InterruptibleClock) -> tuple[GitHubPort, EcsPort, HealthProbe, LogsPort]:
+        raise NotImplementedError
 
     def build_orchestrator(self) -> Orchestrator:
         """A fresh orchestrator (as after a restart) on the same store, GitHub and ECS."""
         stopping = threading.Event()
         clock = InterruptibleClock(self.clock, stopping)
-        github = GitHubAdapter(self.settings, clock=self.clock)
+        github, ecs, health, logs = self.ports(clock)
         orchestrator = Orchestrator(
             self.settings,
             github=github,
-            ecs=EcsEngine(self.settings, clock=clock),
-            health=HttpHealthProbe(self.settings, clock, http_get=self._http_get),
-            logs=EcsConsole(self.settings),
+            ecs=ecs,
+            health=health,
+            logs=logs,
             store=self.store,
             clock=clock,
             stopping=stopping,
         )
-        orchestrator.add_listener(self._record)
+        orchestrator.add_listener(self.recorder)
         self.orchestrator = orchestrator
         return orchestrator
 
-    def _http_get(self, url: str, timeout: float) -> int:
-        self.health_urls.append(url)
-        return self.health(url)
-
-    def _record(self, context: Any, event: ev.Event) -> None:
-        with self._events_lock:
-            self.events.append((context, event))
+    @property
+    def events(self) -> list[tuple[Job, ev.Event]]:
+        return list(self.recorder.events)
 
     def events_of(self, job_id: str) -> list[ev.Event]:
-        with self._events_lock:
-            return [
-                event for context, event in self.events if getattr(context, "id", None) == job_id
-            ]
+        return self.recorder.of(job_id)
 
-    def start(self, pr: int = 36121, **kwargs: Any) -> Job:
+    def start(self, pr: int = 36121, *, ttl: str | None = None, sha: str | None = None) -> Job:
         """Begin and run a start, wait for it, return the finished job."""
         return self.run(
             JobRequest(
-                kind="start", pr=pr, requester=SLACK_USER, requester_name="maintainer", **kwargs
+                kind=JobKind.START,
+                pr=pr,
+                sha=sha,
+                requester=SLACK_USER,
+                requester_name="maintainer",
+                params=StartParams(ttl=ttl),
             )
         )
 
     def stop(self, pr: int = 36121) -> Job:
         return self.run(
-            JobRequest(kind="stop", pr=pr, requester=SLACK_USER, requester_name="maintainer")
+            JobRequest(
+                kind=JobKind.STOP,
+                pr=pr,
+                requester=SLACK_USER,
+                requester_name="maintainer",
+                params=StopParams(),
+            )
         )
 
     def run(self, request: JobRequest, timeout: float = 60.0) -> Job:
@@ -120,17 +148,69 @@ class World:
         return finished
 
     def labels(self, pr: int = 36121) -> list[str]:
-        return self.github_standin.labels(pr)
+        raise NotImplementedError
 
     def showtime_labels(self, pr: int = 36121) -> list[str]:
         return sorted(name for name in self.labels(pr) if name.startswith("🎪 "))
 
+
+@dataclass
+class World(_Base):
+    """Stand-ins over HTTP (GitHub) and moto (ECS)."""
+
+    github_standin: Any = None
+    ecs_standin: Any = None
+    network: Any = None
+    health: Callable[[str], int] = lambda url: 200
+    health_urls: list[str] = field(default_factory=list)
+
+    def ports(self, clock: InterruptibleClock) -> tuple[GitHubPort, EcsPort, HealthProbe, LogsPort]:
+        from bot.adapters.ecs import EcsConsole, EcsEngine
+        from bot.adapters.github import GitHubAdapter
+        from bot.adapters.health import HttpHealthProbe
+
+        return (
+            GitHubAdapter(self.settings, clock=clock),
+            EcsEngine(self.settings, clock=clock),
+            HttpHealthProbe(self.settings, clock=clock, http_get=self._http_get),
+            EcsConsole(self.settings),
+        )
+
+    def _http_get(self, url: str, timeout: float) -> int:
+        self.health_urls.append(url)
+        return self.health(url)
+
+    def labels(self, pr: int = 36121) -> list[str]:
+        return list(self.github_standin.labels(pr))
+
     def services(self, status: str | None = "ACTIVE") -> list[dict[str, Any]]:
         """What ECS has, as DescribeServices says (ACTIVE, DRAINING...), not counted."""
+        from bot.sandbox.aws import known_services
+
         found = known_services(self.network)
         return [s for s in found if status is None or s["status"] == status]
 
     def sha_definitions(self) -> list[str]:
-        from bot.domain.labels import sha_of_label
-
         return sorted(n for n in self.github_standin.label_definitions() if sha_of_label(n))
+
+
+@dataclass
+class FakeWorld(_Base):
+    """In-memory fakes of every port, on the fake clock."""
+
+    gh: FakeGitHub = field(default_factory=FakeGitHub)
+    aws: FakeEcs | None = None
+    probe: FakeHealth | None = None
+
+    def ports(self, clock: InterruptibleClock) -> tuple[GitHubPort, EcsPort, HealthProbe, LogsPort]:
+        assert self.aws is not None and self.probe is not None
+        # Their waits go through this orchestrator's clock: SIGTERM and fencing reach them.
+        self.aws.clock = self.probe.clock = clock
+        return self.gh, self.aws, self.probe, FakeLogs()
+
+    def labels(self, pr: int = 36121) -> list[str]:
+        return self.gh.labels(pr)
+
+    def service_names(self, status: str | None = "ACTIVE") -> list[str]:
+        assert self.aws is not None
+        return sorted(s.name for s in self.aws.services(status))

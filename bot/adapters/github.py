@@ -282,11 +282,11 @@ class GitHubAdapter:
     def apply_labels(
         self, number: int, change: LabelChange, current: Sequence[str]
     ) -> tuple[str, ...]:
-        """Apply a label change in as few writes as GitHub allows; returns the labels after.
+        """Make ``change`` in as few writes as GitHub allows; the labels afterwards.
 
         Adding only: one POST. Removing one label only: one DELETE. Anything more: one
-        read and one PUT of the whole set — removals and additions land together, so
-        a claim never disappears before ``running`` appears.
+        read and one PUT of the whole set — removals and additions land together, so a
+        claim never disappears before ``running`` appears.
         """
         if change.remove and (change.add or len(change.remove) > 1):
             return self.replace_labels(number, change.add, change.remove)

@@ -18,11 +18,10 @@ import hashlib
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -58,96 +57,24 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from bot.clock import SYSTEM_CLOCK, Clock
-from bot.errors import ShowtimeError
+from bot.orchestrator.jobs import (
+    LIVE_STATES,
+    DuplicateRequestError,
+    Job,
+    JobBusyError,
+    JobKind,
+    JobParams,
+    JobRecord,
+    JobState,
+    LostJobError,
+    StoreError,
+    empty_record,
+    params_of,
+    record_of,
+    to_json,
+)
 
 log = logging.getLogger(__name__)
-
-
-class JobState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-LIVE_STATES = frozenset({JobState.QUEUED, JobState.RUNNING})
-
-
-@dataclass(frozen=True)
-class Job:
-    id: str  # uuid4 hex
-    kind: str  # "start", "stop", "redeploy", "ttl", "freeze", "unfreeze", "cleanup", "sweep"...
-    lock_key: str | None  # "pr:36121", "cleanup", or None for jobs that need no exclusivity
-    pr: int | None
-    sha: str | None
-    requester: str  # Slack user id, or "sweeper" / "webhook" / "cli"
-    requester_name: str
-    channel: str | None
-    thread_ts: str | None  # the status message's ts, which is the thread
-    params: dict[str, Any]  # what the job was asked (ttl, sha, response_url...)
-    data: dict[str, Any]  # what its steps recorded (task definition ARN, old sha...)
-    step: str | None  # last finished step
-    state: JobState
-    outcome: str | None  # final message; the reason on failure
-    correlation_id: str  # 8 hex, shown in Slack and in logs
-    idempotency_key: str | None
-    owner: str | None  # the runner process that works on it
-    heartbeat_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    finished_at: datetime | None
-
-    @property
-    def live(self) -> bool:
-        return self.state in LIVE_STATES
-
-
-class StoreError(ShowtimeError):
-    """The job store could not do what was asked."""
-
-
-class DuplicateJobError(StoreError):
-    """The idempotency key was already used; ``existing`` is the job that used it."""
-
-    def __init__(self, existing: Job) -> None:
-        super().__init__(
-            f"Request {existing.idempotency_key!r} was already taken as {existing.kind} job "
-            f"{existing.correlation_id} ({existing.state})",
-            "nothing to do: that job handles this request",
-        )
-        self.existing = existing
-
-
-class LostJobError(StoreError):
-    """The job is no longer this process's: another one adopted it after a pause.
-
-    Raised by every fenced write (``record_step``, ``finish``, ``check_owner``): the
-    loser must stop touching the job at once and undo nothing, since the new owner
-    may already have built on what it did.
-    """
-
-    def __init__(self, job: Job, owner: str) -> None:
-        super().__init__(
-            f"{job.kind} job {job.correlation_id} now belongs to {job.owner or 'nobody'} "
-            f"({job.state}), not {owner}",
-            "nothing to do: the new owner carries on with it",
-        )
-        self.job = job
-        self.owner = owner
-
-
-class BusyError(StoreError):
-    """The lock key already has a live job; ``existing`` is that job."""
-
-    def __init__(self, lock_key: str, existing: Job) -> None:
-        who = existing.requester_name or existing.requester
-        super().__init__(
-            f"{lock_key} already has a {existing.state} {existing.kind} job "
-            f"{existing.correlation_id} (requested by {who})",
-            "wait for that job to finish, then try again",
-        )
-        self.lock_key = lock_key
-        self.existing = existing
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -282,7 +209,7 @@ def safe_url(url: str) -> str:
     return normalise_url(url).render_as_string(hide_password=True)
 
 
-class JobStore:
+class SqlJobStore:
     """Jobs, per-key locks and "only once" keys in one SQL database.
 
     Every public method is one short transaction and is safe to call from many threads; with
@@ -321,7 +248,7 @@ class JobStore:
     def create_job(
         self,
         *,
-        kind: str,
+        kind: JobKind,
         requester: str,
         requester_name: str = "",
         lock_key: str | None = None,
@@ -329,16 +256,16 @@ class JobStore:
         sha: str | None = None,
         channel: str | None = None,
         thread_ts: str | None = None,
-        params: Mapping[str, Any] | None = None,
+        params: JobParams | None = None,
         idempotency_key: str | None = None,
         owner: str | None = None,
         state: JobState = JobState.QUEUED,
     ) -> Job:
         """Record a new live job and, with ``lock_key``, take the key's lock with it.
 
-        Raises ``DuplicateJobError`` if ``idempotency_key`` was used before (checked first, so a
-        retried request is recognised even while its job still holds the lock) and
-        ``BusyError`` if another live job holds ``lock_key``.
+        Raises ``DuplicateRequestError`` if ``idempotency_key`` was used before (checked first, so
+        a retried request is recognised even while its job still holds the lock) and
+        ``JobBusyError`` if another live job holds ``lock_key``.
         """
         if state not in LIVE_STATES:
             raise ValueError(f"a new job must be queued or running, not {state}")
@@ -346,7 +273,7 @@ class JobStore:
             if idempotency_key is not None:
                 used = self._by_idempotency_key(idempotency_key)
                 if used is not None:
-                    raise DuplicateJobError(used)
+                    raise DuplicateRequestError(used)
             now = self._clock.now()
             job_id = uuid.uuid4().hex
             job = Job(
@@ -359,8 +286,8 @@ class JobStore:
                 requester_name=requester_name,
                 channel=channel,
                 thread_ts=thread_ts,
-                params=dict(params or {}),
-                data={},
+                params=params or JobParams(),
+                record=empty_record(kind),
                 step=None,
                 state=state,
                 outcome=None,
@@ -391,7 +318,7 @@ class JobStore:
                 if conflict == "lock_key" and lock_key is not None:
                     holder = self.live_job(lock_key)
                     if holder is not None:
-                        raise BusyError(lock_key, holder) from None
+                        raise JobBusyError(holder) from None
                 continue
             log.info(
                 "job %s created: %s %s by %s",
@@ -452,17 +379,14 @@ class JobStore:
 
         return self._update(job_id, "run", change)
 
-    def record_step(self, job_id: str, step: str, *, owner: str, **data: Any) -> Job:
-        """Record ``step`` as the last finished step and merge ``data`` (JSON values) in.
+    def record_step(self, job_id: str, step: str, *, owner: str, record: JobRecord) -> Job:
+        """Record ``step`` as the last finished step, with what the steps produced so far.
 
         Fenced: only ``owner``, the process the database says holds the job, may record
         a step; anyone else gets ``LostJobError`` and nothing is written.
         """
         return self._update(
-            job_id,
-            "record a step of",
-            lambda job: {"step": step, "data": job.data | data},
-            owner=owner,
+            job_id, "record a step of", lambda job: {"step": step, "record": record}, owner=owner
         )
 
     def check_owner(self, job_id: str, owner: str) -> Job:
@@ -670,7 +594,8 @@ class JobStore:
         release_lock: bool = False,
         owner: str | None = None,
     ) -> Job:
-        """Read the job (row-locked on PostgreSQL), apply ``change`` and write it back.
+        """Read the job (row-locked on PostgreSQL), apply ``change`` (new values of ``Job``
+        fields) and write it back.
 
         With ``owner``, the write happens only if the database still names ``owner`` as the
         job's owner and the job is live (fencing); otherwise ``LostJobError``.
@@ -689,7 +614,7 @@ class JobStore:
                     "start a new job instead",
                 )
             values = change(job) | {"updated_at": self._clock.now()}
-            conn.execute(jobs.update().where(jobs.c.id == job_id).values(values))
+            conn.execute(jobs.update().where(jobs.c.id == job_id).values(_columns(values)))
             if release_lock:
                 conn.execute(job_locks.delete().where(job_locks.c.job_id == job_id))
                 conn.execute(reservations.delete().where(reservations.c.job_id == job_id))
@@ -798,12 +723,26 @@ def _pool_key(pool: str) -> int:
     return int.from_bytes(hashlib.sha256(pool.encode()).digest()[:4], "big") & 0x7FFF_FFFF
 
 
+def _columns(values: dict[str, Any]) -> dict[str, Any]:
+    """``Job`` field values as column values: typed params and record become JSON."""
+    columns = dict(values)
+    if "params" in columns:
+        columns["params"] = to_json(columns["params"])
+    if "record" in columns:
+        columns["data"] = to_json(columns.pop("record"))
+    if "kind" in columns:
+        columns["kind"] = JobKind(columns["kind"]).value
+    return columns
+
+
 def _row(job: Job) -> dict[str, Any]:
-    return {name: getattr(job, name) for name in _JOB_FIELDS}
+    return _columns({name: getattr(job, name) for name in _JOB_FIELDS})
 
 
 def _job(row: RowMapping) -> Job:
-    values = {name: row[name] for name in _JOB_FIELDS}
-    values["params"] = dict(values["params"] or {})
-    values["data"] = dict(values["data"] or {})
+    values = {name: row[name] for name in _JOB_FIELDS if name != "record"}
+    kind = JobKind(values["kind"])
+    values["kind"] = kind
+    values["params"] = params_of(kind, row["params"])
+    values["record"] = record_of(kind, row["data"])
     return Job(**values)

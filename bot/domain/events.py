@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+# A long wait reports at most once a minute (SPEC §7): the ECS waits and the Slack thread.
+WAIT_REPORT_SECONDS = 60.0
+
 
 @dataclass(frozen=True)
 class StepStarted:
@@ -67,24 +70,16 @@ class Failed:
 
 
 @dataclass(frozen=True)
-class ExpiryWarning:
-    """An environment expires within the hour (the Slack side adds an Extend button)."""
+class Ended:
+    """After ``Succeeded``/``Failed`` and the writes nobody waited for: the job is about to
+    be recorded as done, so the status message may now offer its buttons (a press earlier
+    would find the PR still busy)."""
 
-    pr: int
-    sha: str
-    text: str
+    outcome: Succeeded | Failed
 
 
 Event = (
-    StepStarted
-    | StepFinished
-    | Waiting
-    | Warning
-    | Queued
-    | Resumed
-    | Succeeded
-    | Failed
-    | ExpiryWarning
+    StepStarted | StepFinished | Waiting | Warning | Queued | Resumed | Succeeded | Failed | Ended
 )
 
 Progress = Callable[[Event], None]

@@ -388,6 +388,23 @@ class LabelChange:
         return not self.add and not self.remove
 
 
+def change_against(
+    current: Iterable[str], *, add: Iterable[str] = (), remove: Iterable[str] = ()
+) -> LabelChange:
+    """The change that makes ``current`` carry ``add`` and not ``remove``, and nothing more.
+
+    A label already there is not added again, one that is not there is not removed, and
+    one both added and removed stays: every label decision is computed through this, so
+    a write never carries a no-op.
+    """
+    have = set(current)
+    wanted = list(dict.fromkeys(add))
+    return LabelChange(
+        add=tuple(name for name in wanted if name not in have),
+        remove=tuple(name for name in dict.fromkeys(remove) if name in have and name not in wanted),
+    )
+
+
 def diff(current: Iterable[str], wanted: Iterable[str]) -> LabelChange:
     """What turns the showtime labels of ``current`` into ``wanted`` (others untouched)."""
     have = {name for name in current if is_showtime_label(name)}

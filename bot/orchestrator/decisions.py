@@ -9,17 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from bot.domain import labels as L
 from bot.domain.labels import PrLabels, Show
+from bot.domain.modes import DeployMode
 from bot.domain.ttl import expires_within_hour, is_expired
-
-
-class DeployMode(StrEnum):
-    FRESH = "fresh"  # no environment runs for the PR
-    REDEPLOY = "redeploy"  # the requested SHA already runs: update in place, no DRAINING downtime
-    ROLLING = "rolling"  # another SHA runs: new one next to it, old removed once new is healthy
 
 
 @dataclass(frozen=True)
@@ -120,9 +114,6 @@ def plan_start(
             )
         takeover = takeover or claim
     active = labels.active
-    running = [s for s in labels.shows if s.status == L.RUNNING]
-    if active is None and running:
-        active = running[0]
     if active is not None and active.sha == sha7 and active.status in (L.RUNNING, None):
         return StartPlan(DeployMode.REDEPLOY, sha7, None, takeover)
     if active is not None and active.sha != sha7 and active.status == L.RUNNING:
@@ -173,10 +164,7 @@ def claim_labels(
             for name in L.labels_of_sha(current_names, plan.takeover.sha)
             if name != L.active_label(plan.takeover.sha)
         )
-    have = set(current_names)
-    add_final = [name for name in dict.fromkeys(add) if name not in have]
-    remove_final = [name for name in dict.fromkeys(remove) if name in have and name not in add]
-    return L.LabelChange(add=tuple(add_final), remove=tuple(remove_final))
+    return L.change_against(current_names, add=add, remove=remove)
 
 
 def running_labels(
@@ -186,7 +174,6 @@ def running_labels(
     current_names: list[str],
 ) -> L.LabelChange:
     """Claim labels go, 🚦 running + 🌐 + 🎯 come; the old 🎯 moves."""
-    have = set(current_names)
     remove = [
         name
         for name in L.labels_of_sha(current_names, sha7)
@@ -197,26 +184,18 @@ def running_labels(
     if previous_active and previous_active != sha7:
         remove.append(L.active_label(previous_active))
     add = [L.status_label(sha7, L.RUNNING), L.address_label(sha7, address), L.active_label(sha7)]
-    return L.LabelChange(
-        add=tuple(n for n in add if n not in have),
-        remove=tuple(n for n in dict.fromkeys(remove) if n in have and n not in add),
-    )
+    return L.change_against(current_names, add=add, remove=remove)
 
 
 def failed_labels(sha7: str, current_names: list[str], *, still_running: bool) -> L.LabelChange:
     """After a failure: 🚦 failed (or back to running for a failed in-place redeploy)."""
     final = L.RUNNING if still_running else L.FAILED
-    have = set(current_names)
     remove = [
         name
         for name in L.labels_of_sha(current_names, sha7)
         if f" {L.STATUS_EMOJI} " in name or name == L.building_label(sha7)
     ]
-    add = [L.status_label(sha7, final)]
-    return L.LabelChange(
-        add=tuple(n for n in add if n not in have),
-        remove=tuple(n for n in dict.fromkeys(remove) if n in have and n not in add),
-    )
+    return L.change_against(current_names, add=[L.status_label(sha7, final)], remove=remove)
 
 
 def expired_shows(labels: PrLabels, now: datetime, default_ttl: str) -> list[Show]:
@@ -256,17 +235,26 @@ def expiring_shows(labels: PrLabels, now: datetime, default_ttl: str) -> list[Sh
     return soon
 
 
-def set_ttl_labels(labels: PrLabels, ttl: str) -> L.LabelChange:
+def set_ttl_labels(current_names: list[str], ttl: str) -> L.LabelChange:
     """Exactly one ⌛ label remains: the new one."""
-    remove = tuple(L.ttl_label(v) for v in labels.ttls if v != ttl)
-    add = () if ttl in labels.ttls else (L.ttl_label(ttl),)
-    return L.LabelChange(add=add, remove=remove)
+    labels = L.parse_labels(current_names)
+    return L.change_against(
+        current_names, add=[L.ttl_label(ttl)], remove=[L.ttl_label(v) for v in labels.ttls]
+    )
+
+
+def freeze_labels(current_names: list[str], *, frozen: bool) -> L.LabelChange:
+    """``freeze`` adds 🧊, ``unfreeze`` removes it."""
+    if frozen:
+        return L.change_against(current_names, add=[L.FREEZE])
+    return L.change_against(current_names, remove=[L.FREEZE])
 
 
 def teardown_labels(current_names: list[str]) -> L.LabelChange:
     """``stop`` removes every showtime label of the PR (🔒 never gets this far)."""
-    return L.LabelChange(
-        remove=tuple(n for n in current_names if L.is_showtime_label(n) and n != L.BLOCKED)
+    return L.change_against(
+        current_names,
+        remove=[n for n in current_names if L.is_showtime_label(n) and n != L.BLOCKED],
     )
 
 

@@ -16,19 +16,7 @@ from bot.domain import labels as L
 from bot.domain.labels import PrLabels
 from bot.domain.naming import service_name
 from bot.domain.ttl import expires_at
-from bot.orchestrator.ports import Service
-
-
-@dataclass(frozen=True)
-class ServiceFacts:
-    """The ECS facts inventory needs (kept apart from the ECS adapter's types)."""
-
-    name: str
-    pr: int | None
-    sha: str | None
-    status: str  # ACTIVE / DRAINING / INACTIVE
-    requested_by: str | None = None
-    created: datetime | None = None
+from bot.orchestrator.ports import LabelledPr, PullRequest, Service
 
 
 @dataclass(frozen=True)
@@ -56,32 +44,27 @@ class EnvView:
     mismatch: str | None
     pr_state: str = "open"
     pr_url: str = ""
+    logs_url: str = ""  # where people with console access read its logs
 
     def time_left(self, now: datetime) -> timedelta | None:
         return None if self.expires is None else self.expires - now
 
 
-def to_facts(service: Service) -> ServiceFacts:
-    return ServiceFacts(
-        name=service.name,
-        pr=service.pr,
-        sha=service.sha,
-        status=service.status,
-        requested_by=service.requested_by,
-        created=service.created,
-    )
+def facts(pr: LabelledPr | PullRequest) -> PrFacts:
+    """What inventory needs of a PR, its labels read."""
+    return PrFacts(pr.number, pr.state, pr.title, pr.html_url, L.parse_labels(pr.labels))
 
 
 def environments(
     prs: Iterable[PrFacts],
-    services: Iterable[ServiceFacts],
+    services: Iterable[Service],
     *,
     default_ttl: str,
     live_job_prs: Mapping[int, str] | None = None,
 ) -> list[EnvView]:
     """One ``EnvView`` per environment found through labels or ECS, sorted by PR and SHA."""
     live = live_job_prs or {}
-    by_name: dict[str, ServiceFacts] = {}
+    by_name: dict[str, Service] = {}
     for service in services:
         by_name[service.name] = service
     views: list[EnvView] = []
@@ -121,7 +104,7 @@ def environments(
 
 
 def _labelled_view(
-    pr: PrFacts, show: L.Show, service: ServiceFacts | None, default_ttl: str, has_live_job: bool
+    pr: PrFacts, show: L.Show, service: Service | None, default_ttl: str, has_live_job: bool
 ) -> EnvView:
     labels = pr.labels
     ttl = labels.ttl_for(show) or default_ttl
@@ -131,8 +114,7 @@ def _labelled_view(
         pr=pr.number,
         sha=show.sha,
         status=show.status or "unknown",
-        active=labels.active_sha == show.sha
-        or (labels.active_sha is None and show.status == L.RUNNING),
+        active=labels.active is not None and labels.active.sha == show.sha,
         url=show.url,
         requester=show.requester,
         created=created,

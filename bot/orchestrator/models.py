@@ -3,40 +3,46 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from bot.orchestrator.inventory import EnvView
-
-KIND_START = "start"
-KIND_STOP = "stop"
-KIND_TTL = "ttl"
-KIND_FREEZE = "freeze"
-KIND_UNFREEZE = "unfreeze"
-KIND_CLEANUP = "cleanup"
-MUTATING_KINDS = (KIND_START, KIND_STOP, KIND_TTL, KIND_FREEZE, KIND_UNFREEZE, KIND_CLEANUP)
+from bot.orchestrator.jobs import Job, JobKind, JobParams
 
 
 @dataclass(frozen=True)
 class JobRequest:
     """What an entry point asks for; the orchestrator turns it into a job."""
 
-    kind: str
-    requester: str  # Slack user id, or "sweeper" / "cli"
+    kind: JobKind
+    requester: str  # Slack user id, or "sweeper" / "cleanup" / a GitHub login
     requester_name: str = ""  # GitHub login (SHOWTIME_GITHUB_LOGINS) or Slack name, for 🤡
     pr: int | None = None
     sha: str | None = None
-    ttl: str | None = None
-    dry_run: bool = False
+    params: JobParams = field(default_factory=JobParams)
     channel: str | None = None
     thread_ts: str | None = None
     idempotency_key: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def lock_key(self) -> str | None:
         if self.pr is not None:
             return f"pr:{self.pr}"
-        return "cleanup" if self.kind == KIND_CLEANUP else None
+        return "cleanup" if self.kind is JobKind.CLEANUP else None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something to tell about a PR that no job of its own says: an expiry warning.
+
+    ``channel``/``thread_ts``: the PR's latest status message thread, else
+    SHOWTIME_NOTIFY_CHANNEL (a new message there), else nowhere.
+    """
+
+    pr: int
+    sha: str
+    text: str
+    channel: str | None
+    thread_ts: str | None
+    extend: bool = True  # offer the Extend TTL button
 
 
 @dataclass(frozen=True)
@@ -45,13 +51,14 @@ class PrStatus:
 
     pr: int
     title: str
-    state: str
+    state: str  # open / closed / merged
     html_url: str
     frozen: bool
     blocked: bool
     ttl: str | None
     environments: list[EnvView]
-    live_job: Any | None = None  # the store's Job, when one runs for the PR
+    live_job: Job | None = None  # the job running for the PR now, if any
+    live_job_thread: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

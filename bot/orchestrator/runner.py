@@ -19,8 +19,8 @@ from bot.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 10.0
-ORPHAN_AFTER_SECONDS = 30.0
+JOB_HEARTBEAT_SECONDS = 10.0  # how often a process tells the store it still runs its jobs
+ORPHAN_AFTER_SECONDS = 30.0  # a job without a heartbeat this long is adopted (SPEC §9)
 
 
 class Interrupted(Exception):
@@ -105,32 +105,49 @@ class JobRunner:
         with self._lock:
             if job_id in self._inflight:
                 return 0  # already scheduled in this process (adopted twice, clicked twice)
-            done = threading.Event()
-            lost = threading.Event()
-            self._inflight[job_id] = done
-            self._lost[job_id] = lost
+            self._track(job_id)
             ahead = max(len(self._inflight) - self._workers, 0)
-
-        def run() -> None:
-            with self._lock:
-                self._running.add(job_id)
-            _current.job_id, _current.lost = job_id, lost
-            try:
-                if not lost.is_set():
-                    work()
-            except Exception:
-                log.exception("job crashed outside its own error handling", extra={"job": job_id})
-            finally:
-                _current.job_id, _current.lost = None, None
-                with self._lock:
-                    self._running.discard(job_id)
-                    self._inflight.pop(job_id, None)
-                    self._lost.pop(job_id, None)
-                    self._idle.notify_all()
-                done.set()
-
-        self._pool.submit(run)
+        self._pool.submit(self._run, job_id, work)
         return ahead
+
+    def run_here(self, job_id: str, work: Callable[[], None]) -> None:
+        """Run ``work`` in the calling thread as a job of this runner (heart-beaten, fenced).
+
+        For a job started by another job (cleanup's stops): waiting for it on the pool
+        from a pool thread deadlocks once every worker waits so (SHOWTIME_JOB_WORKERS=1).
+        """
+        with self._lock:
+            if job_id in self._inflight:
+                return
+            self._track(job_id)
+        saved = (current_job_id(), getattr(_current, "lost", None))
+        try:
+            self._run(job_id, work)
+        finally:
+            _current.job_id, _current.lost = saved
+
+    def _track(self, job_id: str) -> None:
+        self._inflight[job_id] = threading.Event()
+        self._lost[job_id] = threading.Event()
+
+    def _run(self, job_id: str, work: Callable[[], None]) -> None:
+        with self._lock:
+            self._running.add(job_id)
+            done, lost = self._inflight[job_id], self._lost[job_id]
+        _current.job_id, _current.lost = job_id, lost
+        try:
+            if not lost.is_set():
+                work()
+        except Exception:
+            log.exception("job crashed outside its own error handling", extra={"job": job_id})
+        finally:
+            _current.job_id, _current.lost = None, None
+            with self._lock:
+                self._running.discard(job_id)
+                self._inflight.pop(job_id, None)
+                self._lost.pop(job_id, None)
+                self._idle.notify_all()
+            done.set()
 
     def mark_lost(self, job_id: str) -> None:
         """The job is another process's now: its next wait (or fenced write) stops it."""

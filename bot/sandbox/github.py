@@ -344,6 +344,15 @@ class GitHubStandIn:
         with self._lock:
             return [label.name for label in self._pull_or_error(number).labels]
 
+    def set_labels(self, number: int, names: list[str]) -> None:
+        """Replace the PR's labels, as a person editing them on GitHub would."""
+        with self._lock:
+            pull = self._pull_or_error(number)
+            pull.labels = []
+            for name in dict.fromkeys(names):
+                self._attach(pull, name)
+            pull.updated_at = self._now()
+
     def comments(self, number: int) -> list[str]:
         with self._lock:
             return [comment.body for comment in self._pull_or_error(number).comments]

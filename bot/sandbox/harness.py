@@ -27,7 +27,8 @@ from typing import Any
 from urllib.parse import parse_qs
 from urllib.request import Request, urlopen
 
-from bot.adapters.store import Job, JobStore
+from bot.adapters.store import SqlJobStore
+from bot.orchestrator.jobs import Job
 from bot.sandbox.aws import FAKE_KEY, EcsStandIn, Network, known_services, start_server
 from bot.sandbox.github import GitHubStandIn, seed_sandbox
 from bot.sandbox.slack import MAINTAINER_USER_ID, SlackStandIn
@@ -95,7 +96,7 @@ class Sandbox:
         self.aws_url = ""
         self._moto: Any = None
         self.requester: SlackRequester | None = None
-        self._store: JobStore | None = None
+        self._store: SqlJobStore | None = None
 
     # ----- lifecycle ----------------------------------------------------------
 
@@ -221,9 +222,9 @@ class Sandbox:
     # ----- driving it ---------------------------------------------------------
 
     @property
-    def store(self) -> JobStore:
+    def store(self) -> SqlJobStore:
         if self._store is None:
-            self._store = JobStore(self.db_url)
+            self._store = SqlJobStore(self.db_url)
         return self._store
 
     def command(
@@ -290,7 +291,7 @@ class Sandbox:
 
 
 def settle(
-    store: JobStore, slack: SlackStandIn, response: Response, timeout: float = 60.0
+    store: SqlJobStore, slack: SlackStandIn, response: Response, timeout: float = 60.0
 ) -> Outcome:
     """Wait until what a request started has finished: its jobs, or its direct answers.
 
@@ -303,7 +304,7 @@ def settle(
     deadline = time.monotonic() + timeout
     quiet_since: float | None = None
     while time.monotonic() < deadline:
-        jobs = [j for j in store.recent(limit=30) if j.params.get("response_url") == url]
+        jobs = [j for j in store.recent(limit=30) if j.params.response_url == url]
         replies = [str(r.get("text", "")) for r in slack.responses(url)]
         if jobs and not any(job.live for job in jobs):
             refused = any((j.outcome or "").startswith(("refused", "not started")) for j in jobs)

@@ -10,12 +10,12 @@ themselves run on the orchestrator's own pool, never here.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 
 from bot.config import Settings
@@ -52,26 +52,30 @@ def build_app(
 
 
 def _bolt(settings: Settings, client: WebClient, verify_token: bool) -> App:
-    """Bolt, single-workspace, with our client, whatever else the environment holds."""
-    # Bolt silently switches to OAuth (multi-workspace install) mode when it sees these
-    # variables; this bot is a single-workspace app with a bot token.
-    for var in ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
-        if os.environ.pop(var, None) is not None:
-            log.warning("%s is set but ignored: the bot uses SLACK_BOT_TOKEN, not OAuth", var)
-    # The client already carries the token (settings may have read it from .env); Bolt
-    # would read SLACK_BOT_TOKEN again by itself and warn that it goes unused.
-    token = os.environ.pop("SLACK_BOT_TOKEN", None)
+    """Bolt, single-workspace, with our client.
+
+    Bolt reads SLACK_BOT_TOKEN itself and, given a client too, warns that the token goes
+    unused — it is the same token, in the client: that one warning is dropped. (Bolt also
+    switches to OAuth when SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are set; the settings
+    refuse those at start-up, see ``bot.config``.)
+    """
     secret = settings.slack_signing_secret
-    try:
-        return App(
-            client=client,
-            signing_secret=secret.get_secret_value() if secret else None,
-            token_verification_enabled=verify_token,
-            listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="bolt"),
-            process_before_response=False,
-            # Socket Mode needs no signature; HTTP mode verifies every request (401 otherwise).
-            request_verification_enabled=not settings.socket_mode,
-        )
-    finally:
-        if token is not None:
-            os.environ["SLACK_BOT_TOKEN"] = token
+    return App(
+        client=client,
+        signing_secret=secret.get_secret_value() if secret else None,
+        token_verification_enabled=verify_token,
+        listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="bolt"),
+        process_before_response=False,
+        # Socket Mode needs no signature; HTTP mode verifies every request (401 otherwise).
+        request_verification_enabled=not settings.socket_mode,
+        logger=_BOLT_LOGGER,
+    )
+
+
+class _DropTokenSkipped(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_BOLT_LOGGER = logging.getLogger("slack_bolt.App")
+_BOLT_LOGGER.addFilter(_DropTokenSkipped())

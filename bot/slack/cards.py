@@ -1,70 +1,94 @@
 """Status-message cards from what a job knows (its recorded labels), with no extra API calls.
 
-Cards carry plain text as it was written (titles, label values, error texts);
-``views.card_blocks`` quotes it when it builds the message.
+Pure: a card is computed from the job (or the environment view the orchestrator gave),
+the repository and the time. Cards carry plain text as it was written (titles, label
+values, error texts); ``views.card_blocks`` quotes it when it builds the message.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from bot.adapters.store import Job
 from bot.domain import events as ev
 from bot.domain import labels as L
 from bot.domain.labels import parse_labels
-from bot.domain.naming import service_name
 from bot.domain.ttl import format_duration, time_left
 from bot.orchestrator.inventory import EnvView
-from bot.orchestrator.models import KIND_CLEANUP, KIND_START, KIND_STOP, PrStatus
-from bot.orchestrator.service import Orchestrator
+from bot.orchestrator.jobs import Job, JobKind, PrRecord, StartRecord, StopParams
+from bot.orchestrator.models import PrStatus
 from bot.slack.text import slack_user_id
 from bot.slack.views import Card
 
-_MODE_WORDS = {"fresh": "Deploying", "redeploy": "Redeploying", "rolling": "Rolling update to"}
+
+@dataclass(frozen=True)
+class Where:
+    """What every card needs besides the job: whose repository, and when it is."""
+
+    repository: str
+    default_ttl: str
+    now: datetime
 
 
-def _card(orch: Orchestrator, job: Job, **fields: Any) -> Card:
+def _card(where: Where, job: Job, **fields: Any) -> Card:
     """A card for ``job``'s PR with the common fields filled in."""
     # Only a Slack user id becomes a mention; sweeper, webhook and CLI requesters do not.
     fields.setdefault("requester", slack_user_id(job.requester))
+    record = job.record
     return Card(
         pr=job.pr or 0,
-        repository=orch.settings.github_repository,
-        title=str(job.data.get("title") or ""),
+        repository=where.repository,
+        title=record.title if isinstance(record, PrRecord) else "",
         **fields,
     )
 
 
-def progress_card(orch: Orchestrator, job: Job) -> Card:
-    sha7 = job.data.get("sha7")
-    if job.kind == KIND_START:
-        headline = (
-            f"{_MODE_WORDS.get(job.data.get('mode', 'fresh'), 'Deploying')} {sha7 or ''}".strip()
+def progress_card(where: Where, job: Job) -> Card:
+    record = job.record
+    if isinstance(record, StartRecord):
+        headline = f"{record.mode.headline} {record.sha7}".strip()
+        return _card(
+            where,
+            job,
+            state="deploying",
+            sha=record.sha7 or None,
+            headline=headline,
+            logs_url=record.logs_url or None,
         )
-        logs = orch.logs.console_url(service_name(job.pr or 0, sha7)) if sha7 else None
-        return _card(orch, job, state="deploying", sha=sha7, headline=headline, logs_url=logs)
-    if job.kind == KIND_STOP:
-        reason = job.params.get("reason")
-        return _card(orch, job, state="stopping", headline="Stopping", reason=reason)
-    if job.kind == KIND_CLEANUP:
-        return _card(orch, job, state="deploying", headline="Cleaning up")
-    return _card(orch, job, state="deploying", headline=f"{job.kind} in progress")
+    if job.kind is JobKind.STOP:
+        reason = job.params.reason if isinstance(job.params, StopParams) else None
+        return _card(where, job, state="stopping", headline="Stopping", reason=reason)
+    if job.kind is JobKind.CLEANUP:
+        return cleanup_card(where, job, "Cleaning up")
+    return _card(where, job, state="deploying", headline=f"{job.kind} in progress")
 
 
-def labels_card(orch: Orchestrator, job: Job, names: list[str]) -> Card:
+def cleanup_card(where: Where, job: Job, headline: str, *, done: bool = False) -> Card:
+    """Cleanup is about no single PR: its card names none."""
+    return Card(
+        pr=None,
+        repository=where.repository,
+        state="stopped" if done else "deploying",
+        headline=headline,
+        requester=slack_user_id(job.requester),
+    )
+
+
+def labels_card(where: Where, job: Job, names: list[str], *, logs_url: str | None) -> Card:
     """The card the PR's labels describe: its active environment, or 'no environment'."""
     labels = parse_labels(names)
     show = labels.active
     if show is None:
-        return _card(orch, job, state="stopped", headline="No environment", frozen=labels.frozen)
-    ttl = labels.ttl_for(show) or orch.settings.showtime_default_ttl
+        return _card(where, job, state="stopped", headline="No environment", frozen=labels.frozen)
+    ttl = labels.ttl_for(show) or where.default_ttl
     created = show.created_at
-    left = format_duration(time_left(created, ttl, orch.now())) if created else None
+    left = format_duration(time_left(created, ttl, where.now)) if created else None
     state = "running" if show.status == L.RUNNING else (show.status or "unknown")
     if state in L.IN_PROGRESS_STATUSES:
         state = "deploying"
     return _card(
-        orch,
+        where,
         job,
         state=state,
         sha=show.sha,
@@ -73,18 +97,25 @@ def labels_card(orch: Orchestrator, job: Job, names: list[str]) -> Card:
         ttl=ttl,
         time_left=left,
         frozen=labels.frozen,
-        logs_url=orch.logs.console_url(service_name(job.pr or 0, show.sha)),
+        logs_url=logs_url,
     )
 
 
-def final_card(orch: Orchestrator, job: Job, event: ev.Succeeded | ev.Failed) -> Card | None:
-    names = list(job.data.get("labels") or [])
-    if job.kind == KIND_CLEANUP:
-        return None
+def final_card(where: Where, job: Job, event: ev.Succeeded | ev.Failed) -> Card:
+    record = job.record
+    start = record if isinstance(record, StartRecord) else None
+    logs_url = start.logs_url if start and start.logs_url else None
+    if job.kind is JobKind.CLEANUP:
+        return cleanup_card(
+            where,
+            job,
+            "Cleanup failed" if isinstance(event, ev.Failed) else "Cleanup finished",
+            done=True,
+        )
     if isinstance(event, ev.Failed):
-        sha7 = job.data.get("sha7") if job.kind == KIND_START else None
+        sha7 = start.sha7 if start and start.sha7 else None
         return _card(
-            orch,
+            where,
             job,
             state="failed",
             sha=sha7,
@@ -92,14 +123,15 @@ def final_card(orch: Orchestrator, job: Job, event: ev.Succeeded | ev.Failed) ->
             reason=event.reason,
             next_action=event.next_action or None,
             correlation_id=event.correlation_id,
-            logs_url=orch.logs.console_url(service_name(job.pr or 0, sha7)) if sha7 else None,
+            logs_url=logs_url,
         )
-    if job.kind == KIND_STOP:
-        return _card(orch, job, state="stopped", headline="Stopped", details=(event.text,))
-    return labels_card(orch, job, names)
+    if job.kind is JobKind.STOP:
+        return _card(where, job, state="stopped", headline="Stopped", details=(event.text,))
+    names = list(record.labels) if isinstance(record, PrRecord) else []
+    return labels_card(where, job, names, logs_url=logs_url)
 
 
-def view_card(orch: Orchestrator, status: PrStatus, view: EnvView) -> Card:
+def view_card(where: Where, status: PrStatus, view: EnvView) -> Card:
     """One environment in a ``status`` answer: labels and ECS side by side."""
     state = view.status
     if state in L.IN_PROGRESS_STATUSES:
@@ -112,10 +144,10 @@ def view_card(orch: Orchestrator, status: PrStatus, view: EnvView) -> Card:
     details.append(f"ECS: {view.ecs_status or 'no service'}")
     if view.active:
         details.append("🎯 active")
-    left = view.time_left(orch.now())
+    left = view.time_left(where.now)
     return Card(
         pr=status.pr,
-        repository=orch.settings.github_repository,
+        repository=where.repository,
         title="",
         state=state if state in ("running", "failed", "deploying") else "unknown",
         sha=view.sha,
@@ -123,8 +155,8 @@ def view_card(orch: Orchestrator, status: PrStatus, view: EnvView) -> Card:
         headline=f"{view.status} {view.sha}",
         reason=f"⚠️ mismatch: {view.mismatch}" if view.mismatch else None,
         ttl=view.ttl,
-        time_left=format_duration(left) if view.ttl != "close" else None,
+        time_left=format_duration(left) if view.ttl != "close" and left is not None else None,
         frozen=status.frozen,
-        logs_url=orch.logs.console_url(view.service),
+        logs_url=view.logs_url or None,
         details=tuple(details),
     )

@@ -17,13 +17,23 @@ from typing import Any, Protocol
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.adapters.store import Job
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.domain import commands as C
 from bot.errors import RemoteError, ShowtimeError, UserInputError, public_text
 from bot.orchestrator import models as M
-from bot.orchestrator.service import DuplicateRequestError, JobBusyError, Orchestrator
+from bot.orchestrator.jobs import (
+    CleanupParams,
+    DuplicateRequestError,
+    Job,
+    JobBusyError,
+    JobKind,
+    JobParams,
+    StartParams,
+    StopParams,
+    TtlParams,
+)
+from bot.orchestrator.service import Orchestrator
 from bot.slack import cards, views
 from bot.slack.auth import Authorizer, PerUserLimit
 from bot.slack.text import link as link_to
@@ -122,11 +132,13 @@ class Intake:
         if status.live_job is not None:
             job = status.live_job
             who = mention(job.requester) or quote(job.requester_name or job.requester, 60)
+            thread = status.live_job_thread
             footer.append(
                 f"⏳ `{quote(job.kind, 20)}` by {who} is running"
-                + self._thread_link(job.channel, job.thread_ts)
+                + (self._thread_link(*thread) if thread else "")
             )
-        cards_ = [cards.view_card(self.orch, status, view) for view in status.environments]
+        where = self._where()
+        cards_ = [cards.view_card(where, status, view) for view in status.environments]
         if not cards_:
             footer.insert(0, f"No environment. Start one with `/showtime start {pr}`.")
         blocks = views.status_blocks(cards_, header=header, footer=footer)
@@ -141,8 +153,8 @@ class Intake:
         if job is None:
             return
         with self._starting(job):
-            if request.kind in (M.KIND_START, M.KIND_STOP, M.KIND_CLEANUP):
-                card = cards.progress_card(self.orch, job)
+            if request.kind in (JobKind.START, JobKind.STOP, JobKind.CLEANUP):
+                card = cards.progress_card(self._where(), job)
                 try:
                     posted = self.client.chat_postMessage(
                         channel=channel or "",
@@ -156,7 +168,7 @@ class Intake:
                     return
                 self.orch.attach_thread(job.id, str(posted["channel"]), str(posted["ts"]))
             else:
-                where = self.orch.store.latest_thread(request.pr) if request.pr else None
+                where = self.orch.thread_of(request.pr) if request.pr else None
                 if where:
                     self.orch.attach_thread(job.id, where[0], where[1])
                 say(f"⏳ {C.describe(command)}: on it{self._thread_link(*where) if where else ''}")
@@ -170,30 +182,18 @@ class Intake:
 
     def _request(self, command: C.Command, body: dict[str, Any]) -> M.JobRequest:
         user = body.get("user_id", "")
-        common: dict[str, Any] = {
-            "requester": user,
-            "requester_name": self._requester_name(user, body.get("user_name", "")),
-            "channel": body.get("channel_id"),
-            "idempotency_key": f"slash:{body.get('trigger_id')}"
-            if body.get("trigger_id")
-            else None,
-            "extra": {"response_url": body.get("response_url")},
-        }
-        if isinstance(command, C.Start):
-            return M.JobRequest(
-                kind=M.KIND_START, pr=command.pr, sha=command.sha, ttl=command.ttl, **common
-            )
-        if isinstance(command, C.Stop):
-            return M.JobRequest(kind=M.KIND_STOP, pr=command.pr, **common)
-        if isinstance(command, C.SetTtl):
-            return M.JobRequest(kind=M.KIND_TTL, pr=command.pr, ttl=command.ttl, **common)
-        if isinstance(command, C.Freeze):
-            return M.JobRequest(kind=M.KIND_FREEZE, pr=command.pr, **common)
-        if isinstance(command, C.Unfreeze):
-            return M.JobRequest(kind=M.KIND_UNFREEZE, pr=command.pr, **common)
-        if isinstance(command, C.Cleanup):
-            return M.JobRequest(kind=M.KIND_CLEANUP, dry_run=command.dry_run, **common)
-        raise UserInputError(f"`{C.describe(command)}` changes nothing")
+        answer = body.get("response_url")
+        kind, pr, sha, params = _job_of(command, answer)
+        return M.JobRequest(
+            kind=kind,
+            pr=pr,
+            sha=sha,
+            params=params,
+            requester=user,
+            requester_name=self._requester_name(user, body.get("user_name", "")),
+            channel=body.get("channel_id"),
+            idempotency_key=f"slash:{body['trigger_id']}" if body.get("trigger_id") else None,
+        )
 
     def _requester_name(self, user_id: str, user_name: str) -> str:
         return self.settings.showtime_github_logins.get(user_id) or user_name or user_id
@@ -219,17 +219,18 @@ class Intake:
         if parsed is None:
             raise UserInputError("this button carries no pull request; it is from an old message")
         pr, sha = parsed
-        kinds = {
-            views.ACTION_STOP: (M.KIND_STOP, None, {}),
-            views.ACTION_REDEPLOY: (M.KIND_START, None, {}),
-            views.ACTION_RETRY: (M.KIND_START, sha, {}),
-            views.ACTION_EXTEND: (M.KIND_TTL, None, {"extend": True}),
-            views.ACTION_FREEZE: (M.KIND_FREEZE, None, {}),
-            views.ACTION_UNFREEZE: (M.KIND_UNFREEZE, None, {}),
+        answer = body.get("response_url")
+        buttons: dict[str, tuple[JobKind, str | None, JobParams]] = {
+            views.ACTION_STOP: (JobKind.STOP, None, StopParams(answer, button=True)),
+            views.ACTION_REDEPLOY: (JobKind.START, None, StartParams(answer, button=True)),
+            views.ACTION_RETRY: (JobKind.START, sha, StartParams(answer, button=True)),
+            views.ACTION_EXTEND: (JobKind.TTL, None, TtlParams(answer, button=True, extend=True)),
+            views.ACTION_FREEZE: (JobKind.FREEZE, None, JobParams(answer, button=True)),
+            views.ACTION_UNFREEZE: (JobKind.UNFREEZE, None, JobParams(answer, button=True)),
         }
-        if action_id not in kinds:
+        if action_id not in buttons:
             raise UserInputError(f"unknown button `{action_id}`")
-        kind, job_sha, extra = kinds[action_id]
+        kind, job_sha, params = buttons[action_id]
         container = body.get("container") or {}
         message = body.get("message") or {}
         channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
@@ -237,7 +238,7 @@ class Intake:
         if container.get("is_ephemeral") or not thread:
             # Only slash commands create status messages: without a thread of the PR to
             # post in, the job answers through this press's response_url instead.
-            where = self.orch.store.latest_thread(pr)
+            where = self.orch.thread_of(pr)
             channel, thread = where if where else (None, None)
         user = body["user"]
         request = M.JobRequest(
@@ -251,14 +252,14 @@ class Intake:
             channel=channel,
             thread_ts=thread,
             idempotency_key=_click_key(action_id, container, message),
-            extra={"button": True, "response_url": body.get("response_url"), **extra},
+            params=params,
         )
         job = self._begin(request, say, quiet_duplicate=False)
         if job is None:
             return
         with self._starting(job):
             if thread and channel and not container.get("is_ephemeral"):
-                card = cards.progress_card(self.orch, job)
+                card = cards.progress_card(self._where(), job)
                 try:
                     self.client.chat_update(
                         channel=channel,
@@ -273,6 +274,13 @@ class Intake:
             self.orch.run(job.id)
 
     # ----- helpers ------------------------------------------------------------
+
+    def _where(self) -> cards.Where:
+        return cards.Where(
+            repository=self.settings.github_repository,
+            default_ttl=self.settings.showtime_default_ttl,
+            now=self.orch.now(),
+        )
 
     @contextmanager
     def _starting(self, job: Job) -> Iterator[None]:
@@ -312,6 +320,25 @@ class Intake:
         except SlackApiError:
             return ""
         return f" — {link_to(link, 'see its thread')}" if link else ""
+
+
+def _job_of(
+    command: C.Command, answer: str | None
+) -> tuple[JobKind, int | None, str | None, JobParams]:
+    """Kind, PR, SHA and parameters of the job a command asks for."""
+    if isinstance(command, C.Start):
+        return JobKind.START, command.pr, command.sha, StartParams(answer, ttl=command.ttl)
+    if isinstance(command, C.Stop):
+        return JobKind.STOP, command.pr, None, StopParams(answer)
+    if isinstance(command, C.SetTtl):
+        return JobKind.TTL, command.pr, None, TtlParams(answer, ttl=command.ttl)
+    if isinstance(command, C.Freeze):
+        return JobKind.FREEZE, command.pr, None, JobParams(answer)
+    if isinstance(command, C.Unfreeze):
+        return JobKind.UNFREEZE, command.pr, None, JobParams(answer)
+    if isinstance(command, C.Cleanup):
+        return JobKind.CLEANUP, None, None, CleanupParams(answer, dry_run=command.dry_run)
+    raise UserInputError(f"`{C.describe(command)}` changes nothing")
 
 
 def _click_key(action_id: str, container: dict[str, Any], message: dict[str, Any]) -> str:

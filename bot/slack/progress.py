@@ -24,17 +24,18 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from bot.adapters.store import Job
 from bot.clock import SYSTEM_CLOCK, Clock
+from bot.config import Settings
 from bot.domain import events as ev
-from bot.orchestrator.service import EventContext, Orchestrator
+from bot.domain.events import WAIT_REPORT_SECONDS
+from bot.orchestrator.jobs import Job
+from bot.orchestrator.models import Notice
 from bot.slack import cards
 from bot.slack.text import mention, quote
 from bot.slack.views import card_blocks, card_text, notice_blocks
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 60.0
 REPLY_LIMIT = 3000  # characters of one event's text in a reply (Slack's section limit)
 
 
@@ -44,31 +45,40 @@ def said(text: str) -> str:
 
 
 class ThreadReporter:
-    def __init__(
-        self, client: WebClient, orchestrator: Orchestrator, clock: Clock = SYSTEM_CLOCK
-    ) -> None:
+    """The orchestrator's ``Listener`` and ``ThreadOpener`` for Slack."""
+
+    def __init__(self, client: WebClient, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
         self._client = client
-        self._orch = orchestrator
+        self._settings = settings
         self._clock = clock
         self._lock = threading.Lock()
         self._step_replies: dict[tuple[str, str], str] = {}
         self._last_wait: dict[str, tuple[float, str]] = {}
 
-    def __call__(self, context: EventContext, event: ev.Event) -> None:
-        if isinstance(event, ev.ExpiryWarning):
-            if context.channel:
-                text = f"⌛ {said(event.text)}"
-                blocks = notice_blocks(text, pr=event.pr, sha=event.sha, extend=True)
-                self._post(context.channel, context.thread_ts, text, blocks=blocks)
+    def where(self) -> cards.Where:
+        return cards.Where(
+            repository=self._settings.github_repository,
+            default_ttl=self._settings.showtime_default_ttl,
+            now=self._clock.now(),
+        )
+
+    def open_thread(self, job: Job) -> str | None:
+        """A job with a channel but no thread gets a top-level message, which becomes its thread."""
+        card = cards.progress_card(self.where(), job)
+        return self._post(job.channel or "", None, card_text(card), blocks=card_blocks(card))
+
+    def notice(self, notice: Notice) -> None:
+        if not notice.channel:
             return
-        job = self._fresh(context)
-        if job is None or not job.channel:
-            self._respond(context, event)
+        text = f"⌛ {said(notice.text)}"
+        blocks = notice_blocks(text, pr=notice.pr, sha=notice.sha, extend=notice.extend)
+        self._post(notice.channel, notice.thread_ts, text, blocks=blocks)
+
+    def job_event(self, job: Job, event: ev.Event) -> None:
+        if not job.channel or not job.thread_ts:
+            self._respond(job, event)
             return
-        thread = job.thread_ts or self._open_thread(job, event)
-        if thread is None:
-            return
-        channel = job.channel
+        channel, thread = job.channel, job.thread_ts
         if isinstance(event, ev.StepStarted):
             ts = self._post(channel, thread, f"⏳ {said(event.text)}")
             if ts:
@@ -95,37 +105,26 @@ class ThreadReporter:
                 f"🔁 resumed after restart (last finished step: {said(event.step)})",
             )
         elif isinstance(event, ev.Succeeded | ev.Failed):
-            self._finish(job, channel, thread, event)
+            self._announce(job, channel, thread, event)
+        elif isinstance(event, ev.Ended):
+            self._finish(job, channel, thread, event.outcome)
 
     # ----- pieces -------------------------------------------------------------
-
-    def _fresh(self, context: EventContext) -> Job | None:
-        if not isinstance(context, Job):
-            return None
-        try:
-            return self._orch.current_job(context.id)
-        except KeyError:
-            return context
-
-    def _open_thread(self, job: Job, event: ev.Event) -> str | None:
-        """A job with a channel but no thread gets a top-level message, which becomes its thread."""
-        card = cards.progress_card(self._orch, job)
-        ts = self._post(job.channel or "", None, card_text(card), blocks=card_blocks(card))
-        if ts:
-            self._orch.attach_thread(job.id, job.channel or "", ts)
-        return ts
 
     def _heartbeat_due(self, job_id: str, event: ev.Waiting) -> bool:
         """State changes always show; the same state at most once a minute."""
         now = self._clock.monotonic()
         with self._lock:
             last = self._last_wait.get(job_id)
-            if last and last[1] == event.state and now - last[0] < HEARTBEAT_SECONDS:
+            if last and last[1] == event.state and now - last[0] < WAIT_REPORT_SECONDS:
                 return False
             self._last_wait[job_id] = (now, event.state)
         return True
 
-    def _finish(self, job: Job, channel: str, thread: str, event: ev.Succeeded | ev.Failed) -> None:
+    def _announce(
+        self, job: Job, channel: str, thread: str, event: ev.Succeeded | ev.Failed
+    ) -> None:
+        """The outcome, in the thread, to the requester: the moment their wait ends."""
         who = mention(job.requester)
         # The mention goes in after the event's words were escaped: it is the bot's markup.
         prefix = f"{who} " if who else ""
@@ -136,19 +135,22 @@ class ThreadReporter:
             ref = said(event.correlation_id)
             text = f"❌ {prefix}failed: {said(event.reason)}{nxt}\n_ref `{ref}`_"
         self._post(channel, thread, text)
-        card = cards.final_card(self._orch, job, event)
-        if card is not None:
-            self._update(channel, thread, card_text(card), blocks=card_blocks(card))
+
+    def _finish(self, job: Job, channel: str, thread: str, event: ev.Succeeded | ev.Failed) -> None:
+        """The status message shows the end, buttons included, as the job ends."""
+        card = cards.final_card(self.where(), job, event)
+        self._update(channel, thread, card_text(card), blocks=card_blocks(card))
         with self._lock:
             self._last_wait.pop(job.id, None)
             for key in [k for k in self._step_replies if k[0] == job.id]:
                 self._step_replies.pop(key, None)
 
-    def _respond(self, context: EventContext, event: ev.Event) -> None:
-        """Jobs without a channel answer their requester through the command's response_url."""
-        if not isinstance(context, Job) or not isinstance(event, ev.Succeeded | ev.Failed):
+    def _respond(self, job: Job, event: ev.Event) -> None:
+        """Jobs without a thread answer their requester through the command's response_url."""
+        if not isinstance(event, ev.Ended):
             return
-        url = context.params.get("response_url")
+        event = event.outcome
+        url = job.params.response_url
         if not url:
             return
         text = (
@@ -159,9 +161,7 @@ class ThreadReporter:
         try:
             WebhookClient(url).send(text=text, response_type="ephemeral")
         except Exception:
-            log.warning(
-                "could not answer through response_url", extra={"job": context.correlation_id}
-            )
+            log.warning("could not answer through response_url", extra={"job": job.correlation_id})
 
     def _post(
         self,

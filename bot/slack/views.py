@@ -107,9 +107,9 @@ def parse_button_value(value: str) -> tuple[int, str | None] | None:
 
 @dataclass(frozen=True)
 class Card:
-    """What a status message shows about one PR's environment."""
+    """What a status message shows about one PR's environment (``pr`` None: cleanup's)."""
 
-    pr: int
+    pr: int | None
     state: str  # queued | deploying | stopping | running | failed | stopped | unknown
     repository: str
     title: str = ""
@@ -126,17 +126,14 @@ class Card:
     logs_url: str | None = None
     details: Sequence[str] = field(default=())
 
-    @property
-    def pr_url(self) -> str:
-        return pr_url(self.repository, self.pr)
-
 
 def card_text(card: Card) -> str:
     """The message's plain text (notifications, and clients without blocks)."""
     icon = STATE_ICONS.get(card.state, "❔")
     sha = f" `{quote(card.sha, 40)}`" if card.sha else ""
     head = quote(card.headline or card.state)
-    return f"{icon} #{card.pr}{sha}: {head}"
+    subject = f" #{card.pr}" if card.pr is not None else ""
+    return f"{icon}{subject}{sha}: {head}" if subject else f"{icon} {head}"
 
 
 def card_blocks(card: Card) -> list[Block]:
@@ -144,10 +141,8 @@ def card_blocks(card: Card) -> list[Block]:
     icon = STATE_ICONS.get(card.state, "❔")
     title = f" — {quote(card.title, TITLE_LIMIT)}" if card.title else ""
     sha = f" · `{quote(card.sha, 40)}`" if card.sha else ""
-    lines = [
-        f"{icon} *{link(card.pr_url, f'#{card.pr}')}*{title}{sha}",
-        f"*{quote(card.headline or card.state)}*",
-    ]
+    subject = pr_link(card.repository, card.pr) if card.pr is not None else "Showtime"
+    lines = [f"{icon} *{subject}*{title}{sha}", f"*{quote(card.headline or card.state)}*"]
     if safe_url(card.url) and card.state == "running":
         lines.append(f"🌐 {link(card.url, str(card.url))}")
     if card.reason:
@@ -175,6 +170,8 @@ def card_blocks(card: Card) -> list[Block]:
 
 
 def card_buttons(card: Card) -> list[dict[str, Any]]:
+    if card.pr is None:
+        return []  # cleanup's card: nothing to press
     value = button_value(card.pr, card.sha)
     buttons: list[dict[str, Any]] = []
     if card.state == "running":

@@ -20,22 +20,29 @@ from sqlalchemy import create_engine, text
 from support import age_jobs
 
 from bot.adapters.store import (
-    BusyError,
-    DuplicateJobError,
-    Job,
-    JobState,
-    JobStore,
-    LostJobError,
-    StoreError,
+    SqlJobStore,
     normalise_url,
     safe_url,
 )
 from bot.clock import FakeClock
+from bot.domain.modes import DeployMode
+from bot.orchestrator.jobs import (
+    DuplicateRequestError,
+    Job,
+    JobBusyError,
+    JobKind,
+    JobState,
+    LostJobError,
+    StartParams,
+    StartRecord,
+    StopRecord,
+    StoreError,
+)
 
 PG_URL_ENV = "SHOWTIME_TEST_PG_URL"
 PG_MISSING = "PostgreSQL not available: set SHOWTIME_TEST_PG_URL (scripts/start-postgres.sh)"
 
-MakeStore = Callable[..., JobStore]
+MakeStore = Callable[..., SqlJobStore]
 
 
 @pytest.fixture
@@ -68,11 +75,11 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def make_store(store_url: str, clock: FakeClock) -> Iterator[MakeStore]:
     """Opens stores on the test's database; several stores stand for several processes."""
-    opened: list[JobStore] = []
+    opened: list[SqlJobStore] = []
 
-    def make(**kwargs: Any) -> JobStore:
+    def make(**kwargs: Any) -> SqlJobStore:
         kwargs.setdefault("clock", clock)
-        store = JobStore(store_url, **kwargs)
+        store = SqlJobStore(store_url, **kwargs)
         opened.append(store)
         return store
 
@@ -82,7 +89,7 @@ def make_store(store_url: str, clock: FakeClock) -> Iterator[MakeStore]:
 
 
 @pytest.fixture
-def store(make_store: MakeStore) -> JobStore:
+def store(make_store: MakeStore) -> SqlJobStore:
     return make_store()
 
 
@@ -107,23 +114,25 @@ def run_at_once(count: int, work: Callable[[int], Any]) -> list[Any]:
     return results
 
 
-def start_job(store: JobStore, pr: int = 36121, **kwargs: Any) -> Job:
+def start_job(store: SqlJobStore, pr: int = 36121, **kwargs: Any) -> Job:
     kwargs.setdefault("requester", "U123")
-    return store.create_job(kind="start", lock_key=f"pr:{pr}", pr=pr, **kwargs)
+    return store.create_job(kind=JobKind.START, lock_key=f"pr:{pr}", pr=pr, **kwargs)
 
 
 # --- a job's life --------------------------------------------------------------------------------
 
 
-def test_a_job_is_recorded_from_creation_to_its_outcome(store: JobStore, clock: FakeClock) -> None:
+def test_a_job_is_recorded_from_creation_to_its_outcome(
+    store: SqlJobStore, clock: FakeClock
+) -> None:
     created = store.create_job(
-        kind="start",
+        kind=JobKind.START,
         requester="U123",
         requester_name="maxime",
         lock_key="pr:36121",
         pr=36121,
         sha="abc1234",
-        params={"ttl": "48h", "response_url": "https://hooks.slack.test/1"},
+        params=StartParams(response_url="https://hooks.slack.test/1", ttl="48h"),
     )
     assert created.state is JobState.QUEUED and created.live
     assert len(created.id) == 32 and created.correlation_id == created.id[:8]
@@ -135,17 +144,21 @@ def test_a_job_is_recorded_from_creation_to_its_outcome(store: JobStore, clock: 
     assert running.state is JobState.RUNNING and running.owner == "web.1:42"
 
     clock.advance(5)
-    store.record_step(
-        created.id, "register_task_definition", owner="web.1:42", task_definition="arn:td/1"
+    registered = StartRecord(sha7="abc1234", mode=DeployMode.ROLLING, task_definition="arn:td/1")
+    store.record_step(created.id, "task_definition", owner="web.1:42", record=registered)
+    created_service = StartRecord(
+        sha7="abc1234",
+        mode=DeployMode.ROLLING,
+        task_definition="arn:td/1",
+        created_service=True,
+        labels=("🎪 abc1234 🚦 deploying",),
     )
     stepped = store.record_step(
-        created.id, "create_service", owner="web.1:42", service="pr-36121-abc1234-service"
+        created.id, "create_service", owner="web.1:42", record=created_service
     )
     assert stepped.step == "create_service"
-    assert stepped.data == {
-        "task_definition": "arn:td/1",
-        "service": "pr-36121-abc1234-service",
-    }
+    assert stepped.record == created_service
+    assert store.get(created.id).record == created_service  # type: ignore[union-attr]
 
     clock.advance(60)
     finished = store.finish(created.id, JobState.SUCCEEDED, "running at http://10.0.0.1:8080")
@@ -153,7 +166,7 @@ def test_a_job_is_recorded_from_creation_to_its_outcome(store: JobStore, clock: 
     assert finished.state is JobState.SUCCEEDED and not finished.live
     assert finished.outcome == "running at http://10.0.0.1:8080"
     assert (finished.channel, finished.thread_ts) == ("C1", "1700000000.000100")
-    assert finished.params == {"ttl": "48h", "response_url": "https://hooks.slack.test/1"}
+    assert finished.params == StartParams(response_url="https://hooks.slack.test/1", ttl="48h")
     assert finished.created_at == datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
     assert finished.finished_at == finished.created_at + timedelta(seconds=66)
     assert store.live_job("pr:36121") is None
@@ -162,7 +175,7 @@ def test_a_job_is_recorded_from_creation_to_its_outcome(store: JobStore, clock: 
 def test_times_come_back_timezone_aware_utc(make_store: MakeStore) -> None:
     paris = timezone(timedelta(hours=1))
     store = make_store(clock=FakeClock(start=datetime(2026, 3, 1, 9, 30, tzinfo=paris)))
-    job = store.create_job(kind="sweep", requester="sweeper", owner="p1")
+    job = store.create_job(kind=JobKind.CLEANUP, requester="sweeper", owner="p1")
     reread = store.get(job.id)
     assert reread is not None
     for moment in (reread.created_at, reread.updated_at):
@@ -172,17 +185,17 @@ def test_times_come_back_timezone_aware_utc(make_store: MakeStore) -> None:
     assert reread.heartbeat_at is not None and reread.heartbeat_at.utcoffset() == timedelta(0)
 
 
-def test_a_finished_job_cannot_change_again(store: JobStore) -> None:
+def test_a_finished_job_cannot_change_again(store: SqlJobStore) -> None:
     job = start_job(store)
     store.finish(job.id, JobState.FAILED, "ECS said no")
     with pytest.raises(StoreError, match="already failed"):
         store.finish(job.id, JobState.SUCCEEDED, "fine after all")
     with pytest.raises(StoreError, match="failed"):
-        store.record_step(job.id, "late_step", owner="U123-worker")
+        store.record_step(job.id, "late_step", owner="U123-worker", record=StartRecord())
     assert store.get(job.id).outcome == "ECS said no"  # type: ignore[union-attr]
 
 
-def test_unknown_jobs_and_wrong_states_are_refused(store: JobStore) -> None:
+def test_unknown_jobs_and_wrong_states_are_refused(store: SqlJobStore) -> None:
     assert store.get("0" * 32) is None
     with pytest.raises(StoreError, match="not in the job store"):
         store.mark_running("0" * 32, owner="p1")
@@ -190,56 +203,56 @@ def test_unknown_jobs_and_wrong_states_are_refused(store: JobStore) -> None:
     with pytest.raises(ValueError):
         store.finish(job.id, JobState.RUNNING, "still going")
     with pytest.raises(ValueError):
-        store.create_job(kind="start", requester="U1", state=JobState.SUCCEEDED)
+        store.create_job(kind=JobKind.START, requester="U1", state=JobState.SUCCEEDED)
 
 
 # --- idempotency ---------------------------------------------------------------------------------
 
 
-def test_an_idempotency_key_is_used_once(store: JobStore) -> None:
+def test_an_idempotency_key_is_used_once(store: SqlJobStore) -> None:
     first = start_job(store, idempotency_key="slack:trigger-1")
-    with pytest.raises(DuplicateJobError) as raised:
+    with pytest.raises(DuplicateRequestError) as raised:
         start_job(store, pr=1, idempotency_key="slack:trigger-1")
-    assert raised.value.existing == first
+    assert raised.value.job == first
     assert first.correlation_id in str(raised.value)
 
     store.finish(first.id, JobState.SUCCEEDED, "done")
-    with pytest.raises(DuplicateJobError) as again:
+    with pytest.raises(DuplicateRequestError) as again:
         start_job(store, idempotency_key="slack:trigger-1")
-    assert again.value.existing.id == first.id
+    assert again.value.job.id == first.id
     assert [job.id for job in store.recent()] == [first.id]
 
 
-def test_a_retried_request_is_a_duplicate_not_busy(store: JobStore) -> None:
+def test_a_retried_request_is_a_duplicate_not_busy(store: SqlJobStore) -> None:
     first = start_job(store, idempotency_key="k1")
-    with pytest.raises(DuplicateJobError):
+    with pytest.raises(DuplicateRequestError):
         start_job(store, idempotency_key="k1")  # same PR, lock held by the same request
-    with pytest.raises(BusyError) as busy:
+    with pytest.raises(JobBusyError) as busy:
         start_job(store, idempotency_key="k2")
-    assert busy.value.existing.id == first.id
+    assert busy.value.job.id == first.id
 
 
-def test_concurrent_requests_with_one_idempotency_key_make_one_job(store: JobStore) -> None:
+def test_concurrent_requests_with_one_idempotency_key_make_one_job(store: SqlJobStore) -> None:
     results = run_at_once(
-        10, lambda i: store.create_job(kind="stop", requester=f"U{i}", idempotency_key="same")
+        10, lambda i: store.create_job(kind=JobKind.STOP, requester=f"U{i}", idempotency_key="same")
     )
     made = [r for r in results if isinstance(r, Job)]
-    duplicates = [r for r in results if isinstance(r, DuplicateJobError)]
+    duplicates = [r for r in results if isinstance(r, DuplicateRequestError)]
     assert len(made) == 1 and len(duplicates) == 9, results
-    assert {d.existing.id for d in duplicates} == {made[0].id}
+    assert {d.job.id for d in duplicates} == {made[0].id}
 
 
 # --- one live job per lock key -------------------------------------------------------------------
 
 
-def test_ten_threads_racing_for_a_pr_make_exactly_one_job(store: JobStore) -> None:
+def test_ten_threads_racing_for_a_pr_make_exactly_one_job(store: SqlJobStore) -> None:
     results = run_at_once(10, lambda i: start_job(store, requester=f"U{i}"))
     made = [r for r in results if isinstance(r, Job)]
-    busy = [r for r in results if isinstance(r, BusyError)]
+    busy = [r for r in results if isinstance(r, JobBusyError)]
     assert len(made) == 1 and len(busy) == 9, results
     winner = made[0]
-    assert {b.existing.id for b in busy} == {winner.id}
-    assert all(b.lock_key == "pr:36121" and winner.correlation_id in str(b) for b in busy)
+    assert {b.job.id for b in busy} == {winner.id}
+    assert all(b.job.lock_key == "pr:36121" and b.job.id == winner.id for b in busy)
     assert store.live_job("pr:36121") == winner
     assert [job.id for job in store.recent()] == [winner.id]
 
@@ -249,24 +262,24 @@ def test_two_processes_racing_for_a_pr_make_exactly_one_job(make_store: MakeStor
     results = run_at_once(8, lambda i: start_job(stores[i % 4], requester=f"U{i}"))
     made = [r for r in results if isinstance(r, Job)]
     assert len(made) == 1
-    assert all(isinstance(r, BusyError) for r in results if r is not made[0]), results
+    assert all(isinstance(r, JobBusyError) for r in results if r is not made[0]), results
 
 
-def test_after_finish_the_pr_takes_a_new_job(store: JobStore) -> None:
+def test_after_finish_the_pr_takes_a_new_job(store: SqlJobStore) -> None:
     first = start_job(store)
-    with pytest.raises(BusyError):
-        store.create_job(kind="stop", requester="U2", lock_key="pr:36121", pr=36121)
+    with pytest.raises(JobBusyError):
+        store.create_job(kind=JobKind.STOP, requester="U2", lock_key="pr:36121", pr=36121)
     store.finish(first.id, JobState.FAILED, "boom")
-    second = store.create_job(kind="stop", requester="U2", lock_key="pr:36121", pr=36121)
+    second = store.create_job(kind=JobKind.STOP, requester="U2", lock_key="pr:36121", pr=36121)
     assert second.live and store.live_job("pr:36121") == second
 
 
-def test_jobs_with_other_keys_or_no_key_run_side_by_side(store: JobStore) -> None:
+def test_jobs_with_other_keys_or_no_key_run_side_by_side(store: SqlJobStore) -> None:
     start_job(store, pr=1)
     start_job(store, pr=2)
-    store.create_job(kind="cleanup", requester="cli", lock_key="cleanup")
-    store.create_job(kind="sweep", requester="sweeper")
-    store.create_job(kind="sweep", requester="sweeper")
+    store.create_job(kind=JobKind.CLEANUP, requester="cli", lock_key="cleanup")
+    store.create_job(kind=JobKind.CLEANUP, requester="sweeper")
+    store.create_job(kind=JobKind.CLEANUP, requester="sweeper")
     assert len(store.recent()) == 5
     assert store.live_job("pr:3") is None
 
@@ -328,12 +341,14 @@ def test_only_the_owner_records_steps_and_finishes(make_store: MakeStore) -> Non
     web1, web2 = make_store(), make_store()
     job = start_job(web1, owner="web.1")
     web1.mark_running(job.id, owner="web.1")
-    web1.record_step(job.id, "claim", owner="web.1", labels=["a"])
+    web1.record_step(job.id, "claim", owner="web.1", record=StartRecord(labels=("a",)))
     age_jobs(web1, 31)
     web2.adopt_orphans("web.2", stale_after_seconds=30)
 
     with pytest.raises(LostJobError):
-        web1.record_step(job.id, "task_definition", owner="web.1", arn="x")
+        web1.record_step(
+            job.id, "task_definition", owner="web.1", record=StartRecord(task_definition="x")
+        )
     with pytest.raises(LostJobError):
         web1.finish(job.id, JobState.FAILED, "boom", owner="web.1")
     with pytest.raises(LostJobError):
@@ -341,16 +356,25 @@ def test_only_the_owner_records_steps_and_finishes(make_store: MakeStore) -> Non
     with pytest.raises(LostJobError):
         web1.mark_running(job.id, owner="web.1")
     web2.check_owner(job.id, "web.2")
-    web2.record_step(job.id, "task_definition", owner="web.2", arn="y")
+    record = StartRecord(labels=("a",), task_definition="y")
+    web2.record_step(job.id, "task_definition", owner="web.2", record=record)
     done = web2.finish(job.id, JobState.SUCCEEDED, "ok", owner="web.2")
-    assert (done.step, done.data, done.outcome) == (
-        "task_definition",
-        {"labels": ["a"], "arn": "y"},
-        "ok",
-    )
+    assert (done.step, done.record, done.outcome) == ("task_definition", record, "ok")
 
 
-def test_finished_jobs_are_never_adopted(store: JobStore, clock: FakeClock) -> None:
+def test_records_of_another_bot_version_are_read_without_their_unknown_keys(
+    store: SqlJobStore,
+) -> None:
+    job = store.create_job(kind=JobKind.STOP, requester="U1", lock_key="pr:1", pr=1)
+    with store.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE jobs SET data = :data WHERE id = :id"),
+            {"data": '{"deleted": ["pr-1-abc1234-service"], "from_the_future": 1}', "id": job.id},
+        )
+    assert store.get(job.id).record == StopRecord(deleted=("pr-1-abc1234-service",))  # type: ignore[union-attr]
+
+
+def test_finished_jobs_are_never_adopted(store: SqlJobStore, clock: FakeClock) -> None:
     job = start_job(store, owner="web.1")
     store.finish(job.id, JobState.SUCCEEDED, "done")
     age_jobs(store, 3600)
@@ -358,7 +382,7 @@ def test_finished_jobs_are_never_adopted(store: JobStore, clock: FakeClock) -> N
 
 
 def test_at_startup_stale_after_zero_takes_every_unfinished_job(
-    store: JobStore, clock: FakeClock
+    store: SqlJobStore, clock: FakeClock
 ) -> None:
     """SQLite means one process: whatever it finds unfinished at start-up is an orphan."""
     queued = start_job(store, pr=1)  # never picked up: no owner, no heartbeat
@@ -373,7 +397,7 @@ def test_at_startup_stale_after_zero_takes_every_unfinished_job(
 
 
 def test_a_queued_job_without_heartbeat_is_orphaned_only_once_stale(
-    store: JobStore, clock: FakeClock
+    store: SqlJobStore, clock: FakeClock
 ) -> None:
     job = start_job(store)
     assert store.adopt_orphans("web.2", stale_after_seconds=30) == []
@@ -402,13 +426,13 @@ def test_concurrent_adopters_never_adopt_the_same_job(
 # --- audit log, threads, once-only keys ----------------------------------------------------------
 
 
-def test_recent_lists_newest_first(store: JobStore, clock: FakeClock) -> None:
+def test_recent_lists_newest_first(store: SqlJobStore, clock: FakeClock) -> None:
     a = start_job(store, pr=1)
     clock.advance(1)
     b = start_job(store, pr=2)
-    c = store.create_job(kind="sweep", requester="sweeper")  # same instant as b
+    c = store.create_job(kind=JobKind.CLEANUP, requester="sweeper")  # same instant as b
     clock.advance(1)
-    d = store.create_job(kind="stop", requester="U1", lock_key="pr:1x", pr=1)
+    d = store.create_job(kind=JobKind.STOP, requester="U1", lock_key="pr:1x", pr=1)
 
     assert [j.id for j in store.recent()] == [d.id, c.id, b.id, a.id]
     assert [j.id for j in store.recent(limit=2)] == [d.id, c.id]
@@ -416,7 +440,7 @@ def test_recent_lists_newest_first(store: JobStore, clock: FakeClock) -> None:
 
 
 def test_latest_thread_is_the_newest_job_of_the_pr_with_a_thread(
-    store: JobStore, clock: FakeClock
+    store: SqlJobStore, clock: FakeClock
 ) -> None:
     assert store.latest_thread(36121) is None
     first = start_job(store)
@@ -442,7 +466,7 @@ def test_remember_once(make_store: MakeStore) -> None:
     assert web2.remember_once("warn:36121:abc1234:2026-01-18T12:00") is True
 
 
-def test_remember_once_under_a_race_says_true_once(store: JobStore) -> None:
+def test_remember_once_under_a_race_says_true_once(store: SqlJobStore) -> None:
     results = run_at_once(8, lambda i: store.remember_once("warn:1:abc:x"))
     assert sorted(results) == [False] * 7 + [True]
 
@@ -456,7 +480,7 @@ def test_a_second_store_on_the_same_database_sees_the_same_jobs(make_store: Make
 
 
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
-    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}", clock=FakeClock())
+    store = SqlJobStore(f"sqlite:///{tmp_path / 'jobs.db'}", clock=FakeClock())
     try:
         with store.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -467,11 +491,11 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
 
 
 def test_in_memory_sqlite_works_across_threads() -> None:
-    store = JobStore("sqlite://", clock=FakeClock())
+    store = SqlJobStore("sqlite://", clock=FakeClock())
     try:
         results = run_at_once(10, lambda i: start_job(store, requester=f"U{i}"))
         assert sum(isinstance(r, Job) for r in results) == 1
-        assert sum(isinstance(r, BusyError) for r in results) == 9
+        assert sum(isinstance(r, JobBusyError) for r in results) == 9
         assert len(store.recent()) == 1
     finally:
         store.close()
@@ -500,7 +524,7 @@ def test_an_unreachable_database_is_a_store_error_without_the_password(
     assert "hunter2" not in safe_url("postgres://showtime:hunter2@127.0.0.1:1/x")
     caplog.set_level(logging.DEBUG)
     with pytest.raises(StoreError) as raised:
-        JobStore("postgres://showtime:hunter2@127.0.0.1:1/x?connect_timeout=2")
+        SqlJobStore("postgres://showtime:hunter2@127.0.0.1:1/x?connect_timeout=2")
     message = str(raised.value)
     # People see a reference, not the host, the user or the password; the log has the rest.
     assert "127.0.0.1" not in message and "showtime" not in message and "hunter2" not in message
@@ -513,7 +537,7 @@ def test_errors_never_carry_job_parameters(tmp_path: Path) -> None:
     """A job's params hold a Slack response_url (a credential): not in any error text."""
     from sqlalchemy import text
 
-    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
+    store = SqlJobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
     secret = "https://hooks.slack.com/actions/T0/123/secret-response-token"
     try:
         with store.engine.begin() as conn:

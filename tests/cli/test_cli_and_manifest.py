@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from bot.orchestrator.jobs import JobKind
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -59,11 +61,12 @@ def test_serve_without_settings_exits_2_naming_each_variable(tmp_path: Path) -> 
 
 
 def test_jobs_prints_the_audit_log(tmp_path: Path) -> None:
-    from bot.adapters.store import JobState, JobStore
+    from bot.adapters.store import SqlJobStore
+    from bot.orchestrator.jobs import JobState
 
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
-    store = JobStore(url)
-    job = store.create_job(kind="start", requester="U1", lock_key="pr:1", pr=1)
+    store = SqlJobStore(url)
+    job = store.create_job(kind=JobKind.START, requester="U1", lock_key="pr:1", pr=1)
     store.finish(job.id, JobState.SUCCEEDED, "#1 runs abc1234")
     store.close()
     result = run_cli("jobs", env={"SHOWTIME_DB_URL": url}, cwd=tmp_path)

@@ -144,9 +144,9 @@ def test_expiry_rules() -> None:
 
 
 def test_ttl_and_teardown_changes() -> None:
-    labels = parse_labels(["🎪 ⌛ 24h"])
-    change = D.set_ttl_labels(labels, "72h")
-    assert change.add == ("🎪 ⌛ 72h",) and change.remove == ("🎪 ⌛ 24h",)
+    change = D.set_ttl_labels(["🎪 ⌛ 24h", "🎪 ⌛ 1w"], "72h")
+    assert change.add == ("🎪 ⌛ 72h",) and sorted(change.remove) == ["🎪 ⌛ 1w", "🎪 ⌛ 24h"]
+    assert D.set_ttl_labels(["🎪 ⌛ 72h"], "72h").empty  # already so: no write
     names = [*running(A), L.BLOCKED, "bug"]
     teardown = D.teardown_labels(names)
     assert L.BLOCKED not in teardown.remove and "bug" not in teardown.remove

@@ -9,9 +9,10 @@ import threading
 import pytest
 from support import World
 
-from bot.adapters.store import JobState, JobStore
+from bot.adapters.store import SqlJobStore
+from bot.orchestrator.jobs import JobBusyError, JobKind, JobState
 from bot.orchestrator.models import JobRequest
-from bot.orchestrator.service import JobBusyError, Orchestrator
+from bot.orchestrator.service import Orchestrator
 
 PG_URL = os.environ.get("SHOWTIME_TEST_PG_URL", "")
 
@@ -25,7 +26,7 @@ def test_two_replicas_on_postgresql_start_one_job(world: World) -> None:
     pr = random.randint(100_000, 999_999)  # the database outlives the test: use a PR of its own
     world.github_standin.add_pr(pr, "replicas", "")
     replicas: list[Orchestrator] = []
-    stores = [JobStore(PG_URL, clock=world.clock) for _ in range(2)]
+    stores = [SqlJobStore(PG_URL, clock=world.clock) for _ in range(2)]
     for store in stores:
         world.store = store
         replicas.append(world.build_orchestrator())
@@ -35,7 +36,9 @@ def test_two_replicas_on_postgresql_start_one_job(world: World) -> None:
     def attempt(orchestrator: Orchestrator) -> None:
         barrier.wait()
         try:
-            results.append(orchestrator.begin(JobRequest(kind="start", pr=pr, requester="U1")))
+            results.append(
+                orchestrator.begin(JobRequest(kind=JobKind.START, pr=pr, requester="U1"))
+            )
         except JobBusyError as exc:
             results.append(exc)
 

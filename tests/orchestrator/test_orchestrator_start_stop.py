@@ -11,8 +11,8 @@ from support import World
 from bot.domain import events as ev
 from bot.domain import labels as L
 from bot.errors import RefusedError, UserInputError
+from bot.orchestrator.jobs import DuplicateRequestError, JobBusyError, JobKind, TtlParams
 from bot.orchestrator.models import JobRequest
-from bot.orchestrator.service import DuplicateRequestError, JobBusyError
 
 PR = 36121
 
@@ -48,7 +48,7 @@ def test_fresh_start_runs_labels_and_one_service(world: World) -> None:
     assert world.github_standin.total() <= 9, world.github_standin.counts()
     assert world.github_standin.total(method="GET") == 2
     kinds = [type(e).__name__ for e in world.events_of(job.id)]
-    assert kinds[-1] == "Succeeded"
+    assert kinds[-2:] == ["Succeeded", "Ended"]
     steps = [e.step for e in world.events_of(job.id) if isinstance(e, ev.StepStarted)]
     assert steps == [
         "claim",
@@ -59,7 +59,8 @@ def test_fresh_start_runs_labels_and_one_service(world: World) -> None:
         "health",
         "labels_running",
     ]
-    assert world.events_of(job.id)[-1].url == "http://203.0.113.10:8080"  # type: ignore[union-attr]
+    succeeded = [e for e in world.events_of(job.id) if isinstance(e, ev.Succeeded)]
+    assert [e.url for e in succeeded] == ["http://203.0.113.10:8080"]
 
 
 def test_task_definition_carries_feature_flags_and_image(world: World) -> None:
@@ -109,7 +110,7 @@ def test_redeploy_of_running_sha_updates_in_place(world: World) -> None:
     before = world.ecs_standin.calls.copy()
     job = world.start()
     assert job.state.value == "succeeded", job.outcome
-    assert job.data["mode"] == "redeploy"
+    assert job.record.mode == "redeploy"
     calls = world.ecs_standin.calls - before
     assert calls["UpdateService"] == 1
     assert calls["CreateService"] == 0 and calls["DeleteService"] == 0
@@ -132,7 +133,7 @@ def test_rolling_update_keeps_old_serving_until_new_is_healthy(world: World) -> 
     world.github_standin.reset_counts()
     job = world.start()
     assert job.state.value == "succeeded", job.outcome
-    assert job.data["mode"] == "rolling"
+    assert job.record.mode == "rolling"
     assert world.github_standin.total() <= 13, world.github_standin.counts()  # the CLI: 44
     # While the new one was health-checked, the old one still served.
     assert f"pr-{PR}-{old}-service" in seen_old_status[0]
@@ -152,9 +153,9 @@ def test_start_of_explicit_sha_must_be_a_pr_commit(world: World) -> None:
 def test_blocked_pr_refuses_every_change(world: World) -> None:
     world.github_standin.add_pr(36130, "blocked one", "", labels=[L.BLOCKED])
     world.ecs_standin.reset()
-    for kind in ("start", "stop", "freeze", "ttl"):
+    for kind in (JobKind.START, JobKind.STOP, JobKind.FREEZE, JobKind.TTL):
         with pytest.raises(RefusedError, match="showtime-blocked"):
-            world.run(JobRequest(kind=kind, pr=36130, ttl="24h", requester="U1"))
+            world.run(JobRequest(kind=kind, pr=36130, requester="U1", params=TtlParams(ttl="24h")))
     assert world.labels(36130) == [L.BLOCKED]
     assert world.services() == []
     assert sum(world.ecs_standin.calls.values()) == 0  # refused before any AWS call
@@ -180,7 +181,7 @@ def test_concurrent_starts_make_one_job(world: World) -> None:
         try:
             results.append(
                 world.orchestrator.begin(
-                    JobRequest(kind="start", pr=PR, requester="U1", requester_name="one")
+                    JobRequest(kind=JobKind.START, pr=PR, requester="U1", requester_name="one")
                 )
             )
         except JobBusyError as exc:
@@ -194,11 +195,13 @@ def test_concurrent_starts_make_one_job(world: World) -> None:
     jobs = [r for r in results if not isinstance(r, JobBusyError)]
     busy = [r for r in results if isinstance(r, JobBusyError)]
     assert len(jobs) == 1 and len(busy) == 9
-    assert all("is busy" in str(b) and "<@U1>" in str(b) for b in busy)
+    assert all(b.job.id == jobs[0].id and "is busy" in str(b) for b in busy)  # type: ignore[union-attr]
 
 
 def test_same_idempotency_key_makes_one_job(world: World) -> None:
-    request = JobRequest(kind="start", pr=PR, requester="U1", idempotency_key="slash:trigger-1")
+    request = JobRequest(
+        kind=JobKind.START, pr=PR, requester="U1", idempotency_key="slash:trigger-1"
+    )
     job = world.orchestrator.begin(request)
     with pytest.raises(DuplicateRequestError) as caught:
         world.orchestrator.begin(request)
@@ -262,13 +265,13 @@ def test_missing_image_fails_fast_and_retry_works(world: World) -> None:
 
 def test_ttl_freeze_and_extend(world: World) -> None:
     world.start()
-    world.run(JobRequest(kind="ttl", pr=PR, ttl="72h", requester="U1"))
+    world.run(JobRequest(kind=JobKind.TTL, pr=PR, requester="U1", params=TtlParams(ttl="72h")))
     assert [n for n in world.labels() if "⌛" in n] == ["🎪 ⌛ 72h"]
-    world.run(JobRequest(kind="ttl", pr=PR, requester="U1", extra={"extend": True}))
+    world.run(JobRequest(kind=JobKind.TTL, pr=PR, requester="U1", params=TtlParams(extend=True)))
     assert [n for n in world.labels() if "⌛" in n] == ["🎪 ⌛ 1w"]
-    world.run(JobRequest(kind="freeze", pr=PR, requester="U1"))
+    world.run(JobRequest(kind=JobKind.FREEZE, pr=PR, requester="U1"))
     assert L.FREEZE in world.labels()
-    world.run(JobRequest(kind="unfreeze", pr=PR, requester="U1"))
+    world.run(JobRequest(kind=JobKind.UNFREEZE, pr=PR, requester="U1"))
     assert L.FREEZE not in world.labels()
 
 
@@ -289,8 +292,8 @@ def test_no_pr_comments_by_default(world: World) -> None:
 def test_a_job_that_must_queue_says_so(world: World) -> None:
     world.settings.showtime_job_workers = 1
     orchestrator = world.build_orchestrator()
-    first = orchestrator.begin(JobRequest(kind="start", pr=36121, requester="U1"))
-    second = orchestrator.begin(JobRequest(kind="start", pr=36122, requester="U1"))
+    first = orchestrator.begin(JobRequest(kind=JobKind.START, pr=36121, requester="U1"))
+    second = orchestrator.begin(JobRequest(kind=JobKind.START, pr=36122, requester="U1"))
     orchestrator.run(first.id)
     orchestrator.run(second.id)
     orchestrator.runner.wait_idle(30)

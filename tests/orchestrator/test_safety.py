@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from support import World, age_jobs
 
-from bot.adapters.store import JobState, JobStore, normalise_url
+from bot.adapters.store import SqlJobStore, normalise_url
 from bot.domain import events as ev
 from bot.errors import RefusedError
+from bot.orchestrator.jobs import JobKind, JobState, TtlParams
 from bot.orchestrator.models import JobRequest
 
 PR = 36121
@@ -58,8 +59,8 @@ def shared_store_url(request: pytest.FixtureRequest, world: World) -> Iterator[s
 def test_a_replica_that_lost_its_job_stops_and_undoes_nothing(
     world: World, shared_store_url: str
 ) -> None:
-    first_store = JobStore(shared_store_url, clock=world.clock)
-    second_store = JobStore(shared_store_url, clock=world.clock)
+    first_store = SqlJobStore(shared_store_url, clock=world.clock)
+    second_store = SqlJobStore(shared_store_url, clock=world.clock)
     world.store = first_store
     first = world.build_orchestrator()
     world.store = second_store
@@ -77,7 +78,7 @@ def test_a_replica_that_lost_its_job_stops_and_undoes_nothing(
         return 200
 
     world.health = health
-    job = first.begin(JobRequest(kind="start", pr=PR, requester="U1", requester_name="one"))
+    job = first.begin(JobRequest(kind=JobKind.START, pr=PR, requester="U1", requester_name="one"))
     first.run(job.id)
     assert paused.wait(30), "the first replica never reached its health check"
 
@@ -116,7 +117,9 @@ def test_two_simultaneous_starts_cannot_exceed_the_environment_limit(world: Worl
     def attempt(pr: int) -> None:
         barrier.wait()
         try:
-            results.append(orchestrator.begin(JobRequest(kind="start", pr=pr, requester="U1")))
+            results.append(
+                orchestrator.begin(JobRequest(kind=JobKind.START, pr=pr, requester="U1"))
+            )
         except RefusedError as exc:
             results.append(exc)
 
@@ -152,7 +155,7 @@ def test_cleanup_right_after_a_deploy_keeps_it_although_search_lags(world: World
 def test_a_service_younger_than_ten_minutes_is_never_an_orphan(world: World) -> None:
     world.start()
     # The labels are not there (yet): the CLI creates the service before it labels.
-    world.orchestrator.github.replace_labels(PR, [], world.showtime_labels())
+    world.github_standin.set_labels(PR, [])
     dry = world.orchestrator.cleanup(dry_run=True)
     assert "without labels" not in dry.text
     world.orchestrator.cleanup(dry_run=False)
@@ -165,7 +168,7 @@ def test_a_service_younger_than_ten_minutes_is_never_an_orphan(world: World) -> 
 def test_the_sweeper_does_not_cut_short_a_ttl_search_has_not_seen(world: World) -> None:
     world.start()  # ⌛ 48h
     world.github_standin.pause_search_index()
-    world.run(JobRequest(kind="ttl", pr=PR, ttl="1w", requester="U1"))
+    world.run(JobRequest(kind=JobKind.TTL, pr=PR, requester="U1", params=TtlParams(ttl="1w")))
     world.clock.advance(timedelta(hours=49).total_seconds())  # 48h is over, 1w is not
     world.orchestrator.sweep()
     world.orchestrator.runner.wait_idle(30)

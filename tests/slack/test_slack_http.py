@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 import time
 
 import pytest
@@ -68,25 +70,24 @@ def test_each_button(slack_world: SlackWorld) -> None:
     sw.click(message, views.ACTION_UNFREEZE)
     assert "🎪 🧊 showtime-freeze" not in sw.world.labels()
     redeploy = sw.click(message, views.ACTION_REDEPLOY)
-    assert redeploy.jobs[0].data["mode"] == "redeploy"
+    assert redeploy.jobs[0].record.mode == "redeploy"
     assert redeploy.jobs[0].state.value == "succeeded"
     opened = sw.requester.click(
         sw.slack.message(message["channel"], message["ts"]), views.ACTION_OPEN
     )
     assert opened.status_code == 200  # a link: Slack opens it; the bot only acks
+    running_version = sw.slack.message(message["channel"], message["ts"])
+    assert running_version is not None and views.ACTION_EXTEND in sw.buttons(running_version)
     stop = sw.click(message, views.ACTION_STOP)
     assert stop.jobs[0].state.value == "succeeded"
     assert sw.world.showtime_labels() == []
     # Buttons post in the thread of the message they were pressed on; no new status message.
     assert len([m for m in sw.slack.channel_messages("C0SHOWTIME") if "#36121" in m["text"]]) == 1
-    # A press on the now stale message says so and changes nothing.
-    stale = (
-        sw.click(message, views.ACTION_EXTEND)
-        if views.ACTION_EXTEND in sw.buttons(message)
-        else None
-    )
-    if stale is not None:
-        assert any("out of date" in r for r in stale.replies)
+    # Extend pressed on the message as it was while running (a client that had not refreshed):
+    # the environment is gone, so the press says so and changes nothing.
+    stale = sw.send(sw.requester.click(running_version, views.ACTION_EXTEND))
+    assert any("out of date" in r for r in stale.replies), stale.replies
+    assert sw.world.showtime_labels() == []
 
 
 def test_retry_after_missing_image(slack_world: SlackWorld) -> None:
@@ -216,10 +217,16 @@ def test_status_and_list_are_ephemeral(slack_world: SlackWorld) -> None:
     listed = sw.command("list")
     assert listed.replies
     responses = sw.slack.responses()
-    assert all(r.get("response_type", "ephemeral") == "ephemeral" for r in responses)
+    assert responses and all(r["response_type"] == "ephemeral" for r in responses)
+    # Only the asker saw them: nothing of either answer reached the channel.
+    channel = [str(m.get("text")) for m in sw.slack.channel_messages("C0SHOWTIME")]
+    assert not [t for t in channel if "Status of" in t or "environment" in t]
 
 
-def test_list_of_200_environments_fits_slack_limits(slack_world: SlackWorld) -> None:
+@pytest.mark.parametrize("count", [200, 1500])
+def test_a_long_list_fits_slack_limits_and_says_what_it_leaves_out(
+    slack_world: SlackWorld, count: int
+) -> None:
     from datetime import UTC, datetime, timedelta
 
     from bot.orchestrator.inventory import EnvView
@@ -241,7 +248,7 @@ def test_list_of_200_environments_fits_slack_limits(slack_world: SlackWorld) -> 
             mismatch=None,
             pr_url=f"https://github.com/apache/superset/pull/{30000 + i}",
         )
-        for i in range(200)
+        for i in range(count)
     ]
     blocks = views.list_blocks(views_, now)
     assert block_kit_problems(blocks) == []
@@ -250,7 +257,14 @@ def test_list_of_200_environments_fits_slack_limits(slack_world: SlackWorld) -> 
         channel="C0SHOWTIME", text="list", blocks=blocks
     )
     assert posted["ok"]
-    assert "more not shown" in str(blocks[-1]) or "200 environments" in str(blocks[0])
+    text = json.dumps(blocks, ensure_ascii=False)
+    shown = sum(f"#{30000 + i}" in text for i in range(count))
+    more = re.search(r"… and (\d+) more", text)
+    if shown == count:
+        assert more is None
+    else:  # truncated: the count names exactly what is missing
+        assert more is not None and int(more.group(1)) == count - shown
+    assert shown >= min(count, 200)  # 200 environments all fit
 
 
 def test_healthz(slack_world: SlackWorld) -> None:
@@ -307,5 +321,5 @@ def test_button_on_an_ephemeral_status_without_a_thread_posts_no_status_message(
     assert outcome.jobs[0].state.value == "succeeded"
     assert "🎪 🧊 showtime-freeze" in sw.world.labels()
     assert sw.slack.channel_messages("C0SHOWTIME") == []  # only slash commands make those
-    said = [r["text"] for r in sw.slack.responses(outcome.jobs[0].params["response_url"])]
+    said = [r["text"] for r in sw.slack.responses(outcome.jobs[0].params.response_url)]
     assert any("frozen" in text for text in said)

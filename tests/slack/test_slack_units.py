@@ -101,13 +101,31 @@ def test_button_values_round_trip() -> None:
     assert views.parse_button_value("garbage") is None
 
 
-def test_oauth_variables_do_not_switch_bolt_to_oauth(
-    monkeypatch: pytest.MonkeyPatch, standin: SlackStandIn
-) -> None:
-    from bot.slack.app import build_app
+def test_oauth_variables_are_refused_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bolt would switch to OAuth installs when it sees both: the bot refuses to start."""
+    from bot.config import load_settings
+    from bot.errors import ConfigurationError
 
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "s")
     monkeypatch.setenv("SLACK_CLIENT_ID", "111.222")
     monkeypatch.setenv("SLACK_CLIENT_SECRET", "not-used")
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings(("slack",), _env_file=None)
+    assert "SLACK_CLIENT_ID" in refused.value.message
+    assert "not-used" not in refused.value.message
+
+
+def test_building_the_app_leaves_the_environment_alone(
+    monkeypatch: pytest.MonkeyPatch, standin: SlackStandIn
+) -> None:
+    import os
+
+    from bot.slack.app import build_app
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", standin.bot_token)
+    before = dict(os.environ)
     client = WebClient(token=standin.bot_token, base_url=standin.api_url)
     app = build_app(settings(slack_signing_secret="s"), client, intake=None)  # type: ignore[arg-type]
+    assert dict(os.environ) == before
     assert app.oauth_flow is None

@@ -15,17 +15,16 @@ import pytest
 from pydantic import SecretStr
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from support import SLACK_USER, World
+from slack_support import bot_on
+from support import World
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from bot.adapters.ecs import EcsEngine
-from bot.adapters.github import GitHubAdapter
 from bot.sandbox.slack import DEFAULT_CHANNEL, SlackStandIn
 from bot.sandbox.socket_mode import Ack, SocketModeStandIn
 from bot.server import socket_mode_handler
 from bot.slack import views
-from bot.wiring import Bot, build_bot
+from bot.wiring import Bot
 
 T = TypeVar("T")
 PR = 36121
@@ -58,19 +57,10 @@ class SocketWorld:
 def socket_world(world: World) -> Iterator[SocketWorld]:
     slack = SlackStandIn().start()
     socket = SocketModeStandIn(slack).start()
-    settings = world.settings.model_copy(
-        update={
-            "slack_bot_token": SecretStr(slack.bot_token),
-            "slack_app_token": SecretStr(slack.app_token),
-            "slack_signing_secret": None,
-            "slack_api_url": slack.api_url,
-            "showtime_allowed_users": [SLACK_USER],
-        }
+    bot = bot_on(
+        world, slack, slack_app_token=SecretStr(slack.app_token), slack_signing_secret=None
     )
-    assert settings.socket_mode
-    github = GitHubAdapter(settings, clock=world.clock)
-    ecs = EcsEngine(settings, clock=world.clock, http_get=lambda url, timeout: 200)
-    bot = build_bot(settings, clock=world.clock, github=github, ecs=ecs)
+    assert bot.settings.socket_mode
     handler = socket_mode_handler(bot, ping_interval=PING_SECONDS)
     handler.connect()
     try:
@@ -110,6 +100,8 @@ def test_slash_commands_and_a_button_arrive_and_are_acked_and_acted_on(
         lambda: (m := status_message(sw)) is not None and "🟢" in m["text"] and m, "running"
     )
     assert views.ACTION_FREEZE in str(running["blocks"])
+    # The buttons appear as the job ends; a person's press comes later than the store write.
+    sw.wait_for(lambda: sw.bot.store.live_job(f"pr:{PR}") is None, "the start to end")
 
     freeze = sw.socket.wait_for_ack(sw.socket.click(running, views.ACTION_FREEZE))
     assert freeze.payload is None and freeze.seconds < 3

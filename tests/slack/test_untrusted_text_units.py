@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any, cast
 
-from bot.adapters.store import Job, JobState
+from bot.clock import FakeClock
+from bot.config import Settings
 from bot.domain import events as ev
 from bot.orchestrator.inventory import EnvView
-from bot.orchestrator.service import Orchestrator
+from bot.orchestrator.jobs import Job, JobKind, JobState, StartParams, StartRecord
 from bot.slack import views
 from bot.slack.progress import ThreadReporter
 from bot.slack.views import Card
@@ -141,7 +141,7 @@ class FakeSlack:
 def job(requester: str = "U0MAINTAINER") -> Job:
     return Job(
         id="j1",
-        kind="start",
+        kind=JobKind.START,
         lock_key="pr:36121",
         pr=36121,
         sha=None,
@@ -149,8 +149,8 @@ def job(requester: str = "U0MAINTAINER") -> Job:
         requester_name="maintainer",
         channel="C1",
         thread_ts="1.0",
-        params={},
-        data={"sha7": "abc1234", "title": f"Fix {MENTION}"},
+        params=StartParams(),
+        record=StartRecord(sha7="abc1234", title=f"Fix {MENTION}"),
         step="claim",
         state=JobState.RUNNING,
         outcome=None,
@@ -166,20 +166,17 @@ def job(requester: str = "U0MAINTAINER") -> Job:
 
 def reporter(current: Job) -> tuple[ThreadReporter, FakeSlack]:
     slack = FakeSlack()
-    orch = SimpleNamespace(
-        current_job=lambda job_id: current,
-        settings=SimpleNamespace(github_repository="apache/superset", showtime_default_ttl="48h"),
-        logs=SimpleNamespace(console_url=lambda name: f"https://console.example/{name}"),
-        now=lambda: NOW,
-    )
-    return ThreadReporter(cast(Any, slack), cast(Orchestrator, orch)), slack
+    settings = Settings(_env_file=None, github_repository="apache/superset")  # type: ignore[call-arg]
+    return ThreadReporter(cast(Any, slack), settings, FakeClock(NOW)), slack
 
 
 def test_every_event_text_is_escaped_in_the_thread() -> None:
     report, slack = reporter(job())
 
-    report(job(), ev.Warning(f"ECS says {LINK} & {MENTION}"))
-    report(job(), ev.StepStarted("health", f"Checking health at http://1.2.3.4:8080/{MENTION}"))
+    report.job_event(job(), ev.Warning(f"ECS says {LINK} & {MENTION}"))
+    report.job_event(
+        job(), ev.StepStarted("health", f"Checking health at http://1.2.3.4:8080/{MENTION}")
+    )
 
     texts = [p["text"] for p in slack.posted]
     assert texts[0] == (
@@ -191,7 +188,9 @@ def test_every_event_text_is_escaped_in_the_thread() -> None:
 def test_the_final_reply_mentions_the_requester_after_escaping_the_reason() -> None:
     report, slack = reporter(job())
 
-    report(job(), ev.Failed(reason=f"a task stopped: {MENTION}", correlation_id="ref12345"))
+    failed = ev.Failed(reason=f"a task stopped: {MENTION}", correlation_id="ref12345")
+    report.job_event(job(), failed)
+    report.job_event(job(), ev.Ended(failed))
 
     text = slack.posted[-1]["text"]
     assert text.startswith("❌ <@U0MAINTAINER> failed: a task stopped: &lt;!channel&gt;")
@@ -203,7 +202,7 @@ def test_a_requester_that_is_no_slack_id_is_not_mentioned() -> None:
     hostile = job(requester="U<!channel>")
     report, slack = reporter(hostile)
 
-    report(hostile, ev.Succeeded(text="#36121 runs abc1234 at http://1.2.3.4:8080"))
+    report.job_event(hostile, ev.Succeeded(text="#36121 runs abc1234 at http://1.2.3.4:8080"))
 
     assert slack.posted[-1]["text"] == "🎉 #36121 runs abc1234 at http://1.2.3.4:8080"
 
@@ -211,6 +210,6 @@ def test_a_requester_that_is_no_slack_id_is_not_mentioned() -> None:
 def test_a_huge_event_text_is_bounded() -> None:
     report, slack = reporter(job())
 
-    report(job(), ev.Warning("x" * 100_000))
+    report.job_event(job(), ev.Warning("x" * 100_000))
 
     assert len(slack.posted[-1]["text"]) <= 4000

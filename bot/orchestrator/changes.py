@@ -1,0 +1,90 @@
+"""Changes to a PR's environment other than a deploy: stop, TTL, freeze/unfreeze."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.domain import events as ev
+from bot.domain import labels as L
+from bot.domain.ttl import next_ttl
+from bot.errors import RefusedError, UserInputError
+from bot.orchestrator import decisions as D
+from bot.orchestrator.context import Deps, JobRun
+from bot.orchestrator.jobs import Job, JobKind, PrRecord, StopParams, StopRecord, TtlParams
+
+STOP_ORDER = ("validate", "delete_services", "labels")
+
+
+def validate(deps: Deps, job: Job) -> PrRecord:
+    """Reads only: the PR (one GET). Refused on a blocked PR; a button pressed on a
+    message about an environment that is gone is out of date (stop still works)."""
+    assert job.pr is not None
+    info = deps.github.get_pr(job.pr)
+    labels = L.parse_labels(info.labels)
+    if refusal := D.refuse_change(labels):
+        raise RefusedError(refusal.message, refusal.next_action)
+    if job.params.button and job.kind is not JobKind.STOP and not labels.has_environment:
+        raise UserInputError(
+            f"#{job.pr} has no environment any more; this message is out of date",
+            f"start one with `/showtime start {job.pr}`",
+        )
+    cls = StopRecord if job.kind is JobKind.STOP else PrRecord
+    return cls(labels=tuple(info.labels), title=info.title)
+
+
+def run_stop(run: JobRun) -> ev.Succeeded:
+    """Delete the PR's services (found in ECS, not only through labels) and its labels.
+
+    Done once ECS accepted the deletions and the labels are gone; DRAINING is the next
+    start's business. Each half is recorded, so a resumed stop skips what it did.
+    """
+    pr = run.pr
+    record = run.record(StopRecord)
+    params = run.job.params
+    if (
+        isinstance(params, StopParams)
+        and params.reason
+        and not run.done("delete_services", STOP_ORDER)
+    ):
+        run.say(ev.Warning(params.reason))  # why the sweeper or cleanup stops it
+    if not run.done("delete_services", STOP_ORDER):
+        run.say(ev.StepStarted("delete_services", f"Deleting the ECS services of #{pr}"))
+        deleted = tuple(run.deps.ecs.delete_pr_environments(pr))
+        record = replace(record, deleted=deleted)
+        run.step("delete_services", record)
+        what = ", ".join(f"`{n}`" for n in deleted) or "none was running"
+        run.say(ev.StepFinished("delete_services", f"ECS services deleted: {what}"))
+    names = list(record.labels)  # read at validation, moments ago (no second GET)
+    change = D.teardown_labels(names)
+    run.say(ev.StepStarted("labels", f"Removing {len(change.remove)} showtime label(s)"))
+    record = replace(record, labels=run.set_labels(change, names))
+    run.step("labels", record)
+    run.say(ev.StepFinished("labels", f"Removed {len(change.remove)} showtime label(s)"))
+    if not record.deleted and not change.remove:
+        return ev.Succeeded(text=f"#{pr} had no environment; nothing to stop")
+    what = ", ".join(f"`{n}`" for n in record.deleted) or "no running service"
+    return ev.Succeeded(text=f"#{pr} stopped: deleted {what} and {len(change.remove)} label(s)")
+
+
+def run_ttl(run: JobRun) -> ev.Succeeded:
+    """Set the PR-level TTL, or with ``extend`` move it one step (24h → … → close)."""
+    params = run.job.params
+    assert isinstance(params, TtlParams)
+    record = run.record(PrRecord)
+    names = list(record.labels)
+    current = L.parse_labels(names).ttl
+    ttl = next_ttl(current) if params.extend else (params.ttl or current or next_ttl(None))
+    record = replace(record, labels=run.set_labels(D.set_ttl_labels(names, ttl), names))
+    run.step("labels", record)
+    return ev.Succeeded(text=f"#{run.pr} TTL is now {ttl} (`{L.ttl_label(ttl)}`)")
+
+
+def run_freeze(run: JobRun) -> ev.Succeeded:
+    record = run.record(PrRecord)
+    names = list(record.labels)
+    frozen = run.job.kind is JobKind.FREEZE
+    change = D.freeze_labels(names, frozen=frozen)
+    run.step("labels", replace(record, labels=run.set_labels(change, names)))
+    if frozen:
+        return ev.Succeeded(text=f"#{run.pr} is frozen: new commits do not redeploy it")
+    return ev.Succeeded(text=f"#{run.pr} is unfrozen")

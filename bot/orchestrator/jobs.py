@@ -1,0 +1,310 @@
+"""Jobs: what the orchestrator records about every piece of work, typed (SPEC §9).
+
+A job's row is both the runner's durable state (owner, heartbeat, last finished step, what
+the steps produced) and the audit log (who asked for what, in which Slack thread, and how
+it ended). Its kind is a ``JobKind``; what it was asked is a per-kind ``JobParams``; what
+its steps produced is a per-kind record. The job store (a port, implemented in
+``bot.adapters.store``) keeps them as JSON and gives them back as these types, so no
+``data["sha7"]`` ever appears outside the codec at the bottom of this module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol, TypeVar
+
+from bot.domain.modes import DeployMode
+from bot.errors import AlreadyRunningError, ShowtimeError
+
+
+class JobKind(StrEnum):
+    START = "start"  # deploy, redeploy in place, or rolling update
+    STOP = "stop"
+    TTL = "ttl"
+    FREEZE = "freeze"
+    UNFREEZE = "unfreeze"
+    CLEANUP = "cleanup"  # a cleanup run, or cleanup/sweeper holding a PR for a direct change
+
+    @property
+    def announced(self) -> bool:
+        """Kinds whose outcome is told on the PR too (the optional PR comment)."""
+        return self in (JobKind.START, JobKind.STOP)
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+LIVE_STATES = frozenset({JobState.QUEUED, JobState.RUNNING})
+
+
+# ----- what a job was asked --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobParams:
+    """What every kind may carry: where to answer, and whether a button asked."""
+
+    response_url: str | None = None  # the slash command's or button's, for a direct answer
+    button: bool = False  # pressed on a status message, which may be out of date
+
+
+@dataclass(frozen=True)
+class StartParams(JobParams):
+    ttl: str | None = None  # ``ttl=`` of the command; None keeps (or defaults) the PR's
+
+
+@dataclass(frozen=True)
+class StopParams(JobParams):
+    reason: str | None = None  # why the sweeper or cleanup stops it, said in the thread
+
+
+@dataclass(frozen=True)
+class TtlParams(JobParams):
+    ttl: str | None = None
+    extend: bool = False  # one step longer (24h → 48h → 72h → 1w → close)
+
+
+@dataclass(frozen=True)
+class CleanupParams(JobParams):
+    dry_run: bool = False
+
+
+# ----- what its steps produced ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrRecord:
+    """The PR as the job last saw it: its labels after the job's last label write."""
+
+    labels: tuple[str, ...] = ()
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class StartRecord(PrRecord):
+    sha: str = ""  # the full SHA being deployed
+    sha7: str = ""
+    mode: DeployMode = DeployMode.FRESH
+    previous_sha: str | None = None  # the environment a rolling update replaces
+    takeover_sha: str | None = None  # a stale claim taken over (said in the thread)
+    takeover_status: str | None = None
+    body: str = ""  # the PR description (feature flags)
+    task_definition: str = ""  # ARN registered for this deploy
+    created_service: bool = False  # this job created the service (a failure deletes it)
+    address: str = ""  # ip:port once healthy
+    logs_url: str = ""  # the service's logs in the AWS console
+
+
+@dataclass(frozen=True)
+class StopRecord(PrRecord):
+    deleted: tuple[str, ...] = ()  # services ECS accepted to delete
+
+
+@dataclass(frozen=True)
+class CleanupRecord:
+    pass
+
+
+JobRecord = StartRecord | StopRecord | PrRecord | CleanupRecord
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str  # uuid4 hex
+    kind: JobKind
+    lock_key: str | None  # "pr:36121", "cleanup", or None for jobs that need no exclusivity
+    pr: int | None
+    sha: str | None  # as asked (a prefix); the record has the resolved SHA
+    requester: str  # Slack user id, or "sweeper" / "cleanup" / a GitHub login
+    requester_name: str  # what the 🤡 label says: GitHub login or Slack name
+    channel: str | None
+    thread_ts: str | None  # the status message's ts, which is the thread
+    params: JobParams
+    record: JobRecord
+    step: str | None  # last finished step
+    state: JobState
+    outcome: str | None  # final message; the reason on failure
+    correlation_id: str  # 8 hex, shown in Slack and in logs
+    idempotency_key: str | None
+    owner: str | None  # the process that works on it
+    heartbeat_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE_STATES
+
+
+# ----- errors ---------------------------------------------------------------------------
+
+
+class StoreError(ShowtimeError):
+    """The job store could not do what was asked."""
+
+
+class JobBusyError(AlreadyRunningError):
+    """Another live job holds the lock key; ``job`` is that job (who, since when, where)."""
+
+    def __init__(self, job: Job) -> None:
+        subject = f"#{job.pr}" if job.pr is not None else "cleanup"
+        super().__init__(
+            f"{subject} is busy: {job.kind} job {job.correlation_id} is still running",
+            "follow it in its thread; try again when it has finished",
+        )
+        self.job = job
+
+
+class DuplicateRequestError(ShowtimeError):
+    """The very same request (same idempotency key) was already taken; ``job`` is its job."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(
+            f"this request was already taken as {job.kind} job {job.correlation_id}",
+            "nothing to do: that job handles it",
+        )
+        self.job = job
+
+
+class LostJobError(StoreError):
+    """The job is no longer this process's: another one adopted it after a pause.
+
+    Raised by every fenced write: the loser must stop touching the job at once and undo
+    nothing, since the new owner may already have built on what it did.
+    """
+
+    def __init__(self, job: Job, owner: str) -> None:
+        super().__init__(
+            f"{job.kind} job {job.correlation_id} now belongs to {job.owner or 'nobody'} "
+            f"({job.state}), not {owner}",
+            "nothing to do: the new owner carries on with it",
+        )
+        self.job = job
+        self.owner = owner
+
+
+# ----- the store, as the orchestrator needs it ---------------------------------------------
+
+
+class JobStore(Protocol):
+    """Jobs, per-key locks, once-only keys and limited pools, shared by every replica."""
+
+    def create_job(
+        self,
+        *,
+        kind: JobKind,
+        requester: str,
+        requester_name: str = "",
+        lock_key: str | None = None,
+        pr: int | None = None,
+        sha: str | None = None,
+        channel: str | None = None,
+        thread_ts: str | None = None,
+        params: JobParams | None = None,
+        idempotency_key: str | None = None,
+        owner: str | None = None,
+        state: JobState = JobState.QUEUED,
+    ) -> Job:
+        """``JobBusyError`` when ``lock_key`` is held, ``DuplicateRequestError`` when the
+        idempotency key was used before."""
+        ...
+
+    def get(self, job_id: str) -> Job | None: ...
+    def live_job(self, lock_key: str) -> Job | None: ...
+    def live_jobs(self) -> list[Job]: ...
+    def recent(self, limit: int = 50, pr: int | None = None) -> list[Job]: ...
+    def latest_thread(self, pr: int) -> tuple[str, str] | None: ...
+    def set_thread(self, job_id: str, channel: str, thread_ts: str) -> Job: ...
+    def mark_running(self, job_id: str, owner: str) -> Job: ...
+    def record_step(self, job_id: str, step: str, *, owner: str, record: JobRecord) -> Job: ...
+    def check_owner(self, job_id: str, owner: str) -> Job: ...
+    def finish(
+        self, job_id: str, state: JobState, outcome: str, *, owner: str | None = None
+    ) -> Job: ...
+    def heartbeat(self, owner: str, job_ids: Iterable[str]) -> set[str]: ...
+    def adopt_orphans(
+        self, owner: str, stale_after_seconds: float, *, keep: Iterable[str] = ()
+    ) -> list[Job]: ...
+    def remember_once(self, key: str) -> bool: ...
+    def reserve(
+        self,
+        job_id: str,
+        pool: str,
+        *,
+        item: str,
+        amount: float,
+        in_use: float,
+        seen: Iterable[str] = (),
+        limit: float,
+    ) -> float | None: ...
+
+
+# ----- the codec: typed values ⇄ JSON (used by the store) ----------------------------------
+
+PARAMS_TYPES: dict[JobKind, type[JobParams]] = {
+    JobKind.START: StartParams,
+    JobKind.STOP: StopParams,
+    JobKind.TTL: TtlParams,
+    JobKind.FREEZE: JobParams,
+    JobKind.UNFREEZE: JobParams,
+    JobKind.CLEANUP: CleanupParams,
+}
+RECORD_TYPES: dict[JobKind, type[JobRecord]] = {
+    JobKind.START: StartRecord,
+    JobKind.STOP: StopRecord,
+    JobKind.TTL: PrRecord,
+    JobKind.FREEZE: PrRecord,
+    JobKind.UNFREEZE: PrRecord,
+    JobKind.CLEANUP: CleanupRecord,
+}
+
+T = TypeVar("T")
+
+
+def to_json(value: object) -> dict[str, Any]:
+    """A params or record dataclass as JSON-ready values (defaults left out: rows stay small)."""
+    assert dataclasses.is_dataclass(value) and not isinstance(value, type)
+    out: dict[str, Any] = {}
+    for item in dataclasses.fields(value):
+        current = getattr(value, item.name)
+        if current == item.default:
+            continue
+        out[item.name] = list(current) if isinstance(current, tuple) else current
+    return out
+
+
+def from_json(cls: type[T], data: Mapping[str, Any] | None) -> T:
+    """``cls`` from stored JSON; unknown keys (an older or newer bot's) are ignored."""
+    assert dataclasses.is_dataclass(cls)
+    values: dict[str, Any] = {}
+    for item in dataclasses.fields(cls):
+        if data is None or item.name not in data:
+            continue
+        raw = data[item.name]
+        if item.type in ("tuple[str, ...]",) and isinstance(raw, list):
+            raw = tuple(raw)
+        elif item.type == "DeployMode" and raw is not None:
+            raw = DeployMode(raw)
+        values[item.name] = raw
+    return cls(**values)
+
+
+def params_of(kind: JobKind, data: Mapping[str, Any] | None) -> JobParams:
+    return from_json(PARAMS_TYPES[kind], data)
+
+
+def record_of(kind: JobKind, data: Mapping[str, Any] | None) -> JobRecord:
+    return from_json(RECORD_TYPES[kind], data)
+
+
+def empty_record(kind: JobKind) -> JobRecord:
+    return RECORD_TYPES[kind]()

@@ -1,0 +1,97 @@
+"""A process's life with its jobs: heartbeats, adopting orphans, the sweeper's ticks, SIGTERM.
+
+A running job's owner tells the store every ``JOB_HEARTBEAT_SECONDS`` that it still works
+on it; a job without a heartbeat for ``ORPHAN_AFTER_SECONDS`` is adopted — by any process,
+this one too (a job whose intake failed half-way) — and resumed from its last finished
+step (SPEC §9). A heartbeat that finds a job no longer ours (adopted elsewhere after this
+process paused) stops that job's worker here (SPEC §12, fencing).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from bot.config import Settings
+from bot.orchestrator.jobs import Job, JobStore
+from bot.orchestrator.runner import (
+    JOB_HEARTBEAT_SECONDS,
+    ORPHAN_AFTER_SECONDS,
+    JobRunner,
+    Ticker,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Lifecycle:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: JobStore,
+        runner: JobRunner,
+        owner: str,
+        stopping: threading.Event,
+        working_ids: Callable[[], list[str]],
+        resume: Callable[[Job], None],
+        sweep: Callable[[], None],
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._runner = runner
+        self._owner = owner
+        self._stopping = stopping
+        self._working_ids = working_ids
+        self._resume = resume
+        self._sweep = sweep
+        self._tickers: list[Ticker] = []
+
+    def resume_orphans(self, stale_after_seconds: float | None = None) -> list[Job]:
+        """Adopt jobs whose owner stopped beating and resume them.
+
+        At start-up with SQLite there is one process, so every unfinished job is an
+        orphan at once (``stale_after_seconds`` 0); with PostgreSQL, 30 s without a
+        heartbeat.
+        """
+        if stale_after_seconds is None:
+            sqlite = self._settings.showtime_db_url.startswith("sqlite")
+            stale_after_seconds = 0.0 if sqlite else ORPHAN_AFTER_SECONDS
+        adopted = self._store.adopt_orphans(
+            self._owner, stale_after_seconds, keep=self._working_ids()
+        )
+        for job in adopted:
+            self._resume(job)
+        return adopted
+
+    def start_background(self) -> None:
+        """Heartbeats, orphan adoption and the TTL sweeper, each in its own thread."""
+        self._tickers = [
+            Ticker("heartbeat", JOB_HEARTBEAT_SECONDS, self.beat, self._stopping),
+            Ticker("adopt", ORPHAN_AFTER_SECONDS, self._adopt, self._stopping),
+            Ticker("sweeper", self._settings.showtime_sweep_seconds, self._sweep, self._stopping),
+        ]
+        for ticker in self._tickers:
+            ticker.start()
+
+    def beat(self) -> None:
+        ids = self._working_ids()
+        if not ids:
+            return
+        held = self._store.heartbeat(self._owner, ids)
+        for job_id in set(ids) - held:
+            # Adopted elsewhere (this process paused past the orphan limit) or finished:
+            # its worker stops at its next wait or fenced write.
+            log.warning("job %s is no longer this process's; stopping it", job_id)
+            self._runner.mark_lost(job_id)
+
+    def _adopt(self) -> None:
+        self.resume_orphans(ORPHAN_AFTER_SECONDS)
+
+    def shutdown(self, timeout: float) -> bool:
+        """SIGTERM: stop taking work; running jobs stop at their next wait and resume later."""
+        finished = self._runner.shutdown(timeout)
+        for ticker in self._tickers:
+            ticker.join(1.0)
+        return finished

@@ -1,0 +1,99 @@
+"""What people ask to see: one PR's status, every environment, where a PR's thread is."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+from bot.orchestrator import inventory as inv
+from bot.orchestrator.context import Deps
+from bot.orchestrator.models import PrStatus
+
+# How long one look at every environment (a GitHub search and ECS list/describe rounds)
+# serves everyone who asks: many people running `list` at once cost one look.
+LIST_FRESH_SECONDS = 5.0
+
+
+class Queries:
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+        self._lock = threading.Lock()
+        self._fetched = threading.Condition(self._lock)
+        self._cached: tuple[float, list[inv.EnvView]] | None = None
+        self._fetching = False
+
+    def status(self, pr: int) -> PrStatus:
+        """One PR: labels (one GitHub request) merged with ECS truth."""
+        deps = self._deps
+        info = deps.github.get_pr(pr)
+        facts = inv.facts(info)
+        live = deps.store.live_job(f"pr:{pr}")
+        views = inv.environments(
+            [facts],
+            list(deps.ecs.find_services(pr)),
+            default_ttl=deps.settings.showtime_default_ttl,
+            live_job_prs={pr: live.id} if live else {},
+        )
+        return PrStatus(
+            pr=pr,
+            title=info.title,
+            state="merged" if info.merged else info.state,
+            html_url=info.html_url,
+            frozen=facts.labels.frozen,
+            blocked=facts.labels.blocked,
+            ttl=facts.labels.ttl,
+            environments=[self._linked(view) for view in views],
+            live_job=live,
+            live_job_thread=(live.channel, live.thread_ts)
+            if live and live.channel and live.thread_ts
+            else None,
+        )
+
+    def list_environments(self) -> list[inv.EnvView]:
+        """Every environment: one search per 100 PRs plus ECS list/describe in batches of 10,
+        shared by everyone asking within ``LIST_FRESH_SECONDS``."""
+        clock = self._deps.clock
+        with self._fetched:
+            while True:
+                if self._cached and clock.monotonic() - self._cached[0] < LIST_FRESH_SECONDS:
+                    return self._cached[1]
+                if not self._fetching:
+                    self._fetching = True
+                    break
+                self._fetched.wait(30)
+        views: list[inv.EnvView] | None = None
+        try:
+            views = self._look()
+            return views
+        finally:
+            with self._fetched:
+                if views is not None:
+                    self._cached = (clock.monotonic(), views)
+                self._fetching = False
+                self._fetched.notify_all()
+
+    def forget(self) -> None:
+        """Something changed (a job ended): the next look is a fresh one."""
+        with self._lock:
+            self._cached = None
+
+    def _look(self) -> list[inv.EnvView]:
+        deps = self._deps
+        prs = [inv.facts(p) for p in deps.github.find_labelled_prs()]
+        services = list(deps.ecs.find_services())
+        live = {job.pr: job.id for job in deps.store.live_jobs() if job.pr is not None}
+        views = inv.environments(
+            prs, services, default_ttl=deps.settings.showtime_default_ttl, live_job_prs=live
+        )
+        return [
+            self._linked(v)
+            for v in views
+            if v.ecs_status in ("ACTIVE", None) or v.status != "unlabelled"
+        ]
+
+    def thread_of(self, pr: int) -> tuple[str, str] | None:
+        """(channel, ts) of the PR's latest status message, if it has one."""
+        return self._deps.store.latest_thread(pr)
+
+    def _linked(self, view: inv.EnvView) -> inv.EnvView:
+        return replace(view, logs_url=self._deps.logs.console_url(view.service))

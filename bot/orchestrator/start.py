@@ -1,0 +1,370 @@
+"""The start workflow: claim → task definition → clear the name → create → stable →
+healthy → labels running → retire the previous SHA (SPEC §6), as a table of steps.
+
+Each step is recorded as it finishes, so a job cut off by a restart resumes from its last
+finished step. The table also says what the requester waits for: every step here stands
+between the command and the URL, so it does only what the URL depends on. Writes nobody
+waits for run elsewhere — the coloured definition of the 🚦 running label is created in
+the background while ECS works, and the claim labels' definitions are deleted once the
+URL is announced (``JobRun.later``); SPEC §10 allows 3 s of the wait outside ECS.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from bot.domain import events as ev
+from bot.domain import labels as L
+from bot.domain.modes import DeployMode
+from bot.domain.naming import service_name
+from bot.domain.ttl import expires_at
+from bot.errors import RefusedError, UserInputError
+from bot.orchestrator import decisions as D
+from bot.orchestrator.context import Deps, JobRun
+from bot.orchestrator.jobs import Job, StartParams, StartRecord
+from bot.orchestrator.runner import Interrupted
+
+log = logging.getLogger(__name__)
+
+
+# ----- validation (reads only; the environment limit is held atomically) ---------------------
+
+
+def validate(deps: Deps, job: Job) -> StartRecord:
+    """What this start will do, or a refusal (``UserInputError``/``RefusedError``).
+
+    Reads only — the PR (one GET, labels inline), its commits when a SHA was given, and
+    for a new environment ECS's list — plus the store's hold on one environment, so
+    two starts at once cannot both take the last one.
+    """
+    assert job.pr is not None
+    info = deps.github.get_pr(job.pr)
+    labels = L.parse_labels(info.labels)
+    # Cheapest refusals first: blocked or closed needs no further request.
+    raise_refusal(D.refuse_start(state=info.state, merged=info.merged, labels=labels), job.pr)
+    sha = _resolve_sha(deps, job.pr, job.sha) if job.sha else info.head_sha
+    plan = D.plan_start(
+        labels,
+        sha,
+        deps.clock.now(),
+        timedelta(minutes=deps.settings.showtime_stale_lock_minutes),
+    )
+    if isinstance(plan, D.Refusal):
+        raise RefusedError(plan.message, plan.next_action)
+    name = service_name(job.pr, plan.sha7)
+    if plan.mode is DeployMode.FRESH:  # redeploys and rolling updates add nothing
+        _hold_an_environment(deps, job, name)
+    return StartRecord(
+        labels=tuple(info.labels),
+        title=info.title,
+        sha=sha,
+        sha7=plan.sha7,
+        mode=plan.mode,
+        previous_sha=plan.previous_sha,
+        takeover_sha=plan.takeover.sha if plan.takeover else None,
+        takeover_status=plan.takeover.status if plan.takeover else None,
+        body=info.body,
+        logs_url=deps.logs.console_url(name),
+    )
+
+
+def _hold_an_environment(deps: Deps, job: Job, name: str) -> None:
+    """Hold one of SHOWTIME_MAX_ENVIRONMENTS for this job, atomically across jobs.
+
+    ECS's count alone is not enough: two starts validated at the same moment both see
+    room for one more. The store checks and holds in one transaction, counting what
+    other live jobs hold for services ECS does not list yet; the hold ends with the job.
+    """
+    names = deps.ecs.environment_names()
+    limit = deps.settings.showtime_max_environments
+    total = deps.store.reserve(
+        job.id, "environments", item=name, amount=1, in_use=len(names), seen=names, limit=limit
+    )
+    if total is not None:
+        raise_refusal(D.refuse_new_environment(round(total) - 1, limit), job.pr or 0)
+
+
+def _resolve_sha(deps: Deps, pr: int, wanted: str) -> str:
+    matches = [sha for sha in deps.github.pr_commit_shas(pr) if sha.startswith(wanted.lower())]
+    if not matches:
+        raise UserInputError(
+            f"`{wanted}` is not a commit of #{pr}",
+            "give a SHA from the PR's commits, or leave it out to deploy the PR's head",
+        )
+    return matches[-1]
+
+
+def raise_refusal(refusal: D.Refusal | None, pr: int) -> None:
+    if refusal is not None:
+        error = UserInputError if refusal.bad_input else RefusedError
+        raise error(f"#{pr}: {refusal.message}", refusal.next_action)
+
+
+# ----- the steps ---------------------------------------------------------------------
+
+
+Work = Callable[[JobRun, StartRecord], StartRecord]
+Text = Callable[[JobRun, StartRecord], str]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a start: what it says when it begins and ends, and what it does.
+
+    ``begins=None`` makes a silent step (no thread reply of its own).
+    """
+
+    name: str
+    work: Work
+    begins: Text | None = None
+    ends: Text | None = None
+    when: Callable[[StartRecord], bool] = lambda record: True
+
+
+def _service(run: JobRun, record: StartRecord) -> str:
+    return service_name(run.pr, record.sha7)
+
+
+def _claim(run: JobRun, record: StartRecord) -> StartRecord:
+    if run.resumed:  # validated by a process that is gone: the labels may have moved
+        record = replace(record, labels=run.deps.github.get_pr(run.pr).labels)
+    takeover = (
+        L.Show(sha=record.takeover_sha, status=record.takeover_status)
+        if record.takeover_sha
+        else None
+    )
+    if takeover is not None:
+        run.say(
+            ev.Warning(
+                f"took over a stale claim: {takeover.sha} said {takeover.status} "
+                "with no job running it"
+            )
+        )
+    params = run.job.params
+    assert isinstance(params, StartParams)
+    change = D.claim_labels(
+        L.parse_labels(record.labels),
+        D.StartPlan(record.mode, record.sha7, record.previous_sha, takeover),
+        now=run.deps.clock.now(),
+        requester=run.job.requester_name or run.job.requester,
+        ttl=params.ttl,
+        default_ttl=run.deps.settings.showtime_default_ttl,
+        current_names=list(record.labels),
+    )
+    labels = run.set_labels(change, record.labels)
+    # The coloured definition the labels will need once it runs: made while ECS works.
+    running = L.status_label(record.sha7, L.RUNNING)
+    github = run.deps.github
+    run.deps.background.submit(
+        "create the 🚦 running label definition",
+        lambda: github.ensure_label_definitions([running]),
+    )
+    return replace(record, labels=labels)
+
+
+def _task_definition(run: JobRun, record: StartRecord) -> StartRecord:
+    arn = run.deps.ecs.register_task_definition(run.pr, record.sha, record.body, run.say)
+    return replace(record, task_definition=arn)
+
+
+def _clear_name(run: JobRun, record: StartRecord) -> StartRecord:
+    run.deps.ecs.clear_name(_service(run, record), run.say)
+    return record
+
+
+def _create_service(run: JobRun, record: StartRecord) -> StartRecord:
+    ttl = L.parse_labels(record.labels).ttl or run.deps.settings.showtime_default_ttl
+    run.deps.ecs.create_service(
+        pr=run.pr,
+        sha=record.sha7,
+        task_definition_arn=record.task_definition,
+        requested_by=run.job.requester,
+        expires=expires_at(run.deps.clock.now(), ttl),
+        client_token=run.job.id,  # a repeated request of this job creates nothing new
+        progress=run.say,
+    )
+    return replace(record, created_service=True)
+
+
+def _redeploy(run: JobRun, record: StartRecord) -> StartRecord:
+    run.deps.ecs.redeploy(_service(run, record), record.task_definition, run.say)
+    return record
+
+
+def _wait_stable(run: JobRun, record: StartRecord) -> StartRecord:
+    run.deps.ecs.wait_stable(_service(run, record), run.say)
+    return record
+
+
+def _address(run: JobRun, record: StartRecord) -> StartRecord:
+    ip = run.deps.ecs.address(_service(run, record))
+    return replace(record, address=f"{ip}:{run.deps.settings.showtime_env_port}")
+
+
+def _health_url(run: JobRun, record: StartRecord) -> str:
+    return f"http://{record.address}{run.deps.settings.showtime_health_path}"
+
+
+def _health(run: JobRun, record: StartRecord) -> StartRecord:
+    run.deps.health.wait_healthy(_health_url(run, record), run.say)
+    return record
+
+
+def _labels_running(run: JobRun, record: StartRecord) -> StartRecord:
+    """One write: claim labels go, 🚦 running + 🌐 + 🎯 come, a replaced SHA's labels go.
+
+    Runs only after the new environment passed its health check, so the labels never
+    point at something that does not answer.
+    """
+    names = list(record.labels)
+    change = D.running_labels(record.sha7, record.address, L.parse_labels(names).active_sha, names)
+    if record.mode is DeployMode.ROLLING and record.previous_sha:
+        retired = L.labels_of_sha(names, record.previous_sha)
+        change = L.change_against(names, add=change.add, remove=[*change.remove, *retired])
+    return replace(record, labels=run.set_labels(change, names))
+
+
+def _retire_previous(run: JobRun, record: StartRecord) -> StartRecord:
+    # Its labels went with the running labels; the service goes now (no DRAINING wait).
+    assert record.previous_sha is not None
+    run.deps.ecs.delete_service(service_name(run.pr, record.previous_sha))
+    return record
+
+
+STEPS: tuple[Step, ...] = (
+    Step(
+        "claim",
+        _claim,
+        lambda run, r: f"{r.mode.headline} {r.sha7}: labelling the PR 🚦 deploying",
+        lambda run, r: f"PR #{run.pr} claimed for {r.sha7}",
+    ),
+    Step(
+        "task_definition",
+        _task_definition,
+        lambda run, r: f"Registering the task definition for {r.sha7}",
+        lambda run, r: f"Task definition `{r.task_definition.rsplit('/', 1)[-1]}` registered",
+    ),
+    Step(
+        "clear_name",
+        _clear_name,
+        lambda run, r: f"Making sure the name `{_service(run, r)}` is free",
+        lambda run, r: f"`{_service(run, r)}` is free",
+        when=lambda r: r.mode is not DeployMode.REDEPLOY,
+    ),
+    Step(
+        "create_service",
+        _create_service,
+        lambda run, r: f"Creating service `{_service(run, r)}`",
+        lambda run, r: f"Service `{_service(run, r)}` created",
+        when=lambda r: r.mode is not DeployMode.REDEPLOY,
+    ),
+    Step(
+        "redeploy",
+        _redeploy,
+        lambda run, r: f"Redeploying `{_service(run, r)}` in place (no downtime)",
+        lambda run, r: f"New deployment of `{_service(run, r)}` started",
+        when=lambda r: r.mode is DeployMode.REDEPLOY,
+    ),
+    Step(
+        "wait_stable",
+        _wait_stable,
+        lambda run, r: "Waiting for the task to start and the service to be stable",
+        lambda run, r: "Service is stable",
+    ),
+    Step("address", _address),
+    Step(
+        "health",
+        _health,
+        lambda run, r: f"Checking health at {_health_url(run, r)}",
+        lambda run, r: "Superset answers its health check",
+    ),
+    Step(
+        "labels_running",
+        _labels_running,
+        lambda run, r: "Labelling the PR 🚦 running",
+        lambda run, r: f"PR #{run.pr} labelled 🚦 running, 🎯 {r.sha7}",
+    ),
+    Step(
+        "retire_previous",
+        _retire_previous,
+        lambda run, r: f"Removing the previous environment {r.previous_sha}",
+        lambda run, r: f"Previous environment {r.previous_sha} removed",
+        when=lambda r: r.mode is DeployMode.ROLLING and r.previous_sha is not None,
+    ),
+)
+ORDER = ("validate", *(step.name for step in STEPS))
+
+
+def run_start(run: JobRun) -> ev.Succeeded:
+    """Every step not yet done, in order; a failure undoes what this job created."""
+    try:
+        for step in STEPS:
+            record = run.record(StartRecord)
+            if run.done(step.name, ORDER) or not step.when(record):
+                continue
+            if step.begins is not None:
+                run.say(ev.StepStarted(step.name, step.begins(run, record)))
+            record = step.work(run, record)
+            run.step(step.name, record)
+            if step.ends is not None:
+                run.say(ev.StepFinished(step.name, step.ends(run, record)))
+    except Interrupted:
+        raise
+    except Exception:
+        # A process that lost the job (another replica adopted it and may have built on
+        # it since) undoes nothing: the fence raises JobLost here.
+        run.fence()
+        undo_failed_start(run)
+        raise
+    record = run.record(StartRecord)
+    url = f"http://{record.address}"
+    return ev.Succeeded(text=f"#{run.pr} {record.mode.outcome} {record.sha7} at {url}", url=url)
+
+
+def undo_failed_start(run: JobRun) -> None:
+    """A failed deploy leaves no service it created running, and labels that say failed.
+
+    Best effort: what fails here is said in the thread, and the sweeper finishes it (a
+    service whose PR says 🚦 failed is deleted once no job runs for the PR, SPEC §12).
+    """
+    record = run.record(StartRecord)
+    name = service_name(run.pr, record.sha7)
+    if record.created_service and record.mode is not DeployMode.REDEPLOY:
+        try:
+            run.deps.ecs.delete_service(name)
+            run.say(ev.Warning(f"deleted `{name}`, which this failed deploy had created"))
+        except Exception as exc:
+            run.say(
+                ev.Warning(
+                    f"could not delete `{name}` after the failure ({exc}); "
+                    "the sweeper deletes it shortly"
+                )
+            )
+    if not run.done("claim", ORDER):
+        return
+    names = list(record.labels)
+    previous = L.parse_labels(names).active
+    if record.mode is DeployMode.ROLLING and previous and previous.url:
+        run.say(
+            ev.Warning(f"the previous environment {previous.sha} still serves at {previous.url}")
+        )
+    try:
+        change = D.failed_labels(
+            record.sha7, names, still_running=record.mode is DeployMode.REDEPLOY
+        )
+        labels = run.set_labels(change, names)
+        run.step(run.job.step or "claim", replace(record, labels=labels))
+    except Interrupted:
+        raise
+    except Exception as exc:
+        stale = run.deps.settings.showtime_stale_lock_minutes
+        run.say(
+            ev.Warning(
+                f"could not label the PR failed ({exc}); its 🚦 deploying claim goes stale "
+                f"after {stale:g} minutes"
+            )
+        )
+        log.warning("could not label #%s failed", run.pr, exc_info=True)
