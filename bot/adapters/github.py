@@ -235,7 +235,8 @@ class GitHubAdapter:
         self._all_clients: list[_Client] = []
         self._clients_lock = threading.Lock()
         self._defined: set[str] = set()  # label definitions known to exist
-        self._definitions_lock = threading.Lock()
+        self._definitions_lock = threading.Lock()  # guards _name_locks only (never waits)
+        self._name_locks: dict[str, threading.Lock] = {}
 
     @property
     def repository(self) -> str:
@@ -372,7 +373,7 @@ class GitHubAdapter:
     def delete_label_definitions(self, names: Sequence[str]) -> None:
         """Delete repository label definitions (per-SHA ones would pile up); 404 is fine."""
         for name in dict.fromkeys(names):
-            with self._definitions_lock:
+            with self._definition_lock(name):
                 self._defined.discard(name)
             if len(name) > MAX_LABEL_LENGTH:
                 continue
@@ -531,14 +532,23 @@ class GitHubAdapter:
         return tuple(label["name"] for label in data)
 
     def ensure_label_definitions(self, names: Sequence[str]) -> None:
-        """Create the coloured definitions not yet known; "already_exists" counts as known.
+        """Create the CLI-coloured definitions not yet known to exist, once per process.
 
-        The lock makes concurrent jobs share one create per label rather than race.
+        Shared labels (static ones, ⌛ TTLs) almost always exist already: they are looked
+        up first (a read, which GitHub paces four times closer than a write) and created
+        only when missing. Per-SHA 🚦 labels are new with each SHA: created straight away,
+        "already_exists" counting as done. Jobs wanting the same definition wait for the one
+        request; others are not held up (one lock per name).
         """
-        with self._definitions_lock:
-            for name in names:
-                definition = label_definition(name)
-                if definition is None or name in self._defined:
+        for name in dict.fromkeys(names):
+            definition = label_definition(name)
+            if definition is None:
+                continue
+            with self._definition_lock(name):
+                if name in self._defined:
+                    continue
+                if sha_of_label(name) is None and self._definition_exists(name):
+                    self._defined.add(name)
                     continue
                 colour, description = definition
 
@@ -559,6 +569,15 @@ class GitHubAdapter:
                     "create label definition", f"{self._repository} {name!r}", create, write=True
                 )
                 self._defined.add(name)
+
+    def _definition_exists(self, name: str) -> bool:
+        url = f"{self._repo_url}/labels/{_segment(name)}"
+        found = self._request_unless_404("read labels", f"{self._repository} {name!r}", "GET", url)
+        return found is not None
+
+    def _definition_lock(self, name: str) -> threading.Lock:
+        with self._definitions_lock:
+            return self._name_locks.setdefault(name, threading.Lock())
 
     def _issue_url(self, number: int) -> str:
         return f"{self._repo_url}/issues/{number}"

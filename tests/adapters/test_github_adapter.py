@@ -45,6 +45,7 @@ from bot.sandbox.github import (
     ROUTE_ISSUE_COMMENTS,
     ROUTE_ISSUE_LABELS,
     ROUTE_ISSUES,
+    ROUTE_LABEL,
     ROUTE_LABELS,
     ROUTE_PULL,
     ROUTE_PULL_COMMITS,
@@ -177,9 +178,11 @@ def test_definitions_get_the_clis_colours_once(
 
     standin.reset_counts()
     adapter.add_labels(36121, SPEC_LABELS)
-    assert standin.count("POST", ROUTE_LABELS) == len(definable)  # cold cache
+    assert standin.count("POST", ROUTE_LABELS) == len(definable)  # cold cache, empty repo
+    # Shared labels (⌛, 🧊) are looked up first (they usually exist): a read each.
+    assert standin.count("GET", ROUTE_LABEL) == 2
     assert standin.count("POST", ROUTE_ISSUE_LABELS) == 1
-    assert standin.total() == len(definable) + 1
+    assert standin.total() == len(definable) + 2 + 1
 
     definitions = standin.label_definitions()
     for name in definable:
@@ -244,8 +247,9 @@ def test_an_existing_definition_is_used_not_patched(
     standin.define_label(TRIGGER_START, "00ff00", "a maintainer's own colour")
     standin.reset_counts()
     adapter.add_labels(36121, [TRIGGER_START])
-    assert standin.count("POST", ROUTE_LABELS) == 1  # answered 422 already_exists
-    assert standin.count("PATCH", "/repos/{owner}/{repo}/labels/{name}") == 0
+    assert standin.count("GET", ROUTE_LABEL) == 1  # a read, not a write: it exists
+    assert standin.count("POST", ROUTE_LABELS) == 0
+    assert standin.count("PATCH", ROUTE_LABEL) == 0
     assert standin.label_definitions()[TRIGGER_START] == ("00ff00", "a maintainer's own colour")
 
     standin.reset_counts()
