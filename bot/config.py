@@ -43,6 +43,8 @@ MEANINGS: dict[str, str] = {
     "GITHUB_REPOSITORY": "owner/name of the repository whose PRs get environments",
     "GITHUB_API_URL": "GitHub REST API base URL",
     "GITHUB_WEBHOOK_SECRET": "secret that enables POST /github/webhook",
+    "SHOWTIME_AUTO_REDEPLOY": "with webhooks on: a push rolls a running environment to the new head",
+    "SHOWTIME_GITHUB_DEPLOYMENTS": "mirror environments as GitHub Deployments on the PR page",
     "GITHUB_SECONDS_BETWEEN_WRITES": "pause between GitHub writes (secondary rate limits)",
     "AWS_REGION": "AWS region of the ECS cluster",
     "AWS_ENDPOINT_URL": "AWS endpoint override (sandbox, tests, LocalStack)",
@@ -115,6 +117,8 @@ class Settings(BaseSettings):
     github_repository: str = "apache/superset"
     github_api_url: str = "https://api.github.com"
     github_webhook_secret: SecretStr | None = None
+    showtime_auto_redeploy: bool = True
+    showtime_github_deployments: bool = True
     github_seconds_between_writes: float = Field(default=1.0, ge=0)
 
     # AWS

@@ -44,11 +44,12 @@ KIB = 1024
 MIB = 1024 * KIB
 
 SLACK_EVENTS = "/slack/events"
+GITHUB_WEBHOOK = "/github/webhook"  # only with GITHUB_WEBHOOK_SECRET (404 otherwise)
 # The largest request body each route accepts, refused (413) before it is read. Slack's
 # payloads are a few KB (a button press carries its message: tens of KB).
 BODY_LIMITS: dict[str, int] = {
     SLACK_EVENTS: 1 * MIB,  # SPEC §12
-    "/github/webhook": 5 * MIB,  # SPEC §11; GitHub caps deliveries at 25 MB
+    GITHUB_WEBHOOK: 5 * MIB,  # SPEC §11; GitHub caps deliveries at 25 MB
 }
 # /healthz and unknown paths take no body; a little room for clients that send one anyway.
 DEFAULT_BODY_LIMIT = 64 * KIB
@@ -138,6 +139,18 @@ def wsgi_app(bot: Bot) -> WsgiApp:
             # Bolt reads the body again, from the start.
             environ["wsgi.input"] = io.BytesIO(raw)
             return slack(environ, start_response)
+        if path == GITHUB_WEBHOOK and bot.webhook is not None:
+            if method != "POST":
+                return _json(start_response, "405 Method Not Allowed", _error("use POST"))
+            # At most 5 MiB (`guarded`); the signature is checked before anything is parsed.
+            raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            headers = {
+                key[5:].replace("_", "-").lower(): str(value)
+                for key, value in environ.items()
+                if key.startswith("HTTP_")
+            }
+            status, answer = bot.webhook.receive(headers, raw)
+            return _json(start_response, _STATUS_LINES[status], answer)
         if path == "/healthz" and method in ("GET", "HEAD"):
             body = {
                 "ok": True,
@@ -150,6 +163,14 @@ def wsgi_app(bot: Bot) -> WsgiApp:
         return _json(start_response, "404 Not Found", _error("not_found"))
 
     return guarded(app)
+
+
+_STATUS_LINES = {
+    200: "200 OK",
+    202: "202 Accepted",
+    400: "400 Bad Request",
+    401: "401 Unauthorized",
+}
 
 
 def guarded(app: WsgiApp) -> WsgiApp:

@@ -22,6 +22,7 @@ from bot.slack.app import build_app
 from bot.slack.auth import Authorizer
 from bot.slack.intake import Intake
 from bot.slack.progress import ThreadReporter
+from bot.webhook import WebhookIntake
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Bot:
     intake: Intake
     app: App
     stopping: threading.Event
+    webhook: WebhookIntake | None = None  # POST /github/webhook, with GITHUB_WEBHOOK_SECRET
 
 
 def slack_client(settings: Settings) -> WebClient:
@@ -78,6 +80,8 @@ def build_bot(
         health=health or HttpHealthProbe(settings, clock=job_clock),
         logs=EcsConsole(settings),
         store=store,
+        # The adapter mirrors environments as GitHub Deployments too (SPEC §11).
+        deployments=github if isinstance(github, GitHubAdapter) else None,
         clock=job_clock,
         stopping=stopping,
     )
@@ -87,4 +91,5 @@ def build_bot(
     orchestrator.open_threads_with(reporter)
     intake = Intake(settings, orchestrator, client, Authorizer(settings, client, clock), clock)
     app = build_app(settings, client, intake, verify_token=verify_token)
-    return Bot(settings, store, github, ecs, orchestrator, client, intake, app, stopping)
+    webhook = WebhookIntake(settings, orchestrator) if settings.github_webhook_secret else None
+    return Bot(settings, store, github, ecs, orchestrator, client, intake, app, stopping, webhook)

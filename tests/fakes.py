@@ -53,6 +53,7 @@ class FakeGitHub:
         self._index: dict[int, _Pr] | None = None  # a paused (lagging) search index
         self.definitions: set[str] = set()
         self.comments: dict[int, list[str]] = {}
+        self.permissions: dict[str, str] = {}
         self.calls: Counter[str] = Counter()
         self.writes: list[str] = []
         self._failures: dict[str, list[Exception]] = {}
@@ -167,6 +168,13 @@ class FakeGitHub:
     def comment(self, number: int, text: str) -> None:
         self._call("comment", write=True)
         self.comments.setdefault(number, []).append(text)
+
+    def collaborator_permission(self, login: str) -> str:
+        self._call("collaborator_permission")
+        return self.permissions.get(login, "none")
+
+    def own_login(self) -> str:
+        return "showtime-bot"
 
     def _call(self, operation: str, *, write: bool = False) -> None:
         with self._lock:

@@ -26,7 +26,9 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import requests
-from github import Auth, Github, GithubException, RateLimitExceededException
+from github import Auth, Github, GithubException, GithubIntegration, RateLimitExceededException
+from github.Deployment import Deployment
+from github.GithubObject import NotSet
 from github.Repository import Repository
 from github.Requester import Requester
 
@@ -66,6 +68,10 @@ _PERMISSION_NEEDED = {
     "delete label definition": "issues: write",
     "comment": "issues: write",
     "read collaborator permission": "metadata: read",
+    "read the token's user": "metadata: read",
+    "create deployment": "deployments: write",
+    "set deployment status": "deployments: write",
+    "read deployments": "deployments: read",
 }
 
 
@@ -234,6 +240,7 @@ class GitHubAdapter:
         self._clients: queue.LifoQueue[_Client] = queue.LifoQueue()
         self._all_clients: list[_Client] = []
         self._clients_lock = threading.Lock()
+        self._own_login: str | None = None
         self._defined: set[str] = set()  # label definitions known to exist
         self._definitions_lock = threading.Lock()  # guards _name_locks only (never waits)
         self._name_locks: dict[str, threading.Lock] = {}
@@ -454,9 +461,7 @@ class GitHubAdapter:
     # ----- other -----------------------------------------------------------------
 
     def comment(self, number: int, text: str) -> None:
-        """Comment on the PR when SHOWTIME_PR_COMMENTS is on; otherwise no request at all."""
-        if not self._settings.showtime_pr_comments:
-            return
+        """Comment on the PR (whether to is the orchestrator's call: SHOWTIME_PR_COMMENTS)."""
         self._request(
             "comment",
             self._ref(number),
@@ -480,6 +485,92 @@ class GitHubAdapter:
         # A custom role: its base permission is in the legacy field.
         permission = data.get("permission")
         return str(permission) if permission in ROLES else "none"
+
+    def own_login(self) -> str:
+        """The bot's GitHub identity, looked up once: the token's user, or ``<app>[bot]``."""
+        with self._definitions_lock:
+            known = self._own_login
+        if known is not None:
+            return known
+        if self._settings.github_app_configured:
+            assert self._settings.github_app_id and self._settings.github_app_private_key
+            key = _pem(self._settings.github_app_private_key.get_secret_value())
+            integration = GithubIntegration(
+                auth=Auth.AppAuth(self._settings.github_app_id, key),
+                base_url=self._settings.github_api_url,
+            )
+            login = self._call(
+                "read the app", "the GitHub App", lambda c: f"{integration.get_app().slug}[bot]"
+            )
+        else:
+            login = self._call(
+                "read the token's user", "the token", lambda c: c.github.get_user().login
+            )
+        with self._definitions_lock:
+            self._own_login = login
+        return login
+
+    # ----- deployments (SPEC §11: the PR page's "View deployment") ---------------------
+
+    def create_deployment(
+        self, *, sha: str, environment: str, description: str, payload: dict[str, str]
+    ) -> int:
+        """A transient, non-production deployment of ``sha`` that waits for no checks."""
+
+        def create(client: _Client) -> int:
+            deployment = client.repo.create_deployment(
+                sha,
+                auto_merge=False,
+                required_contexts=[],
+                payload=dict(payload),
+                environment=environment,
+                description=description[:140],
+                transient_environment=True,
+                production_environment=False,
+            )
+            return int(deployment.id)
+
+        return self._call(
+            "create deployment", f"{self._repository} {environment}", create, write=True
+        )
+
+    def set_deployment_status(
+        self,
+        deployment_id: int,
+        state: str,
+        *,
+        description: str = "",
+        environment_url: str | None = None,
+        log_url: str | None = None,
+    ) -> None:
+        """A status on the deployment; ``log_url`` is sent as ``target_url``, which GitHub
+        reads as the log URL (PyGithub has no ``log_url`` argument)."""
+        url = f"{self._repo_url}/deployments/{deployment_id}"
+
+        def post(client: _Client) -> None:
+            deployment = Deployment(client.requester, url=url)  # lazy: no request
+            deployment.create_status(
+                state,
+                description=description[:140],
+                environment_url=environment_url if environment_url else NotSet,
+                target_url=log_url if log_url else NotSet,
+            )
+
+        self._call(
+            "set deployment status",
+            f"{self._repository} deployment {deployment_id}",
+            post,
+            write=True,
+        )
+
+    def environment_deployments(self, environment: str) -> list[tuple[int, str]]:
+        """(id, SHA) of the environment's ten newest deployments, newest first (one request)."""
+
+        def read(client: _Client) -> list[tuple[int, str]]:
+            found = client.repo.get_deployments(environment=environment)
+            return [(int(d.id), str(d.sha)) for d in found.get_page(0)[:10]]
+
+        return self._call("read deployments", f"{self._repository} {environment}", read)
 
     # ----- internals -------------------------------------------------------------
 
@@ -722,9 +813,7 @@ def _auth(settings: Settings) -> Auth.Auth:
     if settings.github_app_configured:
         assert settings.github_app_id and settings.github_app_private_key
         assert settings.github_app_installation_id is not None
-        key = settings.github_app_private_key.get_secret_value()
-        if "\\n" in key and "\n" not in key:
-            key = key.replace("\\n", "\n")  # PEM pasted into a one-line env var
+        key = _pem(settings.github_app_private_key.get_secret_value())
         app = Auth.AppAuth(settings.github_app_id, key)
         return app.get_installation_auth(settings.github_app_installation_id)
     token = settings.github_token.get_secret_value().strip() if settings.github_token else ""
@@ -735,6 +824,11 @@ def _auth(settings: Settings) -> Auth.Auth:
             "GITHUB_APP_* variables",
         )
     return Auth.Token(token)
+
+
+def _pem(key: str) -> str:
+    """A PEM private key, also when pasted into a one-line environment variable."""
+    return key.replace("\\n", "\n") if "\\n" in key and "\n" not in key else key
 
 
 def _number(value: str | None) -> float | None:

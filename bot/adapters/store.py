@@ -60,6 +60,7 @@ from bot.clock import SYSTEM_CLOCK, Clock
 from bot.orchestrator.jobs import (
     LIVE_STATES,
     DuplicateRequestError,
+    Followup,
     Job,
     JobBusyError,
     JobKind,
@@ -169,6 +170,18 @@ remembered_keys = Table(
     "remembered_keys",
     metadata,
     Column("key", String(255), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# What is to happen to a PR once its live job ends: a push, or its closing, that arrived while
+# a job ran (SPEC §11). One row per PR: the newest push wins, and a stop outranks a start.
+followups = Table(
+    "followups",
+    metadata,
+    Column("pr", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("requester", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
@@ -565,6 +578,45 @@ class SqlJobStore:
                 )
             )
         return None
+
+    def set_followup(self, followup: Followup) -> None:
+        """Remember what to do once the PR's live job ends; a stop is never replaced by a start."""
+        with self._write() as conn:
+            current = conn.execute(
+                select(followups.c.kind).where(followups.c.pr == followup.pr)
+            ).first()
+            if (
+                current is not None
+                and current.kind == JobKind.STOP
+                and followup.kind != JobKind.STOP
+            ):
+                return
+            conn.execute(followups.delete().where(followups.c.pr == followup.pr))
+            conn.execute(
+                followups.insert().values(
+                    pr=followup.pr,
+                    kind=followup.kind.value,
+                    requester=followup.requester,
+                    reason=followup.reason,
+                    created_at=self._clock.now(),
+                )
+            )
+
+    def take_followup(self, pr: int) -> Followup | None:
+        """The PR's follow-up, removed in the same transaction (one taker across replicas)."""
+        with self._write() as conn:
+            row = conn.execute(
+                followups.delete().where(followups.c.pr == pr).returning(*followups.c)
+            ).first()
+        if row is None:
+            return None
+        return Followup(
+            pr=row.pr, kind=JobKind(row.kind), requester=row.requester, reason=row.reason
+        )
+
+    def followup_prs(self) -> list[int]:
+        with self._read() as conn:
+            return [row.pr for row in conn.execute(select(followups.c.pr))]
 
     def remember_once(self, key: str) -> bool:
         """True the first time ``key`` is stored, False ever after (across processes)."""

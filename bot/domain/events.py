@@ -46,6 +46,13 @@ class Warning:
 
 
 @dataclass(frozen=True)
+class Note:
+    """Why the job was asked, when nobody typed it: "PR merged", "new commit abc1234 by @x"."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Queued:
     text: str
 
@@ -79,7 +86,16 @@ class Ended:
 
 
 Event = (
-    StepStarted | StepFinished | Waiting | Warning | Queued | Resumed | Succeeded | Failed | Ended
+    StepStarted
+    | StepFinished
+    | Waiting
+    | Warning
+    | Note
+    | Queued
+    | Resumed
+    | Succeeded
+    | Failed
+    | Ended
 )
 
 Progress = Callable[[Event], None]

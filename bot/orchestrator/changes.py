@@ -6,20 +6,23 @@ from dataclasses import replace
 
 from bot.domain import events as ev
 from bot.domain import labels as L
+from bot.domain.naming import parse_service_name
 from bot.domain.ttl import next_ttl
 from bot.errors import RefusedError, UserInputError
 from bot.orchestrator import decisions as D
 from bot.orchestrator.context import Deps, JobRun
-from bot.orchestrator.jobs import Job, JobKind, PrRecord, StopParams, StopRecord, TtlParams
+from bot.orchestrator.jobs import Job, JobKind, PrRecord, StopRecord, TtlParams
+from bot.orchestrator.mirror import DeploymentMirror
+from bot.orchestrator.ports import PullRequest
 
 STOP_ORDER = ("validate", "delete_services", "labels")
 
 
-def validate(deps: Deps, job: Job) -> PrRecord:
+def validate(deps: Deps, job: Job, known: PullRequest | None = None) -> PrRecord:
     """Reads only: the PR (one GET). Refused on a blocked PR; a button pressed on a
     message about an environment that is gone is out of date (stop still works)."""
     assert job.pr is not None
-    info = deps.github.get_pr(job.pr)
+    info = known if known is not None and known.number == job.pr else deps.github.get_pr(job.pr)
     labels = L.parse_labels(info.labels)
     if refusal := D.refuse_change(labels):
         raise RefusedError(refusal.message, refusal.next_action)
@@ -32,7 +35,7 @@ def validate(deps: Deps, job: Job) -> PrRecord:
     return cls(labels=tuple(info.labels), title=info.title)
 
 
-def run_stop(run: JobRun) -> ev.Succeeded:
+def run_stop(run: JobRun, mirror: DeploymentMirror) -> ev.Succeeded:
     """Delete the PR's services (found in ECS, not only through labels) and its labels.
 
     Done once ECS accepted the deletions and the labels are gone; DRAINING is the next
@@ -40,13 +43,6 @@ def run_stop(run: JobRun) -> ev.Succeeded:
     """
     pr = run.pr
     record = run.record(StopRecord)
-    params = run.job.params
-    if (
-        isinstance(params, StopParams)
-        and params.reason
-        and not run.done("delete_services", STOP_ORDER)
-    ):
-        run.say(ev.Warning(params.reason))  # why the sweeper or cleanup stops it
     if not run.done("delete_services", STOP_ORDER):
         run.say(ev.StepStarted("delete_services", f"Deleting the ECS services of #{pr}"))
         deleted = tuple(run.deps.ecs.delete_pr_environments(pr))
@@ -55,6 +51,9 @@ def run_stop(run: JobRun) -> ev.Succeeded:
         what = ", ".join(f"`{n}`" for n in deleted) or "none was running"
         run.say(ev.StepFinished("delete_services", f"ECS services deleted: {what}"))
     names = list(record.labels)  # read at validation, moments ago (no second GET)
+    gone = {show.sha for show in L.parse_labels(names).shows}
+    gone.update(_sha_of_service(name) for name in record.deleted)
+    run.later("mark the deployments inactive", lambda: mirror.inactive(run, gone - {""}))
     change = D.teardown_labels(names)
     run.say(ev.StepStarted("labels", f"Removing {len(change.remove)} showtime label(s)"))
     record = replace(record, labels=run.set_labels(change, names))
@@ -64,6 +63,11 @@ def run_stop(run: JobRun) -> ev.Succeeded:
         return ev.Succeeded(text=f"#{pr} had no environment; nothing to stop")
     what = ", ".join(f"`{n}`" for n in record.deleted) or "no running service"
     return ev.Succeeded(text=f"#{pr} stopped: deleted {what} and {len(change.remove)} label(s)")
+
+
+def _sha_of_service(name: str) -> str:
+    parsed = parse_service_name(name)
+    return (parsed[1] or "") if parsed else ""
 
 
 def run_ttl(run: JobRun) -> ev.Succeeded:

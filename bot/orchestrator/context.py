@@ -18,8 +18,8 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import events as ev
 from bot.domain import labels as L
-from bot.orchestrator.jobs import Job, JobRecord, JobStore, LostJobError, PrRecord
-from bot.orchestrator.ports import EcsPort, GitHubPort, HealthProbe, LogsPort
+from bot.orchestrator.jobs import Job, JobRecord, JobStore, LostJobError, PrRecord, StartRecord
+from bot.orchestrator.ports import DeploymentsPort, EcsPort, GitHubPort, HealthProbe, LogsPort
 from bot.orchestrator.runner import JobLost
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ class Deps:
     store: JobStore
     clock: Clock
     background: Background
+    deployments: DeploymentsPort | None = None
 
 
 class JobRun:
@@ -87,6 +88,9 @@ class JobRun:
         self.afterwards: list[tuple[str, Callable[[], object]]] = []
         self._unused_definitions: set[str] = set()  # SHA labels this job took off the PR
         self._pruning = False
+        self.deployment: Future[object] | None = None  # the GitHub deployment being made
+        self.when_claimed: Callable[[StartRecord], None] | None = None
+        self._noted: set[str] = set()
 
     @property
     def job(self) -> Job:
@@ -126,6 +130,12 @@ class JobRun:
             self.deps.store.check_owner(self._job.id, self.owner)
         except LostJobError as exc:
             raise JobLost(str(exc)) from exc
+
+    def note_once(self, key: str) -> bool:
+        """True the first time ``key`` is noted for this job (say a problem once a thread)."""
+        first = key not in self._noted
+        self._noted.add(key)
+        return first
 
     def later(self, what: str, work: Callable[[], object]) -> None:
         """Do ``work`` once the outcome is announced (before the job ends), best effort."""

@@ -59,6 +59,12 @@ class FencedGitHub:
         self._check()
         self._github.comment(number, text)
 
+    def collaborator_permission(self, login: str) -> str:
+        return self._github.collaborator_permission(login)
+
+    def own_login(self) -> str:
+        return self._github.own_login()
+
 
 class FencedEcs:
     """``EcsPort`` whose writes run ``check`` first."""

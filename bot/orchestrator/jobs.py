@@ -54,6 +54,7 @@ class JobParams:
 
     response_url: str | None = None  # the slash command's or button's, for a direct answer
     button: bool = False  # pressed on a status message, which may be out of date
+    reason: str | None = None  # why it was asked, said in the thread (sweeper, GitHub events)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class StartParams(JobParams):
 
 @dataclass(frozen=True)
 class StopParams(JobParams):
-    reason: str | None = None  # why the sweeper or cleanup stops it, said in the thread
+    pass
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class StartRecord(PrRecord):
     created_service: bool = False  # this job created the service (a failure deletes it)
     address: str = ""  # ip:port once healthy
     logs_url: str = ""  # the service's logs in the AWS console
+    deployment_id: int | None = None  # its GitHub deployment (SHOWTIME_GITHUB_DEPLOYMENTS)
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,16 @@ class LostJobError(StoreError):
         self.owner = owner
 
 
+@dataclass(frozen=True)
+class Followup:
+    """A job to begin for a PR once its live job ends (a push or a close that came meanwhile)."""
+
+    pr: int
+    kind: JobKind  # START (a rolling update to the head of that moment) or STOP
+    requester: str  # the GitHub login that pushed or closed
+    reason: str  # said in the thread: "new commit abc1234 by @login", "PR merged"
+
+
 # ----- the store, as the orchestrator needs it ---------------------------------------------
 
 
@@ -235,6 +247,9 @@ class JobStore(Protocol):
         self, owner: str, stale_after_seconds: float, *, keep: Iterable[str] = ()
     ) -> list[Job]: ...
     def remember_once(self, key: str) -> bool: ...
+    def set_followup(self, followup: Followup) -> None: ...
+    def take_followup(self, pr: int) -> Followup | None: ...
+    def followup_prs(self) -> list[int]: ...
     def reserve(
         self,
         job_id: str,
@@ -290,7 +305,7 @@ def from_json(cls: type[T], data: Mapping[str, Any] | None) -> T:
         if data is None or item.name not in data:
             continue
         raw = data[item.name]
-        if item.type in ("tuple[str, ...]",) and isinstance(raw, list):
+        if item.type == "tuple[str, ...]" and isinstance(raw, list):
             raw = tuple(raw)
         elif item.type == "DeployMode" and raw is not None:
             raw = DeployMode(raw)

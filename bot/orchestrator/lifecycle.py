@@ -37,6 +37,7 @@ class Lifecycle:
         working_ids: Callable[[], list[str]],
         resume: Callable[[Job], None],
         sweep: Callable[[], None],
+        follow_ups: Callable[[], None],
     ) -> None:
         self._settings = settings
         self._store = store
@@ -46,6 +47,7 @@ class Lifecycle:
         self._working_ids = working_ids
         self._resume = resume
         self._sweep = sweep
+        self._follow_ups = follow_ups
         self._tickers: list[Ticker] = []
 
     def resume_orphans(self, stale_after_seconds: float | None = None) -> list[Job]:
@@ -88,6 +90,7 @@ class Lifecycle:
 
     def _adopt(self) -> None:
         self.resume_orphans(ORPHAN_AFTER_SECONDS)
+        self._follow_ups()
 
     def shutdown(self, timeout: float) -> bool:
         """SIGTERM: stop taking work; running jobs stop at their next wait and resume later."""

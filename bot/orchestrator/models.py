@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from bot.orchestrator.inventory import EnvView
 from bot.orchestrator.jobs import Job, JobKind, JobParams
+from bot.orchestrator.ports import PullRequest
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,9 @@ class JobRequest:
     channel: str | None = None
     thread_ts: str | None = None
     idempotency_key: str | None = None
+    # The PR as the request already has it (a webhook delivery carries it): validation
+    # uses it instead of reading it again. Seconds old, like any read.
+    known_pr: PullRequest | None = None
 
     @property
     def lock_key(self) -> str | None:
@@ -31,10 +36,12 @@ class JobRequest:
 
 @dataclass(frozen=True)
 class Notice:
-    """Something to tell about a PR that no job of its own says: an expiry warning.
+    """Something to tell about a PR that no job of its own says: an expiry warning, a push
+    that was not deployed.
 
     ``channel``/``thread_ts``: the PR's latest status message thread, else
-    SHOWTIME_NOTIFY_CHANNEL (a new message there), else nowhere.
+    SHOWTIME_NOTIFY_CHANNEL (a new message there), else nowhere. ``offer`` is the one
+    button that goes with it.
     """
 
     pr: int
@@ -42,7 +49,10 @@ class Notice:
     text: str
     channel: str | None
     thread_ts: str | None
-    extend: bool = True  # offer the Extend TTL button
+    offer: NoticeOffer = "extend"
+
+
+NoticeOffer = Literal["extend", "redeploy"]
 
 
 @dataclass(frozen=True)

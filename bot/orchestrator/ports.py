@@ -62,6 +62,33 @@ class GitHubPort(Protocol):
     def sha_label_definitions(self) -> list[str]: ...
     def attached_labels(self, names: Sequence[str]) -> set[str]: ...
     def comment(self, number: int, text: str) -> None: ...
+    def collaborator_permission(self, login: str) -> str:
+        """``admin``, ``maintain``, ``write``, ``triage``, ``read`` or ``none``."""
+        ...
+
+    def own_login(self) -> str:
+        """The bot's own GitHub identity (its label writes come back as webhook events)."""
+        ...
+
+
+class DeploymentsPort(Protocol):
+    """The PR page's "View deployment": a GitHub Deployment per environment (SPEC §11)."""
+
+    def create_deployment(
+        self, *, sha: str, environment: str, description: str, payload: dict[str, str]
+    ) -> int: ...
+    def set_deployment_status(
+        self,
+        deployment_id: int,
+        state: str,
+        *,
+        description: str = "",
+        environment_url: str | None = None,
+        log_url: str | None = None,
+    ) -> None: ...
+    def environment_deployments(self, environment: str) -> list[tuple[int, str]]:
+        """(id, full SHA) of the environment's recent deployments, newest first."""
+        ...
 
 
 # ----- ECS -------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from bot.errors import RefusedError, ShowtimeError, public_text
 from bot.orchestrator import changes, start
 from bot.orchestrator.context import Background, Deps, JobRun
 from bot.orchestrator.fencing import FencedEcs, FencedGitHub
+from bot.orchestrator.github_events import GitHubEvents
 from bot.orchestrator.inventory import EnvView
 from bot.orchestrator.jobs import (
     CleanupParams,
@@ -40,8 +41,16 @@ from bot.orchestrator.jobs import (
     LostJobError,
 )
 from bot.orchestrator.lifecycle import Lifecycle
+from bot.orchestrator.mirror import DeploymentMirror
 from bot.orchestrator.models import CleanupReport, JobRequest, Notice, PrStatus
-from bot.orchestrator.ports import EcsPort, GitHubPort, HealthProbe, LogsPort
+from bot.orchestrator.ports import (
+    DeploymentsPort,
+    EcsPort,
+    GitHubPort,
+    HealthProbe,
+    LogsPort,
+    PullRequest,
+)
 from bot.orchestrator.queries import Queries
 from bot.orchestrator.runner import Interrupted, JobLost, JobRunner, current_job_id
 from bot.orchestrator.sweeper import Sweeper
@@ -64,7 +73,7 @@ class ThreadOpener(Protocol):
 
 
 Handler = Callable[[JobRun], ev.Succeeded]
-Validator = Callable[[Deps, Job], JobRecord]
+Validator = Callable[[Deps, Job, PullRequest | None], JobRecord]
 
 
 class Orchestrator:
@@ -77,6 +86,7 @@ class Orchestrator:
         health: HealthProbe,
         logs: LogsPort,
         store: JobStore,
+        deployments: DeploymentsPort | None = None,
         clock: Clock = SYSTEM_CLOCK,
         stopping: threading.Event | None = None,
         owner: str | None = None,
@@ -96,9 +106,12 @@ class Orchestrator:
             store=store,
             clock=clock,
             background=Background(),
+            deployments=deployments,
         )
+        self.mirror = DeploymentMirror(deployments, settings, self.deps.background, store)
         self.queries = Queries(self.deps)
         self.sweeper = Sweeper(self.deps, self)
+        self.github_events = GitHubEvents(self.deps, self)
         self.lifecycle = Lifecycle(
             settings=settings,
             store=store,
@@ -108,6 +121,7 @@ class Orchestrator:
             working_ids=self._working_ids,
             resume=self._resume,
             sweep=self.sweep,
+            follow_ups=self.follow_ups_left,
         )
         self._listeners: list[Listener] = []
         self._threads: ThreadOpener | None = None
@@ -122,11 +136,11 @@ class Orchestrator:
             JobKind.TTL: changes.validate,
             JobKind.FREEZE: changes.validate,
             JobKind.UNFREEZE: changes.validate,
-            JobKind.CLEANUP: lambda deps, job: CleanupRecord(),
+            JobKind.CLEANUP: lambda deps, job, known: CleanupRecord(),
         }
         self._handlers: dict[JobKind, Handler] = {
-            JobKind.START: start.run_start,
-            JobKind.STOP: changes.run_stop,
+            JobKind.START: lambda run: start.run_start(run, self.mirror),
+            JobKind.STOP: lambda run: changes.run_stop(run, self.mirror),
             JobKind.TTL: changes.run_ttl,
             JobKind.FREEZE: changes.run_freeze,
             JobKind.UNFREEZE: changes.run_freeze,
@@ -188,7 +202,7 @@ class Orchestrator:
         with self._jobs_lock:
             self._pending.add(job.id)
         try:
-            record = self._validators[job.kind](self.deps, job)
+            record = self._validators[job.kind](self.deps, job, request.known_pr)
             return self._remember(
                 self._store.record_step(job.id, "validate", owner=self.owner, record=record)
             )
@@ -313,11 +327,31 @@ class Orchestrator:
     # ----- jobs: execution ---------------------------------------------------------------
 
     def _execute(self, job_id: str, resumed: bool) -> None:
+        pr = None
         try:
+            pr = self._current(job_id).pr
             self._work(job_id, resumed)
         finally:
             self._forget(job_id)
             self.queries.forget()
+        if pr is not None and not self.stopping.is_set():
+            self.follow_up(pr)
+
+    def follow_up(self, pr: int) -> None:
+        """A push or a close that came while the PR's job ran: its job now (SPEC §11)."""
+        try:
+            followup = self._store.take_followup(pr)
+            if followup is not None:
+                done = self.github_events.follow_up(followup)
+                log.info("follow-up for #%s: %s", pr, done, extra={"pr": pr})
+        except Exception:
+            log.exception("follow-up for #%s failed", pr, extra={"pr": pr})
+
+    def follow_ups_left(self) -> None:
+        """Follow-ups whose PR has no live job (their process stopped between the two)."""
+        for pr in self._store.followup_prs():
+            if self._store.live_job(f"pr:{pr}") is None:
+                self.follow_up(pr)
 
     def _work(self, job_id: str, resumed: bool) -> None:
         try:
@@ -336,6 +370,8 @@ class Orchestrator:
         )
         if resumed:
             run.say(ev.Resumed(step=job.step or "start"))
+        elif job.params.reason and job.step == "validate":
+            run.say(ev.Note(job.params.reason))  # asked by the sweeper or GitHub: say why
         try:
             result = self._handlers[job.kind](run)
         except JobLost:
@@ -409,7 +445,7 @@ class Orchestrator:
 
     def _comment(self, job: Job, text: str) -> None:
         """The optional PR comment (SHOWTIME_PR_COMMENTS); never fails the job."""
-        if job.pr is None:
+        if job.pr is None or not self.settings.showtime_pr_comments:
             return
         try:
             self.deps.github.comment(job.pr, text)

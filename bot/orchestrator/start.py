@@ -21,10 +21,12 @@ from bot.domain import labels as L
 from bot.domain.modes import DeployMode
 from bot.domain.naming import service_name
 from bot.domain.ttl import expires_at
-from bot.errors import RefusedError, UserInputError
+from bot.errors import RefusedError, ShowtimeError, UserInputError
 from bot.orchestrator import decisions as D
 from bot.orchestrator.context import Deps, JobRun
 from bot.orchestrator.jobs import Job, StartParams, StartRecord
+from bot.orchestrator.mirror import DeploymentMirror
+from bot.orchestrator.ports import PullRequest
 from bot.orchestrator.runner import Interrupted
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ log = logging.getLogger(__name__)
 # ----- validation (reads only; the environment limit is held atomically) ---------------------
 
 
-def validate(deps: Deps, job: Job) -> StartRecord:
+def validate(deps: Deps, job: Job, known: PullRequest | None = None) -> StartRecord:
     """What this start will do, or a refusal (``UserInputError``/``RefusedError``).
 
     Reads only — the PR (one GET, labels inline), its commits when a SHA was given, and
@@ -41,7 +43,7 @@ def validate(deps: Deps, job: Job) -> StartRecord:
     two starts at once cannot both take the last one.
     """
     assert job.pr is not None
-    info = deps.github.get_pr(job.pr)
+    info = known if known is not None and known.number == job.pr else deps.github.get_pr(job.pr)
     labels = L.parse_labels(info.labels)
     # Cheapest refusals first: blocked or closed needs no further request.
     raise_refusal(D.refuse_start(state=info.state, merged=info.merged, labels=labels), job.pr)
@@ -162,7 +164,10 @@ def _claim(run: JobRun, record: StartRecord) -> StartRecord:
         "create the 🚦 running label definition",
         lambda: github.ensure_label_definitions([running]),
     )
-    return replace(record, labels=labels)
+    record = replace(record, labels=labels)
+    if run.when_claimed is not None:
+        run.when_claimed(record)  # the GitHub deployment, made in the background too
+    return record
 
 
 def _task_definition(run: JobRun, record: StartRecord) -> StartRecord:
@@ -298,8 +303,10 @@ STEPS: tuple[Step, ...] = (
 ORDER = ("validate", *(step.name for step in STEPS))
 
 
-def run_start(run: JobRun) -> ev.Succeeded:
+def run_start(run: JobRun, mirror: DeploymentMirror) -> ev.Succeeded:
     """Every step not yet done, in order; a failure undoes what this job created."""
+    if not run.done("claim", ORDER):
+        run.when_claimed = lambda record: mirror.claimed(run, record, ttl=_ttl(run, record))
     try:
         for step in STEPS:
             record = run.record(StartRecord)
@@ -313,15 +320,27 @@ def run_start(run: JobRun) -> ev.Succeeded:
                 run.say(ev.StepFinished(step.name, step.ends(run, record)))
     except Interrupted:
         raise
-    except Exception:
+    except Exception as exc:
         # A process that lost the job (another replica adopted it and may have built on
         # it since) undoes nothing: the fence raises JobLost here.
         run.fence()
         undo_failed_start(run)
+        reason = exc.message if isinstance(exc, ShowtimeError) else "internal error"
+        record = run.record(StartRecord)
+        if run.done("claim", ORDER):
+            run.later("mark the deployment failed", lambda: mirror.failed(run, record, reason))
         raise
     record = run.record(StartRecord)
     url = f"http://{record.address}"
+    run.later("mark the deployment successful", lambda: mirror.succeeded(run, record, url))
+    if record.mode is DeployMode.ROLLING and record.previous_sha:
+        previous = {record.previous_sha}
+        run.later("retire the previous deployment", lambda: mirror.inactive(run, previous))
     return ev.Succeeded(text=f"#{run.pr} {record.mode.outcome} {record.sha7} at {url}", url=url)
+
+
+def _ttl(run: JobRun, record: StartRecord) -> str:
+    return L.parse_labels(record.labels).ttl or run.deps.settings.showtime_default_ttl
 
 
 def undo_failed_start(run: JobRun) -> None:

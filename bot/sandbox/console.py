@@ -9,11 +9,13 @@ import re
 import shlex
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
-from bot.sandbox.harness import Outcome, Sandbox
+from bot.domain.labels import TRIGGER_START, TRIGGER_STOP
+from bot.sandbox.harness import MAINTAINER_LOGIN, Outcome, Sandbox
 from bot.sandbox.slack import SlackChange
+from bot.sandbox.webhooks import Delivery, WebhookSender
 
 HELP = """Console commands:
   /showtime <command>     the slash command (the /showtime prefix is optional): help, start 36121, ...
@@ -22,7 +24,10 @@ HELP = """Console commands:
   labels <pr>             the PR's labels on GitHub
   services                ECS services (ACTIVE and DRAINING)
   jobs                    recent jobs (the audit log)
-  push <pr>               push a new commit to the PR (then `start <pr>` rolls over to it)
+  push <pr> [<login>]     push a new commit to the PR: GitHub tells the bot (webhook), which
+                          rolls a running environment forward (login: maintainer, contributor)
+  label <pr> start|stop [<login>]  add the 🎪 ⚡ trigger-start / 🛑 trigger-stop label on GitHub
+  close <pr> [merged]     close (or merge) the PR on GitHub: its environment is stopped
   image-missing <pr>      make the PR's head image unpullable (CannotPullContainerError)
   image-ready <pr>        make it pullable again (then press Retry)
   wait <seconds>          pause (scripts)
@@ -165,8 +170,17 @@ class Console:
             elif head == "jobs":
                 self._jobs()
             elif head == "push":
-                sha = self.sandbox.github.push_commit(int(words[1]))
-                self.say(f"   pushed {sha[:7]} to #{words[1]}")
+                self._push(int(words[1]), words[2] if len(words) > 2 else MAINTAINER_LOGIN, wait)
+            elif head == "label":
+                self._label(int(words[1]), words[2], words[3] if len(words) > 3 else None, wait)
+            elif head == "close":
+                merged = len(words) > 2 and words[2] == "merged"
+                self._deliver(
+                    f"{'merged' if merged else 'closed'} #{words[1]} on GitHub",
+                    lambda hooks: hooks.close(int(words[1]), MAINTAINER_LOGIN, merged=merged),
+                    int(words[1]),
+                    wait,
+                )
             elif head in ("image-missing", "image-ready"):
                 self._image(int(words[1]), missing=head == "image-missing")
             elif head == "wait":
@@ -231,6 +245,41 @@ class Console:
         for number, (message, _action, label) in enumerate(buttons, 1):
             first = _plain(str(message.get("text", "")))[:60]
             self.say(f"   {number}. [{label}]  on: {first}")
+
+    def _push(self, pr: int, login: str, wait: bool) -> None:
+        def push(hooks: WebhookSender) -> Delivery:
+            delivery = hooks.push(pr, login)
+            self.say(f"   @{login} pushed {self.sandbox.github.head_sha(pr)[:7]} to #{pr}")
+            return delivery
+
+        self._deliver(None, push, pr, wait)
+
+    def _label(self, pr: int, which: str, login: str | None, wait: bool) -> None:
+        label = {"start": TRIGGER_START, "stop": TRIGGER_STOP}.get(which)
+        if label is None:
+            self.fail("label takes start or stop")
+            return
+        who = login or MAINTAINER_LOGIN
+        self._deliver(
+            f"@{who} added `{label}` to #{pr}",
+            lambda hooks: hooks.label(pr, label, who),
+            pr,
+            wait,
+        )
+
+    def _deliver(
+        self,
+        said: str | None,
+        send: Callable[[WebhookSender], Delivery],
+        pr: int,
+        wait: bool,
+    ) -> None:
+        """A person's action on GitHub, delivered to the bot as GitHub would (signed)."""
+        if said:
+            self.say(f"   {said}")
+        delivery = self.sandbox.github_event(send, pr, wait=wait)
+        if delivery.status not in (200, 202):
+            self.fail(f"the bot answered the delivery with HTTP {delivery.status}")
 
     def _labels(self, pr: int) -> None:
         labels = self.sandbox.github.labels(pr)

@@ -69,6 +69,12 @@ ROUTE_LABEL = "/repos/{owner}/{repo}/labels/{name}"
 ROUTE_PERMISSION = "/repos/{owner}/{repo}/collaborators/{login}/permission"
 ROUTE_SEARCH_ISSUES = "/search/issues"
 ROUTE_ACCESS_TOKENS = "/app/installations/{installation_id}/access_tokens"
+ROUTE_USER = "/user"
+ROUTE_APP = "/app"
+ROUTE_DEPLOYMENTS = "/repos/{owner}/{repo}/deployments"
+ROUTE_DEPLOYMENT = "/repos/{owner}/{repo}/deployments/{deployment_id}"
+ROUTE_DEPLOYMENT_STATUSES = "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"
+DEPLOYMENT_STATES = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
 ANY_ROUTE = "*"
 
 
@@ -143,6 +149,19 @@ class _Fault:
     remaining: int
 
 
+@dataclass
+class _Deployment:
+    id: int
+    sha: str
+    environment: str
+    description: str
+    payload: dict[str, Any]
+    transient: bool
+    production: bool
+    created_at: str
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class _Request:
     method: str
@@ -191,6 +210,8 @@ class GitHubStandIn:
         self._pulls: dict[int, _Pull] = {}
         self._labels: dict[str, _Label] = {}  # by casefolded name: GitHub's names are case-blind
         self._permissions: dict[str, str] = {}
+        self._deployments: dict[int, _Deployment] = {}
+        self.app_slug = "showtime"
         # GitHub's search index lags label writes (seconds, sometimes minutes). While paused,
         # search answers from the pulls as they were when the pause began.
         self._search_snapshot: dict[int, _Pull] | None = None
@@ -222,6 +243,13 @@ class GitHubStandIn:
                 ("GET", ROUTE_PERMISSION, self._get_permission),
                 ("GET", ROUTE_SEARCH_ISSUES, self._search_issues),
                 ("POST", ROUTE_ACCESS_TOKENS, self._create_access_token),
+                ("GET", ROUTE_USER, self._get_user),
+                ("GET", ROUTE_APP, self._get_app),
+                ("POST", ROUTE_DEPLOYMENTS, self._create_deployment),
+                ("GET", ROUTE_DEPLOYMENTS, self._list_deployments),
+                ("GET", ROUTE_DEPLOYMENT, self._get_deployment),
+                ("POST", ROUTE_DEPLOYMENT_STATUSES, self._create_deployment_status),
+                ("GET", ROUTE_DEPLOYMENT_STATUSES, self._list_deployment_statuses),
             )
         ]
 
@@ -372,6 +400,47 @@ class GitHubStandIn:
                 existing.name, existing.color, existing.description = name, color, description
             else:
                 self._labels[name.casefold()] = _Label(self._new_id(), name, color, description)
+
+    def deployments(self, environment: str | None = None) -> list[dict[str, Any]]:
+        """Deployments (newest first) with their statuses, as the PR page would show them."""
+        with self._lock:
+            found = sorted(self._deployments.values(), key=lambda d: -d.id)
+            return [
+                {
+                    "id": d.id,
+                    "sha": d.sha,
+                    "environment": d.environment,
+                    "transient": d.transient,
+                    "production": d.production,
+                    "payload": dict(d.payload),
+                    "states": [status["state"] for status in d.statuses],
+                    "statuses": [dict(status) for status in d.statuses],
+                }
+                for d in found
+                if environment in (None, d.environment)
+            ]
+
+    def pull_request_payload(
+        self, number: int, action: str, sender: str, *, label: str | None = None, api: str = ""
+    ) -> dict[str, Any]:
+        """A ``pull_request`` webhook payload for the PR as it is now, as GitHub sends it."""
+        api = api or self.base_url
+        with self._lock:
+            pull = self._pull_or_error(number)
+            payload: dict[str, Any] = {
+                "action": action,
+                "number": number,
+                "pull_request": self._pull_json(api, pull),
+                "repository": self._repo_json(api),
+                "sender": self._user_json(api, sender),
+            }
+            if label is not None:
+                defined = self._labels.get(label.casefold())
+                payload["label"] = self._label_json(api, defined) if defined else {"name": label}
+            if action == "synchronize":
+                payload["before"] = pull.commits[-2] if len(pull.commits) > 1 else pull.head_sha
+                payload["after"] = pull.head_sha
+            return payload
 
     def pause_search_index(self) -> None:
         """Search keeps answering from the PRs as they are now (a lagging index)."""
@@ -702,6 +771,118 @@ class GitHubStandIn:
         body = {"total_count": len(found), "incomplete_results": False, "items": chunk}
         return status, body, headers
 
+    def _get_user(self, request: _Request) -> tuple[int, Any, dict[str, str]]:
+        """The token's own user: the bot account."""
+        return 200, self._user_json(request.api, self.bot_login), {}
+
+    def _get_app(self, request: _Request) -> tuple[int, Any, dict[str, str]]:
+        """The GitHub App the JWT stands for (its events come from ``<slug>[bot]``)."""
+        return 200, {"id": 12345, "slug": self.app_slug, "name": "Showtime"}, {}
+
+    def _create_deployment(self, request: _Request) -> tuple[int, Any, dict[str, str]]:
+        self._check_repo(request)
+        doc = f"{DOCS}/deployments/deployments#create-a-deployment"
+        body = request.body if isinstance(request.body, dict) else {}
+        ref = str(body.get("ref") or "")
+        commit = next(
+            (sha for pull in self._pulls.values() for sha in pull.commits if sha.startswith(ref)),
+            None,
+        )
+        if not ref or commit is None:
+            raise validation_failed(
+                doc, {"resource": "Deployment", "field": "ref", "code": "invalid"}
+            )
+        if body.get("required_contexts") != []:
+            # Without an empty list GitHub waits for the commit's checks (409 when pending).
+            raise github_error(409, "Conflict: Commit status checks failed for " + ref, doc)
+        deployment = _Deployment(
+            id=self._new_id(),
+            sha=commit,
+            environment=str(body.get("environment") or "production"),
+            description=str(body.get("description") or ""),
+            payload=dict(body.get("payload") or {}),
+            transient=bool(body.get("transient_environment", False)),
+            production=bool(
+                body.get("production_environment", body.get("environment") in (None, "production"))
+            ),
+            created_at=self._now(),
+        )
+        self._deployments[deployment.id] = deployment
+        return 201, self._deployment_json(request.api, deployment), {}
+
+    def _list_deployments(self, request: _Request) -> tuple[int, Any, dict[str, str]]:
+        self._check_repo(request)
+        wanted = request.query.get("environment")
+        sha = request.query.get("sha")
+        found = [
+            self._deployment_json(request.api, d)
+            for d in sorted(self._deployments.values(), key=lambda d: -d.id)
+            if wanted in (None, d.environment) and sha in (None, d.sha)
+        ]
+        return self._paginated(request, found)
+
+    def _get_deployment(self, request: _Request) -> tuple[int, Any, dict[str, str]]:
+        return 200, self._deployment_json(request.api, self._deployment_of(request)), {}
+
+    def _create_deployment_status(self, request: _Request) -> tuple[int, Any, dict[str, str]]:
+        deployment = self._deployment_of(request)
+        doc = f"{DOCS}/deployments/statuses#create-a-deployment-status"
+        body = request.body if isinstance(request.body, dict) else {}
+        state = body.get("state")
+        if state not in DEPLOYMENT_STATES:
+            raise validation_failed(
+                doc, {"resource": "DeploymentStatus", "field": "state", "code": "invalid"}
+            )
+        status = {
+            "id": self._new_id(),
+            "state": state,
+            "description": str(body.get("description") or "")[:140],
+            "environment": deployment.environment,
+            # GitHub reads target_url as log_url (and the other way round).
+            "log_url": body.get("log_url") or body.get("target_url") or "",
+            "target_url": body.get("log_url") or body.get("target_url") or "",
+            "environment_url": body.get("environment_url") or "",
+            "created_at": self._now(),
+        }
+        deployment.statuses.append(status)
+        return 201, {**status, "deployment_url": self._deployment_url(request.api, deployment)}, {}
+
+    def _list_deployment_statuses(self, request: _Request) -> tuple[int, Any, dict[str, str]]:
+        deployment = self._deployment_of(request)
+        return self._paginated(request, list(reversed(deployment.statuses)))
+
+    def _deployment_of(self, request: _Request) -> _Deployment:
+        self._check_repo(request)
+        try:
+            return self._deployments[int(request.params["deployment_id"])]
+        except (KeyError, ValueError):
+            raise not_found() from None
+
+    def _deployment_url(self, api: str, deployment: _Deployment) -> str:
+        return f"{self._repo_url(api)}/deployments/{deployment.id}"
+
+    def _deployment_json(self, api: str, deployment: _Deployment) -> dict[str, Any]:
+        url = self._deployment_url(api, deployment)
+        return {
+            "url": url,
+            "id": deployment.id,
+            "node_id": f"DE_{deployment.id}",
+            "sha": deployment.sha,
+            "ref": deployment.sha,
+            "task": "deploy",
+            "payload": deployment.payload,
+            "environment": deployment.environment,
+            "original_environment": deployment.environment,
+            "description": deployment.description,
+            "creator": self._user_json(api, self.bot_login),
+            "created_at": deployment.created_at,
+            "updated_at": deployment.created_at,
+            "statuses_url": f"{url}/statuses",
+            "repository_url": self._repo_url(api),
+            "transient_environment": deployment.transient,
+            "production_environment": deployment.production,
+        }
+
     def _create_access_token(self, request: _Request) -> tuple[int, Any, dict[str, str]]:
         expires = self._clock.now().replace(microsecond=0).timestamp() + 3600
         token = "ghs_" + fake_sha("installation", request.params["installation_id"], expires)[:36]
@@ -710,7 +891,12 @@ class GitHubStandIn:
             {
                 "token": token,
                 "expires_at": datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "permissions": {"issues": "write", "pull_requests": "read", "metadata": "read"},
+                "permissions": {
+                    "issues": "write",
+                    "pull_requests": "read",
+                    "metadata": "read",
+                    "deployments": "write",
+                },
                 "repository_selection": "selected",
             },
             {},

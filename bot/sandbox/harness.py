@@ -31,9 +31,13 @@ from bot.adapters.store import SqlJobStore
 from bot.orchestrator.jobs import Job
 from bot.sandbox.aws import FAKE_KEY, EcsStandIn, Network, known_services, start_server
 from bot.sandbox.github import GitHubStandIn, seed_sandbox
-from bot.sandbox.slack import MAINTAINER_USER_ID, SlackStandIn
+from bot.sandbox.slack import DEFAULT_CHANNEL, MAINTAINER_USER_ID, SlackStandIn
 from bot.sandbox.slack_client import Response, SlackRequester
 from bot.sandbox.superset import SupersetStandIn
+from bot.sandbox.webhooks import Delivery, WebhookSender
+
+MAINTAINER_LOGIN = "maintainer"  # the sandbox maintainer on GitHub (write access)
+CONTRIBUTOR_LOGIN = "contributor"  # an outside contributor (read access)
 
 BOT_START_TIMEOUT = 30.0
 
@@ -81,6 +85,7 @@ class Sandbox:
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="showtime-sandbox-")
         self.workdir = Path(workdir or self._tmp.name)  # type: ignore[union-attr]
         self.signing_secret = secrets.token_hex(16)
+        self.webhook_secret = secrets.token_hex(16)
         self.slack = SlackStandIn()
         self.github = GitHubStandIn()
         self.superset = SupersetStandIn()
@@ -96,6 +101,7 @@ class Sandbox:
         self.aws_url = ""
         self._moto: Any = None
         self.requester: SlackRequester | None = None
+        self.hooks: WebhookSender | None = None
         self._store: SqlJobStore | None = None
 
     # ----- lifecycle ----------------------------------------------------------
@@ -104,6 +110,8 @@ class Sandbox:
         self.slack.start()
         self.github.start()
         seed_sandbox(self.github)
+        self.github.set_permission(MAINTAINER_LOGIN, "write")
+        self.github.set_permission(CONTRIBUTOR_LOGIN, "read")
         self.superset.start()
         self._moto, self.aws_url = start_server()
         # moto's backends live in this process, shared by every server it starts: begin empty.
@@ -113,6 +121,9 @@ class Sandbox:
         self.start_bot()
         self.requester = SlackRequester(
             f"http://127.0.0.1:{self.port}/slack/events", self.signing_secret, self.slack
+        )
+        self.hooks = WebhookSender(
+            f"http://127.0.0.1:{self.port}/github/webhook", self.webhook_secret, self.github
         )
         return self
 
@@ -150,6 +161,9 @@ class Sandbox:
             "SLACK_SIGNING_SECRET": self.signing_secret,
             "SLACK_API_URL": self.slack.api_url,
             "SHOWTIME_ALLOWED_USERS": ",".join(self.allowed_users),
+            "SHOWTIME_GITHUB_LOGINS": f"{MAINTAINER_USER_ID}:{MAINTAINER_LOGIN}",
+            "SHOWTIME_NOTIFY_CHANNEL": DEFAULT_CHANNEL,
+            "GITHUB_WEBHOOK_SECRET": self.webhook_secret,
             "GITHUB_TOKEN": "sandbox-token",
             "GITHUB_API_URL": self.github.base_url,
             "GITHUB_REPOSITORY": self.github.repository,
@@ -258,6 +272,23 @@ class Sandbox:
         if not wait:
             return Outcome(response)
         return settle(self.store, self.slack, response, timeout)
+
+    def github_event(
+        self, send: Callable[[WebhookSender], Delivery], pr: int, *, wait: bool = True
+    ) -> Delivery:
+        """Deliver what a person did on GitHub; with ``wait``, until the PR's work is done."""
+        assert self.hooks is not None
+        delivery = send(self.hooks)
+        if wait and delivery.status == 202:
+            time.sleep(0.2)  # the delivery's work is queued behind the answer
+            self.wait_for(
+                lambda: (
+                    not [j for j in self.store.recent(limit=20, pr=pr) if j.live]
+                    and pr not in self.store.followup_prs()
+                ),
+                timeout=120,
+            )
+        return delivery
 
     def wait_idle(self, timeout: float = 120.0) -> None:
         """Until the bot's job store shows no live job."""

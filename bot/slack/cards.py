@@ -16,7 +16,7 @@ from bot.domain import labels as L
 from bot.domain.labels import parse_labels
 from bot.domain.ttl import format_duration, time_left
 from bot.orchestrator.inventory import EnvView
-from bot.orchestrator.jobs import Job, JobKind, PrRecord, StartRecord, StopParams
+from bot.orchestrator.jobs import Job, JobKind, PrRecord, StartRecord
 from bot.orchestrator.models import PrStatus
 from bot.slack.text import slack_user_id
 from bot.slack.views import Card
@@ -31,10 +31,15 @@ class Where:
     now: datetime
 
 
+SYSTEM_REQUESTERS = frozenset({"sweeper", "cleanup", "cli"})
+
+
 def _card(where: Where, job: Job, **fields: Any) -> Card:
     """A card for ``job``'s PR with the common fields filled in."""
-    # Only a Slack user id becomes a mention; sweeper, webhook and CLI requesters do not.
+    # Only a Slack user id becomes a mention; a GitHub login (a webhook's) is named.
     fields.setdefault("requester", slack_user_id(job.requester))
+    if fields["requester"] is None and job.requester not in SYSTEM_REQUESTERS:
+        fields["details"] = (f"requested by {job.requester} on GitHub", *fields.get("details", ()))
     record = job.record
     return Card(
         pr=job.pr or 0,
@@ -57,8 +62,7 @@ def progress_card(where: Where, job: Job) -> Card:
             logs_url=record.logs_url or None,
         )
     if job.kind is JobKind.STOP:
-        reason = job.params.reason if isinstance(job.params, StopParams) else None
-        return _card(where, job, state="stopping", headline="Stopping", reason=reason)
+        return _card(where, job, state="stopping", headline="Stopping", reason=job.params.reason)
     if job.kind is JobKind.CLEANUP:
         return cleanup_card(where, job, "Cleaning up")
     return _card(where, job, state="deploying", headline=f"{job.kind} in progress")

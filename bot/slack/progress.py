@@ -70,8 +70,9 @@ class ThreadReporter:
     def notice(self, notice: Notice) -> None:
         if not notice.channel:
             return
-        text = f"⌛ {said(notice.text)}"
-        blocks = notice_blocks(text, pr=notice.pr, sha=notice.sha, extend=notice.extend)
+        icon = "⌛" if notice.offer == "extend" else "📌"
+        text = f"{icon} {said(notice.text)}"
+        blocks = notice_blocks(text, pr=notice.pr, sha=notice.sha, offer=notice.offer)
         self._post(notice.channel, notice.thread_ts, text, blocks=blocks)
 
     def job_event(self, job: Job, event: ev.Event) -> None:
@@ -96,6 +97,8 @@ class ThreadReporter:
                 self._post(channel, thread, f"⏳ {said(event.text)}")
         elif isinstance(event, ev.Warning):
             self._post(channel, thread, f"⚠️ {said(event.text)}")
+        elif isinstance(event, ev.Note):
+            self._post(channel, thread, f"📌 {said(event.text)}")
         elif isinstance(event, ev.Queued):
             self._post(channel, thread, f"⏳ {said(event.text)}")
         elif isinstance(event, ev.Resumed):

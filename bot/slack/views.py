@@ -279,18 +279,15 @@ def status_blocks(
     return blocks[:MAX_BLOCKS]
 
 
-def notice_blocks(
-    text: str, *, pr: int | None = None, sha: str | None = None, extend: bool = False
-) -> list[Block]:
+def notice_blocks(text: str, *, pr: int, sha: str | None, offer: str | None) -> list[Block]:
+    """A notice in a PR's thread, with the one button it offers (Extend TTL, Redeploy)."""
     blocks: list[Block] = [mrkdwn(text)]
-    if extend and pr is not None:
+    offered = {
+        "extend": button("Extend TTL", ACTION_EXTEND, button_value(pr, sha), style="primary"),
+        "redeploy": button("Redeploy", ACTION_REDEPLOY, button_value(pr), style="primary"),
+    }.get(offer or "")
+    if offered is not None:
         blocks.append(
-            {
-                "type": "actions",
-                "block_id": f"showtime-notice-{pr}",
-                "elements": [
-                    button("Extend TTL", ACTION_EXTEND, button_value(pr, sha), style="primary")
-                ],
-            }
+            {"type": "actions", "block_id": f"showtime-notice-{pr}", "elements": [offered]}
         )
     return blocks

@@ -382,16 +382,18 @@ def test_find_labelled_prs_with_none_is_one_request(
 # ----- comments and permissions ---------------------------------------------------------
 
 
-def test_comments_only_when_enabled(standin: GitHubStandIn, clock: FakeClock) -> None:
-    quiet = GitHubAdapter(_settings(standin), clock=clock)
-    quiet.comment(36121, "running")
-    assert standin.total() == 0
-    assert standin.comments(36121) == []
-
-    chatty = GitHubAdapter(_settings(standin, showtime_pr_comments=True), clock=clock)
-    chatty.comment(36121, "🎪 running at http://52.1.2.3:8080")
+def test_a_comment_is_one_post_and_never_repeated_after_a_5xx(
+    standin: GitHubStandIn, adapter: GitHubAdapter
+) -> None:
+    """Whether to comment is the orchestrator's call (SHOWTIME_PR_COMMENTS); the adapter
+    posts once — a 5xx may have created it, so it is not sent again."""
+    adapter.comment(36121, "🎪 running at http://52.1.2.3:8080")
     assert standin.comments(36121) == ["🎪 running at http://52.1.2.3:8080"]
     assert standin.counts() == {("POST", ROUTE_ISSUE_COMMENTS): 1}
+    standin.fail_next("POST", ROUTE_ISSUE_COMMENTS, 502)
+    with pytest.raises(GitHubError):
+        adapter.comment(36121, "again")
+    assert standin.count("POST", ROUTE_ISSUE_COMMENTS) == 2
 
 
 @pytest.mark.parametrize("role", ["admin", "maintain", "write", "triage", "read"])

@@ -37,6 +37,8 @@ def test_sample_script_passes_and_shows_the_draining_wait(tmp_path: Path) -> Non
     assert "Script passed: 0 step(s) errored." in out
     assert "is DRAINING; waiting" in out
     assert out.count("🎉 @maintainer #36121 runs") == 2
+    assert "#36121 now runs" in out  # the push rolled it forward
+    assert "#36122 runs" in out and "PR merged" in out  # the trigger label, then the close
     assert "*1 environment*" in out
 
 

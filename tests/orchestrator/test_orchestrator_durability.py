@@ -128,7 +128,7 @@ def test_sweeper_warns_once_within_the_last_hour(fake_world: FakeWorld) -> None:
     world.orchestrator.sweep()
     world.orchestrator.sweep()
     warnings = world.recorder.notices
-    assert len(warnings) == 1 and warnings[0].pr == PR and warnings[0].extend
+    assert len(warnings) == 1 and warnings[0].pr == PR and warnings[0].offer == "extend"
     assert re.search(r"expires in (29|30)m; press Extend", warnings[0].text)
 
 

@@ -323,3 +323,14 @@ def test_button_on_an_ephemeral_status_without_a_thread_posts_no_status_message(
     assert sw.slack.channel_messages("C0SHOWTIME") == []  # only slash commands make those
     said = [r["text"] for r in sw.slack.responses(outcome.jobs[0].params.response_url)]
     assert any("frozen" in text for text in said)
+
+
+def test_the_route_is_404_without_a_secret(slack_world: SlackWorld) -> None:
+    from urllib.error import HTTPError
+    from urllib.request import Request, urlopen
+
+    port = slack_world.server.port
+    request = Request(f"http://127.0.0.1:{port}/github/webhook", data=b"{}", method="POST")
+    with pytest.raises(HTTPError) as refused:
+        urlopen(request, timeout=5)
+    assert refused.value.code == 404

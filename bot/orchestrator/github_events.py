@@ -1,0 +1,232 @@
+"""Work that comes from GitHub (SPEC §11): trigger labels, pushes, closes.
+
+The webhook entry point parses a delivery into a ``PullRequestEvent`` and hands it here;
+what follows is the same jobs Slack starts, so one PR still never has two jobs at once.
+The differences from Slack are who asks and where it is said: the requester is a GitHub
+login, allowed when it has ``admin``, ``maintain`` or ``write`` on the repository (looked
+up once per 5 minutes per login), and the thread is the PR's latest status message, else
+SHOWTIME_NOTIFY_CHANNEL, else none (labels and the optional PR comment only).
+
+Unlike the workflow it replaces, this fails closed: a sender whose permission is unknown
+is not allowed, an unauthorised trigger label is removed (not the PR blocked), and a push
+while a job runs is remembered — one rolling update to the head of that moment follows
+when the job ends (``Followup``), so intermediate heads are never deployed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.domain import labels as L
+from bot.errors import RefusedError, ShowtimeError, UserInputError
+from bot.orchestrator.context import Deps
+from bot.orchestrator.jobs import (
+    DuplicateRequestError,
+    Followup,
+    Job,
+    JobBusyError,
+    JobKind,
+    StartParams,
+    StopParams,
+)
+from bot.orchestrator.models import JobRequest, Notice
+from bot.orchestrator.ports import PullRequest
+
+log = logging.getLogger(__name__)
+
+ALLOWED_ROLES = frozenset({"admin", "maintain", "write"})
+PERMISSION_FRESH_SECONDS = 300.0  # SPEC §11: cached at most 5 minutes
+
+
+@dataclass(frozen=True)
+class PullRequestEvent:
+    """One ``pull_request`` delivery, as far as showtime cares."""
+
+    delivery: str  # X-GitHub-Delivery: a redelivery carries the same GUID
+    action: str  # "labeled", "synchronize", "closed", …
+    sender: str
+    pull: PullRequest  # the PR as the delivery has it (no need to read it again)
+    label: str | None = None  # labeled: the label added
+
+    @property
+    def pr(self) -> int:
+        return self.pull.number
+
+
+class Jobs(Protocol):
+    """What this needs of the orchestrator: begin and run jobs, tell, hold a PR's lock."""
+
+    def begin(self, request: JobRequest) -> Job: ...
+    def run(self, job_id: str) -> None: ...
+    def notify(self, notice: Notice) -> None: ...
+
+
+class GitHubEvents:
+    def __init__(self, deps: Deps, jobs: Jobs) -> None:
+        self._deps = deps
+        self._jobs = jobs
+        self._lock = threading.Lock()
+        self._roles: dict[str, tuple[float, str]] = {}
+
+    def handle(self, event: PullRequestEvent) -> str:
+        """Act on one delivery; returns what was done (for the log and tests)."""
+        if not self._deps.store.remember_once(f"delivery:{event.delivery}"):
+            return "a redelivery: done before"
+        if event.sender.casefold() == self._deps.github.own_login().casefold():
+            return "sent by the bot itself: ignored"
+        if event.action == "labeled" and event.label == L.TRIGGER_START:
+            return self._trigger(event, JobKind.START)
+        if event.action == "labeled" and event.label == L.TRIGGER_STOP:
+            return self._trigger(event, JobKind.STOP)
+        if event.action == "synchronize":
+            return self._pushed(event)
+        if event.action == "closed":
+            return self._closed(event)
+        return f"{event.action}: nothing to do"
+
+    # ----- the events ----------------------------------------------------------------
+
+    def _trigger(self, event: PullRequestEvent, kind: JobKind) -> str:
+        if not self._allowed(event.sender):
+            self._refuse_label(event)
+            return f"{event.sender} may not trigger: label removed"
+        reason = f"{event.label} added by @{event.sender}"
+        return self._start_or_follow(event.pr, kind, event.sender, reason, event.pull)
+
+    def _pushed(self, event: PullRequestEvent) -> str:
+        sha7 = event.pull.head_sha[:7]
+        labels = L.parse_labels(event.pull.labels)
+        live = self._deps.store.live_job(f"pr:{event.pr}")
+        if labels.blocked:
+            return "blocked: nothing"
+        if not labels.has_environment and live is None:
+            return "no environment: nothing"
+        why_not = self._why_not_redeploy(labels, event.sender)
+        if why_not:
+            self._notify_push(event.pr, sha7, f"new commit `{sha7}` by @{event.sender} — {why_not}")
+            return f"not deployed: {why_not}"
+        reason = f"new commit `{sha7}` by @{event.sender}"
+        return self._start_or_follow(event.pr, JobKind.START, event.sender, reason, event.pull)
+
+    def _closed(self, event: PullRequestEvent) -> str:
+        labels = L.parse_labels(event.pull.labels)
+        if not labels.has_environment and self._deps.store.live_job(f"pr:{event.pr}") is None:
+            return "no environment: nothing"  # an unlabelled service is the sweeper's
+        reason = f"PR {'merged' if event.pull.merged else 'closed'}"
+        return self._start_or_follow(event.pr, JobKind.STOP, event.sender, reason, event.pull)
+
+    # ----- pieces --------------------------------------------------------------------
+
+    def _why_not_redeploy(self, labels: L.PrLabels, pusher: str) -> str | None:
+        """Why a push to a PR with an environment is not rolled out, if it is not."""
+        if labels.frozen:
+            return "frozen, not deployed"
+        if not self._deps.settings.showtime_auto_redeploy:
+            return "not deployed (SHOWTIME_AUTO_REDEPLOY is off)"
+        if not self._allowed(pusher):
+            return f"not deployed (@{pusher} may not deploy)"
+        return None
+
+    def _start_or_follow(
+        self, pr: int, kind: JobKind, login: str, reason: str, known: PullRequest | None = None
+    ) -> str:
+        """The job now, or — while another job runs for the PR — once that one ends."""
+        try:
+            job = begin(self._deps, self._jobs, pr, kind, login, reason, known)
+        except JobBusyError:
+            self._deps.store.set_followup(Followup(pr, kind, login, reason))
+            return f"{kind} follows the running job"
+        except DuplicateRequestError:
+            return "already taken"
+        except (UserInputError, RefusedError) as exc:
+            log.info("GitHub event on #%s not acted on: %s", pr, exc)
+            return f"refused: {exc.message}"
+        self._jobs.run(job.id)
+        return f"{kind} job {job.correlation_id}"
+
+    def follow_up(self, followup: Followup) -> str:
+        """Begin what was remembered for the PR, now that its job ended (a push: only if the
+        PR still has an environment and is neither frozen nor blocked)."""
+        if followup.kind is JobKind.START:
+            labels = L.parse_labels(self._deps.github.get_pr(followup.pr).labels)
+            why_not = "blocked" if labels.blocked else "frozen" if labels.frozen else None
+            if not labels.has_environment:
+                why_not = "no environment any more"
+            if why_not:
+                return f"follow-up dropped: {why_not}"
+        return self._start_or_follow(
+            followup.pr, followup.kind, followup.requester, followup.reason
+        )
+
+    def _refuse_label(self, event: PullRequestEvent) -> None:
+        """An unauthorised trigger label goes, with one comment saying who may add it."""
+        assert event.label is not None
+        github = self._deps.github
+        names = list(event.pull.labels)
+        try:
+            github.apply_labels(event.pr, L.change_against(names, remove=[event.label]), names)
+            github.comment(
+                event.pr,
+                f"🎪 @{event.sender}: only people with write access to "
+                f"{self._deps.settings.github_repository} may trigger showtime environments, "
+                f"so `{event.label}` was removed. A maintainer can add it, or run "
+                f"`/showtime {'start' if event.label == L.TRIGGER_START else 'stop'} {event.pr}` "
+                "in Slack.",
+            )
+        except ShowtimeError as exc:
+            log.warning("could not remove %r from #%s: %s", event.label, event.pr, exc)
+
+    def _notify_push(self, pr: int, sha7: str, text: str) -> None:
+        channel, thread = where(self._deps, pr)
+        self._jobs.notify(Notice(pr, sha7, text, channel, thread, offer="redeploy"))
+
+    def _allowed(self, login: str) -> bool:
+        """``admin``/``maintain``/``write`` on the repository; unknown counts as no."""
+        now = self._deps.clock.monotonic()
+        key = login.casefold()
+        with self._lock:
+            cached = self._roles.get(key)
+        if cached is None or now - cached[0] >= PERMISSION_FRESH_SECONDS:
+            try:
+                role = self._deps.github.collaborator_permission(login)
+            except ShowtimeError as exc:
+                log.warning("could not read %s's permission: %s; not allowed", login, exc)
+                return False
+            cached = (now, role)
+            with self._lock:
+                self._roles[key] = cached
+        return cached[1] in ALLOWED_ROLES
+
+
+def where(deps: Deps, pr: int) -> tuple[str | None, str | None]:
+    """The PR's latest thread, else SHOWTIME_NOTIFY_CHANNEL (a new message), else none."""
+    found = deps.store.latest_thread(pr)
+    return found if found else (deps.settings.showtime_notify_channel, None)
+
+
+def begin(
+    deps: Deps,
+    jobs: Jobs,
+    pr: int,
+    kind: JobKind,
+    login: str,
+    reason: str,
+    known: PullRequest | None = None,
+) -> Job:
+    channel, thread = where(deps, pr)
+    params = StopParams(reason=reason) if kind is JobKind.STOP else StartParams(reason=reason)
+    return jobs.begin(
+        JobRequest(
+            kind=kind,
+            pr=pr,
+            requester=login,
+            requester_name=login,
+            channel=channel,
+            thread_ts=thread,
+            params=params,
+            known_pr=known,
+        )
+    )

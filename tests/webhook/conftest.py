@@ -1,0 +1,98 @@
+"""The real bot in HTTP mode with the webhook on; GitHub's deliveries signed and sent over HTTP."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from slack_support import SIGNING_SECRET, SlackWorld, bot_on
+from support import World
+
+from bot.orchestrator.jobs import Job
+from bot.sandbox.slack import DEFAULT_CHANNEL, SlackStandIn
+from bot.sandbox.slack_client import SlackRequester
+from bot.sandbox.webhooks import WebhookSender
+from bot.server import HttpServer
+
+WEBHOOK_SECRET = "test-webhook-secret"
+WRITER = "maintainer-login"  # write access on the repository
+COMMITTER = "committer-login"  # write access too (a permission not looked up yet)
+READER = "drive-by-contributor"  # read access only
+
+
+@dataclass
+class HookWorld(SlackWorld):
+    hooks: WebhookSender = field(default=None)  # type: ignore[assignment]
+    gate: threading.Event = field(default_factory=threading.Event)
+
+    def wait_until(self, predicate: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if value := predicate():
+                return value
+            time.sleep(0.02)
+        raise AssertionError(f"gave up waiting for {what}")
+
+    def jobs(self, pr: int) -> list[Job]:
+        return list(reversed(self.bot.store.recent(limit=50, pr=pr)))
+
+    def idle(self, pr: int) -> list[Job]:
+        """Once nothing is queued or running for the PR (the webhook's work included)."""
+        time.sleep(0.1)  # the delivery's work was queued before the answer
+        self.wait_until(
+            lambda: (
+                not [j for j in self.bot.store.recent(limit=50, pr=pr) if j.live]
+                and not self.bot.store.followup_prs()
+            ),
+            f"#{pr} to be idle",
+        )
+        return self.jobs(pr)
+
+    def thread_texts(self, pr: int) -> list[str]:  # type: ignore[override]
+        message = self.status_message(pr)
+        return [
+            str(m.get("text", "")) for m in self.slack.thread(message["channel"], message["ts"])
+        ]
+
+
+@pytest.fixture
+def hook_world(world: World) -> Iterator[HookWorld]:
+    world.github_standin.set_permission(WRITER, "write")
+    world.github_standin.set_permission(COMMITTER, "maintain")
+    world.github_standin.set_permission(READER, "read")
+    slack = SlackStandIn().start()
+    gate = threading.Event()
+    gate.set()  # health checks answer at once unless a test holds them
+
+    def health(url: str) -> int:
+        gate.wait(60)
+        return 200
+
+    bot = bot_on(
+        world,
+        slack,
+        health=health,
+        github_webhook_secret=SecretStr(WEBHOOK_SECRET),
+        showtime_notify_channel=DEFAULT_CHANNEL,
+    )
+    server = HttpServer(bot, "127.0.0.1", 0)
+    server.start()
+    base = f"http://127.0.0.1:{server.port}"
+    requester = SlackRequester(f"{base}/slack/events", SIGNING_SECRET, slack)
+    hooks = WebhookSender(f"{base}/github/webhook", WEBHOOK_SECRET, world.github_standin)
+    try:
+        yield HookWorld(world, slack, bot, server, requester, hooks=hooks, gate=gate)
+    finally:
+        gate.set()
+        requester.close()
+        if bot.webhook is not None:
+            bot.webhook.close()
+        bot.orchestrator.shutdown(5)
+        server.close()
+        bot.store.close()
+        slack.stop()
