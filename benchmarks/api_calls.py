@@ -53,6 +53,9 @@ GITHUB_ROUTES = {
     ("DELETE", "/repos/{owner}/{repo}/labels/{name}"): "DEL def",
     ("GET", "/search/issues"): "search",
     ("GET", "/repos/{owner}/{repo}"): "GET repo",
+    ("GET", "/repos/{owner}/{repo}/collaborators/{login}/permission"): "GET perm",
+    ("POST", "/repos/{owner}/{repo}/deployments"): "POST deploy",
+    ("POST", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"): "POST dstatus",
 }
 AWS_OPERATIONS = {
     "ListServices": "ListSvc",
@@ -145,6 +148,13 @@ def _scenario(n: int, *, first_ever: bool, problems: list[str]) -> list[Sample]:
         rolling = _measure(sandbox, "start rolling, warm cache", n, f"start {b}")
         rolling.cli_github = "44"
         samples.append(rolling)
+        # A push on GitHub, delivered to the webhook: the rolling update it starts, the
+        # pusher's permission check included (a login the bot has not looked up yet).
+        sandbox.github.set_permission("committer", "write")
+        pushed = _push(sandbox, b, n, "committer", "push → rolling update (webhook)")
+        pushed.github_budget = "≤ 16"
+        samples.append(pushed)
+        samples.append(_push(sandbox, b, n, "committer", "push again, permission cached"))
         problems += [f"n={n}: {line}" for line in common.log_problems(sandbox)]
     return samples
 
@@ -174,6 +184,15 @@ def _stop(sandbox: Sandbox, pr: int, running_after: int) -> Sample:
     )
     if deleted - with_sha:
         sample.notes.append(f"stop ALSO deleted shared definitions: {sorted(deleted - with_sha)}")
+    return sample
+
+
+def _push(sandbox: Sandbox, pr: int, running: int, login: str, operation: str) -> Sample:
+    log.info("api: push to #%s delivered to the webhook (%d running)", pr, running)
+    _reset(sandbox)
+    delivery = sandbox.github_event(lambda hooks: hooks.push(pr, login), pr)
+    sample = _read(sandbox, operation, running)
+    sample.failed = delivery.status != 202
     return sample
 
 

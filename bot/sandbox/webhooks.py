@@ -96,3 +96,19 @@ class WebhookSender:
             status, raw = error.code, error.read()
         answer = json.loads(raw) if raw else {}
         return Delivery(guid, event, body, status, answer)
+
+    def _headers(
+        self, event: str, body: bytes, guid: str, signature: str | None = None
+    ) -> dict[str, str]:
+        if signature is None:
+            signature = "sha256=" + hmac.new(self._secret, body, hashlib.sha256).hexdigest()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "GitHub-Hookshot/sandbox",
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": guid,
+            "X-GitHub-Hook-ID": "1",
+        }
+        if signature:
+            headers["X-Hub-Signature-256"] = signature
+        return headers
