@@ -104,6 +104,9 @@ class HttpLimits:
             "max_request_body_size": max(BODY_LIMITS.values()) + 1,
             # select() fails outright on descriptors numbered 1024 or more.
             "asyncore_use_poll": True,
+            # The loop notices a close() at its next wake-up: a quarter second, not a second
+            # (SIGTERM's 25 s budget, and every test's teardown).
+            "asyncore_loop_timeout": 0.25,
         }
 
 
