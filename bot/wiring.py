@@ -63,7 +63,7 @@ def build_bot(
 ) -> Bot:
     """Wire the real adapters (or the given ones) behind one orchestrator and one Bolt app."""
     from bot.adapters.ecs import EcsConsole, EcsEngine
-    from bot.adapters.github import GitHubAdapter
+    from bot.adapters.github import GitHubAdapter, GitHubDeployments
     from bot.adapters.health import HttpHealthProbe
 
     stopping = threading.Event()
@@ -80,8 +80,8 @@ def build_bot(
         health=health or HttpHealthProbe(settings, clock=job_clock),
         logs=EcsConsole(settings),
         store=store,
-        # The adapter mirrors environments as GitHub Deployments too (SPEC §11).
-        deployments=github if isinstance(github, GitHubAdapter) else None,
+        # The Deployments mirror shares the adapter's calls (and so its write pacing).
+        deployments=GitHubDeployments(github.calls) if isinstance(github, GitHubAdapter) else None,
         clock=job_clock,
         stopping=stopping,
     )

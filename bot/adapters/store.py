@@ -602,17 +602,28 @@ class SqlJobStore:
                 )
             )
 
-    def take_followup(self, pr: int) -> Followup | None:
-        """The PR's follow-up, removed in the same transaction (one taker across replicas)."""
-        with self._write() as conn:
-            row = conn.execute(
-                followups.delete().where(followups.c.pr == pr).returning(*followups.c)
-            ).first()
+    def followup(self, pr: int) -> Followup | None:
+        """The PR's follow-up, if any (left in place until ``drop_followup``)."""
+        with self._read() as conn:
+            row = conn.execute(select(followups).where(followups.c.pr == pr)).first()
         if row is None:
             return None
         return Followup(
-            pr=row.pr, kind=JobKind(row.kind), requester=row.requester, reason=row.reason
+            pr=row.pr,
+            kind=JobKind(row.kind),
+            requester=row.requester,
+            reason=row.reason,
+            noted_at=row.created_at,
         )
+
+    def drop_followup(self, followup: Followup) -> None:
+        """Forget ``followup`` once its job began — unless a newer one replaced it meanwhile."""
+        with self._write() as conn:
+            conn.execute(
+                followups.delete().where(
+                    followups.c.pr == followup.pr, followups.c.created_at == followup.noted_at
+                )
+            )
 
     def followup_prs(self) -> list[int]:
         with self._read() as conn:

@@ -149,7 +149,17 @@ class GitHubEvents:
 
     def follow_up(self, followup: Followup) -> str:
         """Begin what was remembered for the PR, now that its job ended (a push: only if the
-        PR still has an environment and is neither frozen nor blocked)."""
+        PR still has an environment and is neither frozen nor blocked), then forget it.
+
+        Forgotten only once its job began (or it was dropped): a crash between the two
+        leaves it for the adopt tick, and a push that replaced it meanwhile stays.
+        """
+        done = self._follow_up(followup)
+        if done.startswith(("follow-up dropped", "refused")):
+            self._deps.store.drop_followup(followup)
+        return done  # busy again: the next job's end takes it
+
+    def _follow_up(self, followup: Followup) -> str:
         if followup.kind is JobKind.START:
             labels = L.parse_labels(self._deps.github.get_pr(followup.pr).labels)
             why_not = "blocked" if labels.blocked else "frozen" if labels.frozen else None
@@ -157,9 +167,22 @@ class GitHubEvents:
                 why_not = "no environment any more"
             if why_not:
                 return f"follow-up dropped: {why_not}"
-        return self._start_or_follow(
-            followup.pr, followup.kind, followup.requester, followup.reason
-        )
+        try:
+            job = begin(
+                self._deps,
+                self._jobs,
+                followup.pr,
+                followup.kind,
+                followup.requester,
+                followup.reason,
+            )
+        except JobBusyError:
+            return f"{followup.kind} follows the running job"
+        except (UserInputError, RefusedError) as exc:
+            return f"refused: {exc.message}"
+        self._deps.store.drop_followup(followup)  # its job holds the PR now
+        self._jobs.run(job.id)
+        return f"{followup.kind} job {job.correlation_id}"
 
     def _refuse_label(self, event: PullRequestEvent) -> None:
         """An unauthorised trigger label goes, with one comment saying who may add it."""

@@ -340,8 +340,10 @@ class Orchestrator:
     def follow_up(self, pr: int) -> None:
         """A push or a close that came while the PR's job ran: its job now (SPEC §11)."""
         try:
-            followup = self._store.take_followup(pr)
+            followup = self._store.followup(pr)
             if followup is not None:
+                # Forgotten only once its job began (or it was dropped): a crash between the
+                # two leaves it for the adopt tick, never loses the push.
                 done = self.github_events.follow_up(followup)
                 log.info("follow-up for #%s: %s", pr, done, extra={"pr": pr})
         except Exception:
