@@ -87,6 +87,8 @@ class JobRun:
         self.afterwards: list[tuple[str, Callable[[], object]]] = []
         self._unused_definitions: set[str] = set()  # SHA labels this job took off the PR
         self._pruning = False
+        # What the failing environment logged, for the ``Failed`` event (SPEC §14).
+        self.failure_log: ev.LogTail | None = None
 
     @property
     def job(self) -> Job:
