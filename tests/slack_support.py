@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +22,15 @@ SIGNING_SECRET = "test-signing-secret"
 OUTSIDER = "U0OUTSIDER"
 
 
-def bot_on(world: World, slack: SlackStandIn, **settings: Any) -> Bot:
+def bot_on(
+    world: World,
+    slack: SlackStandIn,
+    http_get: Callable[[str, float], int] = lambda url, timeout: 200,
+    **settings: Any,
+) -> Bot:
     """The real bot (Bolt app, orchestrator, adapters) on the world's stand-ins and clock,
-    talking to ``slack``; environments answer their health check at once."""
+    talking to ``slack``; environments answer their health check with ``http_get`` (at
+    once, by default)."""
     configured = world.settings.model_copy(
         update={
             "slack_bot_token": SecretStr(slack.bot_token),
@@ -38,7 +45,7 @@ def bot_on(world: World, slack: SlackStandIn, **settings: Any) -> Bot:
         clock=world.clock,
         github=GitHubAdapter(configured, clock=world.clock),
         ecs=EcsEngine(configured, clock=world.clock),
-        health=HttpHealthProbe(configured, world.clock, http_get=lambda url, timeout: 200),
+        health=HttpHealthProbe(configured, world.clock, http_get=http_get),
     )
 
 
