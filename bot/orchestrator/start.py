@@ -218,9 +218,9 @@ def _with_newest_log_line(run: JobRun, service: str) -> ev.Progress:
     """``run.say``, with the environment's newest log line on the health check's waits.
 
     "still waiting …, 2m10s — Running database migrations" says more than the HTTP status
-    (SPEC §14). The probe knows nothing of logs: the line is read here, when a ``Waiting``
-    event goes out and the last read is a minute old (at most one GetLogEvents a minute),
-    and a read that finds nothing, or fails, leaves the event as it was.
+    (SPEC §14). The probe knows nothing of logs: the line is read here, on the wait's first
+    ``Waiting`` event and then on any whose last read is a minute old (at most one
+    GetLogEvents a minute); a read that finds nothing, or fails, leaves the event as it was.
     """
     last_read: float | None = None
 

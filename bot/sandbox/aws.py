@@ -37,7 +37,8 @@ this project fixes, so ``EcsStandIn`` patches moto's ECS request handlers:
   (``fail_next``), answered before the request reaches moto, as AWS would.
 - Time comes from an injectable ``Clock``, so a test's ``FakeClock`` drives
   DRAINING and stability together with the engine that sleeps on it.
-- ``calls`` counts requests per operation (each retry counts), for AWS budgets;
+- ``calls`` counts requests per operation (each retry counts), for AWS budgets — ECS,
+  EC2 and CloudWatch Logs alike (``fail_next("GetLogEvents", …)`` works too);
   ``injected`` counts the faults answered instead.
 
 The patches sit on moto's response classes, so they hold for in-process
