@@ -8,7 +8,8 @@ moving. Per size ``n`` one fresh sandbox:
 1. ``n - 1`` environments are started (the very first one, in an empty repository,
    is measured once as "first ever"), then the bot is restarted so that its
    label-definition cache is cold; the restart itself is measured too.
-2. ``start A`` (fresh, cold cache) → ``n`` running; ``status A``; ``list``; ``stop A``.
+2. ``start A`` (fresh, cold cache) → ``n`` running; ``status A``; ``list``; ``logs A``;
+   ``stop A``.
 3. ``start B`` (fresh, warm cache) → ``n`` running; a commit is pushed to B and
    ``start B`` again (rolling update, blue-green).
 
@@ -67,6 +68,7 @@ AWS_OPERATIONS = {
     "ListTasks": "ListTasks",
     "DescribeTasks": "DescTasks",
     "DescribeNetworkInterfaces": "DescENIs",
+    "GetLogEvents": "GetLogs",
 }
 
 
@@ -139,6 +141,9 @@ def _scenario(n: int, *, first_ever: bool, problems: list[str]) -> list[Sample]:
         listed.aws_budget = f"{math.ceil(n / 10)} describe + pages"
         listed.cli_github = str(1 + n)
         samples.append(listed)
+        logs = _measure(sandbox, "logs", n, f"logs {a}")
+        logs.github_budget, logs.aws_budget = "≤ 1", "2 (ListTasks + GetLogEvents)"
+        samples.append(logs)
         samples.append(_stop(sandbox, a, n - 1))
 
         samples.append(
@@ -272,7 +277,7 @@ def _tables(samples: list[Sample], problems: list[str]) -> list[Table]:
         )
     summary.notes += [
         "running: environments running when the operation ends; GitHub: every request "
-        "(writes = not GET); AWS: ECS + EC2 calls, retries included.",
+        "(writes = not GET); AWS: ECS + EC2 + CloudWatch Logs calls, retries included.",
         "budget: SPEC §10 (stop: 1 + labels removed + SHA definitions deleted); CLI: the "
         "superset-showtime CLI's count for the same operation (SPEC §10).",
         "Slack API: Web API calls (status message, thread replies, edits); answers "

@@ -64,6 +64,18 @@ class RemoteError(ShowtimeError):
         self.resource = resource
 
 
+class StoppedTaskError(RemoteError):
+    """An environment's task stopped while it was being deployed.
+
+    ``task`` names it (its ARN), so the failure can quote that task's own log (SPEC §14);
+    ``started`` is False when its container never ran (the image could not be pulled):
+    then it wrote no log at all. Adapters set both; the orchestrator only reads them.
+    """
+
+    task: str = ""
+    started: bool = True
+
+
 class WaitTimeoutError(ShowtimeError):
     """A wait (DRAINING, stability, health) ran out of time."""
 

@@ -15,7 +15,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.adapters.store import SqlJobStore
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
-from bot.orchestrator.ports import EcsPort, GitHubPort, HealthProbe
+from bot.orchestrator.ports import EcsPort, GitHubPort, HealthProbe, LogsPort
 from bot.orchestrator.runner import InterruptibleClock
 from bot.orchestrator.service import Orchestrator
 from bot.slack.app import build_app
@@ -59,10 +59,11 @@ def build_bot(
     github: GitHubPort | None = None,
     ecs: EcsPort | None = None,
     health: HealthProbe | None = None,
+    logs: LogsPort | None = None,
     verify_token: bool = True,
 ) -> Bot:
     """Wire the real adapters (or the given ones) behind one orchestrator and one Bolt app."""
-    from bot.adapters.ecs import EcsConsole, EcsEngine
+    from bot.adapters.ecs import EcsEngine, EcsLogs
     from bot.adapters.github import GitHubAdapter, GitHubDeployments
     from bot.adapters.health import HttpHealthProbe
 
@@ -78,7 +79,7 @@ def build_bot(
         github=github,
         ecs=ecs,
         health=health or HttpHealthProbe(settings, clock=job_clock),
-        logs=EcsConsole(settings),
+        logs=logs or EcsLogs(settings, clock=job_clock),
         store=store,
         # The Deployments mirror shares the adapter's calls (and so its write pacing).
         deployments=GitHubDeployments(github.calls) if isinstance(github, GitHubAdapter) else None,

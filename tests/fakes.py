@@ -18,7 +18,7 @@ from datetime import datetime
 
 from bot.adapters.github import PrNotFoundError
 from bot.clock import Clock
-from bot.domain.events import Progress, Waiting, no_progress
+from bot.domain.events import WAIT_REPORT_SECONDS, LogTail, Progress, Waiting, no_progress
 from bot.domain.labels import LabelChange, sha_of_label
 from bot.domain.naming import service_name
 from bot.errors import RemoteError, WaitTimeoutError
@@ -363,7 +363,9 @@ class FakeEcs:
 
 
 class FakeHealth:
-    """``HealthProbe``: answers with ``status(url)`` each poll until 200 or the timeout."""
+    """``HealthProbe``: answers with ``status(url)`` each poll until 200 or the timeout,
+    reporting a ``Waiting`` event on the first miss and then once a minute, as the real
+    probe's wait does."""
 
     def __init__(self, clock: Clock, status: Callable[[str], int] = lambda url: 200) -> None:
         self.clock = clock
@@ -372,15 +374,42 @@ class FakeHealth:
 
     def wait_healthy(self, url: str, progress: Progress = no_progress) -> None:
         started = self.clock.monotonic()
+        reported: float | None = None
         while True:
             self.urls.append(url)
-            if self.status(url) == 200:
+            status = self.status(url)
+            if status == 200:
                 return
-            if self.clock.monotonic() - started >= 900:
+            now = self.clock.monotonic()
+            if reported is None or now - reported >= WAIT_REPORT_SECONDS:
+                reported = now
+                elapsed = now - started
+                progress(Waiting("health_check", f"HTTP {status}", elapsed, f"still {status}"))
+            if now - started >= 900:
                 raise WaitTimeoutError(f"{url} did not answer 200 within 15m", "press Redeploy")
             self.clock.sleep(5)
 
 
 class FakeLogs:
+    """``LogsPort`` in memory: ``lines`` per service (or per task, when one is named), or
+    ``problem`` for all; every ``tail`` asked is kept in ``reads``."""
+
+    def __init__(self) -> None:
+        self.lines: dict[str, list[str]] = {}  # service name or task → its log so far
+        self.problem = ""
+        self.reads: list[tuple[str, int, str | None]] = []
+        self.fail: Exception | None = None  # a port that breaks its promise not to raise
+
     def console_url(self, service: str) -> str:
         return f"https://console.example/{service}/logs"
+
+    def tail(self, service: str, lines: int, task: str | None = None) -> LogTail:
+        self.reads.append((service, lines, task))
+        if self.fail is not None:
+            raise self.fail
+        if self.problem:
+            return LogTail(problem=self.problem)
+        found = self.lines.get(task or "", self.lines.get(service, []))
+        if not found:
+            return LogTail(problem=f"no log yet: {service} has written nothing")
+        return LogTail(tuple(found[-lines:]), truncated=len(found) > lines, stream=f"s/{service}")

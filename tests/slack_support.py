@@ -26,11 +26,12 @@ def bot_on(
     world: World,
     slack: SlackStandIn,
     *,
-    health: Callable[[str], int] = lambda url: 200,
+    http_get: Callable[[str, float], int] = lambda url, timeout: 200,
     **settings: Any,
 ) -> Bot:
     """The real bot (Bolt app, orchestrator, adapters) on the world's stand-ins and clock,
-    talking to ``slack``; environments answer their health check with ``health(url)``."""
+    talking to ``slack``; environments answer their health check with ``http_get`` (at
+    once, by default)."""
     configured = world.settings.model_copy(
         update={
             "slack_bot_token": SecretStr(slack.bot_token),
@@ -45,7 +46,7 @@ def bot_on(
         clock=world.clock,
         github=GitHubAdapter(configured, clock=world.clock),
         ecs=EcsEngine(configured, clock=world.clock),
-        health=HttpHealthProbe(configured, world.clock, http_get=lambda url, timeout: health(url)),
+        health=HttpHealthProbe(configured, world.clock, http_get=http_get),
     )
 
 

@@ -165,7 +165,7 @@ class World(_Base):
     health_urls: list[str] = field(default_factory=list)
 
     def ports(self, clock: InterruptibleClock) -> tuple[GitHubPort, EcsPort, HealthProbe, LogsPort]:
-        from bot.adapters.ecs import EcsConsole, EcsEngine
+        from bot.adapters.ecs import EcsEngine, EcsLogs
         from bot.adapters.github import GitHubAdapter
         from bot.adapters.health import HttpHealthProbe
 
@@ -173,7 +173,7 @@ class World(_Base):
             GitHubAdapter(self.settings, clock=clock),
             EcsEngine(self.settings, clock=clock),
             HttpHealthProbe(self.settings, clock=clock, http_get=self._http_get),
-            EcsConsole(self.settings),
+            EcsLogs(self.settings, clock=clock),
         )
 
     def _http_get(self, url: str, timeout: float) -> int:
@@ -201,12 +201,13 @@ class FakeWorld(_Base):
     gh: FakeGitHub = field(default_factory=FakeGitHub)
     aws: FakeEcs | None = None
     probe: FakeHealth | None = None
+    logs: FakeLogs = field(default_factory=FakeLogs)
 
     def ports(self, clock: InterruptibleClock) -> tuple[GitHubPort, EcsPort, HealthProbe, LogsPort]:
         assert self.aws is not None and self.probe is not None
         # Their waits go through this orchestrator's clock: SIGTERM and fencing reach them.
         self.aws.clock = self.probe.clock = clock
-        return self.gh, self.aws, self.probe, FakeLogs()
+        return self.gh, self.aws, self.probe, self.logs
 
     def labels(self, pr: int = 36121) -> list[str]:
         return self.gh.labels(pr)

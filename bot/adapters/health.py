@@ -66,7 +66,7 @@ class HttpHealthProbe:
             if wait.expired:
                 raise HealthTimeoutError(
                     f"{url} did not answer 200 within {duration(self._timeout)} (last: {state})",
-                    "check the Logs button for Superset's start-up errors, then press Redeploy",
+                    "read the log in the thread (or press Logs) for Superset's start-up errors, then press Redeploy",
                 )
             wait.pause(self._poll)
 

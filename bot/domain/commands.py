@@ -15,9 +15,12 @@ from bot.domain.ttl import TTL_VALUES
 USAGE = (
     "Usage: `/showtime start <pr> [<sha>] [ttl=24h|48h|72h|1w|close]` · `stop <pr>` · "
     "`status <pr>` · `list` · `ttl <pr> <24h|48h|72h|1w|close>` · `freeze <pr>` · "
-    "`unfreeze <pr>` · `cleanup [--dry-run]` · `help`"
+    "`unfreeze <pr>` · `logs <pr> [<lines>]` · `cleanup [--dry-run]` · `help`"
 )
-USAGE_HINT = "start|stop|status|list|ttl|freeze|unfreeze|cleanup|help [pr] ..."
+USAGE_HINT = "start|stop|status|list|ttl|freeze|unfreeze|logs|cleanup|help [pr] ..."
+
+LOG_LINES_DEFAULT = 30  # `logs <pr>` and the Logs button (SPEC §14)
+LOG_LINES_MAX = 200
 
 MAX_PR = 9_999_999  # GitHub numbers are far below this; anything larger is a typo
 MAX_TEXT = 500
@@ -81,6 +84,15 @@ class Unfreeze:
 
 
 @dataclass(frozen=True)
+class Logs:
+    """The last ``lines`` of the PR's active environment's log (read-only, allowed users)."""
+
+    pr: int
+    lines: int = LOG_LINES_DEFAULT
+    mutating = False
+
+
+@dataclass(frozen=True)
 class Cleanup:
     dry_run: bool = False
 
@@ -89,7 +101,9 @@ class Cleanup:
         return not self.dry_run
 
 
-Command = Help | Start | Stop | Status | ListEnvironments | SetTtl | Freeze | Unfreeze | Cleanup
+Command = (
+    Help | Start | Stop | Status | ListEnvironments | SetTtl | Freeze | Unfreeze | Logs | Cleanup
+)
 
 
 @dataclass(frozen=True)
@@ -167,6 +181,8 @@ def _parse(text: str, repository: str) -> Command | CommandError:
         return _single_pr(verb, args, repository)
     if verb == "ttl":
         return _ttl(args, repository)
+    if verb == "logs":
+        return _logs(args, repository)
     if verb in ("start", "deploy"):
         return _start(args, repository)
     return CommandError(f"Unknown command {_quote(words[0])}.")
@@ -211,6 +227,32 @@ def _ttl(args: list[str], repository: str) -> Command | CommandError:
     return SetTtl(pr, ttl)
 
 
+def _logs(args: list[str], repository: str) -> Command | CommandError:
+    if not args:
+        return CommandError("`logs` needs a pull request number, e.g. `logs 36121 50`.")
+    pr = parse_pr(args[0], repository)
+    if isinstance(pr, str):
+        return CommandError(pr)
+    if len(args) > 2:
+        return _extra("logs", args[2:])
+    if len(args) == 1:
+        return Logs(pr)
+    word = args[1]
+    if not (word.isascii() and word.isdigit()):
+        return CommandError(
+            f"{_quote(word)} is not a number of lines (1–{LOG_LINES_MAX}, "
+            f"default {LOG_LINES_DEFAULT})."
+        )
+    lines = int(word) if len(word) <= 6 else LOG_LINES_MAX + 1  # 100 digits: no int needed
+    if lines > LOG_LINES_MAX:
+        return CommandError(
+            f"{_quote(word)} lines is too many: `logs` shows at most {LOG_LINES_MAX}."
+        )
+    if lines < 1:
+        return CommandError(f"`logs` shows at least 1 line, not {_quote(word)}.")
+    return Logs(pr, lines)
+
+
 def _start(args: list[str], repository: str) -> Command | CommandError:
     if not args:
         return CommandError("`start` needs a pull request number.")
@@ -245,6 +287,8 @@ def describe(command: Command) -> str:
         return f"start {command.pr}" + (f" {command.sha[:7]}" if command.sha else "")
     if isinstance(command, Stop | Status | Freeze | Unfreeze):
         return f"{type(command).__name__.lower()} {command.pr}"
+    if isinstance(command, Logs):
+        return f"logs {command.pr} {command.lines}"
     if isinstance(command, SetTtl):
         return f"ttl {command.pr} {command.ttl}"
     if isinstance(command, Cleanup):

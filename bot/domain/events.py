@@ -26,8 +26,19 @@ class StepFinished:
     text: str
 
 
-# A long wait reports at most once a minute (SPEC §7): a 15-minute wait stays a readable thread.
-WAIT_REPORT_SECONDS = 60.0
+@dataclass(frozen=True)
+class LogTail:
+    """The last lines of an environment's container log, or why there are none (SPEC §14).
+
+    ``lines`` are the container's own output — PR code's, so untrusted — as written,
+    oldest first; whoever shows them bounds and escapes them. With no lines, ``problem``
+    says why in one sentence ("no log yet: …"); reading a log never fails otherwise.
+    """
+
+    lines: tuple[str, ...] = ()
+    problem: str = ""
+    truncated: bool = False  # the log has earlier lines than these
+    stream: str = ""  # where they come from, e.g. "ecs/superset-ci/0f3c…" (no ARN)
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,7 @@ class Waiting:
     state: str  # e.g. "DRAINING", "PENDING", "unhealthy"
     elapsed_seconds: float
     text: str  # e.g. "still DRAINING, 1m30s"
+    log_line: str = ""  # the environment's newest log line, while its health check waits
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,7 @@ class Failed:
     reason: str
     next_action: str = ""
     correlation_id: str = ""
+    log: LogTail | None = None  # the failing task's last lines (a deploy whose task ran)
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,8 @@ class JobRun:
         self.deployment: Future[object] | None = None  # the GitHub deployment being made
         self.when_claimed: Callable[[StartRecord], None] | None = None
         self._noted: set[str] = set()
+        # What the failing environment logged, for the ``Failed`` event (SPEC §14).
+        self.failure_log: ev.LogTail | None = None
 
     @property
     def job(self) -> Job:

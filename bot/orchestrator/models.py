@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.domain.events import LogTail
 from bot.orchestrator.inventory import EnvView
 from bot.orchestrator.jobs import Job, JobKind, JobParams
 from bot.orchestrator.ports import PullRequest
@@ -69,6 +70,17 @@ class PrStatus:
     environments: list[EnvView]
     live_job: Job | None = None  # the job running for the PR now, if any
     live_job_thread: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class PrLogs:
+    """What ``logs <pr>`` and the Logs button show: one environment's last log lines."""
+
+    pr: int
+    sha: str  # 7 characters
+    service: str
+    tail: LogTail
+    console_url: str  # the same log in the AWS console, for those who can open it
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from bot.domain.events import Progress
+from bot.domain.events import LogTail, Progress
 from bot.domain.labels import LabelChange
 
 # ----- GitHub ----------------------------------------------------------------------------
@@ -150,6 +150,14 @@ class HealthProbe(Protocol):
 
 
 class LogsPort(Protocol):
+    """An environment's own container log (SPEC §14), and where the console shows it."""
+
     def console_url(self, service: str) -> str:
         """Where people with AWS console access read the service's logs."""
+        ...
+
+    def tail(self, service: str, lines: int, task: str | None = None) -> LogTail:
+        """The last ``lines`` lines of ``task``'s log (an ARN or id the caller knows), else
+        of the service's current task. Never raises and never waits: what cannot be read
+        is the ``LogTail.problem`` sentence ("no log yet: …")."""
         ...

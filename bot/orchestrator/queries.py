@@ -1,13 +1,18 @@
-"""What people ask to see: one PR's status, every environment, where a PR's thread is."""
+"""What people ask to see: one PR's status, every environment, where a PR's thread is,
+an environment's log."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import replace
 
+from bot.domain.commands import parse_sha
+from bot.domain.labels import parse_labels
+from bot.domain.naming import service_name
+from bot.errors import UserInputError
 from bot.orchestrator import inventory as inv
 from bot.orchestrator.context import Deps
-from bot.orchestrator.models import PrStatus
+from bot.orchestrator.models import PrLogs, PrStatus
 
 # How long one look at every environment (a GitHub search and ECS list/describe rounds)
 # serves everyone who asks: many people running `list` at once cost one look.
@@ -94,6 +99,36 @@ class Queries:
     def thread_of(self, pr: int) -> tuple[str, str] | None:
         """(channel, ts) of the PR's latest status message, if it has one."""
         return self._deps.store.latest_thread(pr)
+
+    def logs(self, pr: int, lines: int, sha: str | None = None) -> PrLogs:
+        """The last ``lines`` of the log of the PR's environment for ``sha`` (a status
+        message's Logs button knows it), else of its active one (🎯; one GitHub request).
+
+        ``UserInputError`` when the PR has no active environment; what the log itself
+        cannot tell (no stream yet, no permission) is the tail's ``problem``.
+        """
+        deps = self._deps
+        if sha is None:
+            show = parse_labels(deps.github.get_pr(pr).labels).active
+            if show is None:
+                raise UserInputError(
+                    f"#{pr} has no active environment (🎯), so there is no log to show",
+                    f"start one with `/showtime start {pr}`",
+                )
+            sha = show.sha
+        if parse_sha(sha) is None:
+            raise UserInputError(
+                f"`{sha[:40]}` is not a commit SHA", "press Logs on a newer message"
+            )
+        sha7 = sha[:7].lower()
+        name = service_name(pr, sha7)
+        return PrLogs(
+            pr=pr,
+            sha=sha7,
+            service=name,
+            tail=deps.logs.tail(name, lines),
+            console_url=deps.logs.console_url(name),
+        )
 
     def _linked(self, view: inv.EnvView) -> inv.EnvView:
         return replace(view, logs_url=self._deps.logs.console_url(view.service))

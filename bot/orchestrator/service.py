@@ -18,6 +18,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -42,7 +43,7 @@ from bot.orchestrator.jobs import (
 )
 from bot.orchestrator.lifecycle import Lifecycle
 from bot.orchestrator.mirror import DeploymentMirror
-from bot.orchestrator.models import CleanupReport, JobRequest, Notice, PrStatus
+from bot.orchestrator.models import CleanupReport, JobRequest, Notice, PrLogs, PrStatus
 from bot.orchestrator.ports import (
     DeploymentsPort,
     EcsPort,
@@ -295,6 +296,9 @@ class Orchestrator:
     def thread_of(self, pr: int) -> tuple[str, str] | None:
         return self.queries.thread_of(pr)
 
+    def logs(self, pr: int, lines: int, sha: str | None = None) -> PrLogs:
+        return self.queries.logs(pr, lines, sha)
+
     def cleanup(self, *, dry_run: bool, requester: str = "cleanup") -> CleanupReport:
         return self.sweeper.cleanup(dry_run=dry_run, requester=requester)
 
@@ -389,7 +393,9 @@ class Orchestrator:
             )
             return
         except ShowtimeError as exc:
-            self._end(run, ev.Failed(exc.message, exc.next_action, job.correlation_id))
+            self._end(
+                run, ev.Failed(exc.message, exc.next_action, job.correlation_id, run.failure_log)
+            )
             return
         except Exception:
             log.exception("job failed with an internal error", extra={"job": job.correlation_id})
@@ -400,6 +406,7 @@ class Orchestrator:
                     f"internal error (ref {ref})",
                     f"try again; if it repeats, report ref {ref} to the bot's admins",
                     ref,
+                    run.failure_log,
                 ),
             )
             return
@@ -414,10 +421,10 @@ class Orchestrator:
         """
         job = run.job
         if isinstance(outcome, ev.Failed):
-            outcome = ev.Failed(
-                public_text(outcome.reason),
-                public_text(outcome.next_action),
-                outcome.correlation_id,
+            outcome = replace(
+                outcome,
+                reason=public_text(outcome.reason),
+                next_action=public_text(outcome.next_action),
             )
         try:
             run.fence()

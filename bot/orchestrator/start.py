@@ -21,7 +21,7 @@ from bot.domain import labels as L
 from bot.domain.modes import DeployMode
 from bot.domain.naming import service_name
 from bot.domain.ttl import expires_at
-from bot.errors import RefusedError, ShowtimeError, UserInputError
+from bot.errors import RefusedError, ShowtimeError, StoppedTaskError, UserInputError
 from bot.orchestrator import decisions as D
 from bot.orchestrator.context import Deps, JobRun
 from bot.orchestrator.jobs import Job, StartParams, StartRecord
@@ -214,8 +214,38 @@ def _health_url(run: JobRun, record: StartRecord) -> str:
 
 
 def _health(run: JobRun, record: StartRecord) -> StartRecord:
-    run.deps.health.wait_healthy(_health_url(run, record), run.say)
+    progress = _with_newest_log_line(run, _service(run, record))
+    run.deps.health.wait_healthy(_health_url(run, record), progress)
     return record
+
+
+def _with_newest_log_line(run: JobRun, service: str) -> ev.Progress:
+    """``run.say``, with the environment's newest log line on the health check's waits.
+
+    "still waiting …, 2m10s — Running database migrations" says more than the HTTP status
+    (SPEC §14). The probe knows nothing of logs: the line is read here, on the wait's first
+    ``Waiting`` event and then on any whose last read is a minute old (at most one
+    GetLogEvents a minute); a read that finds nothing, or fails, leaves the event as it was.
+    """
+    last_read: float | None = None
+
+    def progress(event: ev.Event) -> None:
+        nonlocal last_read
+        now = run.deps.clock.monotonic()
+        if isinstance(event, ev.Waiting) and (
+            last_read is None or now - last_read >= ev.WAIT_REPORT_SECONDS
+        ):
+            last_read = now
+            try:
+                lines = run.deps.logs.tail(service, 1).lines
+            except Exception:  # the port promises not to raise; a heartbeat never fails
+                log.warning("could not read the newest log line of %s", service, exc_info=True)
+                lines = ()
+            if lines:
+                event = replace(event, log_line=lines[-1])
+        run.say(event)
+
+    return progress
 
 
 def _labels_running(run: JobRun, record: StartRecord) -> StartRecord:
@@ -324,6 +354,8 @@ def run_start(run: JobRun, mirror: DeploymentMirror) -> ev.Succeeded:
         # A process that lost the job (another replica adopted it and may have built on
         # it since) undoes nothing: the fence raises JobLost here.
         run.fence()
+        # Read before the undo deletes the service (its task could no longer be found).
+        run.failure_log = failure_log(run, exc)
         undo_failed_start(run)
         reason = exc.message if isinstance(exc, ShowtimeError) else "internal error"
         record = run.record(StartRecord)
@@ -341,6 +373,40 @@ def run_start(run: JobRun, mirror: DeploymentMirror) -> ev.Succeeded:
 
 def _ttl(run: JobRun, record: StartRecord) -> str:
     return L.parse_labels(record.labels).ttl or run.deps.settings.showtime_default_ttl
+
+
+# The steps during which the new task exists: a failure there is explained by its log.
+_TASK_STEPS = frozenset({"wait_stable", "address", "health"})
+FAILURE_LOG_LINES = 30  # SPEC §14: the thread shows at most 30 lines
+
+
+def failure_log(run: JobRun, error: BaseException) -> ev.LogTail | None:
+    """The failing task's last lines, for a deploy that failed once its task existed
+    (tasks stopped, stability timeout, health check never passed); None otherwise.
+
+    A task that stopped is named by the error, so its own log is read (not a successor's);
+    one whose container never ran (image missing) has none, and no AWS call is made.
+    Best effort: whatever happens here, the deploy's own outcome stays what it was.
+    """
+    record = run.record(StartRecord)
+    if _failing_step(run, record) not in _TASK_STEPS:
+        return None
+    task = error.task if isinstance(error, StoppedTaskError) and error.task else None
+    if isinstance(error, StoppedTaskError) and not error.started:
+        return ev.LogTail(problem="no log: the container never started, so it wrote none")
+    try:
+        return run.deps.logs.tail(_service(run, record), FAILURE_LOG_LINES, task)
+    except Exception:  # the port promises not to raise; this is the belt to its braces
+        log.warning("could not read the failing task's log", exc_info=True)
+        return ev.LogTail(problem="no log: reading it failed (the bot's log has why)")
+
+
+def _failing_step(run: JobRun, record: StartRecord) -> str | None:
+    """The step that was running when the job failed: the first one not yet done."""
+    for step in STEPS:
+        if not run.done(step.name, ORDER) and step.when(record):
+            return step.name
+    return None
 
 
 def undo_failed_start(run: JobRun) -> None:

@@ -21,6 +21,15 @@ this project fixes, so ``EcsStandIn`` patches moto's ECS request handlers:
 - A task whose image was marked missing stops with ECS's ``CannotPullContainerError``
   reason, ``failedTasks`` counts it, and a circuit breaker (when the service asked
   for one) fails the rollout after 3 failures.
+- Each task writes its log to moto's CloudWatch Logs where the task definition's
+  ``awslogs`` options say (``<prefix>/<container>/<task id>`` in ``awslogs-group``,
+  both created as ECS's ``awslogs-create-group`` would): a Superset-like boot sequence
+  when the task starts. Injected failures write what they would: a missing image no
+  stream at all (the container never started); ``crash_on_boot`` a traceback, then the
+  task stops with exit code 1 ("Essential container in task exited"); ``crash_loop``
+  keeps the task running while gunicorn's workers fail to boot, a few lines every
+  ``LOOP_SECONDS`` (the sandbox's Superset then answers 503: the health check never
+  passes). ``GetLogEvents`` of a stream that does not exist says so, as CloudWatch does.
 - ``ListTasks`` filters by ``serviceName`` and defaults to desiredStatus RUNNING
   (moto ignores ``serviceName``); tasks keep their status (moto's advance a
   lifecycle step on every DescribeTasks).
@@ -28,7 +37,8 @@ this project fixes, so ``EcsStandIn`` patches moto's ECS request handlers:
   (``fail_next``), answered before the request reaches moto, as AWS would.
 - Time comes from an injectable ``Clock``, so a test's ``FakeClock`` drives
   DRAINING and stability together with the engine that sleeps on it.
-- ``calls`` counts requests per operation (each retry counts), for AWS budgets;
+- ``calls`` counts requests per operation (each retry counts), for AWS budgets — ECS,
+  EC2 and CloudWatch Logs alike (``fail_next("GetLogEvents", …)`` works too);
   ``injected`` counts the faults answered instead.
 
 The patches sit on moto's response classes, so they hold for in-process
@@ -45,7 +55,7 @@ import random
 import threading
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -59,6 +69,9 @@ from moto.ec2.responses import EC2Response
 from moto.ecs.exceptions import ECSException, InvalidParameterException
 from moto.ecs.models import Cluster, EC2ContainerServiceBackend, Service, Task
 from moto.ecs.responses import EC2ContainerServiceResponse
+from moto.logs.exceptions import ResourceNotFoundException
+from moto.logs.models import LogGroup, logs_backends
+from moto.logs.responses import LogsResponse
 from moto.server import ThreadedMotoServer
 
 from bot.adapters.ecs import new_session
@@ -69,6 +82,43 @@ FAKE_KEY = "testing"  # moto accepts any credentials; never a real-looking one
 NOT_IDEMPOTENT = "Creation of service was not idempotent."
 INSPECTION_AGENT = "showtime-standin-inspection"  # marks requests that are not the bot's
 CIRCUIT_BREAKER_FAILURES = 3  # ECS's minimum threshold, which applies to 1-task services
+LOOP_SECONDS = 10.0  # a crash-looping environment logs a failed worker this often
+ESSENTIAL_EXITED = "Essential container in task exited"
+
+# What a task's container writes (the stand-in's Superset). ``{port}`` is its port.
+BOOT_LINES = (
+    "Loading configuration from /app/pythonpath/superset_config.py",
+    "Running database migrations",
+    "INFO  [alembic.runtime.migration] Context impl SQLiteImpl.",
+    "INFO  [alembic.runtime.migration] Will assume non-transactional DDL.",
+    "Init step 1/4 [Starting] -- Applying DB migrations",
+    "Init step 2/4 [Starting] -- Setting up admin user",
+    "Init step 3/4 [Starting] -- Setting up roles and perms",
+    "Init step 4/4 [Starting] -- Loading examples",
+    "Starting gunicorn 23.0.0",
+    "Listening at: http://0.0.0.0:{port} (1)",
+    "Booting worker with pid: 7",
+)
+CRASH_LINES = (
+    "Loading configuration from /app/pythonpath/superset_config.py",
+    "Running database migrations",
+    "Traceback (most recent call last):",
+    '  File "/usr/local/bin/superset", line 8, in <module>',
+    "    sys.exit(superset())",
+    '  File "/app/superset/cli/main.py", line 41, in superset',
+    "    create_app()",
+    '  File "/app/superset/app.py", line 40, in create_app',
+    "    app_initializer.init_app()",
+    '  File "/app/superset/initialization/__init__.py", line 462, in init_app',
+    "    self.configure_feature_flags()",
+    "ModuleNotFoundError: No module named 'superset.utils.feature_flag_manager'",
+)
+LOOP_LINES = (
+    "[7] [ERROR] Exception in worker process",
+    "ImportError: cannot import name 'create_app' from 'superset.app'",
+    "[1] [ERROR] Worker (pid:7) exited with code 3",
+    "[1] [INFO] Booting worker with pid: 7",
+)
 
 _RECORD_ATTR = "_showtime_standin_record"
 _SERVER_FAULT_CODES = frozenset(
@@ -117,6 +167,19 @@ class _Deployment:
     failed: int = 0
     tasks: list[_ServiceTask] = field(default_factory=list)
     ready_at: dict[str, float] = field(default_factory=dict)  # task ARN → runs (or fails) at
+
+
+_Crash = tuple[Literal["boot", "loop"], tuple[str, ...]]
+
+
+@dataclass
+class _TaskLog:
+    """Where one task's container writes, and how far a crash loop has got."""
+
+    group: LogGroup
+    stream: str
+    loop: tuple[str, ...] = ()  # what a crash-looping task logs every LOOP_SECONDS
+    next_loop_at: float = 0.0
 
 
 @dataclass
@@ -184,6 +247,8 @@ class EcsStandIn:
         self._lock = threading.RLock()
         self._records: list[_Record] = []
         self._missing_images: set[str] = set()
+        self._crashing: dict[str, _Crash] = {}  # image → how it fails, and what it logs
+        self._task_logs: dict[str, _TaskLog] = {}  # task ARN → its log
         self._throttle: dict[str, float] = {}
         self._faults: dict[str, deque[_Fault]] = {}
         self._patches: list[tuple[type, str, object]] = []
@@ -195,8 +260,17 @@ class EcsStandIn:
         with _install_lock:
             if _installed is not None:
                 raise RuntimeError("another EcsStandIn is installed; uninstall it first")
-            for cls, protocol in ((EC2ContainerServiceResponse, "json"), (EC2Response, "ec2")):
+            for cls, protocol in (
+                (EC2ContainerServiceResponse, "json"),
+                (EC2Response, "ec2"),
+                (LogsResponse, "json"),
+            ):
                 self._patch(cls, "call_action", self._dispatcher(cls.call_action, protocol))
+            self._patch(
+                LogsResponse,
+                "get_log_events",
+                _bind(self._get_log_events, LogsResponse.get_log_events),
+            )
             handlers: dict[str, Callable[[BaseResponse, Callable[..., Any]], Any]] = {
                 "create_service": self._create_service,
                 "delete_service": self._delete_service,
@@ -253,6 +327,32 @@ class EcsStandIn:
     def mark_image_present(self, image: str) -> None:
         with self._lock:
             self._missing_images.discard(image)
+
+    def crash_on_boot(self, image: str, lines: Sequence[str] = CRASH_LINES) -> None:
+        """Tasks of ``image`` log ``lines`` (a traceback) and stop with exit code 1 as soon
+        as they start. (Each line is one log event; a line may hold newlines.)"""
+        with self._lock:
+            self._crashing[image] = ("boot", tuple(lines))
+
+    def crash_loop(self, image: str, lines: Sequence[str] = LOOP_LINES) -> None:
+        """Tasks of ``image`` boot and keep running while they log ``lines`` (workers failing
+        to boot) every ``LOOP_SECONDS``."""
+        with self._lock:
+            self._crashing[image] = ("loop", tuple(lines))
+
+    def fix(self, image: str) -> None:
+        """Tasks of ``image`` started from now on boot normally."""
+        with self._lock:
+            self._crashing.pop(image, None)
+
+    def log_lines(self, task_arn: str) -> list[str]:
+        """What the task's container has logged so far (inspection: not counted)."""
+        with self._lock:
+            self._tick()
+            written = self._task_logs.get(task_arn)
+            if written is None or written.stream not in written.group.streams:
+                return []
+            return [e.message for e in written.group.streams[written.stream].events]
 
     def throttle(self, operation: str, probability: float) -> None:
         """Answer ``operation`` (e.g. "DescribeServices") with throttling this often."""
@@ -493,6 +593,14 @@ class EcsStandIn:
                 continue
             self._advance(record, now)
             self._publish(record)
+        for arn, written in list(self._task_logs.items()):
+            if not written.loop:
+                continue
+            task = self._task_of(arn)
+            if task is None or task.status != "RUNNING":
+                written.loop = ()
+            else:
+                self._loop(written, now)
 
     def _advance(self, record: _Record, now: float) -> None:
         primary = record.deployments[0]
@@ -506,13 +614,23 @@ class EcsStandIn:
                 break
             when, task = due[0]
             image = self._missing_image_of(record, task)
+            crash = self._crash_of(record, task)
             if image is None:
-                task.status = "RUNNING"
                 task.started_at = self._wall(when, now)  # type: ignore[attr-defined]
                 for container in task.containers:
                     container.last_status = "RUNNING"
+                self._write_log(record, task, when, now, crash)
+            if image is None and (crash is None or crash[0] == "loop"):
+                task.status = "RUNNING"
             else:
-                self._stop(record, task, _pull_error(image), "TaskFailedToStart", when, now)
+                if image is not None:
+                    self._stop(record, task, _pull_error(image), "TaskFailedToStart", when, now)
+                else:
+                    self._stop(
+                        record, task, ESSENTIAL_EXITED, "EssentialContainerExited", when, now
+                    )
+                    for container in task.containers:
+                        container.exitCode = 1
                 primary.failed += 1
                 if record.circuit_breaker and primary.failed >= CIRCUIT_BREAKER_FAILURES:
                     primary.rollout = "FAILED"
@@ -524,6 +642,89 @@ class EcsStandIn:
             self._complete_if_running(record, primary)
         if primary.rollout == "IN_PROGRESS":
             self._scale(record, primary, now)
+
+    def _crash_of(self, record: _Record, task: _ServiceTask) -> _Crash | None:
+        definition = record.backend.describe_task_definition(task.task_definition_arn)
+        for container in definition.container_definitions:
+            crash = self._crashing.get(str(container.get("image")))
+            if crash is not None:
+                return crash
+        return None
+
+    # ----- the containers' logs ------------------------------------------------------
+
+    def _write_log(
+        self,
+        record: _Record,
+        task: _ServiceTask,
+        when: float,
+        now: float,
+        crash: _Crash | None,
+    ) -> None:
+        """The container started: its stream appears with what it logs while it boots."""
+        found = self._log_group(record, task)
+        if found is None:
+            return
+        group, prefix, app = found
+        task_id = task.task_arn.rsplit("/", 1)[-1]
+        stream = f"{prefix}/{app.get('name')}/{task_id}" if prefix else task_id
+        if stream not in group.streams:
+            group.create_log_stream(stream)
+        # A looping task fails its first worker a second after the boot lines.
+        loop = crash[1] if crash and crash[0] == "loop" else ()
+        written = _TaskLog(group, stream, loop=loop, next_loop_at=when + 1.0)
+        self._task_logs[task.task_arn] = written
+        port = next((m.get("containerPort") for m in app.get("portMappings") or []), 8088)
+        boot = [line.format(port=port) for line in BOOT_LINES]
+        self._append(written, list(crash[1]) if crash and crash[0] == "boot" else boot, when, now)
+        if written.loop:
+            self._loop(written, now)
+
+    def _log_group(
+        self, record: _Record, task: _ServiceTask
+    ) -> tuple[LogGroup, str, dict[str, Any]] | None:
+        """The task's awslogs group (made if missing, as ``awslogs-create-group`` does —
+        without it ECS would not start the task), its stream prefix and its app container."""
+        definition = record.backend.describe_task_definition(task.task_definition_arn)
+        app: dict[str, Any] = definition.container_definitions[0]
+        config: dict[str, Any] = app.get("logConfiguration") or {}
+        options: dict[str, Any] = config.get("options") or {}
+        name = options.get("awslogs-group")
+        if config.get("logDriver") != "awslogs" or not name:
+            return None
+        region = str(options.get("awslogs-region") or record.backend.region_name)
+        backend = logs_backends[record.backend.account_id][region]
+        if name not in backend.groups:
+            backend.create_log_group(str(name), {})
+        return backend.groups[str(name)], str(options.get("awslogs-stream-prefix") or ""), app
+
+    def _loop(self, written: _TaskLog, now: float) -> None:
+        """A crash-looping task's failed workers up to ``now`` (bounded after a long jump)."""
+        rounds = 0
+        while written.next_loop_at <= now and rounds < 20:
+            self._append(written, list(written.loop), written.next_loop_at, now)
+            written.next_loop_at += LOOP_SECONDS
+            rounds += 1
+        if written.next_loop_at <= now:
+            written.next_loop_at = now + LOOP_SECONDS
+
+    def _append(self, written: _TaskLog, lines: list[str], when: float, now: float) -> None:
+        stream = written.group.streams.get(written.stream)
+        if stream is None:
+            return
+        start = int(self._wall(when, now).timestamp() * 1000)
+        stream.put_log_events(
+            [{"timestamp": start + index, "message": line} for index, line in enumerate(lines)]
+        )
+
+    def _get_log_events(self, response: BaseResponse, original: Callable[..., Any]) -> Any:
+        assert isinstance(response, LogsResponse)
+        backend = response.logs_backend
+        group = backend.groups.get(str(response._get_param("logGroupName")))
+        if group is not None and response._get_param("logStreamName") not in group.streams:
+            # moto says "log group" for a missing stream too; CloudWatch says which.
+            raise ResourceNotFoundException("The specified log stream does not exist.")
+        return original(response)
 
     def _scale(self, record: _Record, primary: _Deployment, now: float) -> None:
         live = _live(primary.tasks)
@@ -591,6 +792,7 @@ class EcsStandIn:
             if self.private_ip:
                 eni.private_ip_address = self.private_ip
         backend.tasks.setdefault(record.cluster.name, {})[task.task_arn] = task
+        self._log_group(record, task)  # the stream only comes once its container starts
         deployment.tasks.append(task)
         deployment.ready_at[task.task_arn] = ready_at
 
@@ -618,6 +820,14 @@ class EcsStandIn:
             ec2_backends[record.backend.account_id][
                 record.backend.region_name
             ].delete_network_interface(eni.id)
+
+    def _task_of(self, arn: str) -> _ServiceTask | None:
+        for record in self._records:
+            for deployment in record.deployments:
+                for task in deployment.tasks:
+                    if task.task_arn == arn:
+                        return task
+        return None
 
     def _missing_image_of(self, record: _Record, task: _ServiceTask) -> str | None:
         definition = record.backend.describe_task_definition(task.task_definition_arn)

@@ -30,6 +30,12 @@ HELP = """Console commands:
   close <pr> [merged]     close (or merge) the PR on GitHub: its environment is stopped
   image-missing <pr>      make the PR's head image unpullable (CannotPullContainerError)
   image-ready <pr>        make it pullable again (then press Retry)
+  crash <pr>              the PR's head image crashes on boot (a traceback, exit code 1)
+  crash-loop <pr>         its workers keep failing to boot and Superset answers 503
+                          (the health check never passes; SHOWTIME_HEALTH_TIMEOUT_SECONDS)
+  fix <pr>                the image boots again (then press Retry)
+  expect-failure          the next line is meant to fail: the script does not count it
+                          (and counts it if it does not fail)
   wait <seconds>          pause (scripts)
   quit                    leave (Ctrl-C works too)
 Seeded PRs: 36121, 36122, 36123 (open), 36000 (closed)."""
@@ -49,6 +55,7 @@ _VERBS = {
     "ttl",
     "freeze",
     "unfreeze",
+    "logs",
     "cleanup",
 }
 
@@ -60,6 +67,7 @@ class Console:
         self.prompt = prompt  # interactive: redrawn under live output, with what was typed
         self.reading = False  # the person is at the prompt (input() is waiting)
         self.errors = 0
+        self.expecting_failure = False  # set by `expect-failure`, for the next line only
         self._print_lock = threading.Lock()
         self._buttons: list[tuple[dict[str, Any], str, str]] = []
         self._unsubscribe = sandbox.slack.on_change(self._on_change)
@@ -183,6 +191,11 @@ class Console:
                 )
             elif head in ("image-missing", "image-ready"):
                 self._image(int(words[1]), missing=head == "image-missing")
+            elif head in ("crash", "crash-loop", "fix"):
+                self._boot(int(words[1]), head)
+            elif head == "expect-failure":
+                self.expecting_failure = True
+                return
             elif head == "wait":
                 threading.Event().wait(float(words[1]))
             elif head in ("help", "?"):
@@ -193,6 +206,9 @@ class Console:
             self.fail(f"could not read {line!r}; type `help`")
         except TimeoutError as exc:
             self.fail(str(exc))
+        if self.expecting_failure:  # the line it was meant for did not fail
+            self.expecting_failure = False
+            self.fail("expected this step to fail, and it did not")
 
     def fail(self, text: str) -> None:
         self.errors += 1
@@ -204,9 +220,13 @@ class Console:
         elif outcome.response.text.strip():
             self.say("👁  only you │ " + _plain(outcome.response.text).replace("\n", "\n" + " " * 6))
         if outcome.failed and outcome.response.status_code == 200:
-            self.errors += 1
             failed = [j for j in outcome.jobs if j.state.value == "failed"]
             why = failed[0].outcome if failed else "the bot refused or reported an error"
+            if self.expecting_failure:
+                self.expecting_failure = False
+                self.say(f"   ✓ failed, as expected: {why}")
+                return
+            self.errors += 1
             self.say(f"   ✗ step errored: {why}")
 
     def _click(self, args: list[str], wait: bool) -> None:
@@ -309,6 +329,21 @@ class Console:
         else:
             self.sandbox.ecs.mark_image_present(image)
             self.say(f"   {image} exists now")
+
+    def _boot(self, pr: int, how: str) -> None:
+        head = self.sandbox.github.head_sha(pr)
+        image = f"apache/superset:pr-{pr}-{head[:7]}-ci"
+        if how == "crash":
+            self.sandbox.ecs.crash_on_boot(image)
+            self.say(f"   {image} now crashes on boot")
+        elif how == "crash-loop":
+            self.sandbox.ecs.crash_loop(image)
+            self.sandbox.superset.healthy = False
+            self.say(f"   {image} now crash-loops; the stand-in Superset answers 503")
+        else:
+            self.sandbox.ecs.fix(image)
+            self.sandbox.superset.healthy = True
+            self.say(f"   {image} boots again")
 
 
 def _typed_so_far() -> str:

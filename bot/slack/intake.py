@@ -44,6 +44,11 @@ log = logging.getLogger(__name__)
 READS_PER_MINUTE = 10  # read-only commands per user (SPEC §12)
 MAX_ERROR_TEXT = 1500  # characters of one part of an error answer
 
+_SLOW_DOWN = (
+    f"🐢 Slow down: at most {READS_PER_MINUTE} `help`, `status`, `list` or `logs` a minute "
+    "each. Try again in a minute."
+)
+
 CANNOT_POST = {
     "not_in_channel",
     "channel_not_found",
@@ -91,13 +96,11 @@ class Intake:
         """Answers that need nothing remote, given in the ack itself (memory only: no waits)."""
         if isinstance(command, C.CommandError):
             return command.text
-        if isinstance(command, C.Help | C.Status | C.ListEnvironments) and not self.reads.allow(
-            user_id
-        ):
-            return (
-                f"🐢 Slow down: at most {READS_PER_MINUTE} `help`, `status` or `list` a minute "
-                "each. Try again in a minute."
-            )
+        # `logs` reads AWS for allowed users only, but counts like the other reads: one
+        # person repeating it must not use up the API rate everyone's deploys need.
+        reading = C.Help | C.Status | C.ListEnvironments | C.Logs
+        if isinstance(command, reading) and not self.reads.allow(user_id):
+            return _SLOW_DOWN
         if isinstance(command, C.Help):
             return views.help_text()
         return None
@@ -113,6 +116,8 @@ class Intake:
             elif refusal := self.auth.refusal(body.get("user_id", "")):
                 # cleanup --dry-run too: it reads every labelled PR and every service.
                 say(f"🚫 {refusal}")
+            elif isinstance(command, C.Logs):
+                self._logs(command.pr, command.lines, None, say)
             elif isinstance(command, C.Cleanup) and command.dry_run:
                 say(quote(self.orch.cleanup(dry_run=True).text, views.MAX_TEXT, multiline=True))
             else:
@@ -143,6 +148,11 @@ class Intake:
             footer.insert(0, f"No environment. Start one with `/showtime start {pr}`.")
         blocks = views.status_blocks(cards_, header=header, footer=footer)
         say(f"Status of #{pr}", blocks)
+
+    def _logs(self, pr: int, lines: int, sha: str | None, say: Say) -> None:
+        """The log's last lines, only to the person who asked (read-only: no job)."""
+        logs = self.orch.logs(pr, lines, sha)
+        say(f"Log of #{pr} {logs.sha}", views.logs_blocks(logs, self.settings.github_repository))
 
     def _mutate(self, command: C.Command, body: dict[str, Any], say: Say) -> None:
         user = body.get("user_id", "")
@@ -206,11 +216,25 @@ class Intake:
         if action_id in views.LINK_ACTIONS:
             return  # URL buttons open in the browser; Slack still sends the click
         say = _whisper(respond)
+        user = str((body.get("user") or {}).get("id", ""))
         with _answering(say, body, usage=False):
-            if refusal := self.auth.refusal((body.get("user") or {}).get("id", "")):
+            if refusal := self.auth.refusal(user):
                 say(f"🚫 {refusal}")
+            elif action_id == views.ACTION_LOGS:
+                self._logs_button(action, user, say)
             else:
                 self._press(action_id, action, body, say)
+
+    def _logs_button(self, action: dict[str, Any], user: str, say: Say) -> None:
+        """Logs on a status message: that environment's log, only to the presser, no job."""
+        if not self.reads.allow(user):
+            say(_SLOW_DOWN)
+            return
+        parsed = views.parse_button_value(str(action.get("value", "")))
+        if parsed is None:
+            raise UserInputError("this button carries no pull request; it is from an old message")
+        pr, sha = parsed
+        self._logs(pr, C.LOG_LINES_DEFAULT, sha, say)
 
     def _press(
         self, action_id: str, action: dict[str, Any], body: dict[str, Any], say: Say

@@ -28,11 +28,11 @@ from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.domain import events as ev
 from bot.domain.events import WAIT_REPORT_SECONDS
-from bot.orchestrator.jobs import Job
+from bot.orchestrator.jobs import Job, StartRecord
 from bot.orchestrator.models import Notice
 from bot.slack import cards
-from bot.slack.text import mention, quote
-from bot.slack.views import card_blocks, card_text, notice_blocks
+from bot.slack.text import log_line, mention, quote
+from bot.slack.views import card_blocks, card_text, failure_log_text, notice_blocks
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,24 @@ REPLY_LIMIT = 3000  # characters of one event's text in a reply (Slack's section
 def said(text: str) -> str:
     """An event's text as a thread reply shows it: bounded and inert."""
     return quote(text, REPLY_LIMIT, multiline=True)
+
+
+HEARTBEAT_LOG_CHARS = 150  # the newest log line on a health-check heartbeat (SPEC §14)
+
+
+def newest_line(event: ev.Waiting) -> str:
+    """`` — `Running database migrations` `` when the event carries the newest log line."""
+    line = log_line(event.log_line, HEARTBEAT_LOG_CHARS) if event.log_line else ""
+    return f" — `{line}`" if line.strip() else ""
+
+
+def failure_log(job: Job, event: ev.Failed) -> str:
+    """The failing task's log (or why there is none) as the failure's last lines."""
+    if event.log is None:
+        return ""
+    record = job.record
+    logs_url = record.logs_url if isinstance(record, StartRecord) else None
+    return "\n" + failure_log_text(event.log, logs_url)
 
 
 class ThreadReporter:
@@ -94,7 +112,7 @@ class ThreadReporter:
                 self._post(channel, thread, f"✅ {said(event.text)}")
         elif isinstance(event, ev.Waiting):
             if self._heartbeat_due(job.id, event):
-                self._post(channel, thread, f"⏳ {said(event.text)}")
+                self._post(channel, thread, f"⏳ {said(event.text)}{newest_line(event)}")
         elif isinstance(event, ev.Warning):
             self._post(channel, thread, f"⚠️ {said(event.text)}")
         elif isinstance(event, ev.Note):
@@ -136,7 +154,9 @@ class ThreadReporter:
         else:
             nxt = f"\n*Next:* {said(event.next_action)}" if event.next_action else ""
             ref = said(event.correlation_id)
+            # Beside the reason, why in the environment's own words (SPEC §14).
             text = f"❌ {prefix}failed: {said(event.reason)}{nxt}\n_ref `{ref}`_"
+            text += failure_log(job, event)
         self._post(channel, thread, text)
 
     def _finish(self, job: Job, channel: str, thread: str, event: ev.Succeeded | ev.Failed) -> None:
@@ -161,6 +181,8 @@ class ThreadReporter:
             if isinstance(event, ev.Succeeded)
             else f"❌ {said(event.reason)} {said(event.next_action)}"
         )
+        if isinstance(event, ev.Failed):
+            text += failure_log(job, event)
         try:
             WebhookClient(url).send(text=text, response_type="ephemeral")
         except Exception:

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
+
+from bot.errors import public_text
 
 QUOTE_LIMIT = 200  # characters of an outsider's one-line text (a title is at most 256)
 
@@ -80,3 +83,50 @@ def link(url: str | None, label: str) -> str:
     shown = quote(label)
     # Slack un-escapes the URL part too, so an & in a query string is written &amp;.
     return f"<{escape(checked)}|{shown}>" if checked else shown
+
+
+# ----- an environment's log (SPEC §14) ---------------------------------------------------
+
+# Log lines are PR code's output. Quoted like any outsider's text, and a backtick becomes a
+# look-alike (U+02CB): Slack has no escape for ` inside code, and ``` would close the block.
+_BACKTICK_LOOKALIKE = "ˋ"
+
+
+def code_safe(text: str) -> str:
+    """``text`` (already quoted) with no backtick left to end the code it sits in."""
+    return text.replace("`", _BACKTICK_LOOKALIKE)
+
+
+def log_line(raw: str, limit: int) -> str:
+    """One log line for inline code (a heartbeat): one line, at most ``limit``, inert."""
+    return code_safe(quote(public_text(raw), limit))
+
+
+def log_lines(
+    lines: Sequence[str], *, max_lines: int, max_chars: int, line_chars: int
+) -> list[str]:
+    """The newest of ``lines`` made fit for a Slack code block, oldest first.
+
+    Each line is scrubbed of the bot's own infrastructure (ARNs, account ids, URLs with
+    credentials: §12), cut to ``line_chars``, made inert (``quote``) and unable to close the
+    block; then as many of the newest as fit in ``max_lines`` and in ``max_chars`` of the
+    text Slack receives (escaped, one newline each).
+    """
+    shown: list[str] = []
+    size = 0
+    for raw in reversed(lines):
+        if len(shown) >= max_lines:
+            break
+        # multiline keeps a traceback's indentation; the line has no break of its own left.
+        line = code_safe(quote(public_text(raw).replace("\n", " "), line_chars, multiline=True))
+        if size + len(line) + 1 > max_chars:
+            break
+        shown.append(line)
+        size += len(line) + 1
+    shown.reverse()
+    return shown
+
+
+def code_block(lines: Sequence[str]) -> str:
+    """Lines made by ``log_lines`` as one code block."""
+    return "```\n" + "\n".join(lines) + "\n```"

@@ -17,9 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.commands import USAGE
+from bot.domain.events import LogTail
 from bot.domain.ttl import format_duration
 from bot.orchestrator.inventory import EnvView
-from bot.slack.text import escape, link, mention, quote, safe_url
+from bot.orchestrator.models import PrLogs
+from bot.slack.text import code_block, escape, link, log_lines, mention, quote, safe_url
 
 Block = dict[str, Any]
 
@@ -38,7 +40,9 @@ ACTION_RETRY = "showtime_retry"
 ACTION_EXTEND = "showtime_extend"
 ACTION_FREEZE = "showtime_freeze"
 ACTION_UNFREEZE = "showtime_unfreeze"
-LINK_ACTIONS = (ACTION_OPEN, ACTION_LOGS)
+# URL buttons: Slack opens them and still sends the click, which the bot only acks. Logs is
+# not one: it answers the presser with the log's last lines (SPEC §14).
+LINK_ACTIONS = (ACTION_OPEN,)
 
 STATE_ICONS = {
     "queued": "⏳",
@@ -177,8 +181,8 @@ def card_buttons(card: Card) -> list[dict[str, Any]]:
     if card.state == "running":
         if url := safe_url(card.url):
             buttons.append(button("Open", ACTION_OPEN, value, url=url, style="primary"))
-        if logs := safe_url(card.logs_url):
-            buttons.append(button("Logs", ACTION_LOGS, value, url=logs))
+        if card.logs_url:
+            buttons.append(button("Logs", ACTION_LOGS, value))
         buttons.append(button("Stop", ACTION_STOP, value, style="danger"))
         buttons.append(button("Redeploy", ACTION_REDEPLOY, button_value(card.pr)))
         buttons.append(button("Extend TTL", ACTION_EXTEND, value))
@@ -188,11 +192,11 @@ def card_buttons(card: Card) -> list[dict[str, Any]]:
             buttons.append(button("Freeze", ACTION_FREEZE, value))
     elif card.state == "failed":
         buttons.append(button("Retry", ACTION_RETRY, value, style="primary"))
-        if logs := safe_url(card.logs_url):
-            buttons.append(button("Logs", ACTION_LOGS, value, url=logs))
+        if card.logs_url:
+            buttons.append(button("Logs", ACTION_LOGS, value))
         buttons.append(button("Stop", ACTION_STOP, value, style="danger"))
-    elif card.state in ("deploying", "queued") and (logs := safe_url(card.logs_url)):
-        buttons.append(button("Logs", ACTION_LOGS, value, url=logs))
+    elif card.state in ("deploying", "queued") and card.logs_url:
+        buttons.append(button("Logs", ACTION_LOGS, value))
     elif card.state == "stopped":
         buttons.append(button("Start again", ACTION_REDEPLOY, button_value(card.pr)))
     return buttons
@@ -202,8 +206,11 @@ def help_text() -> str:
     return (
         "*Showtime* gives a pull request its own Superset on AWS ECS.\n"
         f"{escape(USAGE)}\n"
-        "Read-only commands (`status`, `list`, `help`) are open to everyone; the others need "
-        "permission (SHOWTIME_ALLOWED_USERS / SHOWTIME_ALLOWED_USERGROUPS)."
+        "Read-only commands (`status`, `list`, `help`) are open to everyone; the others, "
+        "`logs` and the buttons need permission (SHOWTIME_ALLOWED_USERS / "
+        "SHOWTIME_ALLOWED_USERGROUPS).\n"
+        "`logs <pr> [<lines>]` shows the last lines (default 30, at most 200) of the PR's "
+        "active environment's log, only to you; so does a status message's *Logs* button."
     )
 
 
@@ -291,3 +298,72 @@ def notice_blocks(text: str, *, pr: int, sha: str | None, offer: str | None) -> 
             {"type": "actions", "block_id": f"showtime-notice-{pr}", "elements": [offered]}
         )
     return blocks
+
+
+# ----- an environment's log (SPEC §14) ---------------------------------------------------
+
+FAILURE_LOG_LINES = 30  # a failed deploy's thread: at most 30 lines …
+FAILURE_LOG_CHARS = 2500  # … and 2,500 characters of them
+LOG_LINE_CHARS = 300  # one line, in a thread or an answer
+ANSWER_LOG_CHARS = 12_000  # `logs <pr> 200`: the newest lines that fit, in sections
+SECTION_LOG_CHARS = MAX_TEXT - 100  # one section's code block, with room for the fences
+
+
+def console_link(url: str | None) -> str:
+    """The same log in the AWS console, for the people who have access to it."""
+    return f"{link(url, 'full log in the AWS console')} (needs AWS access)" if safe_url(url) else ""
+
+
+def failure_log_text(tail: LogTail, logs_url: str | None) -> str:
+    """A failed deploy's log in its thread: the last lines in a code block, then the console
+    link; or the one line saying why there are none."""
+    more = console_link(logs_url)
+    lines = log_lines(
+        tail.lines,
+        max_lines=FAILURE_LOG_LINES,
+        max_chars=FAILURE_LOG_CHARS,
+        line_chars=LOG_LINE_CHARS,
+    )
+    if not lines:
+        why = tail.problem or "no log: the task wrote nothing"
+        return f"📜 {quote(why, REASON_LIMIT)}" + (f" · {more}" if more else "")
+    where = f" (`{quote(tail.stream, 120)}`)" if tail.stream else ""
+    head = f"📜 *The task's last {_lines(len(lines))} of log*{where}:"
+    return f"{head}\n{code_block(lines)}" + (f"\n{more}" if more else "")
+
+
+def logs_blocks(logs: PrLogs, repository: str) -> list[Block]:
+    """The answer to `logs <pr>` and the Logs button: the newest lines in code blocks, one
+    section per ~3,000 characters, then the console link."""
+    subject = f"📜 *{pr_link(repository, logs.pr)}* `{quote(logs.sha, 40)}`"
+    more = console_link(logs.console_url)
+    tail = logs.tail
+    lines = log_lines(
+        tail.lines, max_lines=len(tail.lines), max_chars=ANSWER_LOG_CHARS, line_chars=LOG_LINE_CHARS
+    )
+    if not lines:
+        why = tail.problem or "no log: the task wrote nothing"
+        return [
+            mrkdwn(f"{subject}: {quote(why, REASON_LIMIT)}"),
+            *([context(more)] if more else []),
+        ]
+    earlier = " (earlier lines not shown)" if tail.truncated or len(lines) < len(tail.lines) else ""
+    service = quote(logs.service, 80)
+    blocks = [mrkdwn(f"{subject} — the last {_lines(len(lines))} of `{service}`'s log{earlier}:")]
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        if chunk and size + len(line) + 1 > SECTION_LOG_CHARS:
+            blocks.append(mrkdwn(code_block(chunk)))
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 1
+    blocks.append(mrkdwn(code_block(chunk)))
+    footer = [f"stream `{quote(tail.stream, 120)}`" if tail.stream else "", more]
+    if any(footer):
+        blocks.append(context(" · ".join(part for part in footer if part)))
+    return blocks[:MAX_BLOCKS]
+
+
+def _lines(count: int) -> str:
+    return f"{count} line{'s' if count != 1 else ''}"

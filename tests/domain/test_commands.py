@@ -13,6 +13,7 @@ from bot.domain.commands import (
     Freeze,
     Help,
     ListEnvironments,
+    Logs,
     SetTtl,
     Start,
     Status,
@@ -122,3 +123,36 @@ def test_hostile_text_never_raises(text: str) -> None:
     )
     if isinstance(result, CommandError):
         assert result.problem and "\n" not in result.problem
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("logs 36121", Logs(36121, 30)),
+        ("logs #36121 200", Logs(36121, 200)),
+        ("LOGS https://github.com/apache/superset/pull/36121 1", Logs(36121, 1)),
+    ],
+)
+def test_logs_takes_a_pr_and_a_number_of_lines(text: str, expected: Logs) -> None:
+    assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("logs", "`logs` needs a pull request number"),
+        ("logs 36121 201", "`201` lines is too many: `logs` shows at most 200"),
+        ("logs 36121 " + "9" * 80, "is too many"),
+        ("logs 36121 0", "at least 1 line"),
+        ("logs 36121 ten", "`ten` is not a number of lines (1–200, default 30)"),
+        ("logs 36121 -5", "is not a number of lines"),
+        ("logs 36121 ٣", "is not a number of lines"),  # a digit, but not an ASCII one
+        ("logs 36121 30 more", "unexpected words"),
+        ("logs abc", "not a pull request number"),
+    ],
+)
+def test_bad_logs_input_says_what_and_shows_the_usage(text: str, says: str) -> None:
+    result = parse_command(text)
+    assert isinstance(result, CommandError)
+    assert says in result.text
+    assert "`logs <pr> [<lines>]`" in result.text  # the usage line lists it

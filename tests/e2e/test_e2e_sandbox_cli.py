@@ -42,6 +42,26 @@ def test_sample_script_passes_and_shows_the_draining_wait(tmp_path: Path) -> Non
     assert "*1 environment*" in out
 
 
+def test_failure_script_shows_the_crash_log_then_retry_succeeds(tmp_path: Path) -> None:
+    result = run_sandbox(ROOT / "examples" / "sandbox-failure.txt", tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "Script passed: 0 step(s) errored." in out
+    # The failure's reply in the thread: the reason, then the task's own last lines.
+    failure = out[out.index("failed: a task of pr-36122-") :]
+    assert "Essential container in task exited" in failure.splitlines()[0]
+    assert "📜 *The task's last 12 lines of log*" in failure
+    assert "ModuleNotFoundError: No module named" in failure
+    assert "✓ failed, as expected" in out
+    # Retry, on the failed status message, deploys the fixed image.
+    assert "🎉 @maintainer #36122 runs" in out
+    # `logs` and the Logs button answer only the person who asked.
+    answers = [line for line in out.splitlines() if line.startswith("👁  only you │ 📜")]
+    assert len(answers) == 2, answers
+    assert "the last 5 lines of `pr-36122-" in answers[0]
+    assert "Booting worker with pid: 7" in out
+
+
 def test_a_step_that_errors_fails_the_run(tmp_path: Path) -> None:
     script = tmp_path / "bad.txt"
     script.write_text("/showtime start 36000\nlabels 36000\nclick nothing\n")

@@ -361,3 +361,96 @@ def test_over_loopback_http_a_threaded_moto_server_drains_too(
             assert standin.calls["CreateService"] == 3
     finally:
         server.stop()
+
+
+def register_logging(ecs: Any, image: str = IMAGE) -> str:
+    """A task definition whose container logs through awslogs, as the bundled template's."""
+    definition = ecs.register_task_definition(
+        family="superset-ci-pr-36121",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="512",
+        memory="2048",
+        containerDefinitions=[
+            {
+                "name": "superset",
+                "image": image,
+                "essential": True,
+                "portMappings": [{"containerPort": 8088}],
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {"awslogs-group": "/ecs/envs", "awslogs-stream-prefix": "ecs"},
+                },
+            }
+        ],
+    )
+    return str(definition["taskDefinition"]["taskDefinitionArn"])
+
+
+def log_events(standin: EcsStandIn, stream: str) -> list[str]:
+    logs = new_session().client(
+        "logs", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    events = logs.get_log_events(logGroupName="/ecs/envs", logStreamName=stream)["events"]
+    return [str(event["message"]) for event in events]
+
+
+def test_a_task_writes_its_boot_log_where_awslogs_says_once_its_container_starts(
+    ecs_sandbox: Sandbox,
+) -> None:
+    from bot.sandbox.aws import BOOT_LINES
+
+    ecs_sandbox.create(taskDefinition=register_logging(ecs_sandbox.ecs))
+    pending = ecs_sandbox.tasks()[0]["taskArn"]
+    stream = f"ecs/superset/{pending.rsplit('/', 1)[-1]}"
+    with pytest.raises(ClientError, match="The specified log stream does not exist"):
+        log_events(ecs_sandbox.standin, stream)  # the group exists, the stream not yet
+
+    ecs_sandbox.clock.advance(STABLE)
+
+    assert log_events(ecs_sandbox.standin, stream) == [
+        line.format(port=8088) for line in BOOT_LINES
+    ]
+    assert ecs_sandbox.standin.calls["GetLogEvents"] == 2  # the bot's reads are counted
+
+
+def test_a_crash_on_boot_logs_a_traceback_and_stops_like_an_exited_container(
+    ecs_sandbox: Sandbox,
+) -> None:
+    ecs_sandbox.standin.crash_on_boot(IMAGE, ["Traceback (most recent call last):", "Boom"])
+    ecs_sandbox.create(
+        taskDefinition=register_logging(ecs_sandbox.ecs),
+        deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": False}},
+    )
+
+    ecs_sandbox.clock.advance(STABLE)
+
+    stopped = ecs_sandbox.tasks("STOPPED")[0]
+    assert stopped["stoppedReason"] == "Essential container in task exited"
+    assert stopped["stopCode"] == "EssentialContainerExited"
+    assert stopped["containers"][0]["exitCode"] == 1
+    assert ecs_sandbox.describe()["deployments"][0]["failedTasks"] == 1
+    stream = f"ecs/superset/{stopped['taskArn'].rsplit('/', 1)[-1]}"
+    assert ecs_sandbox.standin.log_lines(stopped["taskArn"]) == [
+        "Traceback (most recent call last):",
+        "Boom",
+    ]
+    assert log_events(ecs_sandbox.standin, stream)[-1] == "Boom"
+
+
+def test_a_crash_loop_keeps_the_task_running_and_logging(
+    ecs_sandbox: Sandbox,
+) -> None:
+    from bot.sandbox.aws import LOOP_SECONDS
+
+    ecs_sandbox.standin.crash_loop(IMAGE, ["worker failed to boot"])
+    ecs_sandbox.create(taskDefinition=register_logging(ecs_sandbox.ecs))
+    ecs_sandbox.clock.advance(STABLE + 1)
+    task = ecs_sandbox.tasks()[0]["taskArn"]
+    once = ecs_sandbox.standin.log_lines(task).count("worker failed to boot")
+
+    ecs_sandbox.clock.advance(3 * LOOP_SECONDS)
+
+    assert ecs_sandbox.tasks()[0]["lastStatus"] == "RUNNING"
+    assert once == 1
+    assert ecs_sandbox.standin.log_lines(task).count("worker failed to boot") == 4

@@ -69,14 +69,14 @@ def hook_world(world: World) -> Iterator[HookWorld]:
     gate = threading.Event()
     gate.set()  # health checks answer at once unless a test holds them
 
-    def health(url: str) -> int:
+    def health(url: str, timeout: float) -> int:
         gate.wait(60)
         return 200
 
     bot = bot_on(
         world,
         slack,
-        health=health,
+        http_get=health,
         github_webhook_secret=SecretStr(WEBHOOK_SECRET),
         showtime_notify_channel=DEFAULT_CHANNEL,
     )

@@ -2,7 +2,8 @@
 
 ``engine`` holds the rule and the ECS operations; ``calls`` is how it reaches AWS,
 ``errors`` what it raises, ``taskdef`` what each environment runs; ``console``
-links people to the logs. Other code imports from here.
+links people to the logs and ``logs`` reads them (CloudWatch Logs, SPEC §14).
+Other code imports from here.
 """
 
 from bot.adapters.ecs.calls import make_clients, new_session
@@ -15,12 +16,14 @@ from bot.adapters.ecs.errors import (
     StableTimeoutError,
     TasksStoppedError,
 )
+from bot.adapters.ecs.logs import EcsLogs
 
 __all__ = [
     "DrainTimeoutError",
     "EcsConsole",
     "EcsEngine",
     "EcsError",
+    "EcsLogs",
     "NotIdempotentError",
     "ServiceState",
     "StableTimeoutError",

@@ -1,4 +1,5 @@
-"""Calling AWS: the clients, and the one place the ECS adapter meets botocore.
+"""Calling AWS: the clients, and the one place the ECS adapter meets botocore (and the
+logs reader: CloudWatch Logs goes through the same error translation).
 
 Two layers retry a call, and they are kept apart on purpose. botocore retries a
 couple of times at once (throttling, 5xx, timeouts); then ``AwsCalls.call``
@@ -39,11 +40,13 @@ from bot.config import Settings
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_logs import CloudWatchLogsClient
 
 log = logging.getLogger(__name__)
 
 CALL_ATTEMPTS = 4  # ``call`` tries this often (each with botocore's own retries) before failing
 _EC2_OPERATIONS = frozenset({"DescribeNetworkInterfaces"})
+_LOGS_OPERATIONS = frozenset({"GetLogEvents"})
 
 
 def make_clients(
@@ -80,6 +83,35 @@ def make_clients(
     return ecs, ec2
 
 
+def make_quick_clients(
+    settings: Settings, *, log_region: str | None = None
+) -> tuple[ECSClient, CloudWatchLogsClient]:
+    """ECS and CloudWatch Logs clients for reading an environment's log (SPEC §14).
+
+    Short timeouts and a single botocore retry (throttling, 5xx only — AccessDenied and
+    ResourceNotFound are never retried): a log line is never worth delaying a deploy's
+    failure or a heartbeat. ``log_region`` is the task definition's awslogs-region.
+    """
+    config = Config(
+        region_name=settings.aws_region,
+        retries={"mode": "standard", "max_attempts": 2},
+        connect_timeout=3,
+        read_timeout=5,
+    )
+    session = new_session()
+    endpoint = settings.aws_endpoint_url or None
+    ecs = session.client(
+        "ecs", region_name=settings.aws_region, endpoint_url=endpoint, config=config
+    )
+    logs = session.client(
+        "logs",
+        region_name=log_region or settings.aws_region,
+        endpoint_url=endpoint,
+        config=config,
+    )
+    return ecs, logs
+
+
 def new_session() -> boto3.session.Session:
     """A boto3 session whose API models come from one loader shared by the process."""
     core = botocore.session.get_session()
@@ -102,15 +134,17 @@ class AwsCalls:
     def __init__(
         self,
         ecs: ECSClient,
-        ec2: EC2Client,
+        ec2: EC2Client | None,
         clock: Clock,
         *,
         cluster: str,
         region: str,
         poll_seconds: float,
+        logs: CloudWatchLogsClient | None = None,
     ) -> None:
         self._ecs = ecs
         self._ec2 = ec2
+        self._logs = logs
         self._clock = clock
         self._cluster = cluster
         self._region = region
@@ -133,7 +167,14 @@ class AwsCalls:
 
     def request(self, operation: str, resource: str, **params: Any) -> dict[str, Any]:
         """Exactly one call (plus botocore's own retries): ``Transient`` or ``EcsError``."""
-        client: Any = self._ec2 if operation in _EC2_OPERATIONS else self._ecs
+        client: Any = (
+            self._ec2
+            if operation in _EC2_OPERATIONS
+            else self._logs
+            if operation in _LOGS_OPERATIONS
+            else self._ecs
+        )
+        assert client is not None, f"no client for {operation}"
         try:
             result: dict[str, Any] = getattr(client, xform_name(operation))(**params)
             return result
@@ -184,7 +225,13 @@ class AwsCalls:
         message = str(details.get("Message") or "")
         status = int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
         transient = is_transient(code, status)
-        prefix = "ec2" if operation in _EC2_OPERATIONS else "ecs"
+        prefix = (
+            "ec2"
+            if operation in _EC2_OPERATIONS
+            else "logs"
+            if operation in _LOGS_OPERATIONS
+            else "ecs"
+        )
         return EcsError(
             f"AWS {operation} failed for {resource}: {code}: {message}".rstrip(": "),
             next_action(

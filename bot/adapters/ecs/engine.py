@@ -477,7 +477,7 @@ class EcsEngine:
             if wait.expired:
                 raise StableTimeoutError(
                     f"{name} did not become stable in {duration(timeout)} ({counts})",
-                    "check the Logs button for why the task does not start, then press Retry",
+                    "read the log in the thread (or press Logs) for why the task does not start, then press Retry",
                 )
             wait.pause(self._aws.poll_delay(failures))
 

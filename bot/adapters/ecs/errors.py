@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.errors import RemoteError, WaitTimeoutError
+from bot.errors import RemoteError, StoppedTaskError, WaitTimeoutError
 
 # Error codes that mean "try again later", whichever AWS service sent them.
 TRANSIENT_CODES = frozenset(
@@ -89,8 +89,10 @@ class NotIdempotentError(EcsError):
     """CreateService still said the name is taken right after the name was cleared."""
 
 
-class TasksStoppedError(EcsError):
-    """A task of the service's current deployment stopped; ``stopped_reason`` quotes ECS."""
+class TasksStoppedError(EcsError, StoppedTaskError):
+    """A task of the service's current deployment stopped; ``stopped_reason`` quotes ECS,
+    ``task`` is its ARN (its log is the one to show) and ``started`` says whether its
+    container ever ran."""
 
     def __init__(
         self,
@@ -101,6 +103,8 @@ class TasksStoppedError(EcsError):
         stopped_reason: str,
         image: str | None,
         image_missing: bool,
+        task: str = "",
+        started: bool = True,
     ) -> None:
         super().__init__(
             message,
@@ -113,6 +117,8 @@ class TasksStoppedError(EcsError):
         self.stopped_reason = stopped_reason
         self.image = image
         self.image_missing = image_missing
+        self.task = task
+        self.started = started and not image_missing
 
     @classmethod
     def of_task(cls, name: str, task: dict[str, Any]) -> TasksStoppedError:
@@ -128,6 +134,9 @@ class TasksStoppedError(EcsError):
         quoted = "; ".join([r for r in [reason, *extra] if r]) or "no reason given"
         images = [str(c["image"]) for c in containers if c.get("image")]
         image = images[0] if images else None
+        arn = str(task.get("taskArn") or "")
+        # A task that failed to start (image pull, ENI, secrets) never ran its container.
+        started = task.get("stopCode") != "TaskFailedToStart"
         if "CannotPullContainerError" in quoted:
             shown = f"`{image}`" if image else "the image"
             return cls(
@@ -137,14 +146,18 @@ class TasksStoppedError(EcsError):
                 stopped_reason=quoted,
                 image=image,
                 image_missing=True,
+                task=arn,
+                started=False,
             )
         return cls(
             f"a task of {name} stopped: {quoted}",
-            "check the Logs button, push a fix or press Retry",
+            "read its log in the thread (or press Logs), push a fix or press Retry",
             resource=name,
             stopped_reason=quoted,
             image=image,
             image_missing=False,
+            task=arn,
+            started=started,
         )
 
 
