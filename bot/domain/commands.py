@@ -17,7 +17,6 @@ USAGE = (
     "`status <pr>` · `list` · `ttl <pr> <24h|48h|72h|1w|close>` · `freeze <pr>` · "
     "`unfreeze <pr>` · `logs <pr> [<lines>]` · `cleanup [--dry-run]` · `help`"
 )
-USAGE_HINT = "start|stop|status|list|ttl|freeze|unfreeze|logs|cleanup|help [pr] ..."
 
 LOG_LINES_DEFAULT = 30  # `logs <pr>` and the Logs button (SPEC §14)
 LOG_LINES_MAX = 200
@@ -36,7 +35,7 @@ _SHA = re.compile(r"[0-9a-fA-F]{7,40}", re.ASCII)
 
 @dataclass(frozen=True)
 class Help:
-    mutating = False
+    """Print the usage."""
 
 
 @dataclass(frozen=True)
@@ -44,43 +43,37 @@ class Start:
     pr: int
     sha: str | None = None
     ttl: str | None = None
-    mutating = True
 
 
 @dataclass(frozen=True)
 class Stop:
     pr: int
-    mutating = True
 
 
 @dataclass(frozen=True)
 class Status:
     pr: int
-    mutating = False
 
 
 @dataclass(frozen=True)
 class ListEnvironments:
-    mutating = False
+    """Every active environment."""
 
 
 @dataclass(frozen=True)
 class SetTtl:
     pr: int
     ttl: str
-    mutating = True
 
 
 @dataclass(frozen=True)
 class Freeze:
     pr: int
-    mutating = True
 
 
 @dataclass(frozen=True)
 class Unfreeze:
     pr: int
-    mutating = True
 
 
 @dataclass(frozen=True)
@@ -89,16 +82,11 @@ class Logs:
 
     pr: int
     lines: int = LOG_LINES_DEFAULT
-    mutating = False
 
 
 @dataclass(frozen=True)
 class Cleanup:
     dry_run: bool = False
-
-    @property
-    def mutating(self) -> bool:
-        return not self.dry_run
 
 
 Command = (
