@@ -160,28 +160,39 @@ def committed(periods: Iterable[Period], rates: Rates, now: datetime, until: dat
 
 @dataclass(frozen=True)
 class Estimate:
-    """One environment's cost as people see it: per hour, so far, and until it expires
-    (None: TTL ``close``, it has no expiry by time)."""
+    """One environment's cost as people see it: per hour, so far, and until it expires.
+
+    ``until_expiry`` is None when it has no expiry by time: a TTL of ``close`` (``closes``:
+    it runs until the PR closes), or an environment nobody labelled with a TTL.
+    """
 
     hourly: Decimal
     so_far: Decimal
     until_expiry: Decimal | None
+    closes: bool = False
 
     def text(self) -> str:
         """``≈ $0.034/h · $0.41 so far · $1.64 more until it expires``."""
         head = f"≈ {per_hour(self.hourly)} · {money(self.so_far)} so far"
-        if self.until_expiry is None:
+        if self.until_expiry is not None:
+            return f"{head} · {money(self.until_expiry)} more until it expires"
+        if self.closes:
             return f"{head} · no expiry (TTL close): {money(self.hourly * 24)} a day until the PR closes"
-        return f"{head} · {money(self.until_expiry)} more until it expires"
+        return head
 
 
 def estimate(
-    hourly: Decimal, created: datetime | None, now: datetime, expires: datetime | None
+    hourly: Decimal,
+    created: datetime | None,
+    now: datetime,
+    expires: datetime | None,
+    *,
+    closes: bool = False,
 ) -> Estimate:
     """``hourly`` since ``created`` (unknown: nothing so far) and until ``expires``."""
     so_far = cost(hourly, created, now) if created is not None else _ZERO
     more = cost(hourly, now, expires) if expires is not None else None
-    return Estimate(hourly, so_far, more)
+    return Estimate(hourly, so_far, more, closes=closes and expires is None)
 
 
 def window_cost(

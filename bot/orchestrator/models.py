@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 
 from bot.orchestrator.inventory import EnvView
 from bot.orchestrator.jobs import Job, JobKind, JobParams
@@ -59,6 +61,27 @@ class PrStatus:
     environments: list[EnvView]
     live_job: Job | None = None  # the job running for the PR now, if any
     live_job_thread: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Spend:
+    """This calendar month (UTC) in figures: estimates at the SHOWTIME_COST_* rates."""
+
+    month: datetime  # midnight UTC on the first
+    spent: Decimal  # so far, stopped environments included
+    committed: Decimal  # what runs now will cost until it expires (within this month)
+    hourly: Decimal  # every running environment together, per hour
+    running: int  # environments with an estimate
+    budget: Decimal | None  # SHOWTIME_MONTHLY_BUDGET
+
+
+@dataclass(frozen=True)
+class Overview:
+    """Every environment, priced, and this month's spend: ``list`` and the Home tab."""
+
+    environments: list[EnvView]
+    spend: Spend
+    at: datetime  # when this look was taken (it serves everyone for a few seconds)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,8 @@ from bot.orchestrator.jobs import (
     LostJobError,
 )
 from bot.orchestrator.lifecycle import Lifecycle
-from bot.orchestrator.models import CleanupReport, JobRequest, Notice, PrStatus
+from bot.orchestrator.metering import MeteredEcs
+from bot.orchestrator.models import CleanupReport, JobRequest, Notice, Overview, PrStatus
 from bot.orchestrator.ports import EcsPort, GitHubPort, HealthProbe, LogsPort
 from bot.orchestrator.queries import Queries
 from bot.orchestrator.runner import Interrupted, JobLost, JobRunner, current_job_id
@@ -90,7 +91,13 @@ class Orchestrator:
         self.deps = Deps(
             settings=settings,
             github=FencedGitHub(github, self._fence_current),
-            ecs=FencedEcs(ecs, self._fence_current),
+            # Every create and delete also writes the record of when environments ran.
+            ecs=MeteredEcs(
+                FencedEcs(ecs, self._fence_current),
+                store,
+                clock,
+                public_ip=settings.ecs_assign_public_ip == "ENABLED",
+            ),
             health=health,
             logs=logs,
             store=store,
@@ -277,6 +284,10 @@ class Orchestrator:
 
     def list_environments(self) -> list[EnvView]:
         return self.queries.list_environments()
+
+    def overview(self) -> Overview:
+        """Every environment, priced, with this month's spend (shared for a few seconds)."""
+        return self.queries.overview()
 
     def thread_of(self, pr: int) -> tuple[str, str] | None:
         return self.queries.thread_of(pr)

@@ -84,11 +84,13 @@ def test_estimate_so_far_and_until_expiry() -> None:
     estimate = C.estimate(hourly, created, now, created + 60 * HOUR)
     assert estimate == C.Estimate(Decimal("0.03413"), Decimal("0.40956"), Decimal("1.63824"))
     assert estimate.text() == "≈ $0.034/h · $0.41 so far · $1.64 more until it expires"
-    close = C.estimate(hourly, created, now, None)
+    close = C.estimate(hourly, created, now, None, closes=True)
     assert close.until_expiry is None
     assert close.text() == (
         "≈ $0.034/h · $0.41 so far · no expiry (TTL close): $0.82 a day until the PR closes"
     )
+    # A service no label gives a TTL: no expiry figure, and no claim about why.
+    assert C.estimate(hourly, created, now, None).text() == "≈ $0.034/h · $0.41 so far"
     # Not started yet, or past its expiry (the sweeper has not got to it): nothing negative.
     assert C.estimate(hourly, now + HOUR, now, now - HOUR) == C.Estimate(hourly, 0, 0)
 
