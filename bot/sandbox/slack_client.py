@@ -347,6 +347,20 @@ class SlackRequester:
         signing_secret: str | None = None,
     ) -> Response:
         """``user_id`` opens the app's Home tab (with the view they have, as Slack sends it)."""
+        return self.send(
+            self.build_app_home_opened(
+                user_id, tab=tab, timestamp=timestamp, signing_secret=signing_secret
+            )
+        )
+
+    def build_app_home_opened(
+        self,
+        user_id: str = MAINTAINER_USER_ID,
+        *,
+        tab: str = "home",
+        timestamp: int | None = None,
+        signing_secret: str | None = None,
+    ) -> SignedRequest:
         event: dict[str, Any] = {
             "type": "app_home_opened",
             "user": user_id,
@@ -356,7 +370,7 @@ class SlackRequester:
         }
         if (view := self.standin.home_view(user_id)) is not None:
             event["view"] = view
-        return self.event(event, timestamp=timestamp, signing_secret=signing_secret)
+        return self.build_event(event, timestamp=timestamp, signing_secret=signing_secret)
 
     def event(
         self,
