@@ -29,7 +29,8 @@ def validate(deps: Deps, job: Job) -> PrRecord:
             f"#{job.pr} has no environment any more; this message is out of date",
             f"start one with `/showtime start {job.pr}`",
         )
-    if job.kind is JobKind.TTL and isinstance(job.params, TtlParams):
+    budget = deps.settings.showtime_monthly_budget
+    if job.kind is JobKind.TTL and isinstance(job.params, TtlParams) and budget is not None:
         # A longer TTL is more money: held against the monthly budget like a new environment.
         ttl = _target_ttl(job.params, labels.ttl)
         costs.hold_for_ttl(deps, job, costs.ttl_change(deps, job.pr, info.labels, ttl), ttl)
