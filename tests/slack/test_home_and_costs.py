@@ -260,3 +260,24 @@ def test_whose_environment_by_slack_id_or_github_login() -> None:
     assert [v.pr for v in (by_tag, by_label, by_cli_tag) if home.is_mine(v, SLACK_USER, None)] == [
         1
     ]
+
+
+def test_list_ends_with_this_months_totals_within_slacks_limits() -> None:
+    from bot.sandbox.slack import block_kit_problems
+
+    many = [
+        env(50000 + n, mismatch="labels say running, but ECS has no such service")
+        for n in range(900)
+    ]
+    for environments in ([], many[:3], many):
+        data = overview(environments, budget="100")
+        blocks = views.list_blocks(environments, NOW, spend=data.spend)
+        assert block_kit_problems(blocks) == [] and len(blocks) <= views.MAX_BLOCKS
+        last = blocks[-1]["elements"][0]["text"]
+        assert last.startswith(f"💵 ≈ ${Decimal('0.03413') * len(environments):.3f}/h")
+        assert (
+            "this month (UTC) ≈ $12.30 so far, ≈ $40.00 more until the running ones expire" in last
+        )
+        assert "budget $100.00 (52% spent or committed)" in last
+    shown = json.dumps(views.list_blocks(many, NOW, spend=overview(many).spend), ensure_ascii=False)
+    assert "more not shown (Slack's message limit)" in shown
