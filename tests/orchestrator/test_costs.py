@@ -284,6 +284,7 @@ def two_replicas(request: pytest.FixtureRequest, fake_world: FakeWorld) -> Itera
             .update_query_dict({"options": f"-csearch_path={schema}"})
             .render_as_string(hide_password=False)
         )
+    fake_world.orchestrator.shutdown(5)  # the fixture's own: the replicas replace it
     stores = [SqlJobStore(url, clock=fake_world.clock) for _ in range(2)]
     orchestrators = []
     for store in stores:
