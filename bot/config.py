@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.domain.cost import LIST_PRICES, Rates
 from bot.domain.ttl import TTL_VALUES
 from bot.errors import ConfigurationError
 
@@ -65,6 +67,11 @@ MEANINGS: dict[str, str] = {
     "SHOWTIME_DEFAULT_TTL": "TTL label added when a PR has none (24h, 48h, 72h, 1w, close)",
     "SHOWTIME_SWEEP_SECONDS": "how often expired environments are looked for",
     "SHOWTIME_STALE_LOCK_MINUTES": "age after which a claim with no live job is stale",
+    "SHOWTIME_COST_VCPU_HOUR": "USD per vCPU-hour for the cost estimate (Fargate Linux/x86 list price)",
+    "SHOWTIME_COST_GB_HOUR": "USD per GB-hour of memory for the cost estimate (list price)",
+    "SHOWTIME_COST_IPV4_HOUR": "USD per public IPv4 address-hour (with ECS_ASSIGN_PUBLIC_IP=ENABLED)",
+    "SHOWTIME_MONTHLY_BUDGET": "USD a calendar month (UTC); a new environment or an Extend that "
+    "would take the estimate past it is refused; unset = no budget",
     "SHOWTIME_DB_URL": "job store URL (DATABASE_URL if set, else sqlite:///showtime.db)",
     "LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
     "LOG_FORMAT": "text or json",
@@ -143,6 +150,12 @@ class Settings(BaseSettings):
     showtime_sweep_seconds: float = Field(default=300.0, gt=0)
     showtime_stale_lock_minutes: float = Field(default=60.0, gt=0)
 
+    # Cost estimate and budget (SPEC §13)
+    showtime_cost_vcpu_hour: Decimal = Field(default=LIST_PRICES.vcpu_hour, ge=0)
+    showtime_cost_gb_hour: Decimal = Field(default=LIST_PRICES.gb_hour, ge=0)
+    showtime_cost_ipv4_hour: Decimal = Field(default=LIST_PRICES.ipv4_hour, ge=0)
+    showtime_monthly_budget: Decimal | None = Field(default=None, gt=0)
+
     # Store, logging, HTTP
     showtime_db_url: str = Field(
         default="sqlite:///showtime.db",
@@ -177,6 +190,12 @@ class Settings(BaseSettings):
                 raise ValueError("expected U123:login pairs separated by commas")
             pairs[user.strip()] = login.strip()
         return pairs
+
+    @field_validator("showtime_monthly_budget", mode="before")
+    @classmethod
+    def _no_budget(cls, value: object) -> object:
+        # An empty variable means no budget, like an unset one.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("slack_api_url", "github_api_url", "aws_endpoint_url")
     @classmethod
@@ -248,6 +267,12 @@ class Settings(BaseSettings):
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None and bool(self.slack_app_token.get_secret_value())
+
+    @property
+    def cost_rates(self) -> Rates:
+        return Rates(
+            self.showtime_cost_vcpu_hour, self.showtime_cost_gb_hour, self.showtime_cost_ipv4_hour
+        )
 
     @property
     def github_app_configured(self) -> bool:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.adapters.github import PrNotFoundError
 from bot.clock import Clock
+from bot.domain.cost import Size
 from bot.domain.events import WAIT_REPORT_SECONDS, LogTail, Progress, Waiting, no_progress
 from bot.domain.labels import LabelChange, sha_of_label
 from bot.domain.naming import service_name
@@ -197,6 +198,7 @@ class _Service:
     status: str = "ACTIVE"
     drains_at: float | None = None  # monotonic time it becomes INACTIVE
     deployments: int = 1
+    task_definition: str = ""
 
 
 class FakeEcs:
@@ -215,6 +217,9 @@ class FakeEcs:
         self._failures: dict[str, list[Exception]] = {}
         self._always_failing: set[str] = set()
         self.task_definitions: list[tuple[int, str]] = []
+        # The bundled template's size; a test may register others (the CLI's, bigger).
+        self.size = Size(512, 2048)
+        self.sizes: dict[str, Size] = {}
 
     # ----- set-up and inspection ---------------------------------------------------------
 
@@ -236,7 +241,9 @@ class FakeEcs:
     def find_services(self, pr: int | None = None) -> Sequence[Service]:
         self._call("find_services")
         return [
-            Service(s.name, s.status, s.pr, s.sha, s.requested_by, s.created)
+            Service(
+                s.name, s.status, s.pr, s.sha, s.requested_by, s.created, s.task_definition, True
+            )
             for s in self.services()
             if pr is None or s.pr == pr
         ]
@@ -267,7 +274,9 @@ class FakeEcs:
         self._call("register_task_definition")
         self.task_definitions.append((pr, sha))
         number = len(self.task_definitions)
-        return f"arn:aws:ecs:us-west-2:000000000000:task-definition/superset-ci-pr-{pr}:{number}"
+        arn = f"arn:aws:ecs:us-west-2:000000000000:task-definition/superset-ci-pr-{pr}:{number}"
+        self.sizes[arn] = self.size
+        return arn
 
     def create_service(
         self,
@@ -289,10 +298,19 @@ class FakeEcs:
                 raise FakeRemoteError(
                     "AWS", "CreateService", "Creation of service was not idempotent."
                 )
-            service = _Service(name, pr, sha[:7], requested_by, self.clock.now())
+            service = _Service(
+                name,
+                pr,
+                sha[:7],
+                requested_by,
+                self.clock.now(),
+                task_definition=task_definition_arn,
+            )
             self._services[name] = service
             self._ready_at[name] = self.clock.monotonic() + self.stable_seconds
-            return Service(name, "ACTIVE", pr, service.sha, requested_by, service.created)
+            return Service(
+                name, "ACTIVE", pr, service.sha, requested_by, service.created, task_definition_arn
+            )
 
     def redeploy(
         self, name: str, task_definition_arn: str, progress: Progress = no_progress
@@ -300,6 +318,7 @@ class FakeEcs:
         self._call("redeploy")
         with self._lock:
             self._services[name].deployments += 1
+            self._services[name].task_definition = task_definition_arn
             self._ready_at[name] = self.clock.monotonic() + self.stable_seconds
 
     def wait_stable(self, name: str, progress: Progress = no_progress) -> None:
@@ -331,6 +350,13 @@ class FakeEcs:
             if service.pr == pr and self.delete_service(service.name):
                 deleted.append(service.name)
         return deleted
+
+    def task_sizes(self, arns: Collection[str]) -> Mapping[str, Size]:
+        self._call("task_sizes")
+        return {arn: self.sizes[arn] for arn in arns if arn in self.sizes}
+
+    def template_size(self) -> Size | None:
+        return self.size
 
     # ----- internals --------------------------------------------------------------------
 

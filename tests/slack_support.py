@@ -12,7 +12,7 @@ from support import SLACK_USER, World
 from bot.adapters.ecs import EcsEngine
 from bot.adapters.github import GitHubAdapter
 from bot.adapters.health import HttpHealthProbe
-from bot.sandbox.harness import Outcome, settle
+from bot.sandbox.harness import Outcome, home_marks, settle, settle_home
 from bot.sandbox.slack import SlackStandIn
 from bot.sandbox.slack_client import Response, SlackRequester
 from bot.server import HttpServer
@@ -67,6 +67,28 @@ class SlackWorld:
     def click(self, message: dict[str, Any], action_id: str, **kwargs: Any) -> Outcome:
         fresh = self.slack.message(message["channel"], message["ts"]) or message
         return settle(self.bot.store, self.slack, self.requester.click(fresh, action_id, **kwargs))
+
+    def open_home(self, user: str = SLACK_USER) -> dict[str, Any]:
+        """``user`` opens the Home tab: the view the bot publishes for them."""
+        published = len(self.slack.home_views(user))
+        response = self.requester.app_home_opened(user)
+        assert response.status_code == 200, response.text
+        self.slack.wait_for(
+            lambda: len(self.slack.home_views(user)) > published, 30, "the Home tab"
+        )
+        view = self.slack.home_view(user)
+        assert view is not None
+        return view
+
+    def click_home(
+        self, action_id: str, value: str, user: str = SLACK_USER, view: dict[str, Any] | None = None
+    ) -> Outcome:
+        """Press ``action_id`` (the button with ``value``) on ``user``'s Home tab."""
+        shown = view or self.slack.home_view(user)
+        assert shown is not None, "open the Home tab first"
+        before = home_marks(self.bot.store, self.slack, user)
+        response = self.requester.click_home(shown, action_id, user, value=value)
+        return settle_home(self.bot.store, self.slack, response, user, before)
 
     def status_message(self, pr: int = 36121) -> dict[str, Any]:
         for message in reversed(self.slack.channel_messages("C0SHOWTIME")):

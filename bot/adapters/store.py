@@ -8,6 +8,9 @@ job with a lock key owns the row of ``job_locks`` whose primary key is that key.
 inserted in the transaction that creates the job and deleted in the transaction that finishes
 it, so a second job for the key fails on the primary key however many threads or replicas race.
 
+It also keeps when each environment ran, and with what size (``environment_periods``): the
+record this month's estimated spend and the monthly budget are computed from (SPEC §13).
+
 The schema is made with ``create_all`` on construction. ``create_all`` only adds missing tables,
 so changing an existing table needs a migration tool (Alembic) first.
 """
@@ -26,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Column,
     Connection,
@@ -47,6 +51,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, make_url
@@ -57,6 +62,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from bot.clock import SYSTEM_CLOCK, Clock
+from bot.domain.cost import Period, Size
 from bot.orchestrator.jobs import (
     LIVE_STATES,
     DuplicateRequestError,
@@ -197,6 +203,33 @@ reservations = Table(
     Column("item", String(200), nullable=False),
     Column("amount", Float, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# When each environment ran, and with what size (SPEC §13: this month's spend counts stopped
+# environments too). One row per stretch: opened when ECS accepts the service, closed when it
+# is deleted; a redeploy onto a new task definition closes one and opens the next. At most one
+# open row per service name (a partial unique index, on both backends).
+environment_periods = Table(
+    "environment_periods",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("service", String(200), nullable=False),
+    Column("pr", Integer, nullable=False),
+    Column("sha", String(40), nullable=False),
+    Column("cpu_units", Integer, nullable=False),
+    Column("memory_mib", Integer, nullable=False),
+    Column("public_ip", Boolean, nullable=False),
+    Column("started", UTCDateTime(), nullable=False),
+    Column("stopped", UTCDateTime()),
+    Column("expires", UTCDateTime()),
+    Index(
+        "environment_periods_open",
+        "service",
+        unique=True,
+        sqlite_where=text("stopped IS NULL"),
+        postgresql_where=text("stopped IS NULL"),
+    ),
+    Index("environment_periods_stopped", "stopped"),
 )
 
 _JOB_FIELDS = tuple(f.name for f in fields(Job))
@@ -629,6 +662,69 @@ class SqlJobStore:
         with self._read() as conn:
             return [row.pr for row in conn.execute(select(followups.c.pr))]
 
+    # ----- when environments ran (SPEC §13) ---------------------------------------------
+
+    def environment_started(self, period: Period, *, replace: bool = True) -> bool:
+        """Record that ``period.service`` runs from ``period.started`` with its size.
+
+        ``replace``: a period of that service still open ends at ``period.started`` (a
+        redeploy onto a new size, or a name re-created after a stop nobody recorded);
+        without it, nothing is written when one is open (the sweeper adopting a service
+        it found running). True when a period was opened.
+        """
+        for _attempt in range(_CREATE_ATTEMPTS):
+            try:
+                with self._write() as conn:
+                    open_row = (
+                        conn.execute(_open_period(period.service).with_for_update())
+                        .mappings()
+                        .first()
+                    )
+                    if open_row is not None:
+                        if not replace:
+                            return False
+                        conn.execute(_close(open_row, period.started))
+                    conn.execute(environment_periods.insert().values(_period_row(period)))
+                return True
+            except IntegrityError:
+                continue  # another writer opened one meanwhile: look again
+        raise StoreError(
+            f"Could not record that {period.service} runs: it kept conflicting with other writers",
+            "nothing to do: the sweeper records it on its next round",
+        )
+
+    def environment_stopped(self, service: str, at: datetime) -> bool:
+        """The open period of ``service`` (if any) ends at ``at``; True when there was one."""
+        with self._write() as conn:
+            row = conn.execute(_open_period(service).with_for_update()).mappings().first()
+            if row is None:
+                return False
+            conn.execute(_close(row, at))
+        return True
+
+    def set_environment_expiry(self, service: str, expires: datetime | None) -> None:
+        """When the running ``service`` is now due to go (a TTL change); None: TTL close."""
+        with self._write() as conn:
+            conn.execute(
+                environment_periods.update()
+                .where(
+                    environment_periods.c.service == service,
+                    environment_periods.c.stopped.is_(None),
+                )
+                .values(expires=expires)
+            )
+
+    def environment_periods(self, since: datetime) -> list[Period]:
+        """Every period that ran at or after ``since``: still open, or stopped later."""
+        table = environment_periods
+        query = (
+            select(table)
+            .where((table.c.stopped.is_(None)) | (table.c.stopped > since))
+            .order_by(table.c.seq)
+        )
+        with self._read() as conn:
+            return [_period(row) for row in conn.execute(query).mappings()]
+
     def remember_once(self, key: str) -> bool:
         """True the first time ``key`` is stored, False ever after (across processes)."""
         try:
@@ -779,6 +875,46 @@ def _sqlite_engine(url: URL, *, in_memory: bool) -> Engine:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _open_period(service: str) -> Any:
+    table = environment_periods
+    return select(table).where(table.c.service == service, table.c.stopped.is_(None))
+
+
+def _close(row: RowMapping, at: datetime) -> Any:
+    # Never before it began: a stop recorded with a clock slightly behind the start's.
+    return (
+        environment_periods.update()
+        .where(environment_periods.c.seq == row["seq"])
+        .values(stopped=max(at, row["started"]))
+    )
+
+
+def _period_row(period: Period) -> dict[str, Any]:
+    return {
+        "service": period.service,
+        "pr": period.pr,
+        "sha": period.sha,
+        "cpu_units": period.size.cpu_units,
+        "memory_mib": period.size.memory_mib,
+        "public_ip": period.size.public_ip,
+        "started": period.started,
+        "stopped": period.stopped,
+        "expires": period.expires,
+    }
+
+
+def _period(row: RowMapping) -> Period:
+    return Period(
+        service=row["service"],
+        pr=row["pr"],
+        sha=row["sha"],
+        size=Size(row["cpu_units"], row["memory_mib"], bool(row["public_ip"])),
+        started=row["started"],
+        stopped=row["stopped"],
+        expires=row["expires"],
+    )
 
 
 def _pool_key(pool: str) -> int:

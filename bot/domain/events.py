@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.domain.cost import Estimate
+
 # A long wait reports at most once a minute (SPEC §7): the ECS waits and the Slack thread.
 WAIT_REPORT_SECONDS = 60.0
 
@@ -79,6 +81,7 @@ class Resumed:
 class Succeeded:
     text: str
     url: str = ""
+    estimate: Estimate | None = None  # what the PR's running environment costs, as it ends
 
 
 @dataclass(frozen=True)

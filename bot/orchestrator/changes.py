@@ -9,6 +9,7 @@ from bot.domain import labels as L
 from bot.domain.naming import parse_service_name
 from bot.domain.ttl import next_ttl
 from bot.errors import RefusedError, UserInputError
+from bot.orchestrator import costs
 from bot.orchestrator import decisions as D
 from bot.orchestrator.context import Deps, JobRun
 from bot.orchestrator.jobs import Job, JobKind, PrRecord, StopRecord, TtlParams
@@ -31,8 +32,18 @@ def validate(deps: Deps, job: Job, known: PullRequest | None = None) -> PrRecord
             f"#{job.pr} has no environment any more; this message is out of date",
             f"start one with `/showtime start {job.pr}`",
         )
+    budget = deps.settings.showtime_monthly_budget
+    if job.kind is JobKind.TTL and isinstance(job.params, TtlParams) and budget is not None:
+        # A longer TTL is more money: held against the monthly budget like a new environment.
+        ttl = _target_ttl(job.params, labels.ttl)
+        costs.hold_for_ttl(deps, job, costs.ttl_change(deps, job.pr, info.labels, ttl), ttl)
     cls = StopRecord if job.kind is JobKind.STOP else PrRecord
     return cls(labels=tuple(info.labels), title=info.title)
+
+
+def _target_ttl(params: TtlParams, current: str | None) -> str:
+    """The TTL a ``ttl`` command or an Extend press asks for, given the PR's current one."""
+    return next_ttl(current) if params.extend else (params.ttl or current or next_ttl(None))
 
 
 def run_stop(run: JobRun, mirror: DeploymentMirror) -> ev.Succeeded:
@@ -76,11 +87,16 @@ def run_ttl(run: JobRun) -> ev.Succeeded:
     assert isinstance(params, TtlParams)
     record = run.record(PrRecord)
     names = list(record.labels)
-    current = L.parse_labels(names).ttl
-    ttl = next_ttl(current) if params.extend else (params.ttl or current or next_ttl(None))
+    ttl = _target_ttl(params, L.parse_labels(names).ttl)
+    change = costs.ttl_change(run.deps, run.pr, names, ttl)
     record = replace(record, labels=run.set_labels(D.set_ttl_labels(names, ttl), names))
     run.step("labels", record)
-    return ev.Succeeded(text=f"#{run.pr} TTL is now {ttl} (`{L.ttl_label(ttl)}`)")
+    costs.record_expiries(run.deps, change.expiries)
+    said = change.text()
+    return ev.Succeeded(
+        text=f"#{run.pr} TTL is now {ttl} (`{L.ttl_label(ttl)}`)" + (f": {said}" if said else ""),
+        estimate=costs.estimate_of(run.deps, run.pr, record.labels),
+    )
 
 
 def run_freeze(run: JobRun) -> ev.Succeeded:
@@ -88,7 +104,11 @@ def run_freeze(run: JobRun) -> ev.Succeeded:
     names = list(record.labels)
     frozen = run.job.kind is JobKind.FREEZE
     change = D.freeze_labels(names, frozen=frozen)
-    run.step("labels", replace(record, labels=run.set_labels(change, names)))
+    record = replace(record, labels=run.set_labels(change, names))
+    run.step("labels", record)
+    estimate = costs.estimate_of(run.deps, run.pr, record.labels)
     if frozen:
-        return ev.Succeeded(text=f"#{run.pr} is frozen: new commits do not redeploy it")
-    return ev.Succeeded(text=f"#{run.pr} is unfrozen")
+        return ev.Succeeded(
+            text=f"#{run.pr} is frozen: new commits do not redeploy it", estimate=estimate
+        )
+    return ev.Succeeded(text=f"#{run.pr} is unfrozen", estimate=estimate)

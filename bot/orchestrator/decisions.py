@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from bot.domain import labels as L
+from bot.domain.cost import money
 from bot.domain.labels import PrLabels, Show
 from bot.domain.modes import DeployMode
 from bot.domain.ttl import expires_within_hour, is_expired
@@ -63,6 +65,53 @@ def refuse_new_environment(running_count: int, max_environments: int) -> Refusal
             "stop one with `/showtime stop <pr>` or ask an admin to raise the limit",
         )
     return None
+
+
+def refuse_over_budget(
+    *,
+    spent: Decimal,
+    committed: Decimal,
+    running: int,
+    held: Decimal,
+    request: Decimal,
+    what: str,
+    budget: Decimal,
+    pr: int,
+    start: bool,
+    ttl: str,
+) -> Refusal:
+    """A new environment or a longer TTL that would take this month past the budget (§13).
+
+    The figures are this calendar month's (UTC): spent so far, what the running
+    environments will cost until they expire (or the month ends), what other starts in
+    progress hold, and this request.
+    """
+    total = spent + committed + held + request
+    them = "environment until it expires" if running == 1 else "environments until they expire"
+    parts = [
+        f"{money(spent)} spent so far",
+        f"{money(committed)} more for the {running} running {them}",
+    ]
+    if held > 0:
+        parts.append(f"{money(held)} held by other starts in progress")
+    parts.append(f"{money(request)} for {what}")
+    message = (
+        f"this month's estimated spend would reach {money(total)}, past the "
+        f"{money(budget)} monthly budget (SHOWTIME_MONTHLY_BUDGET): " + " + ".join(parts)
+    )
+    if start:
+        shorter = f", start it with a shorter TTL (`/showtime start {pr} ttl=24h`)"
+        next_action = (
+            "stop an environment nobody uses (`/showtime list` shows them)"
+            + (shorter if ttl != "24h" else "")
+            + ", or ask an admin to raise SHOWTIME_MONTHLY_BUDGET"
+        )
+    else:
+        next_action = (
+            "the environment keeps its current TTL; stop one nobody uses (`/showtime list` "
+            "shows them) or ask an admin to raise SHOWTIME_MONTHLY_BUDGET"
+        )
+    return Refusal(message, next_action)
 
 
 ORPHAN_MIN_AGE = timedelta(minutes=10)

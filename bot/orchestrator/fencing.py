@@ -9,9 +9,10 @@ through). Waits are cut short the same way by the runner's clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 
+from bot.domain.cost import Size
 from bot.domain.events import Progress, no_progress
 from bot.domain.labels import LabelChange
 from bot.orchestrator.ports import EcsPort, GitHubPort, LabelledPr, PullRequest, Service
@@ -130,3 +131,9 @@ class FencedEcs:
     def delete_pr_environments(self, pr: int) -> list[str]:
         self._check()
         return self._ecs.delete_pr_environments(pr)
+
+    def task_sizes(self, arns: Collection[str]) -> Mapping[str, Size]:
+        return self._ecs.task_sizes(arns)
+
+    def template_size(self) -> Size | None:
+        return self._ecs.template_size()

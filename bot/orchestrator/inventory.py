@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain import labels as L
+from bot.domain.cost import Estimate
 from bot.domain.labels import PrLabels
 from bot.domain.naming import service_name
 from bot.domain.ttl import expires_at
@@ -45,6 +46,9 @@ class EnvView:
     pr_state: str = "open"
     pr_url: str = ""
     logs_url: str = ""  # where people with console access read its logs
+    requester_id: str | None = None  # the service's requested_by tag: a Slack user id
+    title: str = ""  # the PR's title (its author's words)
+    estimate: Estimate | None = None  # what it costs, when ECS runs it (queries fill it in)
 
     def time_left(self, now: datetime) -> timedelta | None:
         return None if self.expires is None else self.expires - now
@@ -98,6 +102,8 @@ def environments(
                 mismatch="service runs in ECS but no label mentions it (orphan)",
                 pr_state=pr_facts.state if pr_facts else "unknown",
                 pr_url=pr_facts.html_url if pr_facts else "",
+                requester_id=service.requested_by,
+                title=pr_facts.title if pr_facts else "",
             )
         )
     return sorted(views, key=lambda v: (v.pr, v.sha))
@@ -125,6 +131,8 @@ def _labelled_view(
         mismatch=_mismatch(show, ecs_status, pr.state, has_live_job),
         pr_state=pr.state,
         pr_url=pr.html_url,
+        requester_id=service.requested_by if service else None,
+        title=pr.title,
     )
 
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
+from bot.domain.cost import Period
 from bot.domain.modes import DeployMode
 from bot.errors import AlreadyRunningError, ShowtimeError
 
@@ -209,7 +210,8 @@ class Followup:
 
 
 class JobStore(Protocol):
-    """Jobs, per-key locks, once-only keys and limited pools, shared by every replica."""
+    """Jobs, per-key locks, once-only keys, limited pools and the record of when each
+    environment ran, shared by every replica."""
 
     def create_job(
         self,
@@ -263,6 +265,12 @@ class JobStore(Protocol):
         seen: Iterable[str] = (),
         limit: float,
     ) -> float | None: ...
+
+    # When each environment ran (SPEC §13): this month's spend and the budget.
+    def environment_started(self, period: Period, *, replace: bool = True) -> bool: ...
+    def environment_stopped(self, service: str, at: datetime) -> bool: ...
+    def set_environment_expiry(self, service: str, expires: datetime | None) -> None: ...
+    def environment_periods(self, since: datetime) -> list[Period]: ...
 
 
 # ----- the codec: typed values ⇄ JSON (used by the store) ----------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 from bot.domain.events import LogTail
@@ -81,6 +83,27 @@ class PrLogs:
     service: str
     tail: LogTail
     console_url: str  # the same log in the AWS console, for those who can open it
+
+
+@dataclass(frozen=True)
+class Spend:
+    """This calendar month (UTC) in figures: estimates at the SHOWTIME_COST_* rates."""
+
+    month: datetime  # midnight UTC on the first
+    spent: Decimal  # so far, stopped environments included
+    committed: Decimal  # what runs now will cost until it expires (within this month)
+    hourly: Decimal  # every running environment together, per hour
+    running: int  # environments with an estimate
+    budget: Decimal | None  # SHOWTIME_MONTHLY_BUDGET
+
+
+@dataclass(frozen=True)
+class Overview:
+    """Every environment, priced, and this month's spend: ``list`` and the Home tab."""
+
+    environments: list[EnvView]
+    spend: Spend
+    at: datetime  # when this look was taken (it serves everyone for a few seconds)
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,12 @@ costs what, which AWS call sees DRAINING) to the adapter.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from bot.domain.cost import Size
 from bot.domain.events import LogTail, Progress
 from bot.domain.labels import LabelChange
 
@@ -104,6 +105,8 @@ class Service:
     sha: str | None
     requested_by: str | None  # Slack user id (the tag cannot hold emoji)
     created: datetime | None
+    task_definition: str | None = None  # the ARN it runs (DescribeServices says, at no cost)
+    public_ip: bool | None = None  # assignPublicIp, when ECS said
 
 
 class EcsPort(Protocol):
@@ -141,6 +144,14 @@ class EcsPort(Protocol):
 
     def delete_service(self, name: str) -> bool: ...
     def delete_pr_environments(self, pr: int) -> list[str]: ...
+    def task_sizes(self, arns: Collection[str]) -> Mapping[str, Size]:
+        """CPU and memory of these task definitions (``public_ip`` left False): a revision
+        never changes, so each is looked up once; the ones that cannot be are left out."""
+        ...
+
+    def template_size(self) -> Size | None:
+        """What a new environment's task definition will ask for (the template), no AWS call."""
+        ...
 
 
 class HealthProbe(Protocol):

@@ -1,5 +1,5 @@
-"""What people ask to see: one PR's status, every environment, where a PR's thread is,
-an environment's log."""
+"""What people ask to see: one PR's status, every environment (priced, with this month's
+spend), where a PR's thread is, an environment's log."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from bot.domain.commands import parse_sha
 from bot.domain.labels import parse_labels
 from bot.domain.naming import service_name
 from bot.errors import UserInputError
+from bot.orchestrator import costs
 from bot.orchestrator import inventory as inv
 from bot.orchestrator.context import Deps
-from bot.orchestrator.models import PrLogs, PrStatus
+from bot.orchestrator.models import Overview, PrLogs, PrStatus
 
 # How long one look at every environment (a GitHub search and ECS list/describe rounds)
-# serves everyone who asks: many people running `list` at once cost one look.
+# serves everyone who asks: many people running `list` or opening the Home tab at once cost
+# one look.
 LIST_FRESH_SECONDS = 5.0
 
 
@@ -24,7 +26,7 @@ class Queries:
         self._deps = deps
         self._lock = threading.Lock()
         self._fetched = threading.Condition(self._lock)
-        self._cached: tuple[float, list[inv.EnvView]] | None = None
+        self._cached: tuple[float, Overview] | None = None
         self._fetching = False
 
     def status(self, pr: int) -> PrStatus:
@@ -33,12 +35,15 @@ class Queries:
         info = deps.github.get_pr(pr)
         facts = inv.facts(info)
         live = deps.store.live_job(f"pr:{pr}")
+        services = list(deps.ecs.find_services(pr))
         views = inv.environments(
             [facts],
-            list(deps.ecs.find_services(pr)),
+            services,
             default_ttl=deps.settings.showtime_default_ttl,
             live_job_prs={pr: live.id} if live else {},
         )
+        periods = costs.open_periods(deps, deps.clock.now())
+        views = costs.priced(deps, views, costs.sizes(deps, services, periods))
         return PrStatus(
             pr=pr,
             title=info.title,
@@ -55,8 +60,12 @@ class Queries:
         )
 
     def list_environments(self) -> list[inv.EnvView]:
-        """Every environment: one search per 100 PRs plus ECS list/describe in batches of 10,
-        shared by everyone asking within ``LIST_FRESH_SECONDS``."""
+        return self.overview().environments
+
+    def overview(self) -> Overview:
+        """Every environment, priced, and this month's spend: one search per 100 PRs plus ECS
+        list/describe in batches of 10, shared by everyone asking within
+        ``LIST_FRESH_SECONDS`` (one of them looks; the others wait for its answer)."""
         clock = self._deps.clock
         with self._fetched:
             while True:
@@ -66,14 +75,14 @@ class Queries:
                     self._fetching = True
                     break
                 self._fetched.wait(30)
-        views: list[inv.EnvView] | None = None
+        overview: Overview | None = None
         try:
-            views = self._look()
-            return views
+            overview = self._look()
+            return overview
         finally:
             with self._fetched:
-                if views is not None:
-                    self._cached = (clock.monotonic(), views)
+                if overview is not None:
+                    self._cached = (clock.monotonic(), overview)
                 self._fetching = False
                 self._fetched.notify_all()
 
@@ -82,7 +91,7 @@ class Queries:
         with self._lock:
             self._cached = None
 
-    def _look(self) -> list[inv.EnvView]:
+    def _look(self) -> Overview:
         deps = self._deps
         prs = [inv.facts(p) for p in deps.github.find_labelled_prs()]
         services = list(deps.ecs.find_services())
@@ -90,11 +99,16 @@ class Queries:
         views = inv.environments(
             prs, services, default_ttl=deps.settings.showtime_default_ttl, live_job_prs=live
         )
-        return [
+        now = deps.clock.now()
+        shown = [
             self._linked(v)
             for v in views
             if v.ecs_status in ("ACTIVE", None) or v.status != "unlabelled"
         ]
+        shown = costs.priced(
+            deps, shown, costs.sizes(deps, services, costs.open_periods(deps, now))
+        )
+        return Overview(shown, costs.spend(deps, shown, now), now)
 
     def thread_of(self, pr: int) -> tuple[str, str] | None:
         """(channel, ts) of the PR's latest status message, if it has one."""

@@ -42,8 +42,16 @@ from bot.orchestrator.jobs import (
     LostJobError,
 )
 from bot.orchestrator.lifecycle import Lifecycle
+from bot.orchestrator.metering import MeteredEcs
 from bot.orchestrator.mirror import DeploymentMirror
-from bot.orchestrator.models import CleanupReport, JobRequest, Notice, PrLogs, PrStatus
+from bot.orchestrator.models import (
+    CleanupReport,
+    JobRequest,
+    Notice,
+    Overview,
+    PrLogs,
+    PrStatus,
+)
 from bot.orchestrator.ports import (
     DeploymentsPort,
     EcsPort,
@@ -101,7 +109,13 @@ class Orchestrator:
         self.deps = Deps(
             settings=settings,
             github=FencedGitHub(github, self._fence_current),
-            ecs=FencedEcs(ecs, self._fence_current),
+            # Every create and delete also writes the record of when environments ran.
+            ecs=MeteredEcs(
+                FencedEcs(ecs, self._fence_current),
+                store,
+                clock,
+                public_ip=settings.ecs_assign_public_ip == "ENABLED",
+            ),
             health=health,
             logs=logs,
             store=store,
@@ -292,6 +306,10 @@ class Orchestrator:
 
     def list_environments(self) -> list[EnvView]:
         return self.queries.list_environments()
+
+    def overview(self) -> Overview:
+        """Every environment, priced, with this month's spend (shared for a few seconds)."""
+        return self.queries.overview()
 
     def thread_of(self, pr: int) -> tuple[str, str] | None:
         return self.queries.thread_of(pr)

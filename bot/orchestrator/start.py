@@ -22,6 +22,7 @@ from bot.domain.modes import DeployMode
 from bot.domain.naming import service_name
 from bot.domain.ttl import expires_at
 from bot.errors import RefusedError, ShowtimeError, StoppedTaskError, UserInputError
+from bot.orchestrator import costs
 from bot.orchestrator import decisions as D
 from bot.orchestrator.context import Deps, JobRun
 from bot.orchestrator.jobs import Job, StartParams, StartRecord
@@ -57,8 +58,11 @@ def validate(deps: Deps, job: Job, known: PullRequest | None = None) -> StartRec
     if isinstance(plan, D.Refusal):
         raise RefusedError(plan.message, plan.next_action)
     name = service_name(job.pr, plan.sha7)
-    if plan.mode is DeployMode.FRESH:  # redeploys and rolling updates add nothing
+    if plan.mode is DeployMode.FRESH:  # redeploys and rolling updates are never refused
         _hold_an_environment(deps, job, name)
+        asked = job.params.ttl if isinstance(job.params, StartParams) else None
+        ttl = asked or labels.ttl or deps.settings.showtime_default_ttl
+        costs.hold_for_start(deps, job, name, ttl)
     return StartRecord(
         labels=tuple(info.labels),
         title=info.title,
@@ -368,7 +372,11 @@ def run_start(run: JobRun, mirror: DeploymentMirror) -> ev.Succeeded:
     if record.mode is DeployMode.ROLLING and record.previous_sha:
         previous = {record.previous_sha}
         run.later("retire the previous deployment", lambda: mirror.inactive(run, previous))
-    return ev.Succeeded(text=f"#{run.pr} {record.mode.outcome} {record.sha7} at {url}", url=url)
+    return ev.Succeeded(
+        text=f"#{run.pr} {record.mode.outcome} {record.sha7} at {url}",
+        url=url,
+        estimate=costs.estimate_of(run.deps, run.pr, record.labels),
+    )
 
 
 def _ttl(run: JobRun, record: StartRecord) -> str:

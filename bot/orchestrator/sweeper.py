@@ -21,14 +21,16 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.domain import labels as L
-from bot.domain.ttl import expires_at, format_duration
+from bot.domain.ttl import expires_at, format_duration, next_ttl
 from bot.errors import ShowtimeError, UserInputError
+from bot.orchestrator import costs
 from bot.orchestrator import decisions as D
 from bot.orchestrator import inventory as inv
 from bot.orchestrator.context import Deps
 from bot.orchestrator.jobs import Job, JobKind, JobState, StopParams
+from bot.orchestrator.metering import mend
 from bot.orchestrator.models import CleanupAction, CleanupReport, JobRequest, Notice
-from bot.orchestrator.ports import Service
+from bot.orchestrator.ports import LabelledPr, Service
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +133,7 @@ class Sweeper:
         prs = list(deps.github.find_labelled_prs())
         services = list(deps.ecs.find_services())
         live = self._live_prs()
+        self._mend_record(prs, services, live, listed_at=now)
         labelled = {p.number for p in prs}
         for pr in prs:
             labels = L.parse_labels(pr.labels)
@@ -142,7 +145,7 @@ class Sweeper:
                 self._sweep_confirmed(pr.number, services, now)
                 continue
             for show in D.expiring_shows(labels, now, default_ttl):
-                self._warn_once(pr.number, show, labels.ttl_for(show) or default_ttl)
+                self._warn_once(pr.number, show, labels.ttl_for(show) or default_ttl, pr.labels)
         for service in services:
             if service.pr is None or service.pr in labelled or service.pr in live:
                 continue
@@ -185,7 +188,7 @@ class Sweeper:
         except ShowtimeError as exc:
             log.info("sweeper skipped #%s: %s", item.pr, exc)
 
-    def _warn_once(self, pr: int, show: L.Show, ttl: str) -> None:
+    def _warn_once(self, pr: int, show: L.Show, ttl: str, names: Sequence[str] = ()) -> None:
         created = show.created_at
         expiry = expires_at(created, ttl) if created else None
         key = f"warn:{pr}:{show.sha}:{expiry.isoformat() if expiry else ''}"
@@ -193,15 +196,36 @@ class Sweeper:
             return
         channel, thread = self._where(pr)
         left = format_duration(expiry - self._deps.clock.now())
-        self._jobs.notify(
-            Notice(
-                pr=pr,
-                sha=show.sha,
-                text=f"#{pr} ({show.sha}) expires in {left}; press Extend to keep it",
-                channel=channel,
-                thread_ts=thread,
+        text = f"#{pr} ({show.sha}) expires in {left}; press Extend to keep it"
+        if estimate := costs.estimate_of_show(self._deps, pr, show, ttl):
+            text += f"\n{estimate.text()}"
+            longer = next_ttl(ttl)
+            if names and (added := costs.ttl_change(self._deps, pr, names, longer).text()):
+                text += f" · Extend to {longer}: {added}"
+        self._jobs.notify(Notice(pr=pr, sha=show.sha, text=text, channel=channel, thread_ts=thread))
+
+    def _mend_record(
+        self,
+        prs: Sequence[LabelledPr],
+        services: Sequence[Service],
+        live: set[int],
+        listed_at: datetime,
+    ) -> None:
+        """Bring the record of when environments ran in line with ECS (best effort)."""
+        deps = self._deps
+        try:
+            mend(
+                deps.store,
+                deps.ecs,
+                services=services,
+                labels={p.number: L.parse_labels(p.labels) for p in prs},
+                live=live,
+                listed_at=listed_at,
+                default_ttl=deps.settings.showtime_default_ttl,
+                public_ip=deps.settings.ecs_assign_public_ip == "ENABLED",
             )
-        )
+        except Exception:
+            log.warning("could not mend the record of running environments", exc_info=True)
 
     # ----- shared ------------------------------------------------------------------------
 

@@ -14,13 +14,14 @@ from typing import Any, TextIO
 
 from bot.domain.labels import TRIGGER_START, TRIGGER_STOP
 from bot.sandbox.harness import MAINTAINER_LOGIN, Outcome, Sandbox
-from bot.sandbox.slack import SlackChange
+from bot.sandbox.slack import MAINTAINER_USER_ID, SlackChange
 from bot.sandbox.webhooks import Delivery, WebhookSender
 
 HELP = """Console commands:
   /showtime <command>     the slash command (the /showtime prefix is optional): help, start 36121, ...
   click <button> [<pr>]   press a button on the latest status message (of PR <pr>): click stop, click 2
   buttons                 list the buttons you can press
+  home                    open the app's Home tab (what runs, whose, what it costs); click its buttons
   labels <pr>             the PR's labels on GitHub
   services                ECS services (ACTIVE and DRAINING)
   jobs                    recent jobs (the audit log)
@@ -69,7 +70,8 @@ class Console:
         self.errors = 0
         self.expecting_failure = False  # set by `expect-failure`, for the next line only
         self._print_lock = threading.Lock()
-        self._buttons: list[tuple[dict[str, Any], str, str]] = []
+        # (message or Home tab view, action_id, label, value) of every button shown
+        self._buttons: list[tuple[dict[str, Any], str, str, str]] = []
         self._unsubscribe = sandbox.slack.on_change(self._on_change)
 
     def close(self) -> None:
@@ -110,16 +112,22 @@ class Console:
         buttons: list[str] = []
         for block in message.get("blocks") or []:
             kind = block.get("type")
-            if kind == "section":
+            if kind == "header":
+                lines.append(f"━━ {_plain(block.get('text', {}).get('text', ''))} ━━")
+            elif kind == "divider":
+                lines.append("─" * 40)
+            elif kind == "section":
                 lines.append(_plain(block.get("text", {}).get("text", "")))
             elif kind == "context":
                 lines.append(
                     " · ".join(_plain(e.get("text", "")) for e in block.get("elements", []))
                 )
             elif kind == "actions":
-                for element in block.get("elements", []):
-                    label = element.get("text", {}).get("text", "?")
-                    buttons.append(f"[{label}]")
+                row = [f"[{e.get('text', {}).get('text', '?')}]" for e in block.get("elements", [])]
+                if message.get("type") == "home":
+                    lines.append("   " + " ".join(row))  # a row under its environment
+                else:
+                    buttons.extend(row)
         if not lines:
             lines.append(_plain(str(message.get("text", ""))))
         if buttons:
@@ -132,10 +140,19 @@ class Console:
             if block.get("type") == "actions":
                 for element in block.get("elements", []):
                     label = str(element.get("text", {}).get("text", ""))
-                    found.append((message, str(element.get("action_id")), label))
-        if found:
+                    value = str(element.get("value", ""))
+                    found.append((message, str(element.get("action_id")), label, value))
+        home = message.get("type") == "home"
+
+        def replaced(button: tuple[dict[str, Any], str, str, str]) -> bool:
+            shown_on = button[0]
+            if home:  # a newly published Home tab replaces the one shown before
+                return shown_on.get("type") == "home"
+            return shown_on.get("type") != "home" and shown_on.get("ts") == message.get("ts")
+
+        if found or home:
             with self._print_lock:
-                self._buttons = [b for b in self._buttons if b[0].get("ts") != message.get("ts")]
+                self._buttons = [b for b in self._buttons if not replaced(b)]
                 self._buttons.extend(found)
 
     # ----- input --------------------------------------------------------------
@@ -171,6 +188,8 @@ class Console:
                 self._click(words[1:], wait)
             elif head == "buttons":
                 self._list_buttons()
+            elif head == "home":
+                self._home()
             elif head == "labels":
                 self._labels(int(words[1]))
             elif head == "services":
@@ -238,7 +257,11 @@ class Console:
         with self._print_lock:
             candidates = list(self._buttons)
         if pr:
-            candidates = [b for b in candidates if f"#{pr}" in str(b[0].get("text", ""))]
+            candidates = [
+                b
+                for b in candidates
+                if f"#{pr}" in str(b[0].get("text", "")) or b[3].partition(":")[0] == pr
+            ]
         chosen = None
         if wanted.isdigit() and 1 <= int(wanted) <= len(candidates):
             chosen = candidates[int(wanted) - 1]
@@ -254,16 +277,46 @@ class Console:
         if chosen is None:
             self.fail(f"no button {args[0]!r} on the latest messages; `buttons` lists them")
             return
+        if chosen[0].get("type") == "home":
+            self._click_home(chosen[1], chosen[3], wait)
+            return
         message = self.sandbox.slack.message(chosen[0]["channel"], chosen[0]["ts"]) or chosen[0]
         self._report(self.sandbox.click(message, chosen[1], wait=wait))
+
+    def _home(self) -> None:
+        """The Home tab as the person sees it (the bot publishes it when the tab opens)."""
+        view = self.sandbox.open_home()
+        if view is None:
+            self.fail("the bot published no Home tab")
+            return
+        self.say("🏠 Home │ " + self._render(view).replace("\n", "\n" + " " * 6))
+        self._remember_buttons(view)
+
+    def _click_home(self, action_id: str, value: str, wait: bool) -> None:
+        view = self.sandbox.slack.home_view(MAINTAINER_USER_ID)
+        if view is None:
+            self.fail("no Home tab yet; type `home`")
+            return
+        outcome = self.sandbox.click_home(view, action_id, value=value, wait=wait)
+        if outcome.response.status_code != 200:
+            self.fail(f"the bot answered HTTP {outcome.response.status_code}")
+            return
+        for reply in outcome.replies:
+            self.say("🏠 Home │ " + _plain(reply).replace("\n", "\n" + " " * 6))
+        if outcome.failed:
+            self.errors += 1
+            self.say(f"   ✗ step errored: {(outcome.replies or ['no answer'])[-1][:200]}")
 
     def _list_buttons(self) -> None:
         with self._print_lock:
             buttons = list(self._buttons)
         if not buttons:
             self.say("   no buttons yet")
-        for number, (message, _action, label) in enumerate(buttons, 1):
-            first = _plain(str(message.get("text", "")))[:60]
+        for number, (message, _action, label, value) in enumerate(buttons, 1):
+            if message.get("type") == "home":
+                first = f"the Home tab, #{value.partition(':')[0]}"
+            else:
+                first = _plain(str(message.get("text", "")))[:60]
             self.say(f"   {number}. [{label}]  on: {first}")
 
     def _push(self, pr: int, login: str, wait: bool) -> None:

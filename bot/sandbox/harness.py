@@ -268,6 +268,42 @@ class Sandbox:
         response = self.requester.click(message, action_id, user_id=user_id)
         return self._settle(response, wait, timeout)
 
+    def open_home(
+        self, *, user_id: str = MAINTAINER_USER_ID, wait: bool = True, timeout: float = 60.0
+    ) -> dict[str, Any] | None:
+        """Open the app's Home tab as ``user_id``; with ``wait``, the view the bot publishes."""
+        assert self.requester is not None
+        published = len(self.slack.home_views(user_id))
+        response = self.requester.app_home_opened(user_id)
+        if not response.ok:
+            raise RuntimeError(f"the bot answered app_home_opened with HTTP {response.status_code}")
+        if not wait:
+            return None
+        self.slack.wait_for(
+            lambda: len(self.slack.home_views(user_id)) > published,
+            timeout,
+            "the Home tab to be published",
+        )
+        return self.slack.home_view(user_id)
+
+    def click_home(
+        self,
+        view: Mapping[str, Any],
+        action_id: str,
+        *,
+        value: str | None = None,
+        user_id: str = MAINTAINER_USER_ID,
+        wait: bool = True,
+        timeout: float = 120.0,
+    ) -> Outcome:
+        """Press a button on the Home tab ``view``; with ``wait``, until it is answered there."""
+        assert self.requester is not None
+        before = home_marks(self.store, self.slack, user_id)
+        response = self.requester.click_home(view, action_id, user_id, value=value)
+        if not wait:
+            return Outcome(response)
+        return settle_home(self.store, self.slack, response, user_id, before, timeout)
+
     def _settle(self, response: Response, wait: bool, timeout: float) -> Outcome:
         if not wait:
             return Outcome(response)
@@ -350,6 +386,53 @@ def settle(
     raise TimeoutError(
         f"what {response.request.body[:80]!r} started did not finish in {timeout:g}s"
     )
+
+
+HOME_ANSWERS = ("⏳", "✅", "❌", "🚫")
+
+
+def home_marks(store: SqlJobStore, slack: SlackStandIn, user: str) -> tuple[set[str], int]:
+    """What exists before a Home tab press: the jobs, and how many views ``user`` was shown."""
+    return {j.id for j in store.recent(limit=50)}, len(slack.home_views(user))
+
+
+def settle_home(
+    store: SqlJobStore,
+    slack: SlackStandIn,
+    response: Response,
+    user: str,
+    before: tuple[set[str], int],
+    timeout: float = 60.0,
+) -> Outcome:
+    """Wait until a Home tab press is answered on the Home tab (a press there has no
+    ``response_url``): the job it started has ended and the tab says how, or — no job — the
+    refusal or notice has been published and nothing moved for a moment.
+
+    ``replies`` are the answers the tab showed (sections starting ⏳ ✅ ❌ 🚫), in order.
+    """
+    if not response.ok:
+        return Outcome(response)
+    known, shown = before
+    deadline = time.monotonic() + timeout
+    quiet: tuple[int, float] | None = None
+    while time.monotonic() < deadline:
+        views = slack.home_views(user)[shown:]
+        jobs = [j for j in store.recent(limit=50) if j.id not in known and j.requester == user]
+        replies = [
+            str(block["text"]["text"])
+            for view in views
+            for block in view.get("blocks", [])
+            if block.get("type") == "section"
+            and str(block.get("text", {}).get("text", "")).startswith(HOME_ANSWERS)
+        ]
+        ended = any(r.startswith(("✅", "❌")) for r in replies)
+        if views and not any(j.live for j in jobs) and (ended or not jobs):
+            if quiet is None or quiet[0] != len(views):
+                quiet = (len(views), time.monotonic())
+            elif time.monotonic() - quiet[1] > 0.3:
+                return Outcome(response, jobs, replies)
+        time.sleep(0.02)
+    raise TimeoutError(f"the Home tab press did not settle in {timeout:g}s")
 
 
 def _response_url(response: Response) -> str | None:

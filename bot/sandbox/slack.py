@@ -17,6 +17,10 @@ Faithful details worth knowing when reading test failures:
 - A ``thread_ts`` that matches no message posts to the channel instead of a thread, as
   Slack does: a misplaced reply shows up where a person would notice it.
 - A ``response_url`` takes at most five posts within 30 minutes (by the injected clock).
+- ``views.publish`` takes only ``home`` views of at most 100 blocks (the same Block Kit
+  checks as messages, pointers under ``/view``), for a user the workspace knows; a ``hash``
+  that is not the stored view's is a ``hash_conflict``. The latest view per user is kept
+  (``home_view``) along with every one published (``home_views``).
 - ``apps.connections.open`` takes only the app-level token (``xapp-…``), in the
   Authorization header, and answers a one-time websocket URL of the Socket Mode stand-in
   (``bot.sandbox.socket_mode``) once one serves this workspace; every other method takes
@@ -68,6 +72,9 @@ MAINTAINERS_USERGROUP = "S0MAINTAINERS"
 
 # Slack's limits (https://api.slack.com/reference/block-kit and chat.postMessage).
 MAX_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100  # a Home tab (or modal) view
+MAX_VIEW_BYTES = 250_000  # views.publish: view_too_large beyond
+MAX_PRIVATE_METADATA = 3000
 MAX_TEXT_OBJECT = 3000
 MAX_FIELDS = 10
 MAX_FIELD_TEXT = 2000
@@ -107,19 +114,38 @@ _TEXT_OBJECT_TYPES = frozenset({"plain_text", "mrkdwn"})
 # Block Kit validation
 
 
-def block_kit_problems(blocks: object) -> list[str]:
+def block_kit_problems(
+    blocks: object, *, max_blocks: int = MAX_BLOCKS, pointer: str = "/blocks"
+) -> list[str]:
     """What Slack would reject in ``blocks``, in Slack's own wording; empty when valid.
 
     Public so view code can be checked against Slack's limits without an HTTP round trip.
+    A message takes 50 blocks; a Home tab view 100 (``max_blocks=MAX_VIEW_BLOCKS``).
     """
     if not isinstance(blocks, list):
-        return ["[ERROR] must be an array [json-pointer:/blocks]"]
+        return [f"[ERROR] must be an array [json-pointer:{pointer}]"]
     problems: list[str] = []
-    if len(blocks) > MAX_BLOCKS:
-        problems.append(f"[ERROR] no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]")
+    if len(blocks) > max_blocks:
+        problems.append(f"[ERROR] no more than {max_blocks} items allowed [json-pointer:{pointer}]")
     block_ids: set[str] = set()
     for index, block in enumerate(blocks):
-        problems.extend(_block_problems(block, f"/blocks/{index}", block_ids))
+        problems.extend(_block_problems(block, f"{pointer}/{index}", block_ids))
+    return problems
+
+
+def home_view_problems(view: object) -> list[str]:
+    """What ``views.publish`` would reject in a Home tab ``view``; empty when valid."""
+    if not isinstance(view, dict):
+        return ["[ERROR] must be an object [json-pointer:/view]"]
+    problems: list[str] = []
+    if view.get("type") != "home":
+        problems.append("[ERROR] must be one of: home [json-pointer:/view/type]")
+    problems += block_kit_problems(
+        view.get("blocks"), max_blocks=MAX_VIEW_BLOCKS, pointer="/view/blocks"
+    )
+    for key, limit in (("private_metadata", MAX_PRIVATE_METADATA), ("callback_id", MAX_ID)):
+        if key in view:
+            problems += _length_problem(view[key], limit, f"/view/{key}")
     return problems
 
 
@@ -382,8 +408,9 @@ class _ResponseUrl:
 class SlackChange:
     """Something a person in Slack would see change, for ``on_change`` subscribers.
 
-    ``kind`` is one of "message", "reply", "edit", "delete", "ephemeral", "response".
-    ``message`` is a copy in the shape the inspection methods return.
+    ``kind`` is one of "message", "reply", "edit", "delete", "ephemeral", "response", or
+    "home" (a Home tab published: ``channel`` is the user, ``ts`` the view's hash, ``message``
+    the view). ``message`` is a copy in the shape the inspection methods return.
     """
 
     kind: str
@@ -446,6 +473,8 @@ class SlackStandIn:
         self._listeners: list[Callable[[SlackChange], None]] = []
         self._socket_mode_url: str | None = None
         self._socket_tickets: set[str] = set()
+        self._home_views: dict[str, list[dict[str, Any]]] = {}  # user → every view published
+        self.home_tab_enabled = True  # the manifest's features.app_home.home_tab_enabled
         self.calls: Counter[str] = Counter()
         """API calls received per method (also those answered 429 or with an error)."""
 
@@ -632,6 +661,17 @@ class SlackStandIn:
                 for r in self._responses
                 if response_url is None or r["response_url"] == response_url
             ]
+
+    def home_view(self, user: str) -> dict[str, Any] | None:
+        """The Home tab ``user`` sees now (the last ``views.publish`` for them), or None."""
+        with self._lock:
+            views = self._home_views.get(user)
+            return copy.deepcopy(views[-1]) if views else None
+
+    def home_views(self, user: str) -> list[dict[str, Any]]:
+        """Every Home tab published for ``user``, oldest first."""
+        with self._lock:
+            return copy.deepcopy(self._home_views.get(user, []))
 
     def find_message(self, text_substring: str) -> dict[str, Any] | None:
         """The most recent channel message or reply whose text or block text contains it."""
@@ -950,6 +990,57 @@ class SlackStandIn:
     ) -> dict[str, Any]:
         return {"ok": True, "channel": self._visible_channel(params.get("channel")).info()}
 
+    def _views_publish(self, params: dict[str, Any], changes: list[SlackChange]) -> dict[str, Any]:
+        user = params.get("user_id")
+        if not isinstance(user, str) or not user:
+            raise _ApiError("invalid_arguments", ["[ERROR] missing required field: user_id"])
+        raw = params.get("view")
+        if isinstance(raw, str):
+            if len(raw.encode()) > MAX_VIEW_BYTES:
+                raise _ApiError("view_too_large")
+            try:
+                raw = json.loads(raw)
+            except json.JSONDecodeError:
+                raise _ApiError(
+                    "invalid_arguments", ["[ERROR] must be JSON [json-pointer:/view]"]
+                ) from None
+        if raw is None:
+            raise _ApiError("invalid_arguments", ["[ERROR] missing required field: view"])
+        if len(json.dumps(raw).encode()) > MAX_VIEW_BYTES:
+            raise _ApiError("view_too_large")
+        problems = home_view_problems(raw)
+        if problems:
+            raise _ApiError("invalid_arguments", problems)
+        if user not in self._users:
+            raise _ApiError("user_not_found")
+        if not self.home_tab_enabled:
+            raise _ApiError("not_enabled")
+        published = self._home_views.setdefault(user, [])
+        current = published[-1] if published else None
+        wanted_hash = params.get("hash")
+        if wanted_hash and (current is None or wanted_hash != current["hash"]):
+            raise _ApiError("hash_conflict")
+        assert isinstance(raw, dict)
+        view: dict[str, Any] = {
+            "id": current["id"] if current else f"V0HOME{next(self._ids):05d}",
+            "team_id": TEAM_ID,
+            "type": "home",
+            "blocks": _with_block_ids(raw.get("blocks") or []),
+            "private_metadata": str(raw.get("private_metadata", "")),
+            "callback_id": str(raw.get("callback_id", "")),
+            "state": {"values": {}},
+            "hash": f"{self._next_ts()}.{secrets.token_hex(4)}",
+            "root_view_id": current["id"] if current else None,
+            "app_id": APP_ID,
+            "external_id": "",
+            "bot_id": BOT_ID,
+        }
+        if view["root_view_id"] is None:
+            view["root_view_id"] = view["id"]
+        published.append(view)
+        changes.append(SlackChange("home", user, view["hash"], copy.deepcopy(view)))
+        return {"ok": True, "view": copy.deepcopy(view)}
+
     def _apps_connections_open(
         self, params: dict[str, Any], changes: list[SlackChange]
     ) -> dict[str, Any]:
@@ -1062,6 +1153,7 @@ _API_METHODS = {
     "usergroups.users.list": SlackStandIn._usergroups_users_list,
     "conversations.info": SlackStandIn._conversations_info,
     "apps.connections.open": SlackStandIn._apps_connections_open,
+    "views.publish": SlackStandIn._views_publish,
 }
 
 

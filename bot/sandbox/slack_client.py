@@ -1,11 +1,13 @@
-"""Slack's side of the bot's HTTP endpoint: signed slash commands and button clicks.
+"""Slack's side of the bot's HTTP endpoint: signed slash commands, button clicks, events.
 
 Slack delivers ``/showtime ...`` and button presses as form-encoded POSTs to the app's
-request URL (``POST /slack/events``), signed with the app's signing secret. This module sends
-the same bytes with the same headers, so tests, benchmarks and the sandbox console exercise
-the bot's real entry point — signature check, Bolt's routing, the 3-second ack — instead of
-calling listeners directly. Response URLs are minted by the Slack stand-in, so whatever the
-bot answers through them lands where tests can see it.
+request URL (``POST /slack/events``), and Events API deliveries (``app_home_opened``, the
+``url_verification`` challenge) as JSON POSTs to the same URL, all signed with the app's
+signing secret. This module sends the same bytes with the same headers, so tests,
+benchmarks and the sandbox console exercise the bot's real entry point — signature check,
+Bolt's routing, the 3-second ack — instead of calling listeners directly. Response URLs
+are minted by the Slack stand-in, so whatever the bot answers through them lands where
+tests can see it; a Home tab the bot publishes lands there too (``home_view``).
 """
 
 from __future__ import annotations
@@ -256,6 +258,169 @@ class SlackRequester:
             payload["message"] = {k: v for k, v in message.items() if k not in _STANDIN_EXTRAS}
         return self.sign(urlencode({"payload": json.dumps(payload)}), timestamp, signing_secret)
 
+    def click_home(
+        self,
+        view: Mapping[str, Any],
+        action_id: str,
+        user_id: str = MAINTAINER_USER_ID,
+        *,
+        value: str | None = None,
+        timestamp: int | None = None,
+        signing_secret: str | None = None,
+    ) -> Response:
+        """Press ``action_id`` on a Home tab ``view`` (as ``home_view`` returns it); ``value``
+        picks one of several buttons with that id (one per environment)."""
+        return self.send(
+            self.build_home_click(
+                view,
+                action_id,
+                user_id,
+                value=value,
+                timestamp=timestamp,
+                signing_secret=signing_secret,
+            )
+        )
+
+    def build_home_click(
+        self,
+        view: Mapping[str, Any],
+        action_id: str,
+        user_id: str = MAINTAINER_USER_ID,
+        *,
+        value: str | None = None,
+        timestamp: int | None = None,
+        signing_secret: str | None = None,
+    ) -> SignedRequest:
+        """A ``block_actions`` payload from a Home tab: its container is the view, and it has
+        no ``response_url``, channel or message (Slack sends none for Home tab presses)."""
+        found = [
+            b
+            for b in buttons(view)
+            if b.get("action_id") == action_id and (value is None or b.get("value") == value)
+        ]
+        if not found:
+            available = ", ".join(_describe(buttons(view))) or "none"
+            raise UserInputError(
+                f"No button {action_id!r} (value {value!r}) on the Home tab",
+                f"press one of its buttons: {available}",
+            )
+        button = found[0]
+        user = self.standin.user(user_id) or {}
+        action: dict[str, Any] = {
+            "type": "button",
+            "action_id": action_id,
+            "block_id": button["block_id"],
+            "text": button.get("text"),
+            "action_ts": self._action_ts(),
+        }
+        for key in ("value", "style", "url"):
+            if key in button:
+                action[key] = button[key]
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": {
+                "id": user_id,
+                "username": user.get("name", user_id),
+                "name": user.get("name", user_id),
+                "team_id": self.standin.team_id,
+            },
+            "api_app_id": self.standin.app_id,
+            "token": VERIFICATION_TOKEN,
+            "container": {"type": "view", "view_id": view.get("id")},
+            "trigger_id": self._trigger_id(),
+            "team": {"id": self.standin.team_id, "domain": self.standin.team_domain},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": dict(view),
+            "actions": [action],
+        }
+        return self.sign(urlencode({"payload": json.dumps(payload)}), timestamp, signing_secret)
+
+    # -- Events API -----------------------------------------------------------------------------
+
+    def app_home_opened(
+        self,
+        user_id: str = MAINTAINER_USER_ID,
+        *,
+        tab: str = "home",
+        timestamp: int | None = None,
+        signing_secret: str | None = None,
+    ) -> Response:
+        """``user_id`` opens the app's Home tab (with the view they have, as Slack sends it)."""
+        return self.send(
+            self.build_app_home_opened(
+                user_id, tab=tab, timestamp=timestamp, signing_secret=signing_secret
+            )
+        )
+
+    def build_app_home_opened(
+        self,
+        user_id: str = MAINTAINER_USER_ID,
+        *,
+        tab: str = "home",
+        timestamp: int | None = None,
+        signing_secret: str | None = None,
+    ) -> SignedRequest:
+        event: dict[str, Any] = {
+            "type": "app_home_opened",
+            "user": user_id,
+            "channel": f"D0{user_id[1:]}"[:11],
+            "tab": tab,
+            "event_ts": self._action_ts(),
+        }
+        if (view := self.standin.home_view(user_id)) is not None:
+            event["view"] = view
+        return self.build_event(event, timestamp=timestamp, signing_secret=signing_secret)
+
+    def event(
+        self,
+        event: Mapping[str, Any],
+        *,
+        timestamp: int | None = None,
+        signing_secret: str | None = None,
+    ) -> Response:
+        """Deliver one Events API ``event_callback`` wrapping ``event``."""
+        return self.send(
+            self.build_event(event, timestamp=timestamp, signing_secret=signing_secret)
+        )
+
+    def build_event(
+        self,
+        event: Mapping[str, Any],
+        *,
+        timestamp: int | None = None,
+        signing_secret: str | None = None,
+    ) -> SignedRequest:
+        envelope = {
+            "token": VERIFICATION_TOKEN,
+            "team_id": self.standin.team_id,
+            "api_app_id": self.standin.app_id,
+            "event": dict(event),
+            "type": "event_callback",
+            "event_id": f"Ev{next(self._trigger_ids):08d}{secrets.token_hex(3).upper()}",
+            "event_time": int(self._clock.now().timestamp()),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": self.standin.team_id,
+                    "user_id": self.standin.bot_user_id,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+        }
+        return self.sign(
+            json.dumps(envelope), timestamp, signing_secret, content_type="application/json"
+        )
+
+    def url_verification(self, challenge: str, *, signing_secret: str | None = None) -> Response:
+        """Slack's check when the request URL is saved: the bot must echo ``challenge``."""
+        body = json.dumps(
+            {"token": VERIFICATION_TOKEN, "challenge": challenge, "type": "url_verification"}
+        )
+        return self.send(self.sign(body, None, signing_secret, content_type="application/json"))
+
     # -- transport ------------------------------------------------------------------------------
 
     def sign(
@@ -264,12 +429,14 @@ class SlackRequester:
         timestamp: int | None = None,
         signing_secret: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        *,
+        content_type: str = "application/x-www-form-urlencoded",
     ) -> SignedRequest:
-        """Sign any form body as Slack would (``timestamp`` defaults to now)."""
+        """Sign any body as Slack would (``timestamp`` defaults to now)."""
         stamp = int(self._clock.now().timestamp()) if timestamp is None else timestamp
         secret = self.signing_secret if signing_secret is None else signing_secret
         headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Type": content_type,
             "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
             "X-Slack-Request-Timestamp": str(stamp),
             "X-Slack-Signature": slack_signature(secret, stamp, body),

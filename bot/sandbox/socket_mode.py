@@ -149,6 +149,11 @@ class SocketModeStandIn:
         payload = json.loads(parse_qs(body)["payload"][0])
         return self.deliver("interactive", payload, accepts_response_payload=False)
 
+    def app_home_opened(self, user_id: str, **fields: Any) -> str:
+        """Deliver an Events API ``app_home_opened`` for ``user_id``; returns the envelope id."""
+        body = self._payloads.build_app_home_opened(user_id, **fields).body
+        return self.deliver("events_api", json.loads(body), accepts_response_payload=False)
+
     def deliver(
         self,
         kind: str,

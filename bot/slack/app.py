@@ -48,6 +48,11 @@ def build_app(
         ack()
         work.submit(intake.handle_action, body, respond)  # type: ignore[arg-type]
 
+    @app.event("app_home_opened")
+    def home_opened(ack: Ack, event: dict[str, Any]) -> None:
+        ack()
+        work.submit(intake.handle_home_opened, event)
+
     return app
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.domain import events as ev
 from bot.domain import labels as L
+from bot.domain.cost import Estimate
 from bot.domain.labels import parse_labels
 from bot.domain.ttl import format_duration, time_left
 from bot.orchestrator.inventory import EnvView
@@ -79,7 +80,14 @@ def cleanup_card(where: Where, job: Job, headline: str, *, done: bool = False) -
     )
 
 
-def labels_card(where: Where, job: Job, names: list[str], *, logs_url: str | None) -> Card:
+def labels_card(
+    where: Where,
+    job: Job,
+    names: list[str],
+    *,
+    logs_url: str | None,
+    estimate: Estimate | None = None,
+) -> Card:
     """The card the PR's labels describe: its active environment, or 'no environment'."""
     labels = parse_labels(names)
     show = labels.active
@@ -102,6 +110,7 @@ def labels_card(where: Where, job: Job, names: list[str], *, logs_url: str | Non
         time_left=left,
         frozen=labels.frozen,
         logs_url=logs_url,
+        cost=estimate.text() if estimate is not None else None,
     )
 
 
@@ -132,7 +141,7 @@ def final_card(where: Where, job: Job, event: ev.Succeeded | ev.Failed) -> Card:
     if job.kind is JobKind.STOP:
         return _card(where, job, state="stopped", headline="Stopped", details=(event.text,))
     names = list(record.labels) if isinstance(record, PrRecord) else []
-    return labels_card(where, job, names, logs_url=logs_url)
+    return labels_card(where, job, names, logs_url=logs_url, estimate=event.estimate)
 
 
 def view_card(where: Where, status: PrStatus, view: EnvView) -> Card:
@@ -163,4 +172,5 @@ def view_card(where: Where, status: PrStatus, view: EnvView) -> Card:
         frozen=status.frozen,
         logs_url=view.logs_url or None,
         details=tuple(details),
+        cost=view.estimate.text() if view.estimate is not None else None,
     )

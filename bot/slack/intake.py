@@ -34,7 +34,7 @@ from bot.orchestrator.jobs import (
     TtlParams,
 )
 from bot.orchestrator.service import Orchestrator
-from bot.slack import cards, views
+from bot.slack import cards, home, views
 from bot.slack.auth import Authorizer, PerUserLimit
 from bot.slack.text import link as link_to
 from bot.slack.text import mention, quote
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 READS_PER_MINUTE = 10  # read-only commands per user (SPEC §12)
 MAX_ERROR_TEXT = 1500  # characters of one part of an error answer
+HOME_FOLLOW_SECONDS = 120.0  # a press on the Home tab: how long its job is followed there
 
 _SLOW_DOWN = (
     f"🐢 Slow down: at most {READS_PER_MINUTE} `help`, `status`, `list` or `logs` a minute "
@@ -111,7 +112,10 @@ class Intake:
             if isinstance(command, C.Status):
                 self._status(command.pr, say)
             elif isinstance(command, C.ListEnvironments):
-                blocks = views.list_blocks(self.orch.list_environments(), self.orch.now())
+                overview = self.orch.overview()
+                blocks = views.list_blocks(
+                    overview.environments, self.orch.now(), spend=overview.spend
+                )
                 say("Showtime environments", blocks)
             elif refusal := self.auth.refusal(body.get("user_id", "")):
                 # cleanup --dry-run too: it reads every labelled PR and every service.
@@ -215,7 +219,8 @@ class Intake:
         action_id = str(action.get("action_id", ""))
         if action_id in views.LINK_ACTIONS:
             return  # URL buttons open in the browser; Slack still sends the click
-        say = _whisper(respond)
+        # A press on the Home tab has no response_url: it is answered on the Home tab.
+        say = self._home_say(body) if _on_home(body) else _whisper(respond)
         user = str((body.get("user") or {}).get("id", ""))
         with _answering(say, body, usage=False):
             if refusal := self.auth.refusal(user):
@@ -259,11 +264,15 @@ class Intake:
         message = body.get("message") or {}
         channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
         thread = message.get("thread_ts") or container.get("message_ts")
-        if container.get("is_ephemeral") or not thread:
+        on_home = _on_home(body)
+        pressed_on_message = not container.get("is_ephemeral") and not on_home
+        if not pressed_on_message or not thread:
             # Only slash commands create status messages: without a thread of the PR to
-            # post in, the job answers through this press's response_url instead.
+            # post in, the job answers through this press's response_url instead — or,
+            # from the Home tab (which has none), in SHOWTIME_NOTIFY_CHANNEL.
             where = self.orch.thread_of(pr)
-            channel, thread = where if where else (None, None)
+            fallback = self.settings.showtime_notify_channel if on_home else None
+            channel, thread = where if where else (fallback, None)
         user = body["user"]
         request = M.JobRequest(
             kind=kind,
@@ -275,14 +284,14 @@ class Intake:
             ),
             channel=channel,
             thread_ts=thread,
-            idempotency_key=_click_key(action_id, container, message),
+            idempotency_key=_click_key(action_id, container, message, action, body),
             params=params,
         )
         job = self._begin(request, say, quiet_duplicate=False)
         if job is None:
             return
         with self._starting(job):
-            if thread and channel and not container.get("is_ephemeral"):
+            if thread and channel and pressed_on_message:
                 card = cards.progress_card(self._where(), job)
                 try:
                     self.client.chat_update(
@@ -296,6 +305,69 @@ class Intake:
                         "could not update the pressed message: %s", exc.response.get("error")
                     )
             self.orch.run(job.id)
+        if on_home:
+            self._follow_on_home(job, say, channel, thread)
+
+    # ----- the Home tab -------------------------------------------------------
+
+    def handle_home_opened(self, event: dict[str, Any]) -> None:
+        """Publish the person's Home tab (``app_home_opened``); one shared look at everything."""
+        user = str(event.get("user") or "")
+        if not user or event.get("tab", "home") != "home":
+            return
+        # The hash of the view the person has: a newer publish since then wins the race.
+        self._publish_home(user, view_hash=(event.get("view") or {}).get("hash"))
+
+    def _publish_home(
+        self, user: str, *, notice: str | None = None, view_hash: str | None = None
+    ) -> None:
+        try:
+            overview = self.orch.overview()
+            view = home.home_view(
+                overview,
+                user,
+                repository=self.settings.github_repository,
+                github_login=self.settings.showtime_github_logins.get(user),
+                now=self.orch.now(),
+                notice=notice,
+            )
+        except ShowtimeError as exc:
+            view = home.error_view(_error_text(exc, usage=False))
+        except Exception:
+            ref = hashlib.sha256(f"home:{user}:{self.orch.now()}".encode()).hexdigest()[:8]
+            log.exception("Home tab failed", extra={"ref": ref})
+            view = home.error_view(
+                f"❌ Internal error (ref `{ref}`); the bot's logs have the details."
+            )
+        try:
+            self.client.views_publish(user_id=user, view=view, hash=view_hash)
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            # hash_conflict: a newer Home tab was published meanwhile; it stands.
+            level = logging.INFO if error == "hash_conflict" else logging.WARNING
+            log.log(level, "views.publish for %s failed: %s", user, error)
+
+    def _home_say(self, body: dict[str, Any]) -> Say:
+        user = str((body.get("user") or {}).get("id") or "")
+
+        def say(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+            self._publish_home(user, notice=text)
+
+        return say
+
+    def _follow_on_home(self, job: Job, say: Say, channel: str | None, thread: str | None) -> None:
+        """A press on the Home tab is answered there: "on it", then how it ended (Stop and
+        Extend take seconds; a longer job is left to its thread)."""
+        what = f"`{job.kind}` #{job.pr}"
+        say(f"⏳ {what}: on it{self._thread_link(channel, thread)}")
+        done = self.orch.wait(job.id, HOME_FOLLOW_SECONDS)
+        if done is None or done.live:
+            return
+        icon = "✅" if done.state.value == "succeeded" else "❌"
+        outcome = quote(
+            public_text(done.outcome or done.state.value), MAX_ERROR_TEXT, multiline=True
+        )
+        say(f"{icon} {what}: {outcome}")
 
     # ----- helpers ------------------------------------------------------------
 
@@ -365,20 +437,38 @@ def _job_of(
     raise UserInputError(f"`{C.describe(command)}` changes nothing")
 
 
-def _click_key(action_id: str, container: dict[str, Any], message: dict[str, Any]) -> str:
-    """Same button on the same version of the same message ⇒ same key (double clicks)."""
-    material = json.dumps(
-        [
+def _click_key(
+    action_id: str,
+    container: dict[str, Any],
+    message: dict[str, Any],
+    action: dict[str, Any],
+    body: dict[str, Any],
+) -> str:
+    """Same button on the same version of the same message ⇒ same key (double clicks).
+
+    On the Home tab the "message" is the published view: its id and hash name the version,
+    and the button's value which environment (one view holds many PRs' buttons).
+    """
+    if _on_home(body):
+        view = body.get("view") or {}
+        parts = [action_id, view.get("id"), view.get("hash"), action.get("value")]
+    else:
+        parts = [
             action_id,
             container.get("channel_id"),
             container.get("message_ts"),
             message.get("edited", {}).get("ts"),
             message.get("blocks"),
-        ],
-        sort_keys=True,
-        default=str,
-    )
+        ]
+    material = json.dumps(parts, sort_keys=True, default=str)
     return "click:" + hashlib.sha256(material.encode()).hexdigest()[:40]
+
+
+def _on_home(body: dict[str, Any]) -> bool:
+    """Pressed on the App Home tab (a view, not a message)."""
+    return (body.get("view") or {}).get("type") == "home" or (
+        (body.get("container") or {}).get("type") == "view"
+    )
 
 
 def busy_text(job: Job) -> str:

@@ -17,10 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.commands import USAGE
+from bot.domain.cost import money, per_hour
 from bot.domain.events import LogTail
 from bot.domain.ttl import format_duration
 from bot.orchestrator.inventory import EnvView
-from bot.orchestrator.models import PrLogs
+from bot.orchestrator.models import PrLogs, Spend
 from bot.slack.text import code_block, escape, link, log_lines, mention, quote, safe_url
 
 Block = dict[str, Any]
@@ -129,6 +130,7 @@ class Card:
     frozen: bool = False
     logs_url: str | None = None
     details: Sequence[str] = field(default=())
+    cost: str | None = None  # "≈ $0.034/h · $0.41 so far · …" (the bot's own words)
 
 
 def card_text(card: Card) -> str:
@@ -149,6 +151,8 @@ def card_blocks(card: Card) -> list[Block]:
     lines = [f"{icon} *{subject}*{title}{sha}", f"*{quote(card.headline or card.state)}*"]
     if safe_url(card.url) and card.state == "running":
         lines.append(f"🌐 {link(card.url, str(card.url))}")
+    if card.cost and card.state == "running":
+        lines.append(f"💵 {quote(card.cost, DETAIL_LIMIT)}")
     if card.reason:
         lines.append(f"*Why:* {quote(card.reason, REASON_LIMIT, multiline=True)}")
     if card.next_action:
@@ -231,6 +235,8 @@ def env_line(view: EnvView, now: datetime) -> str:
         f"age {age}",
         f"⌛ {quote(left, 40)}",
     ]
+    if view.estimate is not None:
+        parts.append(f"≈ {per_hour(view.estimate.hourly)}")
     if view.requester:
         parts.append(f"by {quote(view.requester, 60)}")
     if safe_url(view.url):
@@ -241,11 +247,37 @@ def env_line(view: EnvView, now: datetime) -> str:
     return line
 
 
-def list_blocks(views: Sequence[EnvView], now: datetime, *, limit_chars: int = 2800) -> list[Block]:
-    """Every environment, packed into sections within Slack's limits; a count when truncated."""
+def spend_text(spend: Spend) -> str:
+    """This month in one line: per hour now, spent so far, what runs will add, the budget."""
+    running = f"{spend.running} running" if spend.running else "nothing running"
+    text = (
+        f"≈ {per_hour(spend.hourly)} ({running}) · this month (UTC) ≈ {money(spend.spent)} "
+        f"so far, ≈ {money(spend.committed)} more until the running ones expire"
+    )
+    if spend.budget is not None:
+        used = spend.spent + spend.committed
+        share = int(used / spend.budget * 100) if spend.budget else 0
+        text += f" · budget {money(spend.budget)} ({share}% spent or committed)"
+    return text + " · list-price estimates"
+
+
+def list_blocks(
+    views: Sequence[EnvView],
+    now: datetime,
+    *,
+    limit_chars: int = 2800,
+    spend: Spend | None = None,
+) -> list[Block]:
+    """Every environment, packed into sections within Slack's limits; a count when truncated;
+    with ``spend``, this month's totals at the end."""
     header = f"*{len(views)} environment{'s' if len(views) != 1 else ''}*"
+    totals = [context(f"💵 {spend_text(spend)}")] if spend is not None else []
     if not views:
-        return [mrkdwn("No environments are running. Start one with `/showtime start <pr>`.")]
+        return [
+            mrkdwn("No environments are running. Start one with `/showtime start <pr>`."),
+            *totals,
+        ]
+    room = MAX_BLOCKS - len(totals)
     blocks: list[Block] = [mrkdwn(header)]
     chunk: list[str] = []
     size = 0
@@ -255,18 +287,18 @@ def list_blocks(views: Sequence[EnvView], now: datetime, *, limit_chars: int = 2
         if size + len(line) + 1 > limit_chars:
             blocks.append(mrkdwn("\n".join(chunk)))
             chunk, size = [], 0
-            if len(blocks) >= MAX_BLOCKS - 2:
+            if len(blocks) >= room - 2:
                 break
         chunk.append(line)
         size += len(line) + 1
         shown += 1
-    if chunk and len(blocks) < MAX_BLOCKS - 1:
+    if chunk and len(blocks) < room - 1:
         blocks.append(mrkdwn("\n".join(chunk)))
     else:
         shown -= len(chunk)
     if shown < len(views):
         blocks.append(context(f"… and {len(views) - shown} more not shown (Slack's message limit)"))
-    return blocks
+    return blocks + totals
 
 
 def status_blocks(

@@ -593,3 +593,52 @@ def test_a_full_deploy_through_threaded_moto_server_over_loopback(
             assert waiting(ecs_events, "clear_name")[0].state == "DRAINING"
     finally:
         server.stop()
+
+
+# ----- sizes, for the cost estimate (SPEC §13) ----------------------------------------
+
+
+def test_sizes_come_from_registering_or_one_describe_per_revision_ever(
+    ecs_engine: EcsEngine, ecs_standin: EcsStandIn, ecs_settings: Settings, ecs_clock: FakeClock
+) -> None:
+    from bot.domain.cost import Size
+
+    ours = ecs_engine.register_task_definition(36121, SHA, "")
+    ecs = boto3.client("ecs", region_name="us-west-2")
+    # The superset-showtime CLI registered this one: the engine has never seen it.
+    theirs = ecs.register_task_definition(
+        family="superset-ci-cli",
+        cpu="1 vCPU",
+        memory="4 GB",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        containerDefinitions=[{"name": "app", "image": "apache/superset:cli"}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs_standin.reset()
+
+    sizes = ecs_engine.task_sizes([ours, theirs, ours])
+    assert sizes == {ours: Size(512, 2048), theirs: Size(1024, 4096)}
+    assert ecs_standin.calls == {"DescribeTaskDefinition": 1}  # only the CLI's
+    ecs_standin.reset()
+    assert ecs_engine.task_sizes([theirs]) == {theirs: Size(1024, 4096)}
+    assert ecs_standin.calls == {}  # a revision never changes: asked once per process
+    assert ecs_engine.template_size() == Size(512, 2048)
+
+    # One that cannot be described is left out, and not asked again for a while.
+    gone = "arn:aws:ecs:us-west-2:123456789012:task-definition/gone:1"
+    assert ecs_engine.task_sizes([gone, ours]) == {ours: Size(512, 2048)}
+    assert ecs_engine.task_sizes([gone]) == {}
+    assert ecs_standin.calls == {"DescribeTaskDefinition": 1}
+    ecs_clock.advance(601)
+    ecs_engine.task_sizes([gone])
+    assert ecs_standin.calls == {"DescribeTaskDefinition": 2}
+
+
+def test_found_services_carry_their_task_definition_and_public_ip(
+    ecs_engine: EcsEngine, ecs_events: list[Event]
+) -> None:
+    ecs_deploy(ecs_engine, ecs_events)
+    (service,) = ecs_engine.find_services()
+    assert service.task_definition is not None
+    assert service.task_definition.split("/")[-1] == "superset-ci-pr-36121:1"
+    assert service.public_ip is True

@@ -25,6 +25,7 @@ from bot.adapters.store import (
     safe_url,
 )
 from bot.clock import FakeClock
+from bot.domain.cost import Period, Size
 from bot.domain.modes import DeployMode
 from bot.orchestrator.jobs import (
     DuplicateRequestError,
@@ -474,6 +475,66 @@ def test_remember_once_under_a_race_says_true_once(store: SqlJobStore) -> None:
 def test_a_second_store_on_the_same_database_sees_the_same_jobs(make_store: MakeStore) -> None:
     job = start_job(make_store())
     assert make_store().live_job("pr:36121") == job
+
+
+# --- when environments ran (SPEC §13) --------------------------------------------------------------
+
+SIZE = Size(512, 2048, True)
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def test_periods_open_close_and_are_read_from_a_moment_on(make_store: MakeStore) -> None:
+    web1, web2 = make_store(), make_store()
+    name = "pr-36121-abc1234-service"
+    expires = T0 + timedelta(hours=48)
+    assert web1.environment_started(Period(name, 36121, "abc1234", SIZE, T0, expires=expires))
+    other = Period("pr-2-bbbbbbb-service", 2, "bbbbbbb", Size(1024, 4096), T0 - timedelta(days=40))
+    web1.environment_started(other)
+    assert web2.environment_stopped(other.service, T0 - timedelta(days=35))
+    assert not web2.environment_stopped(other.service, T0)  # nothing open any more
+    # A month that began after the second stopped sees only the first, still running.
+    periods = web2.environment_periods(since=T0 - timedelta(days=1))
+    assert periods == [Period(name, 36121, "abc1234", SIZE, T0, None, expires)]
+    assert periods[0].started.tzinfo is not None and periods[0].running
+    web2.set_environment_expiry(name, None)  # extended to close
+    web2.environment_stopped(name, T0 + timedelta(hours=5))
+    assert web1.environment_periods(since=T0) == [
+        Period(name, 36121, "abc1234", SIZE, T0, T0 + timedelta(hours=5), None)
+    ]
+    assert len(web1.environment_periods(since=T0 - timedelta(days=365))) == 2
+
+
+def test_a_new_period_of_a_service_ends_the_open_one_unless_only_adopting(
+    store: SqlJobStore,
+) -> None:
+    name = "pr-1-aaaaaaa-service"
+    store.environment_started(Period(name, 1, "aaaaaaa", SIZE, T0))
+    bigger = Period(name, 1, "aaaaaaa", Size(1024, 4096, True), T0 + timedelta(hours=2))
+    assert store.environment_started(bigger)  # a redeploy onto a bigger task definition
+    # The sweeper finding it running records nothing more.
+    assert not store.environment_started(
+        Period(name, 1, "aaaaaaa", SIZE, T0 - timedelta(hours=9)), replace=False
+    )
+    periods = store.environment_periods(since=T0)
+    assert [(p.size, p.started, p.stopped) for p in periods] == [
+        (SIZE, T0, T0 + timedelta(hours=2)),
+        (bigger.size, T0 + timedelta(hours=2), None),
+    ]
+    # A stop stamped before the start (clocks a little apart) never makes a negative period.
+    store.environment_stopped(name, T0)
+    assert store.environment_periods(since=T0)[-1].stopped == T0 + timedelta(hours=2)
+
+
+def test_racing_writers_leave_one_open_period_per_service(store: SqlJobStore) -> None:
+    name = "pr-1-aaaaaaa-service"
+    run_at_once(
+        8,
+        lambda i: store.environment_started(
+            Period(name, 1, "aaaaaaa", SIZE, T0 + timedelta(minutes=i)), replace=i % 2 == 0
+        ),
+    )
+    periods = store.environment_periods(since=T0)
+    assert [p.running for p in periods].count(True) == 1
 
 
 # --- SQLite specifics ----------------------------------------------------------------------------

@@ -82,6 +82,11 @@ def test_manifest_is_valid_and_holds_only_used_scopes() -> None:
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is False
     assert commands[0]["url"].endswith("/slack/events")
+    # The Home tab (SPEC §13): enabled, and its event delivered to the same URL.
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    events = manifest["settings"]["event_subscriptions"]
+    assert events["request_url"] == commands[0]["url"]
+    assert events["bot_events"] == ["app_home_opened"]
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert scopes == {"commands", "chat:write", "usergroups:read"}
     # Every Web API method the bot calls needs one of these scopes (or none).
@@ -97,10 +102,18 @@ def test_manifest_is_valid_and_holds_only_used_scopes() -> None:
             "users_info",
             "conversations_info",
             "chat_postEphemeral",
+            "views_publish",
         )
         if m in source
     }
-    assert used <= {"chat_postMessage", "chat_update", "chat_getPermalink", "usergroups_users_list"}
+    # views.publish needs no scope (the Home tab is the app's own surface).
+    assert used <= {
+        "chat_postMessage",
+        "chat_update",
+        "chat_getPermalink",
+        "usergroups_users_list",
+        "views_publish",
+    }
 
 
 def test_procfile_and_env_example() -> None:

@@ -98,3 +98,17 @@ def test_ctrl_c_leaves_no_process_behind(tmp_path: Path) -> None:
     assert sandbox.wait(30) == 0
     _, alive = psutil.wait_procs(bots, timeout=10)
     assert alive == []
+
+
+def test_the_console_shows_the_home_tab_and_presses_its_buttons(tmp_path: Path) -> None:
+    script = tmp_path / "home.txt"
+    script.write_text("/showtime start 36121\nhome\nclick stop 36121\nhome\n")
+    result = run_sandbox(script, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    first, after = out.split("showtime> click stop 36121")
+    assert "🏠 Home │ ━━ 🎪 Showtime environments ━━" in first
+    assert "━━ Your environments (1) ━━" in first and "[Open] [Stop] [Extend TTL]" in first
+    assert "💵 ≈ $0.034/h · $0.00 so far · $1.64 more until it expires" in first
+    assert "🏠 Home │ ✅ `stop` #36121: #36121 stopped" in after
+    assert "━━ All environments (0) ━━" in after

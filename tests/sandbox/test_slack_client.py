@@ -417,3 +417,59 @@ def test_bolt_refuses_requests_that_do_not_verify(
     assert response.status_code == 401
     assert standin.channel_messages() == []
     assert standin.responses() == []
+
+
+# -- the Events API and the Home tab ----------------------------------------------------------
+
+
+def test_events_are_signed_json_event_callbacks(
+    to_capture: SlackRequester, capture: _CaptureServer, standin: SlackStandIn
+) -> None:
+    to_capture.app_home_opened(MAINTAINER_USER_ID)
+    WebClient(token=standin.bot_token, base_url=standin.api_url).views_publish(
+        user_id=MAINTAINER_USER_ID, view={"type": "home", "blocks": STATUS_BLOCKS}
+    )
+    to_capture.app_home_opened(MAINTAINER_USER_ID)
+    to_capture.url_verification("challenge-123")
+
+    first, second, challenge = capture.captured
+    for sent in capture.captured:
+        assert sent.headers["Content-Type"] == "application/json"
+        assert SignatureVerifier(SECRET).is_valid_request(sent.body, sent.headers)
+    envelope = json.loads(first.body)
+    assert envelope["type"] == "event_callback" and envelope["event_id"].startswith("Ev")
+    assert envelope["team_id"] == standin.team_id and envelope["api_app_id"] == standin.app_id
+    event = envelope["event"]
+    assert (event["type"], event["user"], event["tab"]) == (
+        "app_home_opened",
+        MAINTAINER_USER_ID,
+        "home",
+    )
+    assert "view" not in event  # nothing published yet
+    # Once a view is published, Slack sends it (with its hash) when the tab opens.
+    view = json.loads(second.body)["event"]["view"]
+    assert view == standin.home_view(MAINTAINER_USER_ID)
+    assert json.loads(challenge.body) == {
+        "token": "sandbox-verification-token",
+        "challenge": "challenge-123",
+        "type": "url_verification",
+    }
+
+
+def test_a_home_tab_press_carries_the_view_and_no_response_url(
+    to_capture: SlackRequester, capture: _CaptureServer, standin: SlackStandIn
+) -> None:
+    client = WebClient(token=standin.bot_token, base_url=standin.api_url)
+    view = client.views_publish(
+        user_id=MAINTAINER_USER_ID, view={"type": "home", "blocks": STATUS_BLOCKS}
+    )["view"]
+    to_capture.click_home(view, "stop", value="36121")
+    sent = payload(capture.captured[0])
+    assert sent["type"] == "block_actions"
+    assert sent["container"] == {"type": "view", "view_id": view["id"]}
+    assert sent["view"]["hash"] == view["hash"]
+    assert sent["actions"][0]["value"] == "36121" and sent["actions"][0]["block_id"]
+    for absent in ("response_url", "channel", "message"):
+        assert absent not in sent
+    with pytest.raises(UserInputError, match="No button 'stop'"):
+        to_capture.click_home(view, "stop", value="99999")

@@ -599,3 +599,77 @@ def test_a_failing_subscriber_does_not_break_posting(
     standin.on_change(broken)
     assert client.chat_postMessage(channel=DEFAULT_CHANNEL, text="still works")["ok"]
     assert len(standin.channel_messages()) == 1
+
+
+# -- views.publish (the App Home tab) ---------------------------------------------------------
+
+
+def home(*blocks: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "home", "blocks": list(blocks)}
+
+
+def test_views_publish_keeps_each_users_home_tab(client: WebClient, standin: SlackStandIn) -> None:
+    changes: list[SlackChange] = []
+    standin.on_change(changes.append)
+    answer = client.views_publish(user_id=MAINTAINER_USER_ID, view=home(section("hello")))
+    view = answer["view"]
+    assert view["type"] == "home" and view["id"].startswith("V") and view["hash"]
+    assert view["blocks"][0]["block_id"]  # Slack gives every block an id
+    assert standin.home_view(MAINTAINER_USER_ID) == view
+    assert [c.kind for c in changes] == ["home"] and changes[0].channel == MAINTAINER_USER_ID
+    # Published again with the hash it has: accepted, same view id, a new hash.
+    again = client.views_publish(
+        user_id=MAINTAINER_USER_ID, view=home(section("again")), hash=view["hash"]
+    )["view"]
+    assert again["id"] == view["id"] and again["hash"] != view["hash"]
+    assert [v["blocks"][0]["text"]["text"] for v in standin.home_views(MAINTAINER_USER_ID)] == [
+        "hello",
+        "again",
+    ]
+    # A stale hash loses the race, as in Slack.
+    assert (
+        slack_error(
+            client.views_publish,
+            user_id=MAINTAINER_USER_ID,
+            view=home(section("late")),
+            hash=view["hash"],
+        )
+        == "hash_conflict"
+    )
+    assert standin.home_view("U0NOBODY") is None
+
+
+def test_views_publish_refuses_what_slack_refuses(client: WebClient, standin: SlackStandIn) -> None:
+    def problems(**kwargs: Any) -> tuple[str, list[str]]:
+        with pytest.raises(SlackApiError) as raised:
+            client.views_publish(**kwargs)
+        response = raised.value.response
+        return str(response["error"]), list(
+            (response.get("response_metadata") or {}).get("messages") or []
+        )
+
+    many = home(*(section(f"line {n}") for n in range(101)))
+    error, messages = problems(user_id=MAINTAINER_USER_ID, view=many)
+    assert error == "invalid_arguments"
+    assert messages == ["[ERROR] no more than 100 items allowed [json-pointer:/view/blocks]"]
+    # A hundred is fine: a Home tab takes twice a message's blocks.
+    client.views_publish(user_id=MAINTAINER_USER_ID, view=home(*many["blocks"][:100]))
+
+    error, messages = problems(user_id=MAINTAINER_USER_ID, view=home(section("x" * 3001)))
+    assert error == "invalid_arguments"
+    assert messages == [
+        "[ERROR] must be less than 3001 characters [json-pointer:/view/blocks/0/text/text]"
+    ]
+    error, messages = problems(
+        user_id=MAINTAINER_USER_ID, view={"type": "modal", "blocks": [section("x")]}
+    )
+    assert (error, messages) == (
+        "invalid_arguments",
+        ["[ERROR] must be one of: home [json-pointer:/view/type]"],
+    )
+    assert problems(user_id="U0NOBODY", view=home(section("x")))[0] == "user_not_found"
+    assert problems(user_id="", view=home(section("x")))[0] == "invalid_arguments"
+    huge = home(*(section("y" * 2900) for _ in range(99)))
+    assert problems(user_id=MAINTAINER_USER_ID, view=huge)[0] == "view_too_large"
+    standin.home_tab_enabled = False
+    assert problems(user_id=MAINTAINER_USER_ID, view=home(section("x")))[0] == "not_enabled"

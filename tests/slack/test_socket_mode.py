@@ -109,6 +109,15 @@ def test_slash_commands_and_a_button_arrive_and_are_acked_and_acted_on(
     assert sw.socket.connections_opened == 1
 
 
+def test_the_home_tab_event_arrives_over_the_socket_too(socket_world: SocketWorld) -> None:
+    sw = socket_world
+    ack = sw.socket.wait_for_ack(sw.socket.app_home_opened("U0MAINTAINER"))
+    assert ack.seconds < 3 and ack.payload is None
+    view = sw.wait_for(lambda: sw.slack.home_view("U0MAINTAINER"), "the Home tab")
+    assert view["type"] == "home"
+    assert any(b.get("text", {}).get("text") == "All environments (0)" for b in view["blocks"])
+
+
 @pytest.mark.parametrize("goes", ["refresh", "drop"])
 def test_bot_reconnects_after_the_socket_goes_and_keeps_answering(
     socket_world: SocketWorld, goes: str

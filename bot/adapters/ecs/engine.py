@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from hashlib import sha256
@@ -43,8 +45,10 @@ from bot.adapters.ecs.taskdef import build_task_definition, load_template
 from bot.adapters.waiting import Reason, Wait, duration
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
+from bot.domain.cost import Size, parse_cpu, parse_memory
 from bot.domain.events import Progress, Warning, format_elapsed, no_progress
 from bot.domain.naming import parse_service_name, service_name
+from bot.errors import ConfigurationError
 from bot.orchestrator.ports import Service
 
 if TYPE_CHECKING:
@@ -57,6 +61,7 @@ DESCRIBE_BATCH = 10  # DescribeServices accepts at most 10 services per call
 LIST_PAGE = 100  # ListServices' largest page
 MAX_CLIENT_TOKEN = 36  # CreateService's clientToken: up to 36 ASCII characters
 STOPPED_CHECK_SECONDS = 30.0  # look for stopped tasks this often even without failedTasks
+SIZE_RETRY_SECONDS = 600.0  # a task definition that could not be described is asked again after
 
 _TAG_FORBIDDEN = re.compile(r"[^\w .:/=+\-@]")
 
@@ -76,7 +81,8 @@ class ServiceState(StrEnum):
 class EcsEngine:
     """ECS operations the orchestrator composes into start, stop, redeploy and sweep.
 
-    Stateless apart from its clients, so one engine serves every job thread.
+    Stateless apart from its clients and what never changes (the size of a task definition
+    revision), so one engine serves every job thread.
     """
 
     def __init__(
@@ -102,6 +108,11 @@ class EcsEngine:
         )
         self._clock = clock
         self._cluster = settings.ecs_cluster
+        # Task definition ARN → its size. A registered revision is immutable, so an answer
+        # is good forever; the ones this engine registers are known without asking.
+        self._sizes: dict[str, Size] = {}
+        self._unsized: dict[str, float] = {}  # ARN → when describing it failed (monotonic)
+        self._sizes_lock = threading.Lock()
 
     # ----- names ------------------------------------------------------------
 
@@ -248,8 +259,58 @@ class EcsEngine:
         for text in warnings:
             progress(Warning(text))
         response = self._aws.call("RegisterTaskDefinition", params["family"], **params)
-        arn: str = response["taskDefinition"]["taskDefinitionArn"]
+        registered = response["taskDefinition"]
+        arn: str = registered["taskDefinitionArn"]
+        size = _size_of(registered) or _size_of(params)
+        if size is not None:
+            with self._sizes_lock:
+                self._sizes[arn] = size
         return arn
+
+    def task_sizes(self, arns: Collection[str]) -> Mapping[str, Size]:
+        """CPU and memory of each task definition (``public_ip`` False: that is the service's).
+
+        One DescribeTaskDefinition per revision this process has not seen, ever: the
+        revisions this engine registered are known from registering them, so only an
+        environment made elsewhere (the superset-showtime CLI) costs a call, once. One that
+        cannot be described (no permission, deregistered) is left out and asked again after
+        ``SIZE_RETRY_SECONDS``: a cost estimate is never worth failing a listing for.
+        """
+        now = self._clock.monotonic()
+        with self._sizes_lock:
+            missing = [
+                arn
+                for arn in dict.fromkeys(arns)
+                if arn not in self._sizes
+                and now - self._unsized.get(arn, -1e18) >= SIZE_RETRY_SECONDS
+            ]
+        for arn in missing:
+            try:
+                described = (
+                    self._aws.call("DescribeTaskDefinition", arn, taskDefinition=arn).get(
+                        "taskDefinition"
+                    )
+                    or {}
+                )
+            except EcsError as exc:
+                log.warning("cannot read the size of %s (%s); no cost estimate for it", arn, exc)
+                described = {}
+            size = _size_of(described)
+            with self._sizes_lock:
+                if size is None:
+                    self._unsized[arn] = now
+                else:
+                    self._sizes[arn] = size
+        with self._sizes_lock:
+            return {arn: self._sizes[arn] for arn in arns if arn in self._sizes}
+
+    def template_size(self) -> Size | None:
+        """What a new environment will ask for: the template's task-level cpu and memory."""
+        try:
+            template = load_template(self._settings.ecs_task_definition_file)
+        except ConfigurationError:
+            return None
+        return _size_of(template)
 
     # ----- creating, updating, deleting ---------------------------------------
 
@@ -632,6 +693,8 @@ def _service(raw: dict[str, Any], tags: dict[str, str]) -> Service:
     pr = _int_or_none(tags.get("pr"))
     if pr is None and parsed:
         pr = parsed[0]
+    network = (raw.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
+    assign = network.get("assignPublicIp")
     return Service(
         name=name,
         status=raw.get("status") or "",
@@ -639,7 +702,15 @@ def _service(raw: dict[str, Any], tags: dict[str, str]) -> Service:
         sha=tags.get("sha") or (parsed[1] if parsed else None),
         requested_by=tags.get("requested_by") or tags.get("github_user"),
         created=_epoch(tags.get("showtime_created")) or _utc(raw.get("createdAt")),
+        task_definition=raw.get("taskDefinition") or None,
+        public_ip=None if assign is None else assign == "ENABLED",
     )
+
+
+def _size_of(definition: Mapping[str, Any]) -> Size | None:
+    """A task definition's task-level cpu and memory (Fargate requires both)."""
+    cpu, memory = parse_cpu(definition.get("cpu")), parse_memory(definition.get("memory"))
+    return None if cpu is None or memory is None else Size(cpu, memory)
 
 
 def _name_of(raw: dict[str, Any]) -> str:

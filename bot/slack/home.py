@@ -1,0 +1,167 @@
+"""The App Home tab (SPEC §13): what runs, whose it is, what it costs — Block Kit, pure.
+
+Built per person from one shared look at every environment (``Orchestrator.overview``,
+cached a few seconds), so a hundred people opening the tab cost one GitHub search and one
+ECS round. First "Your environments" with the status message's Open / Stop / Extend
+buttons (same action ids and values, so a press goes through the same intake code and the
+same authorisation), then "All environments" one line each, then the totals.
+
+Whose is an environment: the ECS tag ``requested_by`` holds the Slack id of whoever had
+this bot create it — the exact answer, for every environment this bot made. The 🤡 label
+holds a GitHub login (``SHOWTIME_GITHUB_LOGINS``) or a Slack name; the login is matched
+too, so an environment the superset-showtime CLI made for a mapped person (🤡 and the
+CLI's ``github_user`` tag carry the login) is theirs as well. Slack names are not matched:
+the event carries only the user's id, and every environment labelled with a Slack name was
+made by this bot, whose tag already says whose it is.
+
+Slack's limits for a Home view: 100 blocks, 3000 characters a text, 150 a header. Every
+outsider's word (titles, label values) goes through ``quote``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.domain.ttl import format_duration
+from bot.orchestrator.inventory import EnvView
+from bot.orchestrator.models import Overview
+from bot.slack import views as V
+from bot.slack.text import quote, safe_url
+
+MAX_HOME_BLOCKS = 100
+MAX_HEADER = 150
+OWN_SHOWN = 10  # "Your environments": a section and a row of buttons each
+SECTION_CHARS = 2900  # lines packed per section, under Slack's 3000
+
+
+def is_mine(view: EnvView, user_id: str, github_login: str | None) -> bool:
+    """Did ``user_id`` ask for this environment (see the module docstring)?"""
+    if view.requester_id and view.requester_id == user_id:
+        return True
+    if not github_login:
+        return False
+    login = github_login.lower()
+    return (view.requester or "").lower() == login or (view.requester_id or "").lower() == login
+
+
+def home_view(
+    overview: Overview,
+    user_id: str,
+    *,
+    repository: str,
+    github_login: str | None,
+    now: datetime,
+    notice: str | None = None,
+) -> dict[str, Any]:
+    """The Home tab for ``user_id``; ``notice`` (the bot's mrkdwn) answers a press there."""
+    environments = overview.environments
+    footer = V.context(
+        f"Updated {now.strftime('%H:%M UTC')} · ≈ list-price estimates (Fargate Linux/x86, "
+        "public IPv4; SHOWTIME_COST_*) · URLs and mismatches: `/showtime list` · "
+        "a PR's details: `/showtime status <pr>`"
+    )
+    blocks: list[V.Block] = [_header("🎪 Showtime environments")]
+    if notice:
+        blocks.append(V.mrkdwn(notice))
+    blocks.append(V.mrkdwn(f"💵 {V.spend_text(overview.spend)}"))
+
+    mine = [v for v in environments if is_mine(v, user_id, github_login)]
+    blocks.append(_header(f"Your environments ({len(mine)})"))
+    if not mine:
+        blocks.append(
+            V.context(
+                "None is yours. Start one with `/showtime start <pr>` in a channel with the bot."
+            )
+        )
+    for view in mine[:OWN_SHOWN]:
+        blocks.append(V.mrkdwn(_own_text(view, repository, now)))
+        if actions := _buttons(view):
+            blocks.append(
+                {"type": "actions", "block_id": f"home-{view.pr}-{view.sha}", "elements": actions}
+            )
+    if len(mine) > OWN_SHOWN:
+        blocks.append(V.context(f"… {len(mine) - OWN_SHOWN} more of yours: `/showtime list`"))
+
+    blocks.append({"type": "divider"})
+    blocks.append(_header(f"All environments ({len(environments)})"))
+    if not environments:
+        blocks.append(V.context("No environments are running."))
+    blocks.extend(_all_lines(environments, now, room=MAX_HOME_BLOCKS - len(blocks) - 1))
+    blocks.append(footer)
+    return {"type": "home", "blocks": blocks}
+
+
+def _header(text: str) -> V.Block:
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": V.clip(text, MAX_HEADER), "emoji": True},
+    }
+
+
+def _own_text(view: EnvView, repository: str, now: datetime) -> str:
+    icon = V.STATE_ICONS.get(view.status, "❔")
+    title = f" — {quote(view.title, V.TITLE_LIMIT)}" if view.title else ""
+    head = f"{icon} *{V.pr_link(repository, view.pr)}*{title} · `{quote(view.sha, 40)}`"
+    facts = [f"*{quote(view.status, 40)}*" + (" 🎯" if view.active else "")]
+    if view.created:
+        facts.append(f"age {format_duration(now - view.created)}")
+    facts.append(f"⌛ {quote(_left(view, now), 40)}")
+    lines = [head, " · ".join(facts)]
+    if view.estimate is not None:
+        lines.append(f"💵 {quote(view.estimate.text(), V.DETAIL_LIMIT)}")
+    if view.mismatch:
+        lines.append(f"⚠️ _{quote(view.mismatch, V.DETAIL_LIMIT)}_")
+    return "\n".join(lines)
+
+
+def _left(view: EnvView, now: datetime) -> str:
+    if view.ttl == "close":
+        return "until close"
+    left = view.time_left(now)
+    return format_duration(left) + " left" if left is not None else "?"
+
+
+def _buttons(view: EnvView) -> list[dict[str, Any]]:
+    """Open / Stop / Extend, exactly as on the status message (same ids, same values)."""
+    value = V.button_value(view.pr, view.sha)
+    found: list[dict[str, Any]] = []
+    if view.status == "running" and (url := safe_url(view.url)):
+        found.append(V.button("Open", V.ACTION_OPEN, value, url=url, style="primary"))
+    found.append(V.button("Stop", V.ACTION_STOP, value, style="danger"))
+    if view.status == "running":
+        found.append(V.button("Extend TTL", V.ACTION_EXTEND, value))
+    return found
+
+
+def _all_lines(environments: Sequence[EnvView], now: datetime, *, room: int) -> list[V.Block]:
+    """One line each, packed into sections; "… N more" once the blocks run out."""
+    blocks: list[V.Block] = []
+    chunk: list[str] = []
+    size = 0
+    shown = 0
+    for view in environments:
+        line = V.env_line(view, now)
+        if chunk and size + len(line) + 1 > SECTION_CHARS:
+            if len(blocks) >= room - 2:  # keep one for this chunk, one for "… N more"
+                break
+            blocks.append(V.mrkdwn("\n".join(chunk)))
+            shown += len(chunk)
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 1
+    if chunk and len(blocks) < room - (0 if shown + len(chunk) == len(environments) else 1):
+        blocks.append(V.mrkdwn("\n".join(chunk)))
+        shown += len(chunk)
+    if shown < len(environments):
+        blocks.append(V.context(f"… {len(environments) - shown} more: `/showtime list`"))
+    return blocks
+
+
+def error_view(text: str) -> dict[str, Any]:
+    """The Home tab when the environments could not be looked at (``text``: the bot's mrkdwn)."""
+    return {
+        "type": "home",
+        "blocks": [_header("🎪 Showtime environments"), V.mrkdwn(text)],
+    }
