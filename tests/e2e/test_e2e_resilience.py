@@ -78,6 +78,9 @@ def test_thirty_percent_aws_throttling_still_deploys() -> None:
             "DeleteService",
         ):
             sandbox.ecs.throttle(operation, 0.3)
+        # Chance alone may spare the rarely made calls: each is refused once for certain.
+        for operation in ("RegisterTaskDefinition", "CreateService", "DeleteService"):
+            sandbox.ecs.fail_next(operation, "ThrottlingException", "Rate exceeded")
         outcome = sandbox.command("start 36123", timeout=180)
         assert not outcome.failed, (outcome, sandbox.bot_log()[-2000:])
         stop = sandbox.command("stop 36123", timeout=180)
@@ -86,5 +89,6 @@ def test_thirty_percent_aws_throttling_still_deploys() -> None:
         assert not again.failed
         # Throttling really happened, and was survived: several operations were refused.
         throttled = {op: n for op, n in sandbox.ecs.injected.items() if n}
-        assert sum(throttled.values()) >= 5 and len(throttled) >= 3, throttled
+        assert sum(throttled.values()) >= 5, throttled
+        assert {"RegisterTaskDefinition", "CreateService", "DeleteService"} <= set(throttled)
         assert len([s for s in sandbox.services() if s["status"] == "ACTIVE"]) == 1
