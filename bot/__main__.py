@@ -69,10 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "jobs":
             return _jobs(args.limit, args.pr)
         settings = load_settings(SERVE_NEEDS)
-        setup_logging(settings.log_level, settings.log_format)
         if command == "check-config":
             print("configuration OK for 'serve'")
             return 0
+        setup_logging(settings.log_level, settings.log_format)
         from bot.server import serve
         from bot.wiring import build_bot
 

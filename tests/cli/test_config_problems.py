@@ -3,6 +3,7 @@ invalid and missing together, exit status 2, no traceback, no value echoed."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -85,3 +86,16 @@ def test_a_good_configuration_passes(
 
     assert main(["check-config"]) == 0
     assert "configuration OK" in capsys.readouterr().out
+
+
+def test_check_config_leaves_logging_alone(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Checking the configuration only prints; it does not take over the process's logging."""
+    for var in REQUIRED_TO_SERVE:
+        monkeypatch.setenv(var, "x")
+    handlers = list(logging.getLogger().handlers)
+
+    assert main(["check-config"]) == 0
+
+    assert logging.getLogger().handlers == handlers
