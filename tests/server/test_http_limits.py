@@ -222,14 +222,15 @@ def test_connections_idle_past_the_channel_timeout_are_closed(http_bot: SlackWor
                 b"POST /slack/events HTTP/1.1\r\nHost: bot\r\nContent-Length: 1000\r\n\r\n"
             )
         began = time.monotonic()
-        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        # Kept waiting forever unless the idle ones are dropped (1 s idle, found within 1 s
+        # more); the generous timeout only keeps a loaded machine from failing the test.
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
         try:
             connection.request("GET", "/healthz")
             assert connection.getresponse().status == 200
         finally:
             connection.close()
-        # Waited for the idle ones to be dropped: 1 s idle, found within 1 s more.
-        assert 0.5 < time.monotonic() - began < 4
+        assert time.monotonic() - began > 0.5  # it did wait for them
         assert held[0].recv(1) == b""  # closed by the server
     finally:
         for sock in held:
