@@ -18,6 +18,7 @@ from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
 from bot.sandbox.github import GitHubStandIn
+from bot.sandbox.slack_client import SignedRequest
 
 
 @dataclass(frozen=True)
@@ -76,18 +77,14 @@ class WebhookSender:
         """The same delivery again, as GitHub's "Redeliver" button sends it."""
         return self.post(delivery.event, delivery.body, guid=delivery.guid)
 
+    def build(self, event: str, payload: dict[str, Any]) -> SignedRequest:
+        """A signed delivery ready to send later (the benchmarks' load client sends these)."""
+        body = json.dumps(payload).encode()
+        headers = self._headers(event, body, str(uuid.uuid4()))
+        return SignedRequest(url=self.url, body=body.decode(), headers=headers)
+
     def post(self, event: str, body: bytes, *, guid: str, signature: str | None = None) -> Delivery:
-        if signature is None:
-            signature = "sha256=" + hmac.new(self._secret, body, hashlib.sha256).hexdigest()
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "GitHub-Hookshot/sandbox",
-            "X-GitHub-Event": event,
-            "X-GitHub-Delivery": guid,
-            "X-GitHub-Hook-ID": "1",
-        }
-        if signature:
-            headers["X-Hub-Signature-256"] = signature
+        headers = self._headers(event, body, guid, signature)
         request = Request(self.url, data=body, headers=headers, method="POST")
         try:
             with urlopen(request, timeout=10) as response:
