@@ -41,6 +41,9 @@ class WebhookIntake:
         self._secret = settings.github_webhook_secret.get_secret_value().encode()
         self._orch = orchestrator
         self._work = ThreadPoolExecutor(WORKERS, thread_name_prefix="webhook")
+        # Events the bot's own label writes cause are told apart by its login: known before
+        # the first delivery needs it (in the background; start-up never waits on GitHub).
+        self._work.submit(orchestrator.github_events.know_own_login)
 
     def receive(self, headers: Mapping[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON answer) for one delivery; the work, if any, is queued."""

@@ -71,6 +71,15 @@ class GitHubEvents:
         self._lock = threading.Lock()
         self._roles: dict[str, tuple[float, str]] = {}
 
+    def know_own_login(self) -> None:
+        """Look up the bot's own GitHub identity ahead of the first delivery (one read per
+        process, like Slack's auth.test), so no delivery pays for it; on failure the first
+        delivery looks again."""
+        try:
+            self._deps.github.own_login()
+        except ShowtimeError as exc:
+            log.warning("could not read the bot's GitHub identity yet: %s", exc)
+
     def handle(self, event: PullRequestEvent) -> str:
         """Act on one delivery; returns what was done (for the log and tests)."""
         if not self._deps.store.remember_once(f"delivery:{event.delivery}"):

@@ -14,7 +14,7 @@ from conftest import COMMITTER, READER, WRITER, HookWorld
 
 from bot.domain import labels as L
 from bot.orchestrator.jobs import JobKind, JobState
-from bot.sandbox.github import ROUTE_DEPLOYMENTS, ROUTE_PERMISSION
+from bot.sandbox.github import ROUTE_DEPLOYMENTS, ROUTE_PERMISSION, ROUTE_USER
 from bot.slack import views
 
 PR = 36121
@@ -53,6 +53,18 @@ def test_ping_unknown_events_and_actions_are_answered_and_ignored(hook_world: Ho
     edited = hw.world.github_standin.pull_request_payload(PR, "edited", WRITER)
     assert hw.hooks.send("pull_request", edited).status == 200
     assert hw.idle(PR) == []
+
+
+def test_the_bots_own_login_is_read_once_before_any_delivery(hook_world: HookWorld) -> None:
+    """Known ahead (events caused by its own label writes are ignored by it), so no
+    delivery's request count includes it."""
+    hw = hook_world
+    github = hw.world.github_standin
+    hw.wait_until(lambda: github.count("GET", ROUTE_USER) == 1, "the bot's login to be read")
+    github.reset_counts()
+    hw.hooks.push(PR, WRITER)  # no environment: the delivery reads nothing about the bot
+    hw.idle(PR)
+    assert github.count("GET", ROUTE_USER) == 0
 
 
 # ----- trigger labels -------------------------------------------------------------------------
@@ -133,8 +145,10 @@ def test_a_push_rolls_a_running_environment_forward(hook_world: HookWorld) -> No
     # definitions (deploying, running), the claim's POST, GET + PUT for running, 7 SHA
     # definition deletes (the claim's 2, the replaced SHA's 5), 4 Deployments writes
     # (create, in_progress, success, the replaced one inactive); the PR comes with the
-    # delivery — and 16 for the next push within 5 minutes. Fail if it grows.
+    # delivery, the bot's own login was read at start-up — and 16 for the next push within
+    # 5 minutes. Fail if it grows.
     assert hw.world.github_standin.count("GET", ROUTE_PERMISSION) == 1
+    assert hw.world.github_standin.count("GET", ROUTE_USER) == 0
     assert hw.world.github_standin.total() <= 17, hw.world.github_standin.counts()
     hw.world.github_standin.reset_counts()
     hw.hooks.push(PR, COMMITTER)
