@@ -13,6 +13,10 @@ process (see ``load_client``). The latency is the HTTP round trip of the signed 
 to ``/slack/events``: what Slack holds to its 3 s limit. The deploys are counted in
 the job store before and after each row, and the ECS calls the stand-in answered
 during the row show that they really poll.
+
+Reads are limited to 10 a minute per person (SPEC §12), so the requests come from
+``READERS`` people in turn (each sends one request of a row): every status is really
+answered rather than refused with "slow down".
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ CLIENT_THREADS = 4
 REQUESTS_PER_SECOND = 20.0
 FIRST_PR = 41001
 ANSWER_TIMEOUT = 60.0
+READERS = STATUS_REQUESTS  # people sending the reads, one request each per row
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,8 @@ def run() -> list[Table]:
         env={},
     )
     with sandbox:
+        for i in range(READERS):
+            sandbox.slack.add_user(_reader(i), f"reader-{i}")
         in_flight: list[int] = []
         owners: frozenset[str] = frozenset()  # job owners before the last restart
         for level in LEVELS:
@@ -143,7 +150,12 @@ def _measure(
 ) -> None:
     assert sandbox.requester is not None
     before = _waiting(sandbox, old_owners)
-    signed = [sandbox.requester.build_slash_command(text) for text in texts]
+    signed = [
+        sandbox.requester.build_slash_command(
+            text, user_id=_reader(i % READERS), user_name=f"reader-{i % READERS}"
+        )
+        for i, text in enumerate(texts)
+    ]
     log.info("ack: %d x %s with %d deploys in flight", len(texts), label, before)
     ecs_calls = sum(sandbox.ecs.calls.values())
     began = time.monotonic()
@@ -206,6 +218,10 @@ def _measure_webhook(
         f"{before}/{_waiting(sandbox, old_owners)}",
         ecs_rate,
     )
+
+
+def _reader(i: int) -> str:
+    return f"UREADER{i:04d}"
 
 
 def _wait_for_answers(sandbox: Sandbox, signed: list[SignedRequest], prefix: str) -> int:
