@@ -11,8 +11,7 @@ it, so a second job for the key fails on the primary key however many threads or
 It also keeps when each environment ran, and with what size (``environment_periods``): the
 record this month's estimated spend and the monthly budget are computed from (SPEC §13).
 
-The schema is made with ``create_all`` on construction. ``create_all`` only adds missing tables,
-so changing an existing table needs a migration tool (Alembic) first.
+The tables and engines are in ``store_schema``.
 """
 
 from __future__ import annotations
@@ -24,43 +23,37 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import fields, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    Boolean,
-    CheckConstraint,
-    Column,
     Connection,
-    DateTime,
-    Dialect,
     Engine,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
     Interval,
-    MetaData,
     RowMapping,
-    String,
-    Table,
-    Text,
     create_engine,
-    event,
     func,
     literal,
     select,
-    text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.types import TypeDecorator
 
+from bot.adapters.store_schema import (
+    ENGINE_OPTIONS,
+    READ_ONLY,
+    environment_periods,
+    followups,
+    job_locks,
+    jobs,
+    metadata,
+    normalise_url,
+    remembered_keys,
+    reservations,
+    safe_url,
+    sqlite_engine,
+)
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.domain.cost import Period, Size
 from bot.orchestrator.jobs import (
@@ -84,175 +77,12 @@ from bot.orchestrator.jobs import (
 log = logging.getLogger(__name__)
 
 
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC in and out, on both backends.
-
-    SQLite has no time zones: values are stored as naive UTC text (which also sorts and compares
-    correctly as text). PostgreSQL stores ``timestamptz`` and hands values back in the session's
-    zone, so they are converted back to UTC.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: the job store needs timezone-aware times")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class _StateType(TypeDecorator[JobState]):
-    """Job states as their plain values ("queued"), read back as ``JobState``."""
-
-    impl = String(16)
-    cache_ok = True
-
-    def process_bind_param(self, value: JobState | None, dialect: Dialect) -> str | None:
-        return None if value is None else JobState(value).value
-
-    def process_result_value(self, value: str | None, dialect: Dialect) -> JobState | None:
-        return None if value is None else JobState(value)
-
-
-_json = JSON().with_variant(JSONB(), "postgresql")
-metadata = MetaData()
-
-jobs = Table(
-    "jobs",
-    metadata,
-    # Insertion order: newest-first stays right when created_at ties (same instant, fake clocks).
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("id", String(32), nullable=False, unique=True),
-    Column("kind", String(32), nullable=False),
-    Column("lock_key", String(200)),
-    Column("pr", Integer),
-    Column("sha", String(64)),
-    Column("requester", String(64), nullable=False),
-    Column("requester_name", String(200), nullable=False),
-    Column("channel", String(64)),
-    Column("thread_ts", String(64)),
-    Column("params", _json, nullable=False),
-    Column("data", _json, nullable=False),
-    Column("step", String(100)),
-    Column("state", _StateType(), nullable=False),
-    Column("outcome", Text),
-    Column("correlation_id", String(8), nullable=False),
-    Column("idempotency_key", String(255), unique=True),
-    Column("owner", String(200)),
-    Column("heartbeat_at", UTCDateTime()),
-    Column("created_at", UTCDateTime(), nullable=False),
-    Column("updated_at", UTCDateTime(), nullable=False),
-    Column("finished_at", UTCDateTime()),
-    CheckConstraint(
-        "state IN ('queued', 'running', 'succeeded', 'failed')", name="jobs_state_known"
-    ),
-    Index("jobs_pr_created", "pr", "created_at"),
-    Index("jobs_state", "state"),
-)
-
-job_locks = Table(
-    "job_locks",
-    metadata,
-    Column("lock_key", String(200), primary_key=True),
-    Column(
-        "job_id",
-        String(32),
-        ForeignKey("jobs.id", ondelete="CASCADE"),
-        nullable=False,
-        unique=True,
-    ),
-    Column("created_at", UTCDateTime(), nullable=False),
-)
-
-remembered_keys = Table(
-    "remembered_keys",
-    metadata,
-    Column("key", String(255), primary_key=True),
-    Column("created_at", UTCDateTime(), nullable=False),
-)
-
-# What is to happen to a PR once its live job ends: a push, or its closing, that arrived while
-# a job ran (SPEC §11). One row per PR: the newest push wins, and a stop outranks a start.
-followups = Table(
-    "followups",
-    metadata,
-    Column("pr", Integer, primary_key=True),
-    Column("kind", String(16), nullable=False),
-    Column("requester", String(200), nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("created_at", UTCDateTime(), nullable=False),
-)
-
-# What a live job holds of a limited pool (the environment limit, the monthly budget) until it
-# finishes: a check-and-hold in one transaction, so two jobs racing for the last unit cannot
-# both get it. ``item`` names what the unit becomes (a service name), so a unit that already
-# shows up in the caller's count of what is in use is not counted twice.
-reservations = Table(
-    "reservations",
-    metadata,
-    Column("job_id", String(32), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
-    Column("pool", String(32), primary_key=True),
-    Column("item", String(200), nullable=False),
-    Column("amount", Float, nullable=False),
-    Column("created_at", UTCDateTime(), nullable=False),
-)
-
-# When each environment ran, and with what size (SPEC §13: this month's spend counts stopped
-# environments too). One row per stretch: opened when ECS accepts the service, closed when it
-# is deleted; a redeploy onto a new task definition closes one and opens the next. At most one
-# open row per service name (a partial unique index, on both backends).
-environment_periods = Table(
-    "environment_periods",
-    metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("service", String(200), nullable=False),
-    Column("pr", Integer, nullable=False),
-    Column("sha", String(40), nullable=False),
-    Column("cpu_units", Integer, nullable=False),
-    Column("memory_mib", Integer, nullable=False),
-    Column("public_ip", Boolean, nullable=False),
-    Column("started", UTCDateTime(), nullable=False),
-    Column("stopped", UTCDateTime()),
-    Column("expires", UTCDateTime()),
-    Index(
-        "environment_periods_open",
-        "service",
-        unique=True,
-        sqlite_where=text("stopped IS NULL"),
-        postgresql_where=text("stopped IS NULL"),
-    ),
-    Index("environment_periods_stopped", "stopped"),
-)
-
 _JOB_FIELDS = tuple(f.name for f in fields(Job))
 _LIVE = sorted(LIVE_STATES)
 _CREATE_ATTEMPTS = 5
 # Any constants: serialise create_all, and each reservation pool, between replicas.
 _SCHEMA_LOCK_ID = 0x5E0_71AE
 _POOL_LOCK_ID = 0x5E0_7100
-# Execution option telling the SQLite begin hook that a transaction only reads.
-_READ_ONLY = "showtime_read_only"
-
-
-def normalise_url(url: str) -> URL:
-    """Parse a store URL; Heroku's ``postgres://`` and plain ``postgresql://`` get psycopg 3."""
-    parsed = make_url(url)
-    if parsed.drivername in ("postgres", "postgresql"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed
-
-
-def safe_url(url: str) -> str:
-    """The URL with its password masked, for logs and error messages."""
-    return normalise_url(url).render_as_string(hide_password=True)
 
 
 class SqlJobStore:
@@ -273,9 +103,9 @@ class SqlJobStore:
             in_memory = parsed.database in (None, "", ":memory:")
             if in_memory:
                 self._serial = threading.RLock()
-            self._engine = _sqlite_engine(parsed, in_memory=in_memory)
+            self._engine = sqlite_engine(parsed, in_memory=in_memory)
         else:
-            self._engine = create_engine(parsed, pool_pre_ping=True, **_ENGINE_OPTIONS)
+            self._engine = create_engine(parsed, pool_pre_ping=True, **ENGINE_OPTIONS)
         try:
             with self._write() as conn:
                 if conn.dialect.name == "postgresql":
@@ -810,7 +640,7 @@ class SqlJobStore:
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         with self._serial, self._translate_errors(), self._engine.connect() as conn:
-            yield conn.execution_options(**{_READ_ONLY: True})
+            yield conn.execution_options(**{READ_ONLY: True})
 
     @contextmanager
     def _translate_errors(self) -> Iterator[None]:
@@ -838,43 +668,6 @@ class SqlJobStore:
                 "try again in a minute; if it repeats, an admin checks the database "
                 "behind SHOWTIME_DB_URL",
             ) from exc
-
-
-# Statements are short, but dozens of job threads, Slack requests and the tickers may each
-# want one at once (SQLAlchemy's default is 5 + 10). Parameters stay out of error texts:
-# a job's params hold a Slack response_url, a credential for half an hour.
-_ENGINE_OPTIONS: dict[str, Any] = {"pool_size": 10, "max_overflow": 40, "hide_parameters": True}
-
-
-def _sqlite_engine(url: URL, *, in_memory: bool) -> Engine:
-    options: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
-    if in_memory:
-        options["poolclass"] = StaticPool  # one connection, or each would see its own database
-        options["hide_parameters"] = True
-    else:
-        options.update(_ENGINE_OPTIONS)
-    engine = create_engine(url, **options)
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # SQLAlchemy emits BEGIN itself (below); the driver's own handling skips it for SELECT.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        # busy_timeout first: switching to WAL needs a lock another connection may hold.
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # A write transaction takes the write lock up front: a deferred one that reads, then
-        # writes, fails at once with SQLITE_BUSY if another writer committed in between,
-        # whatever the busy timeout. Reads in WAL mode never wait for writers.
-        read_only = conn.get_execution_options().get(_READ_ONLY, False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
-
-    return engine
 
 
 def _open_period(service: str) -> Any:
