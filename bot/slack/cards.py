@@ -95,7 +95,10 @@ def labels_card(
         return _card(where, job, state="stopped", headline="No environment", frozen=labels.frozen)
     ttl = labels.ttl_for(show) or where.default_ttl
     created = show.created_at
-    left = format_duration(time_left(created, ttl, where.now)) if created else None
+    # TTL close has no time left to show: the badge already says "close".
+    left = (
+        format_duration(time_left(created, ttl, where.now)) if created and ttl != "close" else None
+    )
     state = "running" if show.status == L.RUNNING else (show.status or "unknown")
     if state in L.IN_PROGRESS_STATUSES:
         state = "deploying"

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from slack_sdk import WebClient
 
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.orchestrator.jobs import Job, JobKind, JobState, StartParams, StartRecord
 from bot.sandbox.slack import SlackStandIn, block_kit_problems
-from bot.slack import views
+from bot.slack import cards, views
 from bot.slack.auth import Authorizer
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -129,3 +134,40 @@ def test_building_the_app_leaves_the_environment_alone(
     app = build_app(settings(slack_signing_secret="s"), client, intake=None)  # type: ignore[arg-type]
     assert dict(os.environ) == before
     assert app.oauth_flow is None
+
+
+def test_a_ttl_close_card_shows_no_time_left() -> None:
+    """`close` has no countdown: the card says "⌛ close", never "close (until close left)"."""
+    where = cards.Where(repository="apache/superset", default_ttl="48h", now=NOW)
+    running = ["🎪 abc1234 🚦 running", "🎪 🎯 abc1234", "🎪 abc1234 📅 2026-03-02T08-00"]
+    closing = cards.labels_card(where, _job(), [*running, "🎪 ⌛ close"], logs_url=None)
+    assert closing.ttl == "close" and closing.time_left is None
+    assert "left" not in json.dumps(views.card_blocks(closing), ensure_ascii=False)
+    timed = cards.labels_card(where, _job(), [*running, "🎪 ⌛ 48h"], logs_url=None)
+    assert timed.time_left == "1d 23h"
+
+
+def _job() -> Job:
+    return Job(
+        id="j1",
+        kind=JobKind.START,
+        lock_key=None,
+        pr=36121,
+        sha=None,
+        requester="U0MAINTAINER",
+        requester_name="maintainer",
+        channel="C1",
+        thread_ts="1.0",
+        params=StartParams(),
+        record=StartRecord(sha7="abc1234"),
+        step=None,
+        state=JobState.SUCCEEDED,
+        outcome=None,
+        correlation_id="ref12345",
+        idempotency_key=None,
+        owner=None,
+        heartbeat_at=None,
+        created_at=NOW,
+        updated_at=NOW,
+        finished_at=None,
+    )
