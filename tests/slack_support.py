@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,27 @@ def bot_on(
         ecs=EcsEngine(configured, clock=world.clock),
         health=HttpHealthProbe(configured, world.clock, http_get=http_get),
     )
+
+
+@contextmanager
+def serving(world: World, slack: SlackStandIn, bot: Bot) -> Iterator[SlackWorld]:
+    """``bot`` under waitress on loopback, a signed requester in front of it; everything
+    (the bot's jobs included) stopped afterwards, ``slack`` too."""
+    server = HttpServer(bot, "127.0.0.1", 0)
+    server.start()
+    requester = SlackRequester(
+        f"http://127.0.0.1:{server.port}/slack/events", SIGNING_SECRET, slack
+    )
+    try:
+        yield SlackWorld(world, slack, bot, server, requester)
+    finally:
+        requester.close()
+        if bot.webhook is not None:
+            bot.webhook.close()
+        bot.orchestrator.shutdown(5)
+        server.close()
+        bot.store.close()
+        slack.stop()
 
 
 @dataclass

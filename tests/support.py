@@ -9,16 +9,20 @@ tests, which are about what the orchestrator does, not about wire formats.
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fakes import FakeEcs, FakeGitHub, FakeHealth, FakeLogs
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
-from bot.adapters.store import SqlJobStore, jobs
+from bot.adapters.store import SqlJobStore, jobs, normalise_url
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import events as ev
@@ -215,3 +219,26 @@ class FakeWorld(_Base):
     def service_names(self, status: str | None = "ACTIVE") -> list[str]:
         assert self.aws is not None
         return sorted(s.name for s in self.aws.services(status))
+
+
+PG_URL_ENV = "SHOWTIME_TEST_PG_URL"
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A job store URL on an empty schema of its own in the test PostgreSQL, dropped after;
+    skips the test when SHOWTIME_TEST_PG_URL is not set (CI always sets it)."""
+    admin_url = os.environ.get(PG_URL_ENV)
+    if not admin_url:
+        pytest.skip(f"PostgreSQL not available: set {PG_URL_ENV} (scripts/start-postgres.sh)")
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalise_url(admin_url))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = normalise_url(admin_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

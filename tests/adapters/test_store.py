@@ -7,17 +7,15 @@ and of anything else using the database.
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from support import age_jobs
+from sqlalchemy import text
+from support import age_jobs, postgres_schema
 
 from bot.adapters.store import (
     SqlJobStore,
@@ -40,9 +38,6 @@ from bot.orchestrator.jobs import (
     StoreError,
 )
 
-PG_URL_ENV = "SHOWTIME_TEST_PG_URL"
-PG_MISSING = "PostgreSQL not available: set SHOWTIME_TEST_PG_URL (scripts/start-postgres.sh)"
-
 MakeStore = Callable[..., SqlJobStore]
 
 
@@ -57,20 +52,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'jobs.db'}"
         return
-    admin_url = os.environ.get(PG_URL_ENV)
-    if not admin_url:
-        pytest.skip(PG_MISSING)
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalise_url(admin_url))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = normalise_url(admin_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,21 +4,19 @@ monthly budget — on in-memory fakes of the ports and the fake clock (PostgreSQ
 
 from __future__ import annotations
 
-import os
 import re
 import threading
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from fakes import _Service
-from sqlalchemy import create_engine, text
-from support import FakeWorld
+from support import FakeWorld, postgres_schema
 
-from bot.adapters.store import SqlJobStore, normalise_url
+from bot.adapters.store import SqlJobStore
 from bot.domain import cost as C
 from bot.domain import events as ev
 from bot.domain.cost import Size
@@ -29,7 +27,6 @@ from bot.orchestrator.models import JobRequest
 
 PR = 36121
 HOURLY = Decimal("0.03413")  # the bundled task definition at list prices, public IPv4
-PG_URL = os.environ.get("SHOWTIME_TEST_PG_URL", "")
 
 
 def sha7(world: FakeWorld, pr: int = PR) -> str:
@@ -269,38 +266,24 @@ def test_an_extend_past_the_budget_is_refused_and_the_ttl_stays(
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def two_replicas(request: pytest.FixtureRequest, fake_world: FakeWorld) -> Iterator[list[Any]]:
     """Two orchestrators (replicas) on one job store: SQLite's file, or a PostgreSQL schema."""
-    schema = None
-    if request.param == "sqlite":
-        url = fake_world.settings.showtime_db_url
-    else:
-        if not PG_URL:
-            pytest.skip("PostgreSQL not available: set SHOWTIME_TEST_PG_URL")
-        schema = f"test_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(normalise_url(PG_URL))
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = (
-            normalise_url(PG_URL)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-    fake_world.orchestrator.shutdown(5)  # the fixture's own: the replicas replace it
-    stores = [SqlJobStore(url, clock=fake_world.clock) for _ in range(2)]
-    orchestrators = []
-    for store in stores:
-        fake_world.store = store
-        orchestrators.append(fake_world.build_orchestrator())
-    try:
-        yield orchestrators
-    finally:
-        for orchestrator in orchestrators:
-            orchestrator.shutdown(5)
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = fake_world.settings.showtime_db_url
+        else:
+            url = stack.enter_context(postgres_schema())
+        fake_world.orchestrator.shutdown(5)  # the fixture's own: the replicas replace it
+        stores = [SqlJobStore(url, clock=fake_world.clock) for _ in range(2)]
+        orchestrators = []
         for store in stores:
-            store.close()
-        if schema is not None:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+            fake_world.store = store
+            orchestrators.append(fake_world.build_orchestrator())
+        try:
+            yield orchestrators
+        finally:
+            for orchestrator in orchestrators:
+                orchestrator.shutdown(5)
+            for store in stores:
+                store.close()
 
 
 @pytest.mark.parametrize("world_settings", [{"showtime_monthly_budget": "2"}])

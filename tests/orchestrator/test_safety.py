@@ -6,24 +6,20 @@ Each test reproduces a defect found in review (issue 10) and fails without its f
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import create_engine, text
-from support import World, age_jobs
+from support import World, age_jobs, postgres_schema
 
-from bot.adapters.store import SqlJobStore, normalise_url
+from bot.adapters.store import SqlJobStore
 from bot.domain import events as ev
 from bot.errors import RefusedError
 from bot.orchestrator.jobs import JobKind, JobState, TtlParams
 from bot.orchestrator.models import JobRequest
 
 PR = 36121
-PG_URL = os.environ.get("SHOWTIME_TEST_PG_URL", "")
 
 
 def sha7(world: World, pr: int = PR) -> str:
@@ -36,21 +32,8 @@ def shared_store_url(request: pytest.FixtureRequest, world: World) -> Iterator[s
     if request.param == "sqlite":
         yield world.settings.showtime_db_url
         return
-    if not PG_URL:
-        pytest.skip(
-            "PostgreSQL not available: set SHOWTIME_TEST_PG_URL (scripts/start-postgres.sh)"
-        )
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalise_url(PG_URL))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = normalise_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema() as url:
+        yield url
 
 
 # ----- 1. two replicas, one job: the one that lost it undoes nothing ----------------------

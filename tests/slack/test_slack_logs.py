@@ -7,13 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from slack_support import OUTSIDER, SIGNING_SECRET, SlackWorld, bot_on
+from slack_support import OUTSIDER, SlackWorld, bot_on, serving
 from support import SLACK_USER, World
 
 from bot.sandbox.aws import CRASH_LINES
 from bot.sandbox.slack import SlackStandIn
-from bot.sandbox.slack_client import SlackRequester
-from bot.server import HttpServer
 from bot.slack import views
 from bot.slack.text import escape
 
@@ -32,19 +30,8 @@ def sw(world: World, health: dict[str, int]) -> Iterator[SlackWorld]:
     slack.start()
     slack.add_user(OUTSIDER, "outsider")
     bot = bot_on(world, slack, http_get=lambda url, timeout: health["status"])
-    server = HttpServer(bot, "127.0.0.1", 0)
-    server.start()
-    requester = SlackRequester(
-        f"http://127.0.0.1:{server.port}/slack/events", SIGNING_SECRET, slack
-    )
-    try:
-        yield SlackWorld(world, slack, bot, server, requester)
-    finally:
-        requester.close()
-        bot.orchestrator.shutdown(5)
-        server.close()
-        bot.store.close()
-        slack.stop()
+    with serving(world, slack, bot) as served:
+        yield served
 
 
 def image(sw: SlackWorld, pr: int = PR) -> str:

@@ -10,14 +10,12 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from slack_support import SIGNING_SECRET, SlackWorld, bot_on
+from slack_support import SlackWorld, bot_on, serving
 from support import World
 
 from bot.orchestrator.jobs import Job
 from bot.sandbox.slack import DEFAULT_CHANNEL, SlackStandIn
-from bot.sandbox.slack_client import SlackRequester
 from bot.sandbox.webhooks import WebhookSender
-from bot.server import HttpServer
 
 WEBHOOK_SECRET = "test-webhook-secret"
 WRITER = "maintainer-login"  # write access on the repository
@@ -80,19 +78,18 @@ def hook_world(world: World) -> Iterator[HookWorld]:
         github_webhook_secret=SecretStr(WEBHOOK_SECRET),
         showtime_notify_channel=DEFAULT_CHANNEL,
     )
-    server = HttpServer(bot, "127.0.0.1", 0)
-    server.start()
-    base = f"http://127.0.0.1:{server.port}"
-    requester = SlackRequester(f"{base}/slack/events", SIGNING_SECRET, slack)
-    hooks = WebhookSender(f"{base}/github/webhook", WEBHOOK_SECRET, world.github_standin)
-    try:
-        yield HookWorld(world, slack, bot, server, requester, hooks=hooks, gate=gate)
-    finally:
-        gate.set()
-        requester.close()
-        if bot.webhook is not None:
-            bot.webhook.close()
-        bot.orchestrator.shutdown(5)
-        server.close()
-        bot.store.close()
-        slack.stop()
+    with serving(world, slack, bot) as served:
+        url = f"http://127.0.0.1:{served.server.port}/github/webhook"
+        hooks = WebhookSender(url, WEBHOOK_SECRET, world.github_standin)
+        try:
+            yield HookWorld(
+                served.world,
+                served.slack,
+                served.bot,
+                served.server,
+                served.requester,
+                hooks=hooks,
+                gate=gate,
+            )
+        finally:
+            gate.set()  # a held health check must not outlive the test
