@@ -203,6 +203,29 @@ class SlackRequester:
             )
         )
 
+    def _pressed(self, button: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``actions`` entry Slack sends for a press of ``button``."""
+        action: dict[str, Any] = {
+            "type": "button",
+            "action_id": button["action_id"],
+            "block_id": button["block_id"],
+            "text": button.get("text"),
+            "action_ts": self._action_ts(),
+        }
+        for key in ("value", "style", "url"):
+            if key in button:
+                action[key] = button[key]
+        return action
+
+    def _presser(self, user_id: str) -> dict[str, Any]:
+        user = self.standin.user(user_id) or {}
+        return {
+            "id": user_id,
+            "username": user.get("name", user_id),
+            "name": user.get("name", user_id),
+            "team_id": self.standin.team_id,
+        }
+
     def build_click(
         self,
         message: Mapping[str, Any],
@@ -215,25 +238,10 @@ class SlackRequester:
         button = _button(message, action_id)
         channel = channel_id or message.get("channel") or DEFAULT_CHANNEL
         is_ephemeral = bool(message.get("is_ephemeral"))
-        user = self.standin.user(user_id) or {}
-        action: dict[str, Any] = {
-            "type": "button",
-            "action_id": action_id,
-            "block_id": button["block_id"],
-            "text": button.get("text"),
-            "action_ts": self._action_ts(),
-        }
-        for key in ("value", "style", "url"):
-            if key in button:
-                action[key] = button[key]
+        action = self._pressed(button)
         payload: dict[str, Any] = {
             "type": "block_actions",
-            "user": {
-                "id": user_id,
-                "username": user.get("name", user_id),
-                "name": user.get("name", user_id),
-                "team_id": self.standin.team_id,
-            },
+            "user": self._presser(user_id),
             "api_app_id": self.standin.app_id,
             "token": VERIFICATION_TOKEN,
             "container": {
@@ -305,25 +313,10 @@ class SlackRequester:
                 f"press one of its buttons: {available}",
             )
         button = found[0]
-        user = self.standin.user(user_id) or {}
-        action: dict[str, Any] = {
-            "type": "button",
-            "action_id": action_id,
-            "block_id": button["block_id"],
-            "text": button.get("text"),
-            "action_ts": self._action_ts(),
-        }
-        for key in ("value", "style", "url"):
-            if key in button:
-                action[key] = button[key]
+        action = self._pressed(button)
         payload: dict[str, Any] = {
             "type": "block_actions",
-            "user": {
-                "id": user_id,
-                "username": user.get("name", user_id),
-                "name": user.get("name", user_id),
-                "team_id": self.standin.team_id,
-            },
+            "user": self._presser(user_id),
             "api_app_id": self.standin.app_id,
             "token": VERIFICATION_TOKEN,
             "container": {"type": "view", "view_id": view.get("id")},
