@@ -92,8 +92,8 @@ def fake_world(tmp_path: Path, world_settings: dict[str, Any]) -> Iterator[FakeW
     values: dict[str, Any] = {
         "_env_file": None,
         "github_token": "test-token",
-        "ecs_subnets": ["subnet-00000000000000001"],
-        "ecs_security_groups": ["sg-00000000000000001"],
+        "ecs_subnets": ["subnet-test-a"],
+        "ecs_security_groups": ["sg-test-a"],
         "showtime_poll_seconds": 5.0,
         "showtime_db_url": f"sqlite:///{tmp_path / 'jobs.db'}",
         "showtime_job_workers": 16,
