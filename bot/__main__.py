@@ -105,7 +105,7 @@ def _jobs(limit: int, pr: int | None) -> int:
         sha = (record.sha7 if isinstance(record, StartRecord) else job.sha or "")[:7]
         print(
             f"{when}  {job.correlation_id}  {job.kind:<8} {target:<8} {sha:<7}  {job.state.value:<9} "
-            f"{job.requester:<12} {job.step or '-':<16} {(job.outcome or '')[:80]}"
+            f"{job.requester.stored:<20} {job.step or '-':<16} {(job.outcome or '')[:80]}"
         )
     return 0
 

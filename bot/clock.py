@@ -20,6 +20,10 @@ class Clock(Protocol):
 
     def sleep(self, seconds: float) -> None: ...
 
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Sleep ``seconds`` or until ``event`` is set, whichever comes first; is it set?"""
+        ...
+
     def now(self) -> datetime:
         """Wall-clock time, timezone-aware UTC (for labels and TTLs)."""
         ...
@@ -33,12 +37,20 @@ class SystemClock:
         if seconds > 0:
             time.sleep(seconds)
 
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        return event.wait(max(seconds, 0.0))
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
 
 class FakeClock:
-    """A clock for tests: ``sleep`` advances time at once instead of waiting."""
+    """A clock for tests: ``sleep`` advances time at once instead of waiting.
+
+    ``wait`` behaves as on the system clock, in fake time: an event already set ends it at
+    once (no time passes); otherwise the whole interval passes, and whether the event is set
+    then is the answer — so an interrupted wait ends the same way under both clocks.
+    """
 
     def __init__(self, start: datetime | None = None) -> None:
         self._lock = threading.Lock()
@@ -54,6 +66,12 @@ class FakeClock:
         self.advance(seconds)
         with self._lock:
             self.slept.append(seconds)
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        if event.is_set():
+            return True
+        self.sleep(seconds)
+        return event.is_set()
 
     def advance(self, seconds: float) -> None:
         with self._lock:

@@ -25,9 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bot.config import Settings
-from bot.orchestrator.github_events import PullRequestEvent
-from bot.orchestrator.ports import PullRequest
-from bot.orchestrator.service import Orchestrator
+from bot.orchestrator.github_events import GitHubEvents, PullRequestEvent
+from bot.orchestrator.ports import PrState, PullRequest
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +35,14 @@ ACTIONS = frozenset({"labeled", "synchronize", "closed"})
 
 
 class WebhookIntake:
-    def __init__(self, settings: Settings, orchestrator: Orchestrator) -> None:
+    def __init__(self, settings: Settings, events: GitHubEvents) -> None:
         assert settings.github_webhook_secret is not None
         self._secret = settings.github_webhook_secret.get_secret_value().encode()
-        self._orch = orchestrator
+        self._events = events
         self._work = ThreadPoolExecutor(WORKERS, thread_name_prefix="webhook")
         # Events the bot's own label writes cause are told apart by its login: known before
         # the first delivery needs it (in the background; start-up never waits on GitHub).
-        self._work.submit(orchestrator.github_events.know_own_login)
+        self._work.submit(events.know_own_login)
 
     def receive(self, headers: Mapping[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON answer) for one delivery; the work, if any, is queued."""
@@ -74,7 +73,7 @@ class WebhookIntake:
 
     def _act(self, event: PullRequestEvent) -> None:
         try:
-            done = self._orch.github_events.handle(event)
+            done = self._events.handle(event)
             log.info(
                 "GitHub %s on #%s by %s: %s",
                 event.action,
@@ -104,7 +103,7 @@ def parse(delivery: str, payload: dict[str, Any]) -> PullRequestEvent | None:
         label=str(label["name"]) if label.get("name") else None,
         pull=PullRequest(
             number=int(pull["number"]),
-            state=str(pull["state"]),
+            state=PrState(str(pull["state"])),
             merged=bool(pull.get("merged")),
             head_sha=str(pull["head"]["sha"]),
             title=str(pull.get("title") or ""),

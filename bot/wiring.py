@@ -1,9 +1,19 @@
-"""The composition root: settings in, a wired bot out. The only place parts meet."""
+"""The composition root: settings in, a wired bot out. The only place parts meet.
+
+``policy_of`` turns the operator's settings into the service layer's typed policy;
+``service_layer`` builds the service layer's parts from ports (the real adapters here, a
+test's fakes elsewhere) and hands each entry point the parts it needs.
+"""
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -15,9 +25,19 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.adapters.store import SqlJobStore
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
-from bot.orchestrator.ports import EcsPort, GitHubPort, HealthProbe, LogsPort
-from bot.orchestrator.runner import InterruptibleClock
-from bot.orchestrator.service import Orchestrator
+from bot.orchestrator.context import Background, Deps, Ports
+from bot.orchestrator.facade import Orchestrator
+from bot.orchestrator.github_events import GitHubEvents
+from bot.orchestrator.jobs import JobKind, JobStore
+from bot.orchestrator.lifecycle import Lifecycle
+from bot.orchestrator.metering import Metering
+from bot.orchestrator.mirror import DeploymentMirror
+from bot.orchestrator.policy import Policy
+from bot.orchestrator.ports import Threads
+from bot.orchestrator.queries import Queries
+from bot.orchestrator.runner import InterruptibleClock, JobRunner
+from bot.orchestrator.service import Broadcast, Jobs
+from bot.orchestrator.sweeper import Sweeper, validate_cleanup
 from bot.slack.app import build_app
 from bot.slack.auth import Authorizer
 from bot.slack.intake import Intake
@@ -29,14 +49,79 @@ from bot.webhook import WebhookIntake
 class Bot:
     settings: Settings
     store: SqlJobStore
-    github: GitHubPort
-    ecs: EcsPort
+    ports: Ports
     orchestrator: Orchestrator
     client: WebClient
     intake: Intake
     app: App
     stopping: threading.Event
     webhook: WebhookIntake | None = None  # POST /github/webhook, with GITHUB_WEBHOOK_SECRET
+
+
+def policy_of(settings: Settings) -> Policy:
+    """What the service layer needs of the settings, typed (STYLE: policy, not settings)."""
+    return Policy(
+        repository=settings.github_repository,
+        default_ttl=settings.showtime_default_ttl,
+        max_environments=settings.showtime_max_environments,
+        monthly_budget=settings.showtime_monthly_budget,
+        rates=settings.cost_rates,
+        public_ip=settings.ecs_assign_public_ip == "ENABLED",
+        stale_claim_after=timedelta(minutes=settings.showtime_stale_lock_minutes),
+        env_port=settings.showtime_env_port,
+        health_path=settings.showtime_health_path,
+        notify_channel=settings.showtime_notify_channel,
+        auto_redeploy=settings.showtime_auto_redeploy,
+        pr_comments=settings.showtime_pr_comments,
+        github_deployments=settings.showtime_github_deployments,
+        job_workers=settings.showtime_job_workers,
+        sweep_every=timedelta(seconds=settings.showtime_sweep_seconds),
+        single_process=settings.showtime_db_url.startswith("sqlite"),
+    )
+
+
+def service_layer(
+    policy: Policy,
+    ports: Ports,
+    store: JobStore,
+    clock: InterruptibleClock,
+    *,
+    stopping: threading.Event,
+    threads: Threads | None = None,
+    owner: str | None = None,
+) -> Orchestrator:
+    """The service layer's parts on ``ports``; no part knows the others but through what it
+    is handed here."""
+    owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    background = Background()
+    # Every create and delete of ECS also writes the record of when environments ran.
+    metering = Metering(ports.ecs, store, clock, public_ip=policy.public_ip)
+    deps = Deps.of(policy, ports, store, clock, background=background, ecs_observers=(metering,))
+    runner = JobRunner(policy.job_workers, stopping)
+    broadcast = Broadcast()
+    mirror = DeploymentMirror(
+        policy.github_deployments and ports.deployments is not None, background, store
+    )
+    jobs = Jobs(deps, runner, broadcast, mirror, owner=owner, stopping=stopping, threads=threads)
+    queries = Queries(deps)
+    sweeper = Sweeper(deps, jobs)
+    events = GitHubEvents(deps, jobs)
+    jobs.register(JobKind.CLEANUP, sweeper.run_cleanup, validate_cleanup)
+    jobs.after_each(lambda job: queries.forget())
+    jobs.after_each(events.after_job)
+    lifecycle = Lifecycle(
+        policy=policy,
+        store=store,
+        runner=runner,
+        owner=owner,
+        stopping=stopping,
+        working_ids=jobs.working_ids,
+        resume=jobs.resume,
+        sweep=sweeper.sweep,
+        follow_ups=events.follow_ups_left,
+        background=background,
+    )
+    return Orchestrator(jobs, queries, sweeper, events, lifecycle, broadcast)
 
 
 def slack_client(settings: Settings) -> WebClient:
@@ -52,45 +137,54 @@ def slack_client(settings: Settings) -> WebClient:
     )
 
 
-def build_bot(
-    settings: Settings,
-    *,
-    clock: Clock = SYSTEM_CLOCK,
-    github: GitHubPort | None = None,
-    ecs: EcsPort | None = None,
-    health: HealthProbe | None = None,
-    logs: LogsPort | None = None,
-    verify_token: bool = True,
-) -> Bot:
-    """Wire the real adapters (or the given ones) behind one orchestrator and one Bolt app."""
+def real_ports(settings: Settings, clock: Clock) -> Ports:
     from bot.adapters.ecs import EcsEngine, EcsLogs
     from bot.adapters.github import GitHubAdapter, GitHubDeployments
     from bot.adapters.health import HttpHealthProbe
 
-    stopping = threading.Event()
-    # Every wait of a job — ECS polls, health checks, GitHub rate limits — ends at once on
-    # SIGTERM, and for a job another replica adopted.
-    job_clock = InterruptibleClock(clock, stopping)
-    github = github or GitHubAdapter(settings, clock=job_clock)
-    ecs = ecs or EcsEngine(settings, clock=job_clock)
-    store = SqlJobStore(settings.showtime_db_url, clock=clock)
-    orchestrator = Orchestrator(
-        settings,
+    github = GitHubAdapter(settings, clock=clock)
+    return Ports(
         github=github,
-        ecs=ecs,
-        health=health or HttpHealthProbe(settings, clock=job_clock),
-        logs=logs or EcsLogs(settings, clock=job_clock),
-        store=store,
+        ecs=EcsEngine(settings, clock=clock),
+        health=HttpHealthProbe(settings, clock=clock),
+        logs=EcsLogs(settings, clock=clock),
         # The Deployments mirror shares the adapter's calls (and so its write pacing).
-        deployments=GitHubDeployments(github.calls) if isinstance(github, GitHubAdapter) else None,
-        clock=job_clock,
-        stopping=stopping,
+        deployments=GitHubDeployments(github.calls),
     )
+
+
+def build_bot(
+    settings: Settings,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    make_ports: Callable[[Settings, Clock], Ports] = real_ports,
+    verify_token: bool = True,
+) -> Bot:
+    """Wire the real adapters (or ``make_ports``'s) behind one service layer and one Bolt app."""
+    stopping = threading.Event()
+    # Every wait — ECS polls, health checks, GitHub rate limits — ends at once on SIGTERM;
+    # a job's own waits also on a cancel, or when another replica adopted it.
+    process_clock = InterruptibleClock.for_process(clock, stopping)
+    ports = make_ports(settings, process_clock)
+    store = SqlJobStore(settings.showtime_db_url, clock=clock)
     client = slack_client(settings)
     reporter = ThreadReporter(client, settings, clock)
+    orchestrator = service_layer(
+        policy_of(settings), ports, store, process_clock, stopping=stopping, threads=reporter
+    )
     orchestrator.add_listener(reporter)
-    orchestrator.open_threads_with(reporter)
-    intake = Intake(settings, orchestrator, client, Authorizer(settings, client, clock), clock)
+    authorizer = Authorizer(settings, client, clock)
+    intake = Intake(
+        settings,
+        orchestrator.jobs,
+        orchestrator.queries,
+        orchestrator.sweeper,
+        client,
+        authorizer,
+        clock,
+    )
     app = build_app(settings, client, intake, verify_token=verify_token)
-    webhook = WebhookIntake(settings, orchestrator) if settings.github_webhook_secret else None
-    return Bot(settings, store, github, ecs, orchestrator, client, intake, app, stopping, webhook)
+    webhook = (
+        WebhookIntake(settings, orchestrator.events) if settings.github_webhook_secret else None
+    )
+    return Bot(settings, store, ports, orchestrator, client, intake, app, stopping, webhook)

@@ -10,6 +10,7 @@ services' wire behaviour; these fakes model only what the port promises.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -22,8 +23,9 @@ from bot.domain.cost import Size
 from bot.domain.events import WAIT_REPORT_SECONDS, LogTail, Progress, Waiting, no_progress
 from bot.domain.labels import LabelChange, sha_of_label
 from bot.domain.naming import service_name
+from bot.domain.requester import Requester
 from bot.errors import RemoteError, WaitTimeoutError
-from bot.orchestrator.ports import LabelledPr, PullRequest, Service
+from bot.orchestrator.ports import LabelledPr, PrState, PullRequest, Service, ServiceState
 from bot.sandbox.github import fake_sha
 
 REPOSITORY = "apache/superset"
@@ -58,6 +60,9 @@ class FakeGitHub:
         self.calls: Counter[str] = Counter()
         self.writes: list[str] = []
         self._failures: dict[str, list[Exception]] = {}
+
+    def with_clock(self, clock: Clock) -> FakeGitHub:
+        return self  # it never waits
 
     # ----- set-up and inspection (what a test would check on GitHub) -------------------
 
@@ -108,7 +113,7 @@ class FakeGitHub:
                 raise PrNotFoundError(number, REPOSITORY)
             return PullRequest(
                 number=number,
-                state=pr.state,
+                state=PrState(pr.state),
                 merged=pr.merged,
                 head_sha=pr.commits[-1],
                 title=pr.title,
@@ -151,7 +156,9 @@ class FakeGitHub:
         with self._lock:
             prs = self._prs if self._index is None else self._index
             return [
-                LabelledPr(p.number, p.state, p.title, f"https://x/{p.number}", tuple(p.labels))
+                LabelledPr(
+                    p.number, PrState(p.state), p.title, f"https://x/{p.number}", tuple(p.labels)
+                )
                 for p in sorted(prs.values(), key=lambda p: p.number)
                 if any(name.startswith("🎪 ⌛ ") for name in p.labels)
             ]
@@ -193,7 +200,7 @@ class _Service:
     name: str
     pr: int
     sha: str
-    requested_by: str
+    requested_by: Requester
     created: datetime
     status: str = "ACTIVE"
     drains_at: float | None = None  # monotonic time it becomes INACTIVE
@@ -221,6 +228,12 @@ class FakeEcs:
         self.size = Size(512, 2048)
         self.sizes: dict[str, Size] = {}
 
+    def with_clock(self, clock: Clock) -> FakeEcs:
+        """The same ECS (shared state), waiting on ``clock``."""
+        bound = copy.copy(self)
+        bound.clock = clock
+        return bound
+
     # ----- set-up and inspection ---------------------------------------------------------
 
     def services(self, status: str | None = "ACTIVE") -> list[_Service]:
@@ -242,7 +255,14 @@ class FakeEcs:
         self._call("find_services")
         return [
             Service(
-                s.name, s.status, s.pr, s.sha, s.requested_by, s.created, s.task_definition, True
+                s.name,
+                ServiceState(s.status),
+                s.pr,
+                s.sha,
+                s.requested_by,
+                s.created,
+                s.task_definition,
+                True,
             )
             for s in self.services()
             if pr is None or s.pr == pr
@@ -284,7 +304,7 @@ class FakeEcs:
         pr: int,
         sha: str,
         task_definition_arn: str,
-        requested_by: str,
+        requested_by: Requester,
         expires: datetime | None,
         client_token: str,
         progress: Progress = no_progress,
@@ -309,7 +329,13 @@ class FakeEcs:
             self._services[name] = service
             self._ready_at[name] = self.clock.monotonic() + self.stable_seconds
             return Service(
-                name, "ACTIVE", pr, service.sha, requested_by, service.created, task_definition_arn
+                name,
+                ServiceState.ACTIVE,
+                pr,
+                service.sha,
+                requested_by,
+                service.created,
+                task_definition_arn,
             )
 
     def redeploy(
@@ -398,6 +424,11 @@ class FakeHealth:
         self.status = status
         self.urls: list[str] = []
 
+    def with_clock(self, clock: Clock) -> FakeHealth:
+        bound = copy.copy(self)
+        bound.clock = clock
+        return bound
+
     def wait_healthy(self, url: str, progress: Progress = no_progress) -> None:
         started = self.clock.monotonic()
         reported: float | None = None
@@ -425,6 +456,9 @@ class FakeLogs:
         self.problem = ""
         self.reads: list[tuple[str, int, str | None]] = []
         self.fail: Exception | None = None  # a port that breaks its promise not to raise
+
+    def with_clock(self, clock: Clock) -> FakeLogs:
+        return self  # it never waits
 
     def console_url(self, service: str) -> str:
         return f"https://console.example/{service}/logs"

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import SecretStr
 from support import SLACK_USER, World
 
-from bot.adapters.ecs import EcsEngine
-from bot.adapters.github import GitHubAdapter
 from bot.adapters.health import HttpHealthProbe
+from bot.clock import Clock
+from bot.config import Settings
+from bot.orchestrator.context import Ports
 from bot.sandbox.harness import Outcome, home_marks, settle, settle_home
 from bot.sandbox.slack import SlackStandIn
 from bot.sandbox.slack_client import Response, SlackRequester
 from bot.server import HttpServer
-from bot.wiring import Bot, build_bot
+from bot.wiring import Bot, build_bot, real_ports
 
 SIGNING_SECRET = "test-signing-secret"
 OUTSIDER = "U0OUTSIDER"
@@ -42,13 +43,13 @@ def bot_on(
             **settings,
         }
     )
-    return build_bot(
-        configured,
-        clock=world.clock,
-        github=GitHubAdapter(configured, clock=world.clock),
-        ecs=EcsEngine(configured, clock=world.clock),
-        health=HttpHealthProbe(configured, world.clock, http_get=http_get),
-    )
+
+    def make_ports(settings: Settings, clock: Clock) -> Ports:
+        return replace(
+            real_ports(settings, clock), health=HttpHealthProbe(settings, clock, http_get=http_get)
+        )
+
+    return build_bot(configured, clock=world.clock, make_ports=make_ports)
 
 
 @contextmanager

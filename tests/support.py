@@ -27,11 +27,13 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import events as ev
 from bot.domain.labels import sha_of_label
+from bot.domain.requester import Requester
+from bot.orchestrator.context import Ports
+from bot.orchestrator.facade import Orchestrator
 from bot.orchestrator.jobs import Job, JobKind, StartParams, StopParams
-from bot.orchestrator.models import JobRequest, Notice
-from bot.orchestrator.ports import EcsPort, GitHubPort, HealthProbe, LogsPort
+from bot.orchestrator.models import JobRequest, Notice, Refused, Started
 from bot.orchestrator.runner import InterruptibleClock
-from bot.orchestrator.service import Orchestrator
+from bot.wiring import policy_of, service_layer
 
 DRAIN_SECONDS = 150.0
 STABLE_SECONDS = 20.0
@@ -91,23 +93,15 @@ class _Base:
     store: SqlJobStore
     recorder: Recorder = field(default_factory=Recorder)
 
-    def ports(self, clock: InterruptibleClock) -> tuple[GitHubPort, EcsPort, HealthProbe, LogsPort]:
+    def ports(self, clock: InterruptibleClock) -> Ports:
         raise NotImplementedError
 
     def build_orchestrator(self) -> Orchestrator:
         """A fresh orchestrator (as after a restart) on the same store, GitHub and ECS."""
         stopping = threading.Event()
-        clock = InterruptibleClock(self.clock, stopping)
-        github, ecs, health, logs = self.ports(clock)
-        orchestrator = Orchestrator(
-            self.settings,
-            github=github,
-            ecs=ecs,
-            health=health,
-            logs=logs,
-            store=self.store,
-            clock=clock,
-            stopping=stopping,
+        clock = InterruptibleClock.for_process(self.clock, stopping)
+        orchestrator = service_layer(
+            policy_of(self.settings), self.ports(clock), self.store, clock, stopping=stopping
         )
         orchestrator.add_listener(self.recorder)
         self.orchestrator = orchestrator
@@ -127,8 +121,7 @@ class _Base:
                 kind=JobKind.START,
                 pr=pr,
                 sha=sha,
-                requester=SLACK_USER,
-                requester_name="maintainer",
+                requester=Requester.slack(SLACK_USER, "maintainer"),
                 params=StartParams(ttl=ttl),
             )
         )
@@ -138,16 +131,17 @@ class _Base:
             JobRequest(
                 kind=JobKind.STOP,
                 pr=pr,
-                requester=SLACK_USER,
-                requester_name="maintainer",
+                requester=Requester.slack(SLACK_USER, "maintainer"),
                 params=StopParams(),
             )
         )
 
     def run(self, request: JobRequest, timeout: float = 60.0) -> Job:
-        job = self.orchestrator.begin(request)
-        self.orchestrator.run(job.id)
-        finished = self.orchestrator.wait(job.id, timeout)
+        answer = self.orchestrator.submit(request)
+        if isinstance(answer, Refused):
+            raise answer.error
+        assert isinstance(answer, Started), answer
+        finished = self.orchestrator.wait(answer.job.id, timeout)
         assert finished is not None and not finished.live, "job did not finish in time"
         return finished
 
@@ -168,16 +162,16 @@ class World(_Base):
     health: Callable[[str], int] = lambda url: 200
     health_urls: list[str] = field(default_factory=list)
 
-    def ports(self, clock: InterruptibleClock) -> tuple[GitHubPort, EcsPort, HealthProbe, LogsPort]:
+    def ports(self, clock: InterruptibleClock) -> Ports:
         from bot.adapters.ecs import EcsEngine, EcsLogs
         from bot.adapters.github import GitHubAdapter
         from bot.adapters.health import HttpHealthProbe
 
-        return (
-            GitHubAdapter(self.settings, clock=clock),
-            EcsEngine(self.settings, clock=clock),
-            HttpHealthProbe(self.settings, clock=clock, http_get=self._http_get),
-            EcsLogs(self.settings, clock=clock),
+        return Ports(
+            github=GitHubAdapter(self.settings, clock=clock),
+            ecs=EcsEngine(self.settings, clock=clock),
+            health=HttpHealthProbe(self.settings, clock=clock, http_get=self._http_get),
+            logs=EcsLogs(self.settings, clock=clock),
         )
 
     def _http_get(self, url: str, timeout: float) -> int:
@@ -207,11 +201,12 @@ class FakeWorld(_Base):
     probe: FakeHealth | None = None
     logs: FakeLogs = field(default_factory=FakeLogs)
 
-    def ports(self, clock: InterruptibleClock) -> tuple[GitHubPort, EcsPort, HealthProbe, LogsPort]:
+    def ports(self, clock: InterruptibleClock) -> Ports:
         assert self.aws is not None and self.probe is not None
-        # Their waits go through this orchestrator's clock: SIGTERM and fencing reach them.
+        # Their waits go through this orchestrator's clock (a job's own when it runs one):
+        # SIGTERM, fencing and cancels reach them.
         self.aws.clock = self.probe.clock = clock
-        return self.gh, self.aws, self.probe, self.logs
+        return Ports(github=self.gh, ecs=self.aws, health=self.probe, logs=self.logs)
 
     def labels(self, pr: int = 36121) -> list[str]:
         return self.gh.labels(pr)

@@ -8,12 +8,13 @@ and the environment's IP is reached directly, never through a proxy.
 
 from __future__ import annotations
 
+import copy
 import http.client
 import logging
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from bot.adapters.waiting import Reason, Wait, duration
 from bot.clock import Clock
@@ -39,6 +40,11 @@ class HttpHealthProbe:
         self._poll = settings.showtime_poll_seconds
         self._clock = clock
         self._http_get = http_get or urllib_get
+
+    def with_clock(self, clock: Clock) -> Self:
+        bound = copy.copy(self)
+        bound._clock = clock
+        return bound
 
     def wait_healthy(self, url: str, progress: Progress = no_progress) -> None:
         """GET ``url`` until it answers 200; ``HealthTimeoutError`` after the timeout."""

@@ -56,6 +56,7 @@ from bot.adapters.store_schema import (
 )
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.domain.cost import Period, Size
+from bot.domain.requester import Requester
 from bot.orchestrator.jobs import (
     LIVE_STATES,
     DuplicateRequestError,
@@ -125,8 +126,7 @@ class SqlJobStore:
         self,
         *,
         kind: JobKind,
-        requester: str,
-        requester_name: str = "",
+        requester: Requester,
         lock_key: str | None = None,
         pr: int | None = None,
         sha: str | None = None,
@@ -150,66 +150,62 @@ class SqlJobStore:
                 used = self._by_idempotency_key(idempotency_key)
                 if used is not None:
                     raise DuplicateRequestError(used)
-            now = self._clock.now()
-            job_id = uuid.uuid4().hex
-            job = Job(
-                id=job_id,
+            job = _new_job(
+                self._clock.now(),
                 kind=kind,
+                requester=requester,
                 lock_key=lock_key,
                 pr=pr,
                 sha=sha,
-                requester=requester,
-                requester_name=requester_name,
                 channel=channel,
                 thread_ts=thread_ts,
                 params=params or JobParams(),
-                record=empty_record(kind),
-                step=None,
-                state=state,
-                outcome=None,
-                correlation_id=job_id[:8],
                 idempotency_key=idempotency_key,
                 owner=owner,
-                heartbeat_at=now,  # the job's first sign of life (written on the db's clock)
-                created_at=now,
-                updated_at=now,
-                finished_at=None,
+                state=state,
             )
-            conflict = "idempotency_key"
-            try:
-                with self._write() as conn:
-                    values = _row(job) | {"heartbeat_at": self._now_sql()}
-                    inserted = conn.execute(jobs.insert().values(values).returning(*jobs.c))
-                    job = _job(inserted.mappings().one())
-                    if lock_key is not None:
-                        conflict = "lock_key"
-                        conn.execute(
-                            job_locks.insert().values(
-                                lock_key=lock_key, job_id=job_id, created_at=now
-                            )
-                        )
-            except IntegrityError:
-                # The transaction is gone; look at the winner in a new one. If the winner has
-                # meanwhile finished (lock free again) or rolled back, try again.
-                if conflict == "lock_key" and lock_key is not None:
-                    holder = self.live_job(lock_key)
-                    if holder is not None:
-                        raise JobBusyError(holder) from None
-                continue
-            log.info(
-                "job %s created: %s %s by %s",
-                job.correlation_id,
-                kind,
-                lock_key or "",
-                requester,
-                extra={"job_id": job_id, "correlation_id": job.correlation_id},
-            )
-            return job
+            created = self._insert(job)
+            if created is not None:
+                log.info(
+                    "job %s created: %s %s by %s",
+                    job.correlation_id,
+                    kind,
+                    lock_key or "",
+                    requester.stored,
+                    extra={"job_id": job.id, "correlation_id": job.correlation_id},
+                )
+                return created
         raise StoreError(
             f"Could not record a {kind} job for {lock_key or 'no lock key'}: "
             f"it kept conflicting with other jobs {_CREATE_ATTEMPTS} times",
             "try again in a moment",
         )
+
+    def _insert(self, job: Job) -> Job | None:
+        """Insert ``job`` with its lock; None when a job that raced it has since gone (try
+        again), ``JobBusyError`` when a live one holds the lock."""
+        conflict = "idempotency_key"
+        try:
+            with self._write() as conn:
+                values = _row(job) | {"heartbeat_at": self._now_sql()}
+                inserted = conn.execute(jobs.insert().values(values).returning(*jobs.c))
+                created = _job(inserted.mappings().one())
+                if job.lock_key is not None:
+                    conflict = "lock_key"
+                    conn.execute(
+                        job_locks.insert().values(
+                            lock_key=job.lock_key, job_id=job.id, created_at=job.created_at
+                        )
+                    )
+            return created
+        except IntegrityError:
+            # The transaction is gone; look at the winner in a new one. If the winner has
+            # meanwhile finished (lock free again) or rolled back, try again.
+            if conflict == "lock_key" and job.lock_key is not None:
+                holder = self.live_job(job.lock_key)
+                if holder is not None:
+                    raise JobBusyError(holder) from None
+            return None
 
     def get(self, job_id: str) -> Job | None:
         with self._read() as conn:
@@ -459,7 +455,7 @@ class SqlJobStore:
                 followups.insert().values(
                     pr=followup.pr,
                     kind=followup.kind.value,
-                    requester=followup.requester,
+                    requester=followup.requester.stored,
                     reason=followup.reason,
                     created_at=self._clock.now(),
                 )
@@ -474,7 +470,7 @@ class SqlJobStore:
         return Followup(
             pr=row.pr,
             kind=JobKind(row.kind),
-            requester=row.requester,
+            requester=Requester.parse(row.requester),
             reason=row.reason,
             noted_at=row.created_at,
         )
@@ -563,6 +559,36 @@ class SqlJobStore:
         except IntegrityError:
             return False
         return True
+
+    def remembered(self, keys: Iterable[str]) -> bool:
+        """Was any of ``keys`` stored (``remember_once``/``remember``)?"""
+        wanted = list(keys)
+        with self._read() as conn:
+            found = conn.execute(
+                select(remembered_keys.c.key).where(remembered_keys.c.key.in_(wanted)).limit(1)
+            ).first()
+        return found is not None
+
+    def remember(self, keys: Iterable[str]) -> None:
+        """Store ``keys`` (those stored already stay as they are)."""
+        now = self._clock.now()
+        for key in keys:
+            try:
+                with self._write() as conn:
+                    conn.execute(remembered_keys.insert().values(key=key, created_at=now))
+            except IntegrityError:
+                continue
+
+    def forget_remembered(self, prefix: str, before: datetime) -> int:
+        """Forget keys starting with ``prefix`` stored before ``before``; how many went."""
+        with self._write() as conn:
+            result = conn.execute(
+                remembered_keys.delete().where(
+                    remembered_keys.c.key.startswith(prefix, autoescape=True),
+                    remembered_keys.c.created_at < before,
+                )
+            )
+        return int(result.rowcount or 0)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -727,14 +753,33 @@ def _columns(values: dict[str, Any]) -> dict[str, Any]:
     return columns
 
 
+def _new_job(now: datetime, **fields: Any) -> Job:
+    job_id = uuid.uuid4().hex
+    return Job(
+        id=job_id,
+        record=empty_record(fields["kind"]),
+        step=None,
+        outcome=None,
+        correlation_id=job_id[:8],
+        heartbeat_at=now,  # the job's first sign of life (written on the db's clock)
+        created_at=now,
+        updated_at=now,
+        finished_at=None,
+        **fields,
+    )
+
+
 def _row(job: Job) -> dict[str, Any]:
-    return _columns({name: getattr(job, name) for name in _JOB_FIELDS})
+    values = _columns({name: getattr(job, name) for name in _JOB_FIELDS})
+    requester: Requester = values.pop("requester")
+    return values | {"requester": requester.stored, "requester_name": requester.name}
 
 
 def _job(row: RowMapping) -> Job:
-    values = {name: row[name] for name in _JOB_FIELDS if name != "record"}
+    values = {name: row[name] for name in _JOB_FIELDS if name not in ("record", "requester")}
     kind = JobKind(values["kind"])
     values["kind"] = kind
+    values["requester"] = Requester.parse(row["requester"], row["requester_name"])
     values["params"] = params_of(kind, row["params"])
     values["record"] = record_of(kind, row["data"])
     return Job(**values)

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bot.domain.ttl import is_ttl
+from bot.domain.ttl import expires_at, is_ttl
 
 PREFIX = "🎪 "
 MAX_LABEL_LENGTH = 50  # GitHub's limit on a label name
@@ -149,6 +149,22 @@ class PrLabels:
 
     def ttl_for(self, show: Show) -> str | None:
         return self.ttl or show.ttl
+
+    def effective_ttl(self, show: Show, default_ttl: str) -> str:
+        """The TTL ``show`` lives by: the PR's ⌛ (or the CLI's older per-SHA one), else the
+        default the bot would add."""
+        return self.ttl_for(show) or default_ttl
+
+    def expiry(self, show: Show, default_ttl: str) -> datetime | None:
+        """When ``show`` expires: its 📅 plus its TTL (the CLI's rule, SPEC §9). None when it
+        has no 📅 or its TTL is ``close`` (stopped when the PR closes, not by time).
+
+        The one place an environment's expiry is computed; everything that shows, warns,
+        sweeps, prices or records an expiry asks here."""
+        created = show.created_at
+        return (
+            None if created is None else expires_at(created, self.effective_ttl(show, default_ttl))
+        )
 
     @property
     def has_environment(self) -> bool:

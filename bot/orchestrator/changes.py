@@ -32,7 +32,7 @@ def validate(deps: Deps, job: Job, known: PullRequest | None = None) -> PrRecord
             f"#{job.pr} has no environment any more; this message is out of date",
             f"start one with `/showtime start {job.pr}`",
         )
-    budget = deps.settings.showtime_monthly_budget
+    budget = deps.policy.monthly_budget
     if job.kind is JobKind.TTL and isinstance(job.params, TtlParams) and budget is not None:
         # A longer TTL is more money: held against the monthly budget like a new environment.
         ttl = _target_ttl(job.params, labels.ttl)

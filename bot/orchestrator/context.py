@@ -2,8 +2,9 @@
 
 ``JobRun`` is the only way a step touches the job: it reads the latest copy, reports
 progress, records a finished step (fenced: only the job's owner can), and applies label
-changes. Every remote write goes through the fenced ports (``bot.orchestrator.fencing``),
-so a process that lost its job to another replica stops at its next write or wait.
+changes. Its ports are the job's own (``Deps.for_job``): every remote write is fenced on the
+job (``bot.orchestrator.guard``) and every wait runs on the job's clock, so a process that
+lost its job to another replica stops at its next write or wait, and a cancel ends any wait.
 """
 
 from __future__ import annotations
@@ -11,16 +12,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from bot.clock import Clock
-from bot.config import Settings
 from bot.domain import events as ev
 from bot.domain import labels as L
+from bot.orchestrator.guard import Fence, Observer, guard
 from bot.orchestrator.jobs import Job, JobRecord, JobStore, LostJobError, PrRecord, StartRecord
+from bot.orchestrator.policy import Policy
 from bot.orchestrator.ports import DeploymentsPort, EcsPort, GitHubPort, HealthProbe, LogsPort
-from bot.orchestrator.runner import JobLost
+from bot.orchestrator.runner import InterruptibleClock, JobControl, JobLost
 
 log = logging.getLogger(__name__)
 
@@ -51,39 +52,107 @@ class Background:
 
 
 @dataclass(frozen=True)
-class Deps:
-    """The ports and settings every step may use."""
+class Ports:
+    """The outside world as the adapters (or a test's fakes) give it, unguarded."""
 
-    settings: Settings
     github: GitHubPort
     ecs: EcsPort
     health: HealthProbe
     logs: LogsPort
-    store: JobStore
-    clock: Clock
-    background: Background
     deployments: DeploymentsPort | None = None
 
 
+@dataclass(frozen=True)
+class Deps:
+    """What every part of the service layer works with: the policy, the ports, the store.
+
+    The ports here are the process's: their waits end only on shutdown, and ECS's writes are
+    recorded (metering). ``for_job`` gives one job's view — the same ports on the job's own
+    clock (a cancel or a lost job ends its waits) with every write fenced on the job.
+    """
+
+    policy: Policy
+    ports: Ports
+    store: JobStore
+    clock: InterruptibleClock
+    background: Background
+    ecs_observers: tuple[Observer, ...] = ()
+    raw: Ports | None = None  # the ports unguarded, for ``for_job`` (None: these are)
+
+    @property
+    def github(self) -> GitHubPort:
+        return self.ports.github
+
+    @property
+    def ecs(self) -> EcsPort:
+        return self.ports.ecs
+
+    @property
+    def health(self) -> HealthProbe:
+        return self.ports.health
+
+    @property
+    def logs(self) -> LogsPort:
+        return self.ports.logs
+
+    @property
+    def deployments(self) -> DeploymentsPort | None:
+        return self.ports.deployments
+
+    @classmethod
+    def of(
+        cls,
+        policy: Policy,
+        ports: Ports,
+        store: JobStore,
+        clock: InterruptibleClock,
+        *,
+        background: Background | None = None,
+        ecs_observers: tuple[Observer, ...] = (),
+    ) -> Deps:
+        observed = replace(ports, ecs=guard(ports.ecs, EcsPort, observers=ecs_observers))
+        return cls(policy, observed, store, clock, background or Background(), ecs_observers, ports)
+
+    def for_job(self, control: JobControl, fence: Fence) -> Deps:
+        """The ports of one job: on its clock, every write fenced by ``fence``."""
+        clock = self.clock.for_job(control)
+        raw = self.raw or self.ports
+        deployments = raw.deployments
+        ports = Ports(
+            github=guard(raw.github.with_clock(clock), GitHubPort, fence=fence),
+            ecs=guard(
+                raw.ecs.with_clock(clock), EcsPort, fence=fence, observers=self.ecs_observers
+            ),
+            health=raw.health.with_clock(clock),
+            logs=raw.logs.with_clock(clock),
+            deployments=guard(deployments.with_clock(clock), DeploymentsPort, fence=fence)
+            if deployments is not None
+            else None,
+        )
+        return replace(self, ports=ports, clock=clock)
+
+
 class JobRun:
-    """One job worked on by this process."""
+    """One job worked on by this process; the ``Fence`` of its ports."""
 
     def __init__(
         self,
         deps: Deps,
         job: Job,
+        control: JobControl,
         *,
         owner: str,
         resumed: bool,
         emit: Callable[[Job, ev.Event], None],
         remember: Callable[[Job], Job],
     ) -> None:
-        self.deps = deps
         self.owner = owner
         self.resumed = resumed
+        self.control = control
         self._job = job
         self._emit = emit
         self._remember = remember
+        self.deps = deps.for_job(control, self)
         # Writes nobody waits for, done once the outcome is announced, before the job ends.
         self.afterwards: list[tuple[str, Callable[[], object]]] = []
         self._unused_definitions: set[str] = set()  # SHA labels this job took off the PR
@@ -93,6 +162,27 @@ class JobRun:
         self._noted: set[str] = set()
         # What the failing environment logged, for the ``Failed`` event (SPEC §14).
         self.failure_log: ev.LogTail | None = None
+
+    # ----- the fence of the job's ports ----------------------------------------------------
+
+    def before(self, method: str) -> None:
+        self.fence()
+
+    def after(self, method: str) -> None:
+        """The write landed; if the job was adopted meanwhile, this process stops here and
+        says so — the adopter works from the PR as it is now, and the sweeper reconciles
+        labels against ECS for every PR the store knows the bot touched."""
+        try:
+            self.fence()
+        except JobLost:
+            log.warning(
+                "%s landed after this process lost job %s; stopping it here (the new owner "
+                "and the sweeper put right what it wrote)",
+                method,
+                self._job.correlation_id,
+                extra={"job": self._job.id, "pr": self._job.pr},
+            )
+            raise
 
     @property
     def job(self) -> Job:
@@ -131,7 +221,12 @@ class JobRun:
         try:
             self.deps.store.check_owner(self._job.id, self.owner)
         except LostJobError as exc:
+            self.control.mark_lost()
             raise JobLost(str(exc)) from exc
+
+    def check(self) -> None:
+        """Between steps: stop here if the job was cancelled, lost, or the process stops."""
+        self.control.check()
 
     def note_once(self, key: str) -> bool:
         """True the first time ``key`` is noted for this job (say a problem once a thread)."""

@@ -37,7 +37,7 @@ from bot.orchestrator.context import Deps
 from bot.orchestrator.inventory import EnvView
 from bot.orchestrator.jobs import Job
 from bot.orchestrator.models import Spend
-from bot.orchestrator.ports import Service
+from bot.orchestrator.ports import Service, ServiceState
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def open_periods(deps: Deps, now: datetime) -> dict[str, C.Period]:
 def _public_ip(deps: Deps, service: Service | None) -> bool:
     if service is not None and service.public_ip is not None:
         return service.public_ip
-    return deps.settings.ecs_assign_public_ip == "ENABLED"
+    return deps.policy.public_ip
 
 
 def sizes(
@@ -63,7 +63,7 @@ def sizes(
 ) -> dict[str, C.Size]:
     """Each running service's size: recorded, else its task definition's (one ECS call per
     revision never seen by this process — only environments made elsewhere)."""
-    active = [s for s in services if s.status == "ACTIVE"]
+    active = [s for s in services if s.status is ServiceState.ACTIVE]
     found = {s.name: periods[s.name].size for s in active if s.name in periods}
     unknown = [s for s in active if s.name not in found and s.task_definition]
     if unknown:
@@ -83,11 +83,11 @@ def priced(
     deps: Deps, views: Sequence[EnvView], sizes_by_name: Mapping[str, C.Size]
 ) -> list[EnvView]:
     """``views`` with an estimate for each one ECS runs (of a known size)."""
-    rates = deps.settings.cost_rates
+    rates = deps.policy.rates
     now = deps.clock.now()
     out = []
     for view in views:
-        size = sizes_by_name.get(view.service) if view.ecs_status == "ACTIVE" else None
+        size = sizes_by_name.get(view.service) if view.ecs_status is ServiceState.ACTIVE else None
         if size is None:
             out.append(view)
             continue
@@ -101,7 +101,7 @@ def priced(
 def spend(deps: Deps, views: Sequence[EnvView], now: datetime) -> Spend:
     """This month so far (the store's periods), what runs now will add, and per hour."""
     first, end = C.month_start(now), C.next_month_start(now)
-    rates = deps.settings.cost_rates
+    rates = deps.policy.rates
     periods = deps.store.environment_periods(first)
     estimates = [v.estimate for v in views if v.estimate is not None]
     return Spend(
@@ -110,7 +110,7 @@ def spend(deps: Deps, views: Sequence[EnvView], now: datetime) -> Spend:
         committed=C.committed(periods, rates, now, end),
         hourly=sum((e.hourly for e in estimates), Decimal(0)),
         running=len(estimates),
-        budget=deps.settings.showtime_monthly_budget,
+        budget=deps.policy.monthly_budget,
     )
 
 
@@ -129,10 +129,10 @@ def estimate_of(deps: Deps, pr: int, names: Sequence[str]) -> C.Estimate | None:
     show = labels.active
     if show is None or show.status != L.RUNNING:
         return None
-    return estimate_of_show(deps, pr, show, labels.ttl_for(show))
+    return estimate_of_show(deps, pr, labels, show)
 
 
-def estimate_of_show(deps: Deps, pr: int, show: L.Show, ttl: str | None) -> C.Estimate | None:
+def estimate_of_show(deps: Deps, pr: int, labels: L.PrLabels, show: L.Show) -> C.Estimate | None:
     """One environment of a PR, from its labels (📅, ⌛) and its recorded size."""
     now = deps.clock.now()
     try:
@@ -142,12 +142,10 @@ def estimate_of_show(deps: Deps, pr: int, show: L.Show, ttl: str | None) -> C.Es
         return None
     if size is None:
         return None
-    ttl = ttl or deps.settings.showtime_default_ttl
-    created = show.created_at
-    expires = expires_at(created, ttl) if created else None
-    return C.estimate(
-        size.hourly(deps.settings.cost_rates), created, now, expires, closes=ttl == CLOSE
-    )
+    default = deps.policy.default_ttl
+    closes = labels.effective_ttl(show, default) == CLOSE
+    expires = labels.expiry(show, default)
+    return C.estimate(size.hourly(deps.policy.rates), show.created_at, now, expires, closes=closes)
 
 
 # ----- TTL changes ------------------------------------------------------------------------
@@ -184,8 +182,8 @@ def ttl_change(deps: Deps, pr: int, names: Sequence[str], new_ttl: str) -> TtlCh
     labels = L.parse_labels(names)
     now = deps.clock.now()
     end = C.next_month_start(now)
-    rates = deps.settings.cost_rates
-    default = deps.settings.showtime_default_ttl
+    rates = deps.policy.rates
+    default = deps.policy.default_ttl
     hourly = Decimal(0)
     until_new: Decimal | None = Decimal(0)
     until_old: Decimal | None = Decimal(0)
@@ -200,7 +198,7 @@ def ttl_change(deps: Deps, pr: int, names: Sequence[str], new_ttl: str) -> TtlCh
         if size is None:
             continue
         rate = size.hourly(rates)
-        old = expires_at(created, labels.ttl_for(show) or default)
+        old = labels.expiry(show, default)
         new = expires_at(created, new_ttl)
         expiries[name] = new
         hourly += rate
@@ -225,7 +223,7 @@ def record_expiries(deps: Deps, expiries: Mapping[str, datetime | None]) -> None
 
 def hold_for_start(deps: Deps, job: Job, name: str, ttl: str) -> None:
     """Hold this start's cost until it expires (this month) against the budget, or refuse."""
-    budget = deps.settings.showtime_monthly_budget
+    budget = deps.policy.monthly_budget
     if budget is None:
         return
     now = deps.clock.now()
@@ -234,7 +232,7 @@ def hold_for_start(deps: Deps, job: Job, name: str, ttl: str) -> None:
         log.warning("the task definition template names no cpu/memory: no budget check")
         return
     size = replace(size, public_ip=_public_ip(deps, None))
-    rate = size.hourly(deps.settings.cost_rates)
+    rate = size.hourly(deps.policy.rates)
     amount = C.window_cost(rate, now, expires_at(now, ttl), C.next_month_start(now))
     what = f"this environment ({ttl} at ≈ {C.per_hour(rate)})"
     _hold(deps, job, item=name, amount=amount, budget=budget, what=what, start=True, ttl=ttl)
@@ -242,7 +240,7 @@ def hold_for_start(deps: Deps, job: Job, name: str, ttl: str) -> None:
 
 def hold_for_ttl(deps: Deps, job: Job, change: TtlChange, new_ttl: str) -> None:
     """Hold what a longer TTL adds this month against the budget, or refuse."""
-    budget = deps.settings.showtime_monthly_budget
+    budget = deps.policy.monthly_budget
     if budget is None or change.this_month <= 0:
         return
     what = f"the extension to {new_ttl} (≈ {C.per_hour(change.hourly)})"
@@ -271,7 +269,7 @@ def _hold(
 ) -> None:
     now = deps.clock.now()
     first, end = C.month_start(now), C.next_month_start(now)
-    rates = deps.settings.cost_rates
+    rates = deps.policy.rates
     periods = deps.store.environment_periods(first)
     spent = C.spent(periods, rates, first, now)
     committed = C.committed(periods, rates, now, end)

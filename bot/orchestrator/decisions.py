@@ -15,7 +15,6 @@ from bot.domain import labels as L
 from bot.domain.cost import money
 from bot.domain.labels import PrLabels, Show
 from bot.domain.modes import DeployMode
-from bot.domain.ttl import expires_within_hour, is_expired
 
 
 @dataclass(frozen=True)
@@ -249,13 +248,17 @@ def failed_labels(sha7: str, current_names: list[str], *, still_running: bool) -
 
 def expired_shows(labels: PrLabels, now: datetime, default_ttl: str) -> list[Show]:
     """Environments of a PR past 📅 + ⌛ (the CLI's rule). ``close`` never expires by time."""
-    expired = []
-    for show in labels.shows:
-        created = show.created_at
-        ttl = labels.ttl_for(show) or default_ttl
-        if created is not None and not show.in_progress and is_expired(created, ttl, now):
-            expired.append(show)
-    return expired
+    return [
+        show
+        for show in labels.shows
+        if not show.in_progress and _left(labels, show, now, default_ttl) <= timedelta(0)
+    ]
+
+
+def _left(labels: PrLabels, show: Show, now: datetime, default_ttl: str) -> timedelta:
+    """Time until ``show`` expires; forever (``timedelta.max``) when it never expires by time."""
+    expiry = labels.expiry(show, default_ttl)
+    return timedelta.max if expiry is None else expiry - now
 
 
 def stop_reason(
@@ -271,17 +274,12 @@ def stop_reason(
 
 
 def expiring_shows(labels: PrLabels, now: datetime, default_ttl: str) -> list[Show]:
-    soon = []
-    for show in labels.shows:
-        created = show.created_at
-        ttl = labels.ttl_for(show) or default_ttl
-        if (
-            created is not None
-            and show.status == L.RUNNING
-            and expires_within_hour(created, ttl, now)
-        ):
-            soon.append(show)
-    return soon
+    return [
+        show
+        for show in labels.shows
+        if show.status == L.RUNNING
+        and timedelta(0) < _left(labels, show, now, default_ttl) <= timedelta(hours=1)
+    ]
 
 
 def set_ttl_labels(current_names: list[str], ttl: str) -> L.LabelChange:

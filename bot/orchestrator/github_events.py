@@ -21,18 +21,20 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.domain import labels as L
-from bot.errors import RefusedError, ShowtimeError, UserInputError
+from bot.domain.requester import Requester
+from bot.errors import ShowtimeError
 from bot.orchestrator.context import Deps
-from bot.orchestrator.jobs import (
-    DuplicateRequestError,
-    Followup,
-    Job,
-    JobBusyError,
-    JobKind,
-    StartParams,
-    StopParams,
+from bot.orchestrator.jobs import Followup, Job, JobKind, StartParams, StopParams, pr_lock
+from bot.orchestrator.models import (
+    Answer,
+    Busy,
+    Duplicate,
+    JobRequest,
+    Notice,
+    Refused,
+    Reporting,
+    Started,
 )
-from bot.orchestrator.models import JobRequest, Notice
 from bot.orchestrator.ports import PullRequest
 
 log = logging.getLogger(__name__)
@@ -57,10 +59,9 @@ class PullRequestEvent:
 
 
 class Jobs(Protocol):
-    """What this needs of the orchestrator: begin and run jobs, tell, hold a PR's lock."""
+    """What this needs of ``Jobs``: submit a job, tell a PR's thread something."""
 
-    def begin(self, request: JobRequest) -> Job: ...
-    def run(self, job_id: str) -> None: ...
+    def submit(self, request: JobRequest) -> Answer: ...
     def notify(self, notice: Notice) -> None: ...
 
 
@@ -81,9 +82,18 @@ class GitHubEvents:
             log.warning("could not read the bot's GitHub identity yet: %s", exc)
 
     def handle(self, event: PullRequestEvent) -> str:
-        """Act on one delivery; returns what was done (for the log and tests)."""
-        if not self._deps.store.remember_once(f"delivery:{event.delivery}"):
+        """Act on one delivery; returns what was done (for the log and tests).
+
+        The delivery is recorded as handled once acted on, so a repeat finds it — and a
+        delivery whose handling failed is not, so GitHub's redelivery works."""
+        keys = delivery_keys(event.delivery)
+        if self._deps.store.remembered(keys):
             return "a redelivery: done before"
+        done = self._act(event)
+        self._deps.store.remember(keys)
+        return done
+
+    def _act(self, event: PullRequestEvent) -> str:
         if event.sender.casefold() == self._deps.github.own_login().casefold():
             return "sent by the bot itself: ignored"
         if event.action == "labeled" and event.label == L.TRIGGER_START:
@@ -108,7 +118,7 @@ class GitHubEvents:
     def _pushed(self, event: PullRequestEvent) -> str:
         sha7 = event.pull.head_sha[:7]
         labels = L.parse_labels(event.pull.labels)
-        live = self._deps.store.live_job(f"pr:{event.pr}")
+        live = self._deps.store.live_job(pr_lock(event.pr))
         if labels.blocked:
             return "blocked: nothing"
         if not labels.has_environment and live is None:
@@ -122,7 +132,7 @@ class GitHubEvents:
 
     def _closed(self, event: PullRequestEvent) -> str:
         labels = L.parse_labels(event.pull.labels)
-        if not labels.has_environment and self._deps.store.live_job(f"pr:{event.pr}") is None:
+        if not labels.has_environment and self._deps.store.live_job(pr_lock(event.pr)) is None:
             return "no environment: nothing"  # an unlabelled service is the sweeper's
         reason = f"PR {'merged' if event.pull.merged else 'closed'}"
         return self._start_or_follow(event.pr, JobKind.STOP, event.sender, reason, event.pull)
@@ -133,7 +143,7 @@ class GitHubEvents:
         """Why a push to a PR with an environment is not rolled out, if it is not."""
         if labels.frozen:
             return "frozen, not deployed"
-        if not self._deps.settings.showtime_auto_redeploy:
+        if not self._deps.policy.auto_redeploy:
             return "not deployed (SHOWTIME_AUTO_REDEPLOY is off)"
         if not self._allowed(pusher):
             return f"not deployed (@{pusher} may not deploy)"
@@ -143,18 +153,35 @@ class GitHubEvents:
         self, pr: int, kind: JobKind, login: str, reason: str, known: PullRequest | None = None
     ) -> str:
         """The job now, or — while another job runs for the PR — once that one ends."""
-        try:
-            job = begin(self._deps, self._jobs, pr, kind, login, reason, known)
-        except JobBusyError:
-            self._deps.store.set_followup(Followup(pr, kind, login, reason))
+        answer = self._jobs.submit(
+            request(self._deps, pr, kind, Requester.github(login), reason, known)
+        )
+        if isinstance(answer, Busy):
+            self._deps.store.set_followup(Followup(pr, kind, Requester.github(login), reason))
             return f"{kind} follows the running job"
-        except DuplicateRequestError:
-            return "already taken"
-        except (UserInputError, RefusedError) as exc:
-            log.info("GitHub event on #%s not acted on: %s", pr, exc)
-            return f"refused: {exc.message}"
-        self._jobs.run(job.id)
-        return f"{kind} job {job.correlation_id}"
+        return _said(answer, pr)
+
+    def after_job(self, job: Job) -> None:
+        """A job of the PR ended: what came for the PR meanwhile is its job now (SPEC §11)."""
+        if job.pr is not None:
+            self._follow_up_pr(job.pr)
+
+    def follow_ups_left(self) -> None:
+        """Follow-ups whose PR has no live job (their process stopped between the two)."""
+        for pr in self._deps.store.followup_prs():
+            if self._deps.store.live_job(pr_lock(pr)) is None:
+                self._follow_up_pr(pr)
+
+    def _follow_up_pr(self, pr: int) -> None:
+        try:
+            followup = self._deps.store.followup(pr)
+            if followup is not None:
+                # Forgotten only once its job began (or it was dropped): a crash between the
+                # two leaves it for the adopt tick, never loses the push.
+                done = self.follow_up(followup)
+                log.info("follow-up for #%s: %s", pr, done, extra={"pr": pr})
+        except Exception:
+            log.exception("follow-up for #%s failed", pr, extra={"pr": pr})
 
     def follow_up(self, followup: Followup) -> str:
         """Begin what was remembered for the PR, now that its job ended (a push: only if the
@@ -176,22 +203,14 @@ class GitHubEvents:
                 why_not = "no environment any more"
             if why_not:
                 return f"follow-up dropped: {why_not}"
-        try:
-            job = begin(
-                self._deps,
-                self._jobs,
-                followup.pr,
-                followup.kind,
-                followup.requester,
-                followup.reason,
-            )
-        except JobBusyError:
+        answer = self._jobs.submit(
+            request(self._deps, followup.pr, followup.kind, followup.requester, followup.reason)
+        )
+        if isinstance(answer, Busy):
             return f"{followup.kind} follows the running job"
-        except (UserInputError, RefusedError) as exc:
-            return f"refused: {exc.message}"
-        self._deps.store.drop_followup(followup)  # its job holds the PR now
-        self._jobs.run(job.id)
-        return f"{followup.kind} job {job.correlation_id}"
+        if isinstance(answer, Started):
+            self._deps.store.drop_followup(followup)  # its job holds the PR now
+        return _said(answer, followup.pr)
 
     def _refuse_label(self, event: PullRequestEvent) -> None:
         """An unauthorised trigger label goes, with one comment saying who may add it."""
@@ -203,7 +222,7 @@ class GitHubEvents:
             github.comment(
                 event.pr,
                 f"🎪 @{event.sender}: only people with write access to "
-                f"{self._deps.settings.github_repository} may trigger showtime environments, "
+                f"{self._deps.policy.repository} may trigger showtime environments, "
                 f"so `{event.label}` was removed. A maintainer can add it, or run "
                 f"`/showtime {'start' if event.label == L.TRIGGER_START else 'stop'} {event.pr}` "
                 "in Slack.",
@@ -233,32 +252,44 @@ class GitHubEvents:
         return cached[1] in ALLOWED_ROLES
 
 
+def delivery_keys(delivery: str) -> list[str]:
+    """What the job store remembers of a handled delivery."""
+    return [f"delivery:{delivery}"]
+
+
 def where(deps: Deps, pr: int) -> tuple[str | None, str | None]:
     """The PR's latest thread, else SHOWTIME_NOTIFY_CHANNEL (a new message), else none."""
     found = deps.store.latest_thread(pr)
-    return found if found else (deps.settings.showtime_notify_channel, None)
+    return found if found else (deps.policy.notify_channel, None)
 
 
-def begin(
+def request(
     deps: Deps,
-    jobs: Jobs,
     pr: int,
     kind: JobKind,
-    login: str,
+    requester: Requester,
     reason: str,
     known: PullRequest | None = None,
-) -> Job:
-    channel, thread = where(deps, pr)
+) -> JobRequest:
+    """The job a GitHub event asks for, reported in the PR's thread (or the notify channel)."""
     params = StopParams(reason=reason) if kind is JobKind.STOP else StartParams(reason=reason)
-    return jobs.begin(
-        JobRequest(
-            kind=kind,
-            pr=pr,
-            requester=login,
-            requester_name=login,
-            channel=channel,
-            thread_ts=thread,
-            params=params,
-            known_pr=known,
-        )
+    return JobRequest(
+        kind=kind,
+        pr=pr,
+        requester=requester,
+        params=params,
+        reporting=Reporting.in_pr_thread(deps.policy.notify_channel),
+        known_pr=known,
     )
+
+
+def _said(answer: Answer, pr: int) -> str:
+    """What became of a submitted job, for the log and tests."""
+    if isinstance(answer, Started):
+        return f"{answer.job.kind} job {answer.job.correlation_id}"
+    if isinstance(answer, Duplicate):
+        return "already taken"
+    if isinstance(answer, Refused):
+        log.info("GitHub event on #%s not acted on: %s", pr, answer.error)
+        return f"refused: {answer.error.message}"
+    return type(answer).__name__.lower()

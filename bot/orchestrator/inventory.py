@@ -16,14 +16,16 @@ from bot.domain import labels as L
 from bot.domain.cost import Estimate
 from bot.domain.labels import PrLabels
 from bot.domain.naming import service_name
-from bot.domain.ttl import expires_at
-from bot.orchestrator.ports import LabelledPr, PullRequest, Service
+from bot.domain.requester import Requester
+from bot.orchestrator.ports import LabelledPr, PrState, PullRequest, Service, ServiceState
+
+UNLABELLED = "unlabelled"  # the status of an ECS service no label mentions
 
 
 @dataclass(frozen=True)
 class PrFacts:
     number: int
-    state: str  # open / closed
+    state: PrState
     title: str
     html_url: str
     labels: PrLabels
@@ -33,7 +35,7 @@ class PrFacts:
 class EnvView:
     pr: int
     sha: str
-    status: str  # label status, or "unlabelled" for an ECS service no label mentions
+    status: str  # label status, or UNLABELLED for an ECS service no label mentions
     active: bool
     url: str | None
     requester: str | None
@@ -41,12 +43,12 @@ class EnvView:
     ttl: str | None
     expires: datetime | None
     service: str
-    ecs_status: str | None  # None: ECS has no such service
+    ecs_status: ServiceState | None  # None: ECS has no such service
     mismatch: str | None
     pr_state: str = "open"
     pr_url: str = ""
     logs_url: str = ""  # where people with console access read its logs
-    requester_id: str | None = None  # the service's requested_by tag: a Slack user id
+    requester_id: Requester | None = None  # the service's requested_by tag
     title: str = ""  # the PR's title (its author's words)
     estimate: Estimate | None = None  # what it costs, when ECS runs it (queries fill it in)
 
@@ -83,17 +85,17 @@ def environments(
                 _labelled_view(pr, show, by_name.get(name), default_ttl, pr.number in live)
             )
     for name, service in by_name.items():
-        if name in seen or service.status != "ACTIVE" or service.pr is None:
+        if name in seen or service.status is not ServiceState.ACTIVE or service.pr is None:
             continue
         pr_facts = pr_by_number.get(service.pr)
         views.append(
             EnvView(
                 pr=service.pr,
                 sha=(service.sha or "?")[:7],
-                status="unlabelled",
+                status=UNLABELLED,
                 active=False,
                 url=None,
-                requester=service.requested_by,
+                requester=service.requested_by.label_name if service.requested_by else None,
                 created=service.created,
                 ttl=pr_facts.labels.ttl if pr_facts else None,
                 expires=None,
@@ -113,7 +115,7 @@ def _labelled_view(
     pr: PrFacts, show: L.Show, service: Service | None, default_ttl: str, has_live_job: bool
 ) -> EnvView:
     labels = pr.labels
-    ttl = labels.ttl_for(show) or default_ttl
+    ttl = labels.effective_ttl(show, default_ttl)
     created = show.created_at
     ecs_status = service.status if service else None
     return EnvView(
@@ -125,7 +127,7 @@ def _labelled_view(
         requester=show.requester,
         created=created,
         ttl=ttl,
-        expires=expires_at(created, ttl) if created else None,
+        expires=labels.expiry(show, default_ttl),
         service=service_name(pr.number, show.sha),
         ecs_status=ecs_status,
         mismatch=_mismatch(show, ecs_status, pr.state, has_live_job),
@@ -139,15 +141,15 @@ def _labelled_view(
 def _mismatch(
     show: L.Show, ecs_status: str | None, pr_state: str, has_live_job: bool
 ) -> str | None:
-    if show.status == L.RUNNING and ecs_status != "ACTIVE":
+    if show.status == L.RUNNING and ecs_status is not ServiceState.ACTIVE:
         found = f"the service is {ecs_status}" if ecs_status else "ECS has no such service"
         return f"labels say running, but {found}"
     if show.in_progress and not has_live_job:
         return (
             f"labels say {show.status}, but no job of this bot is running (CLI, or a stale claim)"
         )
-    if show.status == L.FAILED and ecs_status == "ACTIVE":
+    if show.status == L.FAILED and ecs_status is ServiceState.ACTIVE:
         return "labels say failed, but the service is still ACTIVE in ECS"
-    if pr_state != "open" and ecs_status == "ACTIVE":
+    if pr_state != PrState.OPEN and ecs_status is ServiceState.ACTIVE:
         return "the PR is closed, but its environment still runs"
     return None

@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from bot.domain.cost import Period
 from bot.domain.modes import DeployMode
+from bot.domain.requester import Requester
 from bot.errors import AlreadyRunningError, ShowtimeError
 
 
@@ -44,6 +45,14 @@ class JobState(StrEnum):
 
 
 LIVE_STATES = frozenset({JobState.QUEUED, JobState.RUNNING})
+
+
+def pr_lock(pr: int) -> str:
+    """The lock key of a PR's jobs: one live job per PR, across threads and replicas."""
+    return f"pr:{pr}"
+
+
+CLEANUP_LOCK = "cleanup"
 
 
 # ----- what a job was asked --------------------------------------------------------------
@@ -126,8 +135,7 @@ class Job:
     lock_key: str | None  # "pr:36121", "cleanup", or None for jobs that need no exclusivity
     pr: int | None
     sha: str | None  # as asked (a prefix); the record has the resolved SHA
-    requester: str  # Slack user id, or "sweeper" / "cleanup" / a GitHub login
-    requester_name: str  # what the 🤡 label says: GitHub login or Slack name
+    requester: Requester  # a Slack user, a GitHub login or the bot itself; its 🤡 name
     channel: str | None
     thread_ts: str | None  # the status message's ts, which is the thread
     params: JobParams
@@ -159,7 +167,7 @@ class JobBusyError(AlreadyRunningError):
     """Another live job holds the lock key; ``job`` is that job (who, since when, where)."""
 
     def __init__(self, job: Job) -> None:
-        subject = f"#{job.pr}" if job.pr is not None else "cleanup"
+        subject = f"#{job.pr}" if job.pr is not None else CLEANUP_LOCK
         super().__init__(
             f"{subject} is busy: {job.kind} job {job.correlation_id} is still running",
             "follow it in its thread; try again when it has finished",
@@ -201,7 +209,7 @@ class Followup:
 
     pr: int
     kind: JobKind  # START (a rolling update to the head of that moment) or STOP
-    requester: str  # the GitHub login that pushed or closed
+    requester: Requester  # who pushed or closed
     reason: str  # said in the thread: "new commit abc1234 by @login", "PR merged"
     noted_at: datetime | None = None  # when the store noted it (which one a drop removes)
 
@@ -217,8 +225,7 @@ class JobStore(Protocol):
         self,
         *,
         kind: JobKind,
-        requester: str,
-        requester_name: str = "",
+        requester: Requester,
         lock_key: str | None = None,
         pr: int | None = None,
         sha: str | None = None,
@@ -250,6 +257,9 @@ class JobStore(Protocol):
         self, owner: str, stale_after_seconds: float, *, keep: Iterable[str] = ()
     ) -> list[Job]: ...
     def remember_once(self, key: str) -> bool: ...
+    def remembered(self, keys: Iterable[str]) -> bool: ...
+    def remember(self, keys: Iterable[str]) -> None: ...
+    def forget_remembered(self, prefix: str, before: datetime) -> int: ...
     def set_followup(self, followup: Followup) -> None: ...
     def followup(self, pr: int) -> Followup | None: ...
     def drop_followup(self, followup: Followup) -> None: ...

@@ -13,8 +13,9 @@ import logging
 import threading
 from collections.abc import Callable
 
-from bot.config import Settings
+from bot.orchestrator.context import Background
 from bot.orchestrator.jobs import Job, JobStore
+from bot.orchestrator.policy import Policy
 from bot.orchestrator.runner import (
     JOB_HEARTBEAT_SECONDS,
     ORPHAN_AFTER_SECONDS,
@@ -29,7 +30,7 @@ class Lifecycle:
     def __init__(
         self,
         *,
-        settings: Settings,
+        policy: Policy,
         store: JobStore,
         runner: JobRunner,
         owner: str,
@@ -38,8 +39,10 @@ class Lifecycle:
         resume: Callable[[Job], None],
         sweep: Callable[[], None],
         follow_ups: Callable[[], None],
+        background: Background | None = None,
     ) -> None:
-        self._settings = settings
+        self._policy = policy
+        self._background = background
         self._store = store
         self._runner = runner
         self._owner = owner
@@ -50,6 +53,11 @@ class Lifecycle:
         self._follow_ups = follow_ups
         self._tickers: list[Ticker] = []
 
+    @property
+    def stopping(self) -> threading.Event:
+        """Set once the process stops taking work (SIGTERM)."""
+        return self._stopping
+
     def resume_orphans(self, stale_after_seconds: float | None = None) -> list[Job]:
         """Adopt jobs whose owner stopped beating and resume them.
 
@@ -58,8 +66,7 @@ class Lifecycle:
         heartbeat.
         """
         if stale_after_seconds is None:
-            sqlite = self._settings.showtime_db_url.startswith("sqlite")
-            stale_after_seconds = 0.0 if sqlite else ORPHAN_AFTER_SECONDS
+            stale_after_seconds = 0.0 if self._policy.single_process else ORPHAN_AFTER_SECONDS
         adopted = self._store.adopt_orphans(
             self._owner, stale_after_seconds, keep=self._working_ids()
         )
@@ -72,7 +79,9 @@ class Lifecycle:
         self._tickers = [
             Ticker("heartbeat", JOB_HEARTBEAT_SECONDS, self.beat, self._stopping),
             Ticker("adopt", ORPHAN_AFTER_SECONDS, self._adopt, self._stopping),
-            Ticker("sweeper", self._settings.showtime_sweep_seconds, self._sweep, self._stopping),
+            Ticker(
+                "sweeper", self._policy.sweep_every.total_seconds(), self._sweep, self._stopping
+            ),
         ]
         for ticker in self._tickers:
             ticker.start()
@@ -97,4 +106,6 @@ class Lifecycle:
         finished = self._runner.shutdown(timeout)
         for ticker in self._tickers:
             ticker.join(1.0)
+        if self._background is not None:
+            self._background.shutdown(1.0)
         return finished

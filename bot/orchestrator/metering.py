@@ -6,9 +6,9 @@ moment it provisions the task, so a deploy that fails later has cost something t
 when it is deleted — by a stop, the sweeper's expiry, the retirement of the previous SHA in a
 rolling update, a failed deploy's undo, cleanup, or ``clear_name`` freeing the name. A
 redeploy onto a new task definition closes one period and opens the next (its size may
-differ). Every one of those goes through this wrapper of the ECS port, so no path that
-creates or deletes can forget the record; the sweeper mends what happens outside the bot
-(the CLI's services, a deletion in the console).
+differ). Every one of those is an ECS port write, which this listens to (``guard``), so no
+path that creates or deletes can forget the record; the sweeper mends what happens outside
+the bot (the CLI's services, a deletion in the console).
 
 Recording is best effort: a store that fails here is logged, never fails a deploy (the
 sweeper records what is missing on its next round).
@@ -22,13 +22,12 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
-from bot.domain.cost import Period, Size
-from bot.domain.events import Progress, no_progress
+from bot.domain.cost import Period
 from bot.domain.labels import PrLabels
 from bot.domain.naming import parse_service_name
-from bot.domain.ttl import expires_at
+from bot.orchestrator.guard import PortCall
 from bot.orchestrator.jobs import JobStore
-from bot.orchestrator.ports import EcsPort, Service
+from bot.orchestrator.ports import EcsPort, Service, ServiceState
 
 log = logging.getLogger(__name__)
 
@@ -37,93 +36,43 @@ log = logging.getLogger(__name__)
 MEND_MARGIN = timedelta(minutes=2)
 
 
-class MeteredEcs:
-    """``EcsPort`` that records each environment's running periods in the job store."""
+class Metering:
+    """Listens to the ECS port's writes (``guard``'s observer) and records each environment's
+    running periods in the job store."""
 
     def __init__(self, ecs: EcsPort, store: JobStore, clock: Clock, *, public_ip: bool) -> None:
-        self._ecs = ecs
+        self._ecs = ecs  # for task definition sizes (a read, once per revision)
         self._store = store
         self._clock = clock
-        self._public_ip = public_ip  # ECS_ASSIGN_PUBLIC_IP, when ECS does not say
+        self._public_ip = public_ip  # the policy's, when ECS does not say
 
-    # ----- what the record is about --------------------------------------------------------
+    def __call__(self, call: PortCall) -> None:
+        args = call.arguments
+        if call.method == "create_service":
+            service: Service = call.result
+            public_ip = self._public_ip if service.public_ip is None else service.public_ip
+            arn = args["task_definition_arn"]
+            self._started(
+                service.name, args["pr"], args["sha"][:7], arn, public_ip, args["expires"]
+            )
+        elif call.method == "redeploy":
+            self._redeployed(args["name"], args["task_definition_arn"])
+        elif call.method in ("delete_service", "clear_name"):
+            # Deleted now, or already gone, or its name freed: it runs no more.
+            self._stopped([args["name"]])
+        elif call.method == "delete_pr_environments":
+            # Every ACTIVE service of the PR was deleted; what the record still has open is gone.
+            pr = args["pr"]
+            self._stopped([*call.result, *(p.service for p in self._open_periods() if p.pr == pr)])
 
-    def create_service(
-        self,
-        *,
-        pr: int,
-        sha: str,
-        task_definition_arn: str,
-        requested_by: str,
-        expires: datetime | None,
-        client_token: str,
-        progress: Progress = no_progress,
-    ) -> Service:
-        service = self._ecs.create_service(
-            pr=pr,
-            sha=sha,
-            task_definition_arn=task_definition_arn,
-            requested_by=requested_by,
-            expires=expires,
-            client_token=client_token,
-            progress=progress,
-        )
-        public_ip = self._public_ip if service.public_ip is None else service.public_ip
-        self._started(service.name, pr, sha[:7], task_definition_arn, public_ip, expires)
-        return service
-
-    def redeploy(
-        self, name: str, task_definition_arn: str, progress: Progress = no_progress
-    ) -> None:
-        self._ecs.redeploy(name, task_definition_arn, progress)
+    def _redeployed(self, name: str, task_definition_arn: str) -> None:
         previous = self._open(name)
         parsed = parse_service_name(name)
         pr = previous.pr if previous else (parsed[0] if parsed else 0)
         sha = previous.sha if previous else ((parsed[1] or "") if parsed else "")
         public_ip = previous.size.public_ip if previous else self._public_ip
-        self._started(
-            name, pr, sha, task_definition_arn, public_ip, previous.expires if previous else None
-        )
-
-    def delete_service(self, name: str) -> bool:
-        deleted = self._ecs.delete_service(name)
-        self._stopped([name])  # deleted now, or already gone: either way it runs no more
-        return deleted
-
-    def delete_pr_environments(self, pr: int) -> list[str]:
-        deleted = self._ecs.delete_pr_environments(pr)
-        # Every ACTIVE service of the PR was deleted; what the record still has open is gone.
-        self._stopped([*deleted, *(p.service for p in self._open_periods() if p.pr == pr)])
-        return deleted
-
-    def clear_name(self, name: str, progress: Progress = no_progress) -> None:
-        self._ecs.clear_name(name, progress)
-        self._stopped([name])  # the name is free: whatever had it runs no more
-
-    # ----- the rest of the port, unchanged ----------------------------------------------------
-
-    def find_services(self, pr: int | None = None) -> Sequence[Service]:
-        return self._ecs.find_services(pr)
-
-    def environment_names(self) -> set[str]:
-        return self._ecs.environment_names()
-
-    def register_task_definition(
-        self, pr: int, sha: str, description: str, progress: Progress = no_progress
-    ) -> str:
-        return self._ecs.register_task_definition(pr, sha, description, progress)
-
-    def wait_stable(self, name: str, progress: Progress = no_progress) -> None:
-        self._ecs.wait_stable(name, progress)
-
-    def address(self, name: str) -> str:
-        return self._ecs.address(name)
-
-    def task_sizes(self, arns: Collection[str]) -> Mapping[str, Size]:
-        return self._ecs.task_sizes(arns)
-
-    def template_size(self) -> Size | None:
-        return self._ecs.template_size()
+        expires = previous.expires if previous else None
+        self._started(name, pr, sha, task_definition_arn, public_ip, expires)
 
     # ----- the store, best effort -------------------------------------------------------------
 
@@ -197,7 +146,7 @@ def mend(
     person changed). PRs with a live job are left to the job, which records as it goes.
     """
     running = {p.service: p for p in store.environment_periods(listed_at) if p.running}
-    active = {s.name: s for s in services if s.status == "ACTIVE" and s.pr not in live}
+    active = {s.name: s for s in services if s.status is ServiceState.ACTIVE and s.pr not in live}
     for name, period in running.items():
         if period.pr in live:
             continue
@@ -207,9 +156,8 @@ def mend(
             continue
         pr_labels = labels.get(period.pr)
         show = pr_labels.show(period.sha) if pr_labels else None
-        created = show.created_at if show else None
-        if pr_labels and show and created:
-            expected = expires_at(created, pr_labels.ttl_for(show) or default_ttl)
+        if pr_labels and show and show.created_at:
+            expected = pr_labels.expiry(show, default_ttl)
             if expected != period.expires:
                 store.set_environment_expiry(name, expected)
     unrecorded = [s for name, s in active.items() if name not in running and s.pr is not None]
@@ -222,12 +170,7 @@ def mend(
         sha = (service.sha or "")[:7]
         pr_labels = labels.get(service.pr)
         show = pr_labels.show(sha) if pr_labels else None
-        created = show.created_at if show else None
-        expires = (
-            expires_at(created, pr_labels.ttl_for(show) or default_ttl)
-            if pr_labels and show and created
-            else None
-        )
+        expires = pr_labels.expiry(show, default_ttl) if pr_labels and show else None
         ip = public_ip if service.public_ip is None else service.public_ip
         period = Period(
             service.name,

@@ -22,7 +22,6 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from typing import TypeVar
 
-from bot.config import Settings
 from bot.domain import events as ev
 from bot.errors import ConfigurationError, ShowtimeError
 from bot.orchestrator.context import Background, JobRun
@@ -42,30 +41,28 @@ def environment_of(pr: int) -> str:
 
 
 class DeploymentMirror:
-    def __init__(
-        self,
-        port: DeploymentsPort | None,
-        settings: Settings,
-        background: Background,
-        store: JobStore,
-    ) -> None:
-        self._port = port if settings.showtime_github_deployments else None
+    """Writes through each job's own (fenced) Deployments port; ``enabled`` is the policy's
+    switch, and a token that may not write deployments turns it off for the process."""
+
+    def __init__(self, enabled: bool, background: Background, store: JobStore) -> None:
+        self._enabled = enabled
         self._background = background
         self._store = store
         self._lock = threading.Lock()
         self._off_said = False  # the process-wide "turned off" warning was given
 
-    @property
-    def on(self) -> bool:
-        return self._port is not None
+    def _port(self, run: JobRun) -> DeploymentsPort | None:
+        with self._lock:
+            enabled = self._enabled
+        return run.deps.deployments if enabled else None
 
     def claimed(self, run: JobRun, record: StartRecord, *, ttl: str) -> None:
         """The deploy claimed the PR: a deployment, ``in_progress`` — made while ECS works."""
-        if self._port is None:
+        port = self._port(run)
+        if port is None:
             return
-        port = self._port
         channel, thread = run.job.channel, run.job.thread_ts
-        payload = {"requester": run.job.requester_name or run.job.requester, "ttl": ttl}
+        payload = {"requester": run.job.requester.label_name, "ttl": ttl}
         if channel and thread:
             payload["slack_thread"] = (
                 f"https://slack.com/archives/{channel}/p{thread.replace('.', '')}"
@@ -95,10 +92,10 @@ class DeploymentMirror:
         run.deployment = self._background.submit("create the GitHub deployment", create)
 
     def succeeded(self, run: JobRun, record: StartRecord, url: str) -> None:
-        if self._port is None:
+        port = self._port(run)
+        if port is None:
             return
-        port = self._port
-        deployment = self._deployment(run, record)
+        deployment = self._deployment(run, record, port)
         if deployment is not None:
             # Kept with the job: the rolling update or stop that retires this environment
             # finds it here, with no request to list deployments.
@@ -116,10 +113,10 @@ class DeploymentMirror:
             )
 
     def failed(self, run: JobRun, record: StartRecord, reason: str) -> None:
-        if self._port is None:
+        port = self._port(run)
+        if port is None:
             return
-        port = self._port
-        deployment = self._deployment(run, record)
+        deployment = self._deployment(run, record, port)
         if deployment is not None:
             self._attempt(
                 run,
@@ -135,9 +132,9 @@ class DeploymentMirror:
     def inactive(self, run: JobRun, shas: set[str]) -> None:
         """The environments of these SHAs are gone (stopped, expired, replaced): their
         deployments, as the starts that made them recorded, are marked inactive."""
-        if self._port is None or not shas:
+        port = self._port(run)
+        if port is None or not shas:
             return
-        port = self._port
         for deployment in self._recorded(run.pr, shas):
             self._attempt(
                 run,
@@ -160,7 +157,7 @@ class DeploymentMirror:
                 found.setdefault(record.sha7, record.deployment_id)
         return list(found.values())
 
-    def _deployment(self, run: JobRun, record: StartRecord) -> int | None:
+    def _deployment(self, run: JobRun, record: StartRecord, port: DeploymentsPort) -> int | None:
         """This deploy's deployment: made in the background at the claim, or (a job resumed
         after a restart) found among the environment's, or made now."""
         future: Future[object] | None = run.deployment
@@ -170,8 +167,6 @@ class DeploymentMirror:
             except FutureTimeout:
                 made = None
             return made if isinstance(made, int) else None
-        assert self._port is not None
-        port = self._port
         found = self._attempt(
             run,
             "read the deployments",
@@ -187,19 +182,17 @@ class DeploymentMirror:
                 sha=record.sha,
                 environment=environment_of(run.pr),
                 description=f"{record.mode.headline} {record.sha7}",
-                payload={"requester": run.job.requester_name or run.job.requester},
+                payload={"requester": run.job.requester.label_name},
             ),
         )
 
     def _attempt(self, run: JobRun, what: str, call: Callable[[], T]) -> T | None:
         """One best-effort call: errors are said once and never raised."""
-        if self._port is None:
-            return None
         try:
             return call()
         except ConfigurationError as exc:  # the token may not write deployments
             with self._lock:
-                self._port = None
+                self._enabled = False
                 first = not self._off_said
                 self._off_said = True
             log.warning("GitHub Deployments mirror off: could not %s: %s", what, exc)

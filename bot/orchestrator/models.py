@@ -8,9 +8,43 @@ from decimal import Decimal
 from typing import Literal
 
 from bot.domain.events import LogTail
+from bot.domain.requester import Requester
+from bot.errors import ShowtimeError
 from bot.orchestrator.inventory import EnvView
-from bot.orchestrator.jobs import Job, JobKind, JobParams
+from bot.orchestrator.jobs import CLEANUP_LOCK, Job, JobKind, JobParams, pr_lock
 from bot.orchestrator.ports import PullRequest
+
+
+@dataclass(frozen=True)
+class Reporting:
+    """Where a job tells what it does: its status message and the thread under it.
+
+    - ``new_message(channel)``: a slash command's — a new status message in the channel it
+      was typed in; if the bot cannot post there, nothing starts.
+    - ``on_message(channel, ts)``: a button's — the message it was pressed on shows the job's
+      progress, and its thread gets the replies.
+    - ``pr_thread(fallback)``: the PR's latest status message's thread, else a new message in
+      ``fallback`` (SHOWTIME_NOTIFY_CHANNEL for GitHub events and the sweeper), else nowhere
+      (labels and the optional PR comment only).
+    """
+
+    channel: str | None = None
+    thread_ts: str | None = None
+    pressed: bool = False  # the message ``thread_ts`` was pressed: it shows progress
+    must_post: bool = False  # a new status message is the answer itself
+    pr_thread: bool = False  # look for the PR's latest thread first
+
+    @classmethod
+    def new_message(cls, channel: str) -> Reporting:
+        return cls(channel=channel, must_post=True)
+
+    @classmethod
+    def on_message(cls, channel: str, ts: str) -> Reporting:
+        return cls(channel=channel, thread_ts=ts, pressed=True)
+
+    @classmethod
+    def in_pr_thread(cls, fallback: str | None = None) -> Reporting:
+        return cls(channel=fallback, pr_thread=True)
 
 
 @dataclass(frozen=True)
@@ -18,23 +52,62 @@ class JobRequest:
     """What an entry point asks for; the orchestrator turns it into a job."""
 
     kind: JobKind
-    requester: str  # Slack user id, or "sweeper" / "cleanup" / a GitHub login
-    requester_name: str = ""  # GitHub login (SHOWTIME_GITHUB_LOGINS) or Slack name, for 🤡
+    requester: Requester  # who: a Slack user, a GitHub login, the bot; its 🤡 name
     pr: int | None = None
     sha: str | None = None
     params: JobParams = field(default_factory=JobParams)
-    channel: str | None = None
-    thread_ts: str | None = None
+    reporting: Reporting = field(default_factory=Reporting)
     idempotency_key: str | None = None
-    # The PR as the request already has it (a webhook delivery carries it): validation
-    # uses it instead of reading it again. Seconds old, like any read.
+    # The PR as the request already has it (read moments ago): validation uses it instead of
+    # reading it again.
     known_pr: PullRequest | None = None
 
     @property
     def lock_key(self) -> str | None:
         if self.pr is not None:
-            return f"pr:{self.pr}"
-        return "cleanup" if self.kind is JobKind.CLEANUP else None
+            return pr_lock(self.pr)
+        return CLEANUP_LOCK if self.kind is JobKind.CLEANUP else None
+
+
+# ----- what a request comes to (``Jobs.submit``) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Started:
+    """The job runs (or waits for a free worker); ``job.channel``/``thread_ts`` is its thread."""
+
+    job: Job
+
+
+@dataclass(frozen=True)
+class Busy:
+    """Another job of the PR runs (``job``: who, since when, where)."""
+
+    job: Job
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """The very same request was taken before (a double click, Slack's retry)."""
+
+    job: Job
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The request cannot be done; nothing was changed. ``error`` says why and what to do."""
+
+    error: ShowtimeError
+
+
+@dataclass(frozen=True)
+class CannotPost:
+    """The status message could not be posted (``error`` is Slack's), so nothing started."""
+
+    error: str
+
+
+Answer = Started | Busy | Duplicate | Refused | CannotPost
 
 
 @dataclass(frozen=True)

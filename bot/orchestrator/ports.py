@@ -8,22 +8,61 @@ costs what, which AWS call sees DRAINING) to the adapter.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from enum import StrEnum
+from typing import Any, Protocol, Self, TypeVar
 
+from bot.clock import Clock
 from bot.domain.cost import Size
 from bot.domain.events import LogTail, Progress
 from bot.domain.labels import LabelChange
+from bot.domain.requester import Requester
+from bot.orchestrator.jobs import Job
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def write(method: F) -> F:
+    """Marks a port method that changes something outside the bot.
+
+    The mark is read once, by ``bot.orchestrator.guard``: a job's writes are fenced on its
+    ownership (checked before, re-checked after) and observed (the record of when
+    environments ran listens to ECS's), with no method of any port written twice.
+    """
+    method.__showtime_write__ = True  # type: ignore[attr-defined]
+    return method
+
+
+def writes_of(port: type) -> frozenset[str]:
+    """The names of ``port``'s methods marked ``@write``."""
+    return frozenset(
+        name
+        for name in dir(port)
+        if not name.startswith("_") and getattr(getattr(port, name), "__showtime_write__", False)
+    )
+
+
+class Waits(Protocol):
+    def with_clock(self, clock: Clock) -> Self:
+        """The same port (sharing its connections and caches) whose waits and retries run on
+        ``clock`` — a job's own, so a cancel, a lost job or SIGTERM ends them."""
+        ...
+
 
 # ----- GitHub ----------------------------------------------------------------------------
+
+
+class PrState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"  # merged or not (``PullRequest.merged`` says)
 
 
 @dataclass(frozen=True)
 class PullRequest:
     number: int
-    state: str  # "open" | "closed"
+    state: PrState
     merged: bool
     head_sha: str  # 40 hex
     title: str
@@ -38,15 +77,16 @@ class LabelledPr:
     """A PR found by label search, with its labels as the (lagging) search index has them."""
 
     number: int
-    state: str
+    state: PrState
     title: str
     html_url: str
     labels: tuple[str, ...]
 
 
-class GitHubPort(Protocol):
+class GitHubPort(Waits, Protocol):
     def get_pr(self, number: int) -> PullRequest: ...
     def pr_commit_shas(self, number: int) -> list[str]: ...
+    @write
     def apply_labels(
         self, number: int, change: LabelChange, current: Sequence[str]
     ) -> tuple[str, ...]:
@@ -54,14 +94,17 @@ class GitHubPort(Protocol):
         GitHub allows; the labels afterwards. Additions and removals land together."""
         ...
 
+    @write
     def ensure_label_definitions(self, names: Sequence[str]) -> None:
         """Create, with the CLI's colours, the definitions of ``names`` not yet known."""
         ...
 
+    @write
     def delete_label_definitions(self, names: Sequence[str]) -> None: ...
     def find_labelled_prs(self) -> Sequence[LabelledPr]: ...
     def sha_label_definitions(self) -> list[str]: ...
     def attached_labels(self, names: Sequence[str]) -> set[str]: ...
+    @write
     def comment(self, number: int, text: str) -> None: ...
     def collaborator_permission(self, login: str) -> str:
         """``admin``, ``maintain``, ``write``, ``triage``, ``read`` or ``none``."""
@@ -72,12 +115,14 @@ class GitHubPort(Protocol):
         ...
 
 
-class DeploymentsPort(Protocol):
+class DeploymentsPort(Waits, Protocol):
     """The PR page's "View deployment": a GitHub Deployment per environment (SPEC §11)."""
 
+    @write
     def create_deployment(
         self, *, sha: str, environment: str, description: str, payload: dict[str, str]
     ) -> int: ...
+    @write
     def set_deployment_status(
         self,
         deployment_id: int,
@@ -92,7 +137,41 @@ class DeploymentsPort(Protocol):
         ...
 
 
+# ----- Slack (where people see jobs) ----------------------------------------------------------
+
+
+class CannotPostError(Exception):
+    """Slack refused a status message (``code``: ``not_in_channel``, ``channel_not_found``…)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class Threads(Protocol):
+    """Status messages: the channel's view of a job, whose thread gets the job's replies."""
+
+    def open_thread(self, job: Job) -> str:
+        """Post ``job``'s status message in ``job.channel``; its ts (the job's thread).
+        ``CannotPostError`` when Slack will not take it."""
+        ...
+
+    def show_progress(self, job: Job) -> None:
+        """The status message ``job.thread_ts`` (a button was pressed on it) shows the job
+        is under way; best effort."""
+        ...
+
+
 # ----- ECS -------------------------------------------------------------------------------
+
+
+class ServiceState(StrEnum):
+    """What ECS says of one service name (the DRAINING rule's input)."""
+
+    ACTIVE = "ACTIVE"
+    DRAINING = "DRAINING"
+    INACTIVE = "INACTIVE"
+    MISSING = "MISSING"  # DescribeServices lists the name under `failures`
 
 
 @dataclass(frozen=True)
@@ -100,16 +179,16 @@ class Service:
     """One showtime service in ECS, with what its name and tags say."""
 
     name: str
-    status: str  # ACTIVE / DRAINING / INACTIVE
+    status: ServiceState
     pr: int | None
     sha: str | None
-    requested_by: str | None  # Slack user id (the tag cannot hold emoji)
+    requested_by: Requester | None  # the requested_by tag (the CLI's github_user)
     created: datetime | None
     task_definition: str | None = None  # the ARN it runs (DescribeServices says, at no cost)
     public_ip: bool | None = None  # assignPublicIp, when ECS said
 
 
-class EcsPort(Protocol):
+class EcsPort(Waits, Protocol):
     def find_services(self, pr: int | None = None) -> Sequence[Service]:
         """ACTIVE showtime services (of one PR), from ECS itself (not from labels)."""
         ...
@@ -118,31 +197,37 @@ class EcsPort(Protocol):
         """Names of every running ``pr-…-service``, whoever made it (the capacity limit)."""
         ...
 
+    @write
     def clear_name(self, name: str, progress: Progress = ...) -> None:
         """The DRAINING rule: delete an ACTIVE service of that name, wait out DRAINING."""
         ...
 
+    @write
     def register_task_definition(
         self, pr: int, sha: str, description: str, progress: Progress = ...
     ) -> str: ...
+    @write
     def create_service(
         self,
         *,
         pr: int,
         sha: str,
         task_definition_arn: str,
-        requested_by: str,
+        requested_by: Requester,
         expires: datetime | None,
         client_token: str,
         progress: Progress = ...,
     ) -> Service: ...
+    @write
     def redeploy(self, name: str, task_definition_arn: str, progress: Progress = ...) -> None: ...
     def wait_stable(self, name: str, progress: Progress = ...) -> None: ...
     def address(self, name: str) -> str:
         """The IP of the service's newest running task."""
         ...
 
+    @write
     def delete_service(self, name: str) -> bool: ...
+    @write
     def delete_pr_environments(self, pr: int) -> list[str]: ...
     def task_sizes(self, arns: Collection[str]) -> Mapping[str, Size]:
         """CPU and memory of these task definitions (``public_ip`` left False): a revision
@@ -154,13 +239,13 @@ class EcsPort(Protocol):
         ...
 
 
-class HealthProbe(Protocol):
+class HealthProbe(Waits, Protocol):
     def wait_healthy(self, url: str, progress: Progress = ...) -> None:
         """Until ``url`` answers 200 (never following a redirect), or ``HealthTimeoutError``."""
         ...
 
 
-class LogsPort(Protocol):
+class LogsPort(Waits, Protocol):
     """An environment's own container log (SPEC §14), and where the console shows it."""
 
     def console_url(self, service: str) -> str:

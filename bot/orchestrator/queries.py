@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from datetime import datetime
 
 from bot.domain.commands import parse_sha
 from bot.domain.labels import parse_labels
@@ -13,7 +14,9 @@ from bot.errors import UserInputError
 from bot.orchestrator import costs
 from bot.orchestrator import inventory as inv
 from bot.orchestrator.context import Deps
+from bot.orchestrator.jobs import pr_lock
 from bot.orchestrator.models import Overview, PrLogs, PrStatus
+from bot.orchestrator.ports import ServiceState
 
 # How long one look at every environment (a GitHub search and ECS list/describe rounds)
 # serves everyone who asks: many people running `list` or opening the Home tab at once cost
@@ -34,12 +37,12 @@ class Queries:
         deps = self._deps
         info = deps.github.get_pr(pr)
         facts = inv.facts(info)
-        live = deps.store.live_job(f"pr:{pr}")
+        live = deps.store.live_job(pr_lock(pr))
         services = list(deps.ecs.find_services(pr))
         views = inv.environments(
             [facts],
             services,
-            default_ttl=deps.settings.showtime_default_ttl,
+            default_ttl=deps.policy.default_ttl,
             live_job_prs={pr: live.id} if live else {},
         )
         periods = costs.open_periods(deps, deps.clock.now())
@@ -47,7 +50,7 @@ class Queries:
         return PrStatus(
             pr=pr,
             title=info.title,
-            state="merged" if info.merged else info.state,
+            state="merged" if info.merged else str(info.state),
             html_url=info.html_url,
             frozen=facts.labels.frozen,
             blocked=facts.labels.blocked,
@@ -97,18 +100,21 @@ class Queries:
         services = list(deps.ecs.find_services())
         live = {job.pr: job.id for job in deps.store.live_jobs() if job.pr is not None}
         views = inv.environments(
-            prs, services, default_ttl=deps.settings.showtime_default_ttl, live_job_prs=live
+            prs, services, default_ttl=deps.policy.default_ttl, live_job_prs=live
         )
         now = deps.clock.now()
         shown = [
             self._linked(v)
             for v in views
-            if v.ecs_status in ("ACTIVE", None) or v.status != "unlabelled"
+            if v.ecs_status in (ServiceState.ACTIVE, None) or v.status != inv.UNLABELLED
         ]
         shown = costs.priced(
             deps, shown, costs.sizes(deps, services, costs.open_periods(deps, now))
         )
         return Overview(shown, costs.spend(deps, shown, now), now)
+
+    def now(self) -> datetime:
+        return self._deps.clock.now()
 
     def thread_of(self, pr: int) -> tuple[str, str] | None:
         """(channel, ts) of the PR's latest status message, if it has one."""

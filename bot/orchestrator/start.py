@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
 
 from bot.domain import events as ev
 from bot.domain import labels as L
@@ -53,7 +52,7 @@ def validate(deps: Deps, job: Job, known: PullRequest | None = None) -> StartRec
         labels,
         sha,
         deps.clock.now(),
-        timedelta(minutes=deps.settings.showtime_stale_lock_minutes),
+        deps.policy.stale_claim_after,
     )
     if isinstance(plan, D.Refusal):
         raise RefusedError(plan.message, plan.next_action)
@@ -61,7 +60,7 @@ def validate(deps: Deps, job: Job, known: PullRequest | None = None) -> StartRec
     if plan.mode is DeployMode.FRESH:  # redeploys and rolling updates are never refused
         _hold_an_environment(deps, job, name)
         asked = job.params.ttl if isinstance(job.params, StartParams) else None
-        ttl = asked or labels.ttl or deps.settings.showtime_default_ttl
+        ttl = asked or labels.ttl or deps.policy.default_ttl
         costs.hold_for_start(deps, job, name, ttl)
     return StartRecord(
         labels=tuple(info.labels),
@@ -85,7 +84,7 @@ def _hold_an_environment(deps: Deps, job: Job, name: str) -> None:
     other live jobs hold for services ECS does not list yet; the hold ends with the job.
     """
     names = deps.ecs.environment_names()
-    limit = deps.settings.showtime_max_environments
+    limit = deps.policy.max_environments
     total = deps.store.reserve(
         job.id, "environments", item=name, amount=1, in_use=len(names), seen=names, limit=limit
     )
@@ -155,9 +154,9 @@ def _claim(run: JobRun, record: StartRecord) -> StartRecord:
         L.parse_labels(record.labels),
         D.StartPlan(record.mode, record.sha7, record.previous_sha, takeover),
         now=run.deps.clock.now(),
-        requester=run.job.requester_name or run.job.requester,
+        requester=run.job.requester.label_name,
         ttl=params.ttl,
-        default_ttl=run.deps.settings.showtime_default_ttl,
+        default_ttl=run.deps.policy.default_ttl,
         current_names=list(record.labels),
     )
     labels = run.set_labels(change, record.labels)
@@ -185,7 +184,7 @@ def _clear_name(run: JobRun, record: StartRecord) -> StartRecord:
 
 
 def _create_service(run: JobRun, record: StartRecord) -> StartRecord:
-    ttl = L.parse_labels(record.labels).ttl or run.deps.settings.showtime_default_ttl
+    ttl = L.parse_labels(record.labels).ttl or run.deps.policy.default_ttl
     run.deps.ecs.create_service(
         pr=run.pr,
         sha=record.sha7,
@@ -210,11 +209,11 @@ def _wait_stable(run: JobRun, record: StartRecord) -> StartRecord:
 
 def _address(run: JobRun, record: StartRecord) -> StartRecord:
     ip = run.deps.ecs.address(_service(run, record))
-    return replace(record, address=f"{ip}:{run.deps.settings.showtime_env_port}")
+    return replace(record, address=f"{ip}:{run.deps.policy.env_port}")
 
 
 def _health_url(run: JobRun, record: StartRecord) -> str:
-    return f"http://{record.address}{run.deps.settings.showtime_health_path}"
+    return f"http://{record.address}{run.deps.policy.health_path}"
 
 
 def _health(run: JobRun, record: StartRecord) -> StartRecord:
@@ -380,7 +379,7 @@ def run_start(run: JobRun, mirror: DeploymentMirror) -> ev.Succeeded:
 
 
 def _ttl(run: JobRun, record: StartRecord) -> str:
-    return L.parse_labels(record.labels).ttl or run.deps.settings.showtime_default_ttl
+    return L.parse_labels(record.labels).ttl or run.deps.policy.default_ttl
 
 
 # The steps during which the new task exists: a failure there is explained by its log.
@@ -453,7 +452,7 @@ def undo_failed_start(run: JobRun) -> None:
     except Interrupted:
         raise
     except Exception as exc:
-        stale = run.deps.settings.showtime_stale_lock_minutes
+        stale = run.deps.policy.stale_claim_after.total_seconds() / 60
         run.say(
             ev.Warning(
                 f"could not label the PR failed ({exc}); its 🚦 deploying claim goes stale "

@@ -18,36 +18,66 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
+from bot.domain import events as ev
 from bot.domain import labels as L
+from bot.domain.requester import CLEANUP, SWEEPER, Requester
 from bot.domain.ttl import expires_at, format_duration, next_ttl
 from bot.errors import ShowtimeError, UserInputError
 from bot.orchestrator import costs
 from bot.orchestrator import decisions as D
 from bot.orchestrator import inventory as inv
-from bot.orchestrator.context import Deps
-from bot.orchestrator.jobs import Job, JobKind, JobState, StopParams
+from bot.orchestrator.context import Deps, JobRun
+from bot.orchestrator.jobs import CleanupParams, CleanupRecord, Job, JobKind, JobState, StopParams
 from bot.orchestrator.metering import mend
-from bot.orchestrator.models import CleanupAction, CleanupReport, JobRequest, Notice
-from bot.orchestrator.ports import LabelledPr, Service
+from bot.orchestrator.models import (
+    Answer,
+    CleanupAction,
+    CleanupReport,
+    JobRequest,
+    Notice,
+    Reporting,
+)
+from bot.orchestrator.ports import LabelledPr, PullRequest, Service, ServiceState
 
 log = logging.getLogger(__name__)
 
 
 class JobStarter(Protocol):
-    """What the sweeper needs of the orchestrator: start a job, or hold a PR's lock."""
+    """What the sweeper needs of ``Jobs``: submit a stop, or hold a PR's lock."""
 
+    def submit(self, request: JobRequest) -> Answer: ...
     def begin(self, request: JobRequest) -> Job: ...
-    def run(self, job_id: str) -> None: ...
     def run_here(self, job_id: str) -> Job | None: ...
-    def holding(self, pr: int, requester: str) -> AbstractContextManager[None]: ...
+    def holding(self, pr: int, requester: Requester) -> AbstractContextManager[None]: ...
     def notify(self, notice: Notice) -> None: ...
+
+
+class Action(StrEnum):
+    STOP_PR = "stop_pr"  # the stop job, as `/showtime stop` does it
+    REMOVE_LABELS = "remove_labels"  # per-SHA labels of an environment that is gone
+    DELETE_SERVICE = "delete_service"
+    DELETE_DEFINITIONS = "delete_definitions"  # SHA label definitions on no PR
+
+
+class Why(StrEnum):
+    CLOSED = "closed"  # the PR is closed or merged
+    EXPIRED = "expired"  # past 📅 + ⌛
+    UNLABELLED = "unlabelled"  # a service no label mentions (an orphan)
+    FAILED_DEPLOY = "failed_deploy"  # labels say failed, the service still runs
+    NO_SERVICE = "no_service"  # labels of an environment ECS does not run
+    UNATTACHED = "unattached"  # a SHA label definition no PR carries
 
 
 @dataclass(frozen=True)
 class Planned:
-    kind: str  # "stop_pr" | "remove_labels" | "delete_service" | "delete_definitions"
+    """One thing cleanup or the sweeper would do: decided by ``action`` and ``why``; ``what``
+    is only how it is said."""
+
+    action: Action
+    why: Why
     pr: int | None
     what: str
     names: tuple[str, ...] = field(default=())
@@ -60,7 +90,7 @@ class Sweeper:
 
     # ----- cleanup -------------------------------------------------------------------
 
-    def cleanup(self, *, dry_run: bool, requester: str = "cleanup") -> CleanupReport:
+    def cleanup(self, *, dry_run: bool, requester: Requester = CLEANUP) -> CleanupReport:
         """Expired environments, orphan services, labels without a service, closed PRs,
         stray SHA label definitions. ``dry_run`` only says what it would do."""
         plan = self.plan()
@@ -68,7 +98,14 @@ class Sweeper:
             return CleanupReport(dry_run=True, actions=[CleanupAction(p.pr, p.what) for p in plan])
         return CleanupReport(dry_run=False, actions=self.execute(plan, requester))
 
-    def execute(self, plan: list[Planned], requester: str) -> list[CleanupAction]:
+    def run_cleanup(self, run: JobRun) -> ev.Succeeded:
+        """The cleanup job's handler (``/showtime cleanup``)."""
+        params = run.job.params
+        assert isinstance(params, CleanupParams)
+        report = self.cleanup(dry_run=params.dry_run, requester=run.job.requester)
+        return ev.Succeeded(text=report.text)
+
+    def execute(self, plan: list[Planned], requester: Requester) -> list[CleanupAction]:
         """Do what was planned; a PR whose job started since is left alone (busy)."""
         return [self._do(item, requester) for item in plan]
 
@@ -76,7 +113,7 @@ class Sweeper:
         """What cleanup would do, decided per PR from the PR's own labels."""
         deps = self._deps
         now = deps.clock.now()
-        default_ttl = deps.settings.showtime_default_ttl
+        default_ttl = deps.policy.default_ttl
         found = {p.number: p for p in deps.github.find_labelled_prs()}
         services = list(deps.ecs.find_services())
         live = self._live_prs()
@@ -97,25 +134,27 @@ class Sweeper:
         if stray:
             shown = ", ".join(f"`{n}`" for n in stray[:5]) + (" …" if len(stray) > 5 else "")
             what = f"delete {len(stray)} unattached SHA label definition(s): {shown}"
-            plan.append(Planned("delete_definitions", None, what, tuple(stray)))
+            plan.append(
+                Planned(Action.DELETE_DEFINITIONS, Why.UNATTACHED, None, what, tuple(stray))
+            )
         return plan
 
-    def _do(self, item: Planned, requester: str) -> CleanupAction:
+    def _do(self, item: Planned, requester: Requester) -> CleanupAction:
         deps = self._deps
         try:
-            if item.kind == "stop_pr" and item.pr is not None:
+            if item.action is Action.STOP_PR and item.pr is not None:
                 done = self._stop(item.pr, requester=requester, reason=item.what, here=True)
                 if done is not None and done.state is JobState.FAILED:
                     raise ShowtimeError(done.outcome or "the stop failed")
-            elif item.kind == "delete_service" and item.pr is not None:
+            elif item.action is Action.DELETE_SERVICE and item.pr is not None:
                 with self._jobs.holding(item.pr, requester):  # never under a job's feet
                     for name in item.names:
                         deps.ecs.delete_service(name)
-            elif item.kind == "remove_labels" and item.pr is not None:
+            elif item.action is Action.REMOVE_LABELS and item.pr is not None:
                 # Per-SHA labels: deleting the definition takes the label off the PR too.
                 with self._jobs.holding(item.pr, requester):
                     deps.github.delete_label_definitions(D.sha_definitions(list(item.names)))
-            elif item.kind == "delete_definitions":
+            elif item.action is Action.DELETE_DEFINITIONS:
                 deps.github.delete_label_definitions(list(item.names))
         except ShowtimeError as exc:
             return CleanupAction(item.pr, item.what, error=str(exc))
@@ -129,7 +168,7 @@ class Sweeper:
         default TTL. Whatever is removed is confirmed from the PR's current labels first."""
         deps = self._deps
         now = deps.clock.now()
-        default_ttl = deps.settings.showtime_default_ttl
+        default_ttl = deps.policy.default_ttl
         prs = list(deps.github.find_labelled_prs())
         services = list(deps.ecs.find_services())
         live = self._live_prs()
@@ -145,7 +184,7 @@ class Sweeper:
                 self._sweep_confirmed(pr.number, services, now)
                 continue
             for show in D.expiring_shows(labels, now, default_ttl):
-                self._warn_once(pr.number, show, labels.ttl_for(show) or default_ttl, pr.labels)
+                self._warn_once(pr.number, labels, show, pr.labels)
         for service in services:
             if service.pr is None or service.pr in labelled or service.pr in live:
                 continue
@@ -154,16 +193,13 @@ class Sweeper:
 
     def _sweep_confirmed(self, pr: int, services: list[Service], now: datetime) -> None:
         """Re-read the PR and act only on what its current labels still call for."""
-        default_ttl = self._deps.settings.showtime_default_ttl
+        default_ttl = self._deps.policy.default_ttl
         current = self._current(pr)
         if current is not None:
             if current.labels.blocked:
                 return
             if reason := D.stop_reason(pr, current.state, current.labels, now, default_ttl):
-                try:
-                    self._stop(pr, requester="sweeper", reason=reason, here=False)
-                except ShowtimeError as exc:
-                    log.info("sweeper skipped #%s: %s", pr, exc)
+                self._stop(pr, requester=SWEEPER, reason=reason, here=False)
                 return
         mine = [s for s in services if s.pr == pr]
         for item in _plan({pr: current} if current else {}, mine, set(), now, default_ttl).get(
@@ -173,31 +209,31 @@ class Sweeper:
             unlabelled_and_old = any(
                 _past(s, default_ttl, now) for s in mine if s.name in item.names
             )
-            if item.kind == "delete_service" and (
-                current is None or "failed deploy" in item.what or unlabelled_and_old
+            if item.action is Action.DELETE_SERVICE and (
+                current is None or item.why is Why.FAILED_DEPLOY or unlabelled_and_old
             ):
                 self._delete(item)
 
     def _delete(self, item: Planned) -> None:
         assert item.pr is not None
         try:
-            with self._jobs.holding(item.pr, "sweeper"):  # never under a running job's feet
+            with self._jobs.holding(item.pr, SWEEPER):  # never under a running job's feet
                 for name in item.names:
                     self._deps.ecs.delete_service(name)
             log.info("sweeper: %s", item.what)
         except ShowtimeError as exc:
             log.info("sweeper skipped #%s: %s", item.pr, exc)
 
-    def _warn_once(self, pr: int, show: L.Show, ttl: str, names: Sequence[str] = ()) -> None:
-        created = show.created_at
-        expiry = expires_at(created, ttl) if created else None
+    def _warn_once(self, pr: int, labels: L.PrLabels, show: L.Show, names: Sequence[str]) -> None:
+        ttl = labels.effective_ttl(show, self._deps.policy.default_ttl)
+        expiry = labels.expiry(show, self._deps.policy.default_ttl)
         key = f"warn:{pr}:{show.sha}:{expiry.isoformat() if expiry else ''}"
         if expiry is None or not self._deps.store.remember_once(key):
             return
         channel, thread = self._where(pr)
         left = format_duration(expiry - self._deps.clock.now())
         text = f"#{pr} ({show.sha}) expires in {left}; press Extend to keep it"
-        if estimate := costs.estimate_of_show(self._deps, pr, show, ttl):
+        if estimate := costs.estimate_of_show(self._deps, pr, labels, show):
             text += f"\n{estimate.text()}"
             longer = next_ttl(ttl)
             if names and (added := costs.ttl_change(self._deps, pr, names, longer).text()):
@@ -221,37 +257,33 @@ class Sweeper:
                 labels={p.number: L.parse_labels(p.labels) for p in prs},
                 live=live,
                 listed_at=listed_at,
-                default_ttl=deps.settings.showtime_default_ttl,
-                public_ip=deps.settings.ecs_assign_public_ip == "ENABLED",
+                default_ttl=deps.policy.default_ttl,
+                public_ip=deps.policy.public_ip,
             )
         except Exception:
             log.warning("could not mend the record of running environments", exc_info=True)
 
     # ----- shared ------------------------------------------------------------------------
 
-    def _stop(self, pr: int, *, requester: str, reason: str, here: bool) -> Job | None:
+    def _stop(self, pr: int, *, requester: Requester, reason: str, here: bool) -> Job | None:
         """A stop job for ``pr``, run in this thread (cleanup waits for it) or on the pool."""
-        channel, thread = self._where(pr)
-        job = self._jobs.begin(
-            JobRequest(
-                kind=JobKind.STOP,
-                requester=requester,
-                requester_name=requester,
-                pr=pr,
-                channel=channel,
-                thread_ts=thread,
-                params=StopParams(reason=reason),
-            )
+        request = JobRequest(
+            kind=JobKind.STOP,
+            requester=requester,
+            pr=pr,
+            params=StopParams(reason=reason),
+            reporting=Reporting.in_pr_thread(self._deps.policy.notify_channel),
         )
         if here:
-            return self._jobs.run_here(job.id)
-        self._jobs.run(job.id)
+            return self._jobs.run_here(self._jobs.begin(request).id)
+        answer = self._jobs.submit(request)
+        log.info("sweeper: stop of #%s: %s", pr, type(answer).__name__, extra={"pr": pr})
         return None
 
     def _where(self, pr: int) -> tuple[str | None, str | None]:
         """The PR's latest thread, else SHOWTIME_NOTIFY_CHANNEL (a new message), else none."""
         where = self._deps.store.latest_thread(pr)
-        return where if where else (self._deps.settings.showtime_notify_channel, None)
+        return where if where else (self._deps.policy.notify_channel, None)
 
     def _current(self, number: int) -> inv.PrFacts | None:
         """The PR as it is now (one GET); None when GitHub has no such PR."""
@@ -262,6 +294,11 @@ class Sweeper:
 
     def _live_prs(self) -> set[int]:
         return {j.pr for j in self._deps.store.live_jobs() if j.pr is not None}
+
+
+def validate_cleanup(deps: Deps, job: Job, known: PullRequest | None = None) -> CleanupRecord:
+    """A cleanup run needs nothing checked up front: what it does is planned as it runs."""
+    return CleanupRecord()
 
 
 def _plan(
@@ -282,7 +319,8 @@ def _plan(
         if pr is not None and (
             reason := D.stop_reason(number, pr.state, pr.labels, now, default_ttl)
         ):
-            plan[number] = [Planned("stop_pr", number, reason)]
+            why = Why.CLOSED if pr.state != "open" else Why.EXPIRED
+            plan[number] = [Planned(Action.STOP_PR, why, number, reason)]
             continue
         mine = [s for s in services if s.pr == number]
         items = _service_items(number, pr, mine, now, default_ttl)
@@ -297,15 +335,22 @@ def _service_items(
     items: list[Planned] = []
     dead: list[str] = []
     for view in inv.environments([pr] if pr else [], services, default_ttl=default_ttl):
-        if view.status == "unlabelled":
+        if view.status == inv.UNLABELLED:
             if D.too_young_to_be_an_orphan(view.created, now):
                 continue  # a deploy whose labels are on their way
             what = f"#{number}: delete `{view.service}`, which runs without labels"
-            items.append(Planned("delete_service", number, what, (view.service,)))
-        elif view.status == L.FAILED and view.ecs_status == "ACTIVE":
+            items.append(
+                Planned(Action.DELETE_SERVICE, Why.UNLABELLED, number, what, (view.service,))
+            )
+        elif view.status == L.FAILED and view.ecs_status is ServiceState.ACTIVE:
             what = f"#{number}: delete `{view.service}`, left running by a failed deploy"
-            items.append(Planned("delete_service", number, what, (view.service,)))
-        elif view.ecs_status in (None, "INACTIVE") and view.status not in L.IN_PROGRESS_STATUSES:
+            items.append(
+                Planned(Action.DELETE_SERVICE, Why.FAILED_DEPLOY, number, what, (view.service,))
+            )
+        elif (
+            view.ecs_status in (None, ServiceState.INACTIVE)
+            and view.status not in L.IN_PROGRESS_STATUSES
+        ):
             # In-progress claims are left alone: a stale one is taken over by the next start.
             dead.append(view.sha)
     if dead and pr is not None:
@@ -313,23 +358,23 @@ def _service_items(
         if len(dead) == len(pr.labels.shows):
             # Nothing of the PR runs: a stop, so its ⌛ goes too and search stops finding it.
             what = f"#{number}: labels of {listed}, which has no service — remove all its labels"
-            items.append(Planned("stop_pr", number, what))
+            items.append(Planned(Action.STOP_PR, Why.NO_SERVICE, number, what))
         else:
             names = L.render_labels(pr.labels)
             gone = tuple(n for sha in dead for n in L.labels_of_sha(names, sha))
             what = f"#{number}: remove {len(gone)} label(s) of {listed}, which has no service"
-            items.append(Planned("remove_labels", number, what, gone))
+            items.append(Planned(Action.REMOVE_LABELS, Why.NO_SERVICE, number, what, gone))
     return items
 
 
 def _failed_but_running(pr: int, labels: L.PrLabels, services: list[Service]) -> bool:
-    active = {s.sha for s in services if s.pr == pr and s.status == "ACTIVE"}
+    active = {s.sha for s in services if s.pr == pr and s.status is ServiceState.ACTIVE}
     return any(show.status == L.FAILED and show.sha in active for show in labels.shows)
 
 
 def _past(service: Service, default_ttl: str, now: datetime) -> bool:
     """An unlabelled service past the default TTL from its creation."""
-    if service.status != "ACTIVE" or service.created is None:
+    if service.status is not ServiceState.ACTIVE or service.created is None:
         return False
     expiry = expires_at(service.created, default_ttl)
     return expiry is not None and expiry <= now

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs
 from urllib.request import Request, urlopen
 
 from bot.adapters.store import SqlJobStore
+from bot.orchestrator.github_events import delivery_keys
 from bot.orchestrator.jobs import Job
 from bot.sandbox.aws import FAKE_KEY, EcsStandIn, Network, known_services, start_server
 from bot.sandbox.github import GitHubStandIn, seed_sandbox
@@ -316,10 +317,13 @@ class Sandbox:
         assert self.hooks is not None
         delivery = send(self.hooks)
         if wait and delivery.status == 202:
-            time.sleep(0.2)  # the delivery's work is queued behind the answer
+            # The work is queued behind the answer: done once the bot recorded the delivery
+            # as handled and the PR's jobs (and what follows them) have finished.
+            handled = delivery_keys(delivery.guid)
             self.wait_for(
                 lambda: (
-                    not [j for j in self.store.recent(limit=20, pr=pr) if j.live]
+                    self.store.remembered(handled)
+                    and not [j for j in self.store.recent(limit=20, pr=pr) if j.live]
                     and pr not in self.store.followup_prs()
                 ),
                 timeout=120,
@@ -417,7 +421,11 @@ def settle_home(
     quiet: tuple[int, float] | None = None
     while time.monotonic() < deadline:
         views = slack.home_views(user)[shown:]
-        jobs = [j for j in store.recent(limit=50) if j.id not in known and j.requester == user]
+        jobs = [
+            j
+            for j in store.recent(limit=50)
+            if j.id not in known and j.requester.slack_user == user
+        ]
         replies = [
             str(block["text"]["text"])
             for view in views

@@ -37,6 +37,7 @@ class WebhookSender:
         self.url = url
         self._secret = secret.encode()
         self._github = github
+        self.accepted: list[Delivery] = []  # what the bot took to act on (202)
 
     # ----- what people do --------------------------------------------------------------
 
@@ -92,7 +93,10 @@ class WebhookSender:
         except HTTPError as error:
             status, raw = error.code, error.read()
         answer = json.loads(raw) if raw else {}
-        return Delivery(guid, event, body, status, answer)
+        delivery = Delivery(guid, event, body, status, answer)
+        if status == 202:
+            self.accepted.append(delivery)
+        return delivery
 
     def _headers(
         self, event: str, body: bytes, guid: str, signature: str | None = None

@@ -15,11 +15,11 @@ from bot.domain import events as ev
 from bot.domain import labels as L
 from bot.domain.cost import Estimate
 from bot.domain.labels import parse_labels
-from bot.domain.ttl import format_duration, time_left
+from bot.domain.requester import RequesterKind
+from bot.domain.ttl import format_duration
 from bot.orchestrator.inventory import EnvView
 from bot.orchestrator.jobs import Job, JobKind, PrRecord, StartRecord
 from bot.orchestrator.models import PrStatus
-from bot.slack.text import slack_user_id
 from bot.slack.views import Card
 
 
@@ -32,15 +32,13 @@ class Where:
     now: datetime
 
 
-SYSTEM_REQUESTERS = frozenset({"sweeper", "cleanup", "cli"})
-
-
 def _card(where: Where, job: Job, **fields: Any) -> Card:
     """A card for ``job``'s PR with the common fields filled in."""
-    # Only a Slack user id becomes a mention; a GitHub login (a webhook's) is named.
-    fields.setdefault("requester", slack_user_id(job.requester))
-    if fields["requester"] is None and job.requester not in SYSTEM_REQUESTERS:
-        fields["details"] = (f"requested by {job.requester} on GitHub", *fields.get("details", ()))
+    # Only a Slack user becomes a mention; a GitHub login (a webhook's) is named.
+    fields.setdefault("requester", job.requester.slack_user)
+    if job.requester.kind is RequesterKind.GITHUB:
+        who = f"requested by {job.requester.label_name} on GitHub"
+        fields["details"] = (who, *fields.get("details", ()))
     record = job.record
     return Card(
         pr=job.pr or 0,
@@ -76,7 +74,7 @@ def cleanup_card(where: Where, job: Job, headline: str, *, done: bool = False) -
         repository=where.repository,
         state="stopped" if done else "deploying",
         headline=headline,
-        requester=slack_user_id(job.requester),
+        requester=job.requester.slack_user,
     )
 
 
@@ -93,12 +91,10 @@ def labels_card(
     show = labels.active
     if show is None:
         return _card(where, job, state="stopped", headline="No environment", frozen=labels.frozen)
-    ttl = labels.ttl_for(show) or where.default_ttl
-    created = show.created_at
+    ttl = labels.effective_ttl(show, where.default_ttl)
+    expiry = labels.expiry(show, where.default_ttl)
     # TTL close has no time left to show: the badge already says "close".
-    left = (
-        format_duration(time_left(created, ttl, where.now)) if created and ttl != "close" else None
-    )
+    left = format_duration(expiry - where.now) if expiry is not None else None
     state = "running" if show.status == L.RUNNING else (show.status or "unknown")
     if state in L.IN_PROGRESS_STATUSES:
         state = "deploying"

@@ -6,13 +6,11 @@ ECS round. First "Your environments" with the status message's Open / Stop / Ext
 buttons (same action ids and values, so a press goes through the same intake code and the
 same authorisation), then "All environments" one line each, then the totals.
 
-Whose is an environment: the ECS tag ``requested_by`` holds the Slack id of whoever had
-this bot create it — the exact answer, for every environment this bot made. The 🤡 label
-holds a GitHub login (``SHOWTIME_GITHUB_LOGINS``) or a Slack name; the login is matched
-too, so an environment the superset-showtime CLI made for a mapped person (🤡 and the
-CLI's ``github_user`` tag carry the login) is theirs as well. Slack names are not matched:
-the event carries only the user's id, and every environment labelled with a Slack name was
-made by this bot, whose tag already says whose it is.
+Whose is an environment: the ECS tag ``requested_by`` says who had this bot create it, as a
+typed requester (``slack:U…`` or ``github:login``, SPEC §11). "Yours" matches Slack users
+only — a GitHub login can look exactly like a Slack id (``UCEO12345``), so nothing is
+guessed from a value's shape; an older bot's untagged value counts only when it is exactly
+your id. Environments made from GitHub or by the CLI are in "All environments".
 
 Slack's limits for a Home view: 100 blocks, 3000 characters a text, 150 a header. Every
 outsider's word (titles, label values) goes through ``quote``.
@@ -36,14 +34,9 @@ OWN_SHOWN = 10  # "Your environments": a section and a row of buttons each
 SECTION_CHARS = 2900  # lines packed per section, under Slack's 3000
 
 
-def is_mine(view: EnvView, user_id: str, github_login: str | None) -> bool:
-    """Did ``user_id`` ask for this environment (see the module docstring)?"""
-    if view.requester_id and view.requester_id == user_id:
-        return True
-    if not github_login:
-        return False
-    login = github_login.lower()
-    return (view.requester or "").lower() == login or (view.requester_id or "").lower() == login
+def is_mine(view: EnvView, user_id: str) -> bool:
+    """Did Slack user ``user_id`` ask for this environment (see the module docstring)?"""
+    return view.requester_id is not None and view.requester_id.is_person(user_id)
 
 
 def home_view(
@@ -51,7 +44,6 @@ def home_view(
     user_id: str,
     *,
     repository: str,
-    github_login: str | None,
     now: datetime,
     notice: str | None = None,
 ) -> dict[str, Any]:
@@ -67,7 +59,7 @@ def home_view(
         blocks.append(V.mrkdwn(notice))
     blocks.append(V.mrkdwn(f"💵 {V.spend_text(overview.spend)}"))
 
-    mine = [v for v in environments if is_mine(v, user_id, github_login)]
+    mine = [v for v in environments if is_mine(v, user_id)]
     blocks.append(_header(f"Your environments ({len(mine)})"))
     if not mine:
         blocks.append(

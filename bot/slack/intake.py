@@ -20,20 +20,21 @@ from slack_sdk.errors import SlackApiError
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.domain import commands as C
+from bot.domain.requester import Requester
 from bot.errors import RemoteError, ShowtimeError, UserInputError, public_text
 from bot.orchestrator import models as M
 from bot.orchestrator.jobs import (
     CleanupParams,
-    DuplicateRequestError,
     Job,
-    JobBusyError,
     JobKind,
     JobParams,
     StartParams,
     StopParams,
     TtlParams,
 )
-from bot.orchestrator.service import Orchestrator
+from bot.orchestrator.queries import Queries
+from bot.orchestrator.service import Jobs
+from bot.orchestrator.sweeper import Sweeper
 from bot.slack import cards, home, views
 from bot.slack.auth import Authorizer, PerUserLimit
 from bot.slack.text import link as link_to
@@ -77,13 +78,17 @@ class Intake:
     def __init__(
         self,
         settings: Settings,
-        orchestrator: Orchestrator,
+        jobs: Jobs,
+        queries: Queries,
+        sweeper: Sweeper,
         client: WebClient,
         authorizer: Authorizer,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = settings
-        self.orch = orchestrator
+        self.jobs = jobs
+        self.queries = queries
+        self.sweeper = sweeper
         self.client = client
         self.auth = authorizer
         self.reads = PerUserLimit(READS_PER_MINUTE, 60.0, clock)
@@ -112,9 +117,9 @@ class Intake:
             if isinstance(command, C.Status):
                 self._status(command.pr, say)
             elif isinstance(command, C.ListEnvironments):
-                overview = self.orch.overview()
+                overview = self.queries.overview()
                 blocks = views.list_blocks(
-                    overview.environments, self.orch.now(), spend=overview.spend
+                    overview.environments, self.queries.now(), spend=overview.spend
                 )
                 say("Showtime environments", blocks)
             elif refusal := self.auth.refusal(body.get("user_id", "")):
@@ -123,12 +128,12 @@ class Intake:
             elif isinstance(command, C.Logs):
                 self._logs(command.pr, command.lines, None, say)
             elif isinstance(command, C.Cleanup) and command.dry_run:
-                say(quote(self.orch.cleanup(dry_run=True).text, views.MAX_TEXT, multiline=True))
+                say(quote(self.sweeper.cleanup(dry_run=True).text, views.MAX_TEXT, multiline=True))
             else:
                 self._mutate(command, body, say)
 
     def _status(self, pr: int, say: Say) -> None:
-        status = self.orch.status(pr)
+        status = self.queries.status(pr)
         # The title is the PR author's text: quoted, so it can neither mention nor link.
         pr_link = views.pr_link(self.settings.github_repository, pr)
         title = quote(status.title, views.TITLE_LIMIT)
@@ -140,7 +145,7 @@ class Intake:
         footer = []
         if status.live_job is not None:
             job = status.live_job
-            who = mention(job.requester) or quote(job.requester_name or job.requester, 60)
+            who = who_asked(job.requester)
             thread = status.live_job_thread
             footer.append(
                 f"⏳ `{quote(job.kind, 20)}` by {who} is running"
@@ -155,62 +160,68 @@ class Intake:
 
     def _logs(self, pr: int, lines: int, sha: str | None, say: Say) -> None:
         """The log's last lines, only to the person who asked (read-only: no job)."""
-        logs = self.orch.logs(pr, lines, sha)
+        logs = self.queries.logs(pr, lines, sha)
         say(f"Log of #{pr} {logs.sha}", views.logs_blocks(logs, self.settings.github_repository))
 
     def _mutate(self, command: C.Command, body: dict[str, Any], say: Say) -> None:
-        user = body.get("user_id", "")
-        channel = body.get("channel_id")
         request = self._request(command, body)
+        answer = self.jobs.submit(request)
         # A repeated delivery of the same command is Slack's retry: the first one answers.
-        job = self._begin(request, say, quiet_duplicate=True)
-        if job is None:
-            return
-        with self._starting(job):
-            if request.kind in (JobKind.START, JobKind.STOP, JobKind.CLEANUP):
-                card = cards.progress_card(self._where(), job)
-                try:
-                    posted = self.client.chat_postMessage(
-                        channel=channel or "",
-                        text=views.card_text(card),
-                        blocks=views.card_blocks(card),
-                    )
-                except SlackApiError as exc:
-                    error = str(exc.response.get("error"))
-                    self.orch.abandon(job.id, f"cannot post in the channel ({error})")
-                    say(_cannot_post(error))
-                    return
-                self.orch.attach_thread(job.id, str(posted["channel"]), str(posted["ts"]))
-            else:
-                where = self.orch.thread_of(request.pr) if request.pr else None
-                if where:
-                    self.orch.attach_thread(job.id, where[0], where[1])
-                say(f"⏳ {C.describe(command)}: on it{self._thread_link(*where) if where else ''}")
-            log.info(
-                "job %s started by %s",
-                job.correlation_id,
-                user,
-                extra={"kind": job.kind, "pr": job.pr},
-            )
-            self.orch.run(job.id)
+        self._show(answer, request, say, quiet_duplicate=True)
+        if isinstance(answer, M.Started) and not request.reporting.must_post:
+            job = answer.job
+            link = self._thread_link(job.channel, job.thread_ts)
+            say(f"⏳ {C.describe(command)}: on it{link}")
 
     def _request(self, command: C.Command, body: dict[str, Any]) -> M.JobRequest:
         user = body.get("user_id", "")
         answer = body.get("response_url")
         kind, pr, sha, params = _job_of(command, answer)
+        channel = str(body.get("channel_id") or "")
+        # Only start, stop and cleanup post a status message; the others report in the
+        # PR's thread, if it has one.
+        new_message = kind in (JobKind.START, JobKind.STOP, JobKind.CLEANUP)
         return M.JobRequest(
             kind=kind,
             pr=pr,
             sha=sha,
             params=params,
-            requester=user,
-            requester_name=self._requester_name(user, body.get("user_name", "")),
-            channel=body.get("channel_id"),
+            requester=self._requester(user, body.get("user_name", "")),
+            reporting=M.Reporting.new_message(channel)
+            if new_message
+            else M.Reporting.in_pr_thread(),
             idempotency_key=f"slash:{body['trigger_id']}" if body.get("trigger_id") else None,
         )
 
-    def _requester_name(self, user_id: str, user_name: str) -> str:
-        return self.settings.showtime_github_logins.get(user_id) or user_name or user_id
+    def _requester(self, user_id: str, user_name: str) -> Requester:
+        """A Slack user; the 🤡 label names their GitHub login when SHOWTIME_GITHUB_LOGINS
+        knows it, else their Slack name."""
+        name = self.settings.showtime_github_logins.get(user_id) or user_name or user_id
+        return Requester.slack(user_id, name)
+
+    def _show(
+        self, answer: M.Answer, request: M.JobRequest, say: Say, *, quiet_duplicate: bool
+    ) -> None:
+        """What became of a request, said only to the person who asked."""
+        if isinstance(answer, M.Started):
+            job = answer.job
+            log.info(
+                "job %s started by %s",
+                job.correlation_id,
+                job.requester.stored,
+                extra={"kind": job.kind, "pr": job.pr},
+            )
+        elif isinstance(answer, M.Busy):
+            job = answer.job
+            say(f"⏳ {busy_text(job)}{self._thread_link(job.channel, job.thread_ts)}")
+        elif isinstance(answer, M.Duplicate):
+            if not quiet_duplicate:
+                state = "is already running" if answer.job.live else "was already done"
+                say(f"⏳ That press {state} (`{answer.job.kind}` #{request.pr}).")
+        elif isinstance(answer, M.Refused):
+            say(_error_text(answer.error))
+        elif isinstance(answer, M.CannotPost):
+            say(_cannot_post(answer.error))
 
     # ----- buttons ------------------------------------------------------------
 
@@ -265,48 +276,28 @@ class Intake:
         channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
         thread = message.get("thread_ts") or container.get("message_ts")
         on_home = _on_home(body)
-        pressed_on_message = not container.get("is_ephemeral") and not on_home
-        if not pressed_on_message or not thread:
+        if not container.get("is_ephemeral") and not on_home and channel and thread:
+            reporting = M.Reporting.on_message(channel, thread)
+        else:
             # Only slash commands create status messages: without a thread of the PR to
             # post in, the job answers through this press's response_url instead — or,
             # from the Home tab (which has none), in SHOWTIME_NOTIFY_CHANNEL.
-            where = self.orch.thread_of(pr)
             fallback = self.settings.showtime_notify_channel if on_home else None
-            channel, thread = where if where else (fallback, None)
+            reporting = M.Reporting.in_pr_thread(fallback)
         user = body["user"]
         request = M.JobRequest(
             kind=kind,
             pr=pr,
             sha=job_sha,
-            requester=user["id"],
-            requester_name=self._requester_name(
-                user["id"], user.get("username") or user.get("name", "")
-            ),
-            channel=channel,
-            thread_ts=thread,
+            requester=self._requester(user["id"], user.get("username") or user.get("name", "")),
+            reporting=reporting,
             idempotency_key=_click_key(action_id, container, message, action, body),
             params=params,
         )
-        job = self._begin(request, say, quiet_duplicate=False)
-        if job is None:
-            return
-        with self._starting(job):
-            if thread and channel and pressed_on_message:
-                card = cards.progress_card(self._where(), job)
-                try:
-                    self.client.chat_update(
-                        channel=channel,
-                        ts=thread,
-                        text=views.card_text(card),
-                        blocks=views.card_blocks(card),
-                    )
-                except SlackApiError as exc:
-                    log.warning(
-                        "could not update the pressed message: %s", exc.response.get("error")
-                    )
-            self.orch.run(job.id)
-        if on_home:
-            self._follow_on_home(job, say, channel, thread)
+        answer = self.jobs.submit(request)
+        self._show(answer, request, say, quiet_duplicate=False)
+        if on_home and isinstance(answer, M.Started):
+            self._follow_on_home(answer.job, say)
 
     # ----- the Home tab -------------------------------------------------------
 
@@ -322,19 +313,18 @@ class Intake:
         self, user: str, *, notice: str | None = None, view_hash: str | None = None
     ) -> None:
         try:
-            overview = self.orch.overview()
+            overview = self.queries.overview()
             view = home.home_view(
                 overview,
                 user,
                 repository=self.settings.github_repository,
-                github_login=self.settings.showtime_github_logins.get(user),
-                now=self.orch.now(),
+                now=self.queries.now(),
                 notice=notice,
             )
         except ShowtimeError as exc:
             view = home.error_view(_error_text(exc, usage=False))
         except Exception:
-            ref = hashlib.sha256(f"home:{user}:{self.orch.now()}".encode()).hexdigest()[:8]
+            ref = hashlib.sha256(f"home:{user}:{self.queries.now()}".encode()).hexdigest()[:8]
             log.exception("Home tab failed", extra={"ref": ref})
             view = home.error_view(
                 f"❌ Internal error (ref `{ref}`); the bot's logs have the details."
@@ -355,12 +345,12 @@ class Intake:
 
         return say
 
-    def _follow_on_home(self, job: Job, say: Say, channel: str | None, thread: str | None) -> None:
+    def _follow_on_home(self, job: Job, say: Say) -> None:
         """A press on the Home tab is answered there: "on it", then how it ended (Stop and
         Extend take seconds; a longer job is left to its thread)."""
         what = f"`{job.kind}` #{job.pr}"
-        say(f"⏳ {what}: on it{self._thread_link(channel, thread)}")
-        done = self.orch.wait(job.id, HOME_FOLLOW_SECONDS)
+        say(f"⏳ {what}: on it{self._thread_link(job.channel, job.thread_ts)}")
+        done = self.jobs.wait(job.id, HOME_FOLLOW_SECONDS)
         if done is None or done.live:
             return
         icon = "✅" if done.state.value == "succeeded" else "❌"
@@ -375,38 +365,8 @@ class Intake:
         return cards.Where(
             repository=self.settings.github_repository,
             default_ttl=self.settings.showtime_default_ttl,
-            now=self.orch.now(),
+            now=self.queries.now(),
         )
-
-    @contextmanager
-    def _starting(self, job: Job) -> Iterator[None]:
-        """Between ``begin`` and ``run`` anything may fail — Slack timing out after its own
-        retries (``TimeoutError``, ``URLError``), the store — and a job left queued would hold
-        its PR's lock. So whatever escapes gives the job up; if even that fails, the job is
-        no longer heart-beaten and is adopted within a minute (SPEC §12).
-        """
-        try:
-            yield
-        except BaseException as exc:
-            try:
-                self.orch.abandon(
-                    job.id, f"the request failed before the job ran ({type(exc).__name__})"
-                )
-            except Exception:
-                log.exception("could not give up job %s; it will be adopted", job.correlation_id)
-            raise
-
-    def _begin(self, request: M.JobRequest, say: Say, *, quiet_duplicate: bool) -> Job | None:
-        """Begin a job, or say (only to the person) why another one already covers it."""
-        try:
-            return self.orch.begin(request)
-        except JobBusyError as exc:
-            say(f"⏳ {busy_text(exc.job)}{self._thread_link(exc.job.channel, exc.job.thread_ts)}")
-        except DuplicateRequestError as exc:
-            if not quiet_duplicate:
-                state = "is already running" if exc.job.live else "was already done"
-                say(f"⏳ That press {state} (`{exc.job.kind}` #{request.pr}).")
-        return None
 
     def _thread_link(self, channel: str | None, ts: str | None) -> str:
         if not channel or not ts:
@@ -474,12 +434,17 @@ def _on_home(body: dict[str, Any]) -> bool:
 def busy_text(job: Job) -> str:
     """Who runs what on the PR, since when (the answer to a second request for it)."""
     started = job.created_at.strftime("%H:%M UTC")
-    who = mention(job.requester) or quote(job.requester_name or job.requester, 80)
+    who = who_asked(job.requester)
     subject = f"#{job.pr}" if job.pr is not None else "cleanup"
     return (
         f"{subject} is busy: `{job.kind}` started by {who} at {started} is still running. "
         "Follow it in its thread; try again when it has finished."
     )
+
+
+def who_asked(requester: Requester) -> str:
+    """A Slack user as a mention; anyone else by name, quoted (a login is an outsider's)."""
+    return mention(requester.slack_user) or quote(requester.label_name, 80)
 
 
 def _error_text(exc: ShowtimeError, usage: bool = True) -> str:

@@ -30,6 +30,7 @@ from bot.domain import events as ev
 from bot.domain.events import WAIT_REPORT_SECONDS
 from bot.orchestrator.jobs import Job, StartRecord
 from bot.orchestrator.models import Notice
+from bot.orchestrator.ports import CannotPostError
 from bot.slack import cards
 from bot.slack.text import log_line, mention, quote
 from bot.slack.views import card_blocks, card_text, failure_log_text, notice_blocks
@@ -80,10 +81,26 @@ class ThreadReporter:
             now=self._clock.now(),
         )
 
-    def open_thread(self, job: Job) -> str | None:
-        """A job with a channel but no thread gets a top-level message, which becomes its thread."""
+    def open_thread(self, job: Job) -> str:
+        """The job's status message in ``job.channel``, whose ts becomes its thread."""
         card = cards.progress_card(self.where(), job)
-        return self._post(job.channel or "", None, card_text(card), blocks=card_blocks(card))
+        try:
+            response = self._client.chat_postMessage(
+                channel=job.channel or "",
+                text=card_text(card),
+                blocks=card_blocks(card),
+                unfurl_links=False,
+            )
+        except SlackApiError as exc:
+            raise CannotPostError(str(exc.response.get("error"))) from exc
+        return str(response["ts"])
+
+    def show_progress(self, job: Job) -> None:
+        """The status message a button was pressed on shows the job under way."""
+        if not job.channel or not job.thread_ts:
+            return
+        card = cards.progress_card(self.where(), job)
+        self._update(job.channel, job.thread_ts, card_text(card), blocks=card_blocks(card))
 
     def notice(self, notice: Notice) -> None:
         if not notice.channel:
@@ -146,7 +163,7 @@ class ThreadReporter:
         self, job: Job, channel: str, thread: str, event: ev.Succeeded | ev.Failed
     ) -> None:
         """The outcome, in the thread, to the requester: the moment their wait ends."""
-        who = mention(job.requester)
+        who = mention(job.requester.slack_user)
         # The mention goes in after the event's words were escaped: it is the bot's markup.
         prefix = f"{who} " if who else ""
         if isinstance(event, ev.Succeeded):

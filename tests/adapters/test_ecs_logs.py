@@ -11,6 +11,7 @@ import pytest
 from bot.adapters.ecs import EcsEngine, EcsLogs, TasksStoppedError
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.domain.requester import Requester
 from bot.sandbox.aws import BOOT_LINES, CRASH_LINES, EcsStandIn
 
 PR, SHA = 36121, "abc1234"
@@ -23,7 +24,7 @@ def deploy(engine: EcsEngine, pr: int = PR, sha: str = SHA) -> None:
         pr=pr,
         sha=sha,
         task_definition_arn=arn,
-        requested_by="U1",
+        requested_by=Requester.slack("U1"),
         expires=None,
         client_token=f"job-{pr}-{sha}",
     )

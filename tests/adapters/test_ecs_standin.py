@@ -30,6 +30,7 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain.events import Event, Waiting, Warning
 from bot.domain.naming import service_name
+from bot.domain.requester import Requester
 from bot.orchestrator.ports import Service
 from bot.sandbox.aws import NOT_IDEMPOTENT, EcsStandIn, Network, start_server
 
@@ -55,7 +56,7 @@ def ecs_deploy(
         pr=pr,
         sha=sha,
         task_definition_arn=arn,
-        requested_by="U123ABC",
+        requested_by=Requester.slack("U123ABC"),
         expires=None,
         client_token=token,
         progress=events.append,
@@ -93,7 +94,7 @@ def test_fresh_start_on_a_free_name_creates_a_running_tagged_service(
     assert tags["showtime_managed"] == "true"
     assert tags["pr"] == "36121"
     assert tags["sha"] == "abc1234"
-    assert tags["requested_by"] == "U123ABC"
+    assert tags["requested_by"] == "slack:U123ABC"
     assert "showtime_expires" not in tags  # expires=None: the TTL is "close"
     assert info.name == NAME
     assert info.pr == 36121 and info.sha == "abc1234"
@@ -193,7 +194,7 @@ def test_a_race_on_the_name_clears_it_once_more_then_creates(
         pr=36121,
         sha=SHA,
         task_definition_arn=arn,
-        requested_by="U1",
+        requested_by=Requester.slack("U1"),
         expires=None,
         client_token="job-1",
         progress=ecs_events.append,
@@ -216,7 +217,7 @@ def test_a_name_still_taken_after_the_second_clear_is_a_race_error(
             pr=36121,
             sha=SHA,
             task_definition_arn=arn,
-            requested_by="U1",
+            requested_by=Requester.slack("U1"),
             expires=None,
             client_token="job-1",
         )
@@ -237,7 +238,7 @@ def test_a_repeated_create_with_the_same_client_token_returns_the_same_service(
             pr=36121,
             sha=SHA,
             task_definition_arn=arn,
-            requested_by="U1",
+            requested_by=Requester.slack("U1"),
             expires=expires,
             client_token="job-7f3a",
         )
@@ -348,7 +349,7 @@ def test_a_service_that_never_stabilises_times_out(
         pr=36121,
         sha=SHA,
         task_definition_arn=arn,
-        requested_by="U1",
+        requested_by=Requester.slack("U1"),
         expires=None,
         client_token="t",
     )
@@ -422,7 +423,7 @@ def test_find_services_pages_through_list_and_describes_ten_at_a_time(
             pr=pr,
             sha=SHA,
             task_definition_arn=arn,
-            requested_by="U1",
+            requested_by=Requester.slack("U1"),
             expires=None,
             client_token=f"job-{pr}",
         )

@@ -23,6 +23,7 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain.events import Event, Waiting
 from bot.domain.naming import service_name
+from bot.domain.requester import Requester
 
 NAME = service_name(36121, "abc1234")
 ARN = f"arn:aws:ecs:us-west-2:123456789012:service/superset-ci/{NAME}"
@@ -233,7 +234,7 @@ def test_create_service_sends_the_spec_tags_network_and_client_token(
                 {"key": "showtime_managed", "value": "true"},
                 {"key": "pr", "value": "36121"},
                 {"key": "sha", "value": "abc1234"},
-                {"key": "requested_by", "value": "U123ABC"},
+                {"key": "requested_by", "value": "slack:U123ABC"},
                 {"key": "showtime_created", "value": str(int(created.timestamp()))},
                 {"key": "showtime_expires", "value": str(int(created.timestamp()) + 48 * 3600)},
             ],
@@ -247,14 +248,14 @@ def test_create_service_sends_the_spec_tags_network_and_client_token(
         pr=36121,
         sha="abc1234def",
         task_definition_arn="arn:aws:ecs:us-west-2:123456789012:task-definition/superset:3",
-        requested_by="U123ABC",
+        requested_by=Requester.slack("U123ABC"),
         expires=datetime(2026, 1, 17, 12, 0, tzinfo=UTC),
         client_token="3f9c2a61-1b1e-4c55-9a53-0c1d6f3b8e21",
     )
 
     # ECS answered without tags: the ones sent are the ones the service has.
     assert info.created == created
-    assert info.requested_by == "U123ABC"
+    assert info.requested_by == Requester.slack("U123ABC")
 
 
 def test_a_single_running_deployment_without_rollout_state_is_stable(
@@ -304,7 +305,7 @@ def test_a_cli_service_is_found_with_its_github_user_tag(ecs_stubbed: Stubbed) -
         NAME,
         36121,
         "abc1234",
-        "octocat",
+        Requester.github("octocat"),  # the CLI's tag names a GitHub login, typed as one
     )
     assert found.created == datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 

@@ -27,7 +27,7 @@ from bot.adapters.github import (
     PrNotFoundError,
     RetryPolicy,
 )
-from bot.clock import FakeClock
+from bot.clock import Clock, FakeClock
 from bot.config import Settings
 from bot.domain.labels import (
     BLOCKED,
@@ -661,6 +661,7 @@ def test_sigterm_cuts_a_github_rate_limit_wait_short(
     standin: GitHubStandIn, tmp_path: Path
 ) -> None:
     """The bot's GitHub adapter waits on the job clock, which shutdown interrupts."""
+    from bot.orchestrator.context import Ports
     from bot.orchestrator.runner import Interrupted
     from bot.wiring import build_bot
 
@@ -670,13 +671,20 @@ def test_sigterm_cuts_a_github_rate_limit_wait_short(
         slack_signing_secret="s",
         showtime_db_url=f"sqlite:///{tmp_path / 'jobs.db'}",
     )
-    bot = build_bot(settings, verify_token=False, ecs=object())  # type: ignore[arg-type]
+
+    def github_only(settings: Settings, clock: Clock) -> Ports:
+        never: Any = object()  # this test reaches GitHub only
+        return Ports(
+            github=GitHubAdapter(settings, clock=clock), ecs=never, health=never, logs=never
+        )
+
+    bot = build_bot(settings, verify_token=False, make_ports=github_only)
     standin.fail_next("GET", ROUTE_PULL, 403, headers={"Retry-After": "60"}, times=10)
     outcome: list[BaseException] = []
 
     def read() -> None:
         try:
-            bot.github.get_pr(36121)
+            bot.ports.github.get_pr(36121)
         except BaseException as exc:
             outcome.append(exc)
 

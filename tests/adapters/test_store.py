@@ -25,6 +25,7 @@ from bot.adapters.store import (
 from bot.clock import FakeClock
 from bot.domain.cost import Period, Size
 from bot.domain.modes import DeployMode
+from bot.domain.requester import SWEEPER, Requester
 from bot.orchestrator.jobs import (
     DuplicateRequestError,
     Job,
@@ -99,7 +100,7 @@ def run_at_once(count: int, work: Callable[[int], Any]) -> list[Any]:
 
 
 def start_job(store: SqlJobStore, pr: int = 36121, **kwargs: Any) -> Job:
-    kwargs.setdefault("requester", "U123")
+    kwargs.setdefault("requester", Requester.slack("U123"))
     return store.create_job(kind=JobKind.START, lock_key=f"pr:{pr}", pr=pr, **kwargs)
 
 
@@ -111,8 +112,7 @@ def test_a_job_is_recorded_from_creation_to_its_outcome(
 ) -> None:
     created = store.create_job(
         kind=JobKind.START,
-        requester="U123",
-        requester_name="maxime",
+        requester=Requester.slack("U123", "maxime"),
         lock_key="pr:36121",
         pr=36121,
         sha="abc1234",
@@ -159,7 +159,7 @@ def test_a_job_is_recorded_from_creation_to_its_outcome(
 def test_times_come_back_timezone_aware_utc(make_store: MakeStore) -> None:
     paris = timezone(timedelta(hours=1))
     store = make_store(clock=FakeClock(start=datetime(2026, 3, 1, 9, 30, tzinfo=paris)))
-    job = store.create_job(kind=JobKind.CLEANUP, requester="sweeper", owner="p1")
+    job = store.create_job(kind=JobKind.CLEANUP, requester=SWEEPER, owner="p1")
     reread = store.get(job.id)
     assert reread is not None
     for moment in (reread.created_at, reread.updated_at):
@@ -187,7 +187,9 @@ def test_unknown_jobs_and_wrong_states_are_refused(store: SqlJobStore) -> None:
     with pytest.raises(ValueError):
         store.finish(job.id, JobState.RUNNING, "still going")
     with pytest.raises(ValueError):
-        store.create_job(kind=JobKind.START, requester="U1", state=JobState.SUCCEEDED)
+        store.create_job(
+            kind=JobKind.START, requester=Requester.slack("U1"), state=JobState.SUCCEEDED
+        )
 
 
 # --- idempotency ---------------------------------------------------------------------------------
@@ -218,7 +220,10 @@ def test_a_retried_request_is_a_duplicate_not_busy(store: SqlJobStore) -> None:
 
 def test_concurrent_requests_with_one_idempotency_key_make_one_job(store: SqlJobStore) -> None:
     results = run_at_once(
-        10, lambda i: store.create_job(kind=JobKind.STOP, requester=f"U{i}", idempotency_key="same")
+        10,
+        lambda i: store.create_job(
+            kind=JobKind.STOP, requester=Requester.slack(f"U{i}"), idempotency_key="same"
+        ),
     )
     made = [r for r in results if isinstance(r, Job)]
     duplicates = [r for r in results if isinstance(r, DuplicateRequestError)]
@@ -230,7 +235,7 @@ def test_concurrent_requests_with_one_idempotency_key_make_one_job(store: SqlJob
 
 
 def test_ten_threads_racing_for_a_pr_make_exactly_one_job(store: SqlJobStore) -> None:
-    results = run_at_once(10, lambda i: start_job(store, requester=f"U{i}"))
+    results = run_at_once(10, lambda i: start_job(store, requester=Requester.slack(f"U{i}")))
     made = [r for r in results if isinstance(r, Job)]
     busy = [r for r in results if isinstance(r, JobBusyError)]
     assert len(made) == 1 and len(busy) == 9, results
@@ -243,7 +248,7 @@ def test_ten_threads_racing_for_a_pr_make_exactly_one_job(store: SqlJobStore) ->
 
 def test_two_processes_racing_for_a_pr_make_exactly_one_job(make_store: MakeStore) -> None:
     stores = [make_store() for _ in range(4)]
-    results = run_at_once(8, lambda i: start_job(stores[i % 4], requester=f"U{i}"))
+    results = run_at_once(8, lambda i: start_job(stores[i % 4], requester=Requester.slack(f"U{i}")))
     made = [r for r in results if isinstance(r, Job)]
     assert len(made) == 1
     assert all(isinstance(r, JobBusyError) for r in results if r is not made[0]), results
@@ -252,18 +257,22 @@ def test_two_processes_racing_for_a_pr_make_exactly_one_job(make_store: MakeStor
 def test_after_finish_the_pr_takes_a_new_job(store: SqlJobStore) -> None:
     first = start_job(store)
     with pytest.raises(JobBusyError):
-        store.create_job(kind=JobKind.STOP, requester="U2", lock_key="pr:36121", pr=36121)
+        store.create_job(
+            kind=JobKind.STOP, requester=Requester.slack("U2"), lock_key="pr:36121", pr=36121
+        )
     store.finish(first.id, JobState.FAILED, "boom")
-    second = store.create_job(kind=JobKind.STOP, requester="U2", lock_key="pr:36121", pr=36121)
+    second = store.create_job(
+        kind=JobKind.STOP, requester=Requester.slack("U2"), lock_key="pr:36121", pr=36121
+    )
     assert second.live and store.live_job("pr:36121") == second
 
 
 def test_jobs_with_other_keys_or_no_key_run_side_by_side(store: SqlJobStore) -> None:
     start_job(store, pr=1)
     start_job(store, pr=2)
-    store.create_job(kind=JobKind.CLEANUP, requester="cli", lock_key="cleanup")
-    store.create_job(kind=JobKind.CLEANUP, requester="sweeper")
-    store.create_job(kind=JobKind.CLEANUP, requester="sweeper")
+    store.create_job(kind=JobKind.CLEANUP, requester=Requester.system("cli"), lock_key="cleanup")
+    store.create_job(kind=JobKind.CLEANUP, requester=SWEEPER)
+    store.create_job(kind=JobKind.CLEANUP, requester=SWEEPER)
     assert len(store.recent()) == 5
     assert store.live_job("pr:3") is None
 
@@ -349,7 +358,9 @@ def test_only_the_owner_records_steps_and_finishes(make_store: MakeStore) -> Non
 def test_records_of_another_bot_version_are_read_without_their_unknown_keys(
     store: SqlJobStore,
 ) -> None:
-    job = store.create_job(kind=JobKind.STOP, requester="U1", lock_key="pr:1", pr=1)
+    job = store.create_job(
+        kind=JobKind.STOP, requester=Requester.slack("U1"), lock_key="pr:1", pr=1
+    )
     with store.engine.begin() as conn:
         conn.execute(
             text("UPDATE jobs SET data = :data WHERE id = :id"),
@@ -414,9 +425,9 @@ def test_recent_lists_newest_first(store: SqlJobStore, clock: FakeClock) -> None
     a = start_job(store, pr=1)
     clock.advance(1)
     b = start_job(store, pr=2)
-    c = store.create_job(kind=JobKind.CLEANUP, requester="sweeper")  # same instant as b
+    c = store.create_job(kind=JobKind.CLEANUP, requester=SWEEPER)  # same instant as b
     clock.advance(1)
-    d = store.create_job(kind=JobKind.STOP, requester="U1", lock_key="pr:1x", pr=1)
+    d = store.create_job(kind=JobKind.STOP, requester=Requester.slack("U1"), lock_key="pr:1x", pr=1)
 
     assert [j.id for j in store.recent()] == [d.id, c.id, b.id, a.id]
     assert [j.id for j in store.recent(limit=2)] == [d.id, c.id]
@@ -537,7 +548,7 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
 def test_in_memory_sqlite_works_across_threads() -> None:
     store = SqlJobStore("sqlite://", clock=FakeClock())
     try:
-        results = run_at_once(10, lambda i: start_job(store, requester=f"U{i}"))
+        results = run_at_once(10, lambda i: start_job(store, requester=Requester.slack(f"U{i}")))
         assert sum(isinstance(r, Job) for r in results) == 1
         assert sum(isinstance(r, JobBusyError) for r in results) == 9
         assert len(store.recent()) == 1

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.domain.requester import Requester
 from bot.orchestrator.jobs import JobKind
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +67,9 @@ def test_jobs_prints_the_audit_log(tmp_path: Path) -> None:
 
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     store = SqlJobStore(url)
-    job = store.create_job(kind=JobKind.START, requester="U1", lock_key="pr:1", pr=1)
+    job = store.create_job(
+        kind=JobKind.START, requester=Requester.slack("U1"), lock_key="pr:1", pr=1
+    )
     store.finish(job.id, JobState.SUCCEEDED, "#1 runs abc1234")
     store.close()
     result = run_cli("jobs", env={"SHOWTIME_DB_URL": url}, cwd=tmp_path)

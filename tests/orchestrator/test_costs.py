@@ -21,6 +21,7 @@ from bot.domain import cost as C
 from bot.domain import events as ev
 from bot.domain.cost import Size
 from bot.domain.naming import service_name
+from bot.domain.requester import Requester
 from bot.errors import RefusedError
 from bot.orchestrator.jobs import Job, JobKind, JobState, TtlParams
 from bot.orchestrator.models import JobRequest
@@ -46,8 +47,7 @@ def extend(world: FakeWorld, pr: int = PR) -> Job:
         JobRequest(
             kind=JobKind.TTL,
             pr=pr,
-            requester="U1",
-            requester_name="one",
+            requester=Requester.slack("U1", "one"),
             params=TtlParams(extend=True),
         )
     )
@@ -75,7 +75,7 @@ def test_a_start_opens_a_period_of_its_size_and_a_stop_closes_it(fake_world: Fak
     (period,) = periods(world)
     assert period.stopped is not None and period.stopped - period.started >= timedelta(hours=5)
     # Stopped ones count in this month's spend.
-    spend = world.orchestrator.overview().spend
+    spend = world.orchestrator.queries.overview().spend
     assert spend.running == 0 and spend.hourly == 0 and spend.committed == 0
     assert spend.spent == HOURLY * C.hours(period.started, period.stopped)
     assert C.money(spend.spent) == "$0.17"
@@ -118,7 +118,7 @@ def test_a_month_counts_only_its_own_part_of_an_environment(fake_world: FakeWorl
     world.clock.advance(
         (datetime(2026, 4, 1, 6, 0, tzinfo=UTC) - world.clock.now()).total_seconds()
     )
-    spend = world.orchestrator.overview().spend
+    spend = world.orchestrator.queries.overview().spend
     assert spend.month == datetime(2026, 4, 1, tzinfo=UTC)
     assert spend.spent == HOURLY * 6  # March's four hours are March's
     assert spend.hourly == HOURLY and spend.running == 1
@@ -137,13 +137,13 @@ def test_the_sweeper_records_what_runs_without_the_bot_and_what_went_without_it(
     created = world.clock.now() - timedelta(hours=3)
     name = service_name(36122, "c1c1c1c")
     world.aws._services[name] = _Service(
-        name, 36122, "c1c1c1c", "cli", created, task_definition=arn
+        name, 36122, "c1c1c1c", Requester.github("cli"), created, task_definition=arn
     )
     world.orchestrator.sweep()
     cli = next(p for p in periods(world) if p.pr == 36122)
     assert (cli.size, cli.started, cli.running) == (Size(1024, 4096, True), created, True)
     # Its estimate in `list`: 1 vCPU, 4 GB, one IPv4 = 0.04048 + 0.01778 + 0.005 an hour.
-    views = {v.pr: v for v in world.orchestrator.overview().environments}
+    views = {v.pr: v for v in world.orchestrator.queries.overview().environments}
     assert views[36122].estimate is not None
     assert views[36122].estimate.hourly == Decimal("0.06326")
     assert views[PR].estimate is not None and views[PR].estimate.hourly == HOURLY
@@ -170,10 +170,10 @@ def test_cost_on_the_outcome_in_status_in_list_and_in_the_expiry_warning(
     assert estimate.text().startswith("≈ $0.034/h · $0.00 so far · $1.6")
 
     world.clock.advance(hours(12))
-    (view,) = world.orchestrator.status(PR).environments
+    (view,) = world.orchestrator.queries.status(PR).environments
     assert view.estimate is not None
     assert view.estimate.text() == "≈ $0.034/h · $0.41 so far · $1.23 more until it expires"
-    (listed,) = world.orchestrator.overview().environments
+    (listed,) = world.orchestrator.queries.overview().environments
     assert listed.estimate == view.estimate
 
     world.clock.advance(hours(35.5))
@@ -257,7 +257,9 @@ def test_an_extend_past_the_budget_is_refused_and_the_ttl_stays(
     assert "🎪 ⌛ 48h" in world.labels()
     # Shortening always fits.
     shorter = world.run(
-        JobRequest(kind=JobKind.TTL, pr=PR, requester="U1", params=TtlParams(ttl="24h"))
+        JobRequest(
+            kind=JobKind.TTL, pr=PR, requester=Requester.slack("U1"), params=TtlParams(ttl="24h")
+        )
     )
     assert shorter.state is JobState.SUCCEEDED
     assert re.search(r"≈ \$0\.82 less", succeeded(world, shorter).text)
@@ -294,7 +296,7 @@ def test_two_starts_at_once_cannot_both_slip_under_the_budget(
     # Both read this month's spend before either holds anything: the worst interleaving.
     gate = threading.Barrier(2, timeout=10)
     for orchestrator in two_replicas:
-        store = orchestrator.deps.store
+        store = orchestrator.jobs.store
         read = store.environment_periods
 
         def periods_after_the_other(since: datetime, read: Any = read) -> list[C.Period]:
@@ -313,7 +315,7 @@ def test_two_starts_at_once_cannot_both_slip_under_the_budget(
         )
         # The winner's hold ends with its job; nothing ran, so the next round starts even.
         winner = next(r for r in results if isinstance(r, Job))
-        began[winner.id].abandon(winner.id, "test round over")
+        began[winner.id].jobs.abandon(winner.id, "test round over")
 
 
 def _start_both_at_once(replicas: list[Any]) -> tuple[list[object], dict[str, Any]]:
@@ -325,7 +327,9 @@ def _start_both_at_once(replicas: list[Any]) -> tuple[list[object], dict[str, An
     def attempt(orchestrator: Any, pr: int) -> None:
         barrier.wait()
         try:
-            job = orchestrator.begin(JobRequest(kind=JobKind.START, pr=pr, requester="U1"))
+            job = orchestrator.jobs.begin(
+                JobRequest(kind=JobKind.START, pr=pr, requester=Requester.slack("U1"))
+            )
             began[job.id] = orchestrator
             results.append(job)
         except RefusedError as exc:

@@ -13,9 +13,10 @@ from datetime import timedelta
 from support import FakeWorld
 
 from bot.domain import events as ev
+from bot.domain.requester import CLEANUP, Requester
 from bot.orchestrator.jobs import Job, JobKind, JobState, StartParams
 from bot.orchestrator.models import JobRequest
-from bot.orchestrator.sweeper import Planned
+from bot.orchestrator.sweeper import Action, Planned, Why
 
 PR = 36121
 
@@ -26,16 +27,16 @@ def interrupt_when(world: FakeWorld, predicate: Callable[[ev.Event], bool]) -> N
 
     def hook(job: Job, event: ev.Event) -> None:
         if predicate(event):
-            orchestrator.stopping.set()
+            orchestrator.lifecycle.stopping.set()
 
     world.recorder.hooks.append(hook)
 
 
 def begin_and_run(world: FakeWorld) -> str:
-    job = world.orchestrator.begin(
-        JobRequest(kind=JobKind.START, pr=PR, requester="U1", requester_name="one")
+    job = world.orchestrator.jobs.begin(
+        JobRequest(kind=JobKind.START, pr=PR, requester=Requester.slack("U1", "one"))
     )
-    world.orchestrator.run(job.id)
+    world.orchestrator.jobs.run(job.id)
     world.orchestrator.wait(job.id, 30)
     return job.id
 
@@ -88,7 +89,9 @@ def test_a_resumed_claim_reads_the_labels_again(fake_world: FakeWorld) -> None:
     """Labels may have moved while the job was cut off after validation: the claim uses
     what the PR carries now, not what was read before the restart."""
     world = fake_world
-    job = world.orchestrator.begin(JobRequest(kind=JobKind.START, pr=PR, requester="U1"))
+    job = world.orchestrator.jobs.begin(
+        JobRequest(kind=JobKind.START, pr=PR, requester=Requester.slack("U1"))
+    )
     world.gh.set_labels(PR, [*world.labels(), "🎪 🧊 showtime-freeze"])  # someone froze it
     restarted = world.build_orchestrator()  # the first process died before running it
     restarted.resume_orphans()
@@ -100,7 +103,11 @@ def test_a_resumed_claim_reads_the_labels_again(fake_world: FakeWorld) -> None:
 def test_job_cut_off_before_validation_is_closed_not_resumed(fake_world: FakeWorld) -> None:
     world = fake_world
     job = world.store.create_job(
-        kind=JobKind.START, requester="U1", lock_key=f"pr:{PR}", pr=PR, owner="dead-process"
+        kind=JobKind.START,
+        requester=Requester.slack("U1"),
+        lock_key=f"pr:{PR}",
+        pr=PR,
+        owner="dead-process",
     )
     restarted = world.build_orchestrator()
     restarted.resume_orphans()
@@ -115,7 +122,7 @@ def test_sweeper_stops_expired_and_keeps_close(fake_world: FakeWorld) -> None:
     world.start(36122, ttl="close")
     world.clock.advance(timedelta(hours=49).total_seconds())
     world.orchestrator.sweep()
-    world.orchestrator.runner.wait_idle(30)
+    world.orchestrator.jobs.runner.wait_idle(30)
     assert world.showtime_labels(36121) == []
     assert any("🚦 running" in n for n in world.labels(36122))
     assert [n.split("-")[1] for n in world.service_names()] == ["36122"]
@@ -137,7 +144,7 @@ def test_sweeper_stops_environments_of_closed_prs(fake_world: FakeWorld) -> None
     world.start()
     world.gh.close_pr(PR)
     world.orchestrator.sweep()
-    world.orchestrator.runner.wait_idle(30)
+    world.orchestrator.jobs.runner.wait_idle(30)
     assert world.showtime_labels() == [] and world.service_names() == []
 
 
@@ -157,7 +164,7 @@ def test_cleanup_finds_each_kind_of_leftover(fake_world: FakeWorld) -> None:
     # A service without labels is an orphan only once older than 10 minutes.
     world.clock.advance(11 * 60)
 
-    dry = world.orchestrator.cleanup(dry_run=True)
+    dry = world.orchestrator.sweeper.cleanup(dry_run=True)
     text = dry.text
     assert "#36122" in text and "no service" in text
     assert "#36123" in text and "without labels" in text
@@ -165,7 +172,7 @@ def test_cleanup_finds_each_kind_of_leftover(fake_world: FakeWorld) -> None:
     assert "#36121" not in text
     assert len(world.service_names()) == 2  # dry run changed nothing
 
-    report = world.orchestrator.cleanup(dry_run=False)
+    report = world.orchestrator.sweeper.cleanup(dry_run=False)
     assert all(a.done for a in report.actions), report.text
     assert world.service_names() == [f"pr-36121-{sha7(world, 36121)}-service"]
     assert f"pr-36123-{sha23}-service" not in world.service_names()
@@ -180,7 +187,7 @@ def test_cleanup_stops_expired_and_closed(fake_world: FakeWorld) -> None:
     world.start(36122)
     world.gh.close_pr(36122)
     world.clock.advance(timedelta(hours=50).total_seconds())
-    report = world.orchestrator.cleanup(dry_run=False)
+    report = world.orchestrator.sweeper.cleanup(dry_run=False)
     text = report.text
     assert "#36121 expired" in text and "#36122 is closed" in text
     assert world.service_names() == []
@@ -196,7 +203,8 @@ def test_cleanup_never_deletes_under_a_job_that_started_after_its_plan(
     plan = world.orchestrator.sweeper.plan()
     assert (
         Planned(
-            "delete_service",
+            Action.DELETE_SERVICE,
+            Why.UNLABELLED,
             36123,
             f"#36123: delete `pr-36123-{sha7(world, 36123)}-service`, which runs without labels",
             (f"pr-36123-{sha7(world, 36123)}-service",),
@@ -206,13 +214,13 @@ def test_cleanup_never_deletes_under_a_job_that_started_after_its_plan(
     # Someone starts a deploy of 36123 between the plan and its execution.
     job = world.store.create_job(
         kind=JobKind.START,
-        requester="U1",
+        requester=Requester.slack("U1"),
         lock_key="pr:36123",
         pr=36123,
         owner="another-replica",
         params=StartParams(),
     )
-    actions = world.orchestrator.sweeper.execute(plan, requester="cleanup")
+    actions = world.orchestrator.sweeper.execute(plan, requester=CLEANUP)
     refused = [a for a in actions if a.pr == 36123]
     assert refused and refused[0].error and "busy" in refused[0].error
     assert len(world.service_names()) == 1
@@ -231,8 +239,8 @@ def test_cleanup_with_a_single_worker_runs_its_stops_without_deadlock(
     world.gh.close_pr(36122)
     world.settings = world.settings.model_copy(update={"showtime_job_workers": 1})
     orchestrator = world.build_orchestrator()
-    job = orchestrator.begin(JobRequest(kind=JobKind.CLEANUP, requester="U1"))
-    orchestrator.run(job.id)
+    job = orchestrator.jobs.begin(JobRequest(kind=JobKind.CLEANUP, requester=Requester.slack("U1")))
+    orchestrator.jobs.run(job.id)
     done = orchestrator.wait(job.id, 10)
     assert done is not None and done.state is JobState.SUCCEEDED, done and done.outcome
     assert world.service_names() == []

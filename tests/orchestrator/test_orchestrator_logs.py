@@ -154,7 +154,7 @@ def test_logs_reads_the_active_environment(fake_world: FakeWorld) -> None:
     service = f"pr-{PR}-{sha}-service"
     fake_world.logs.lines[service] = [f"line {n}" for n in range(300)]
 
-    answer = fake_world.orchestrator.logs(PR, 200)
+    answer = fake_world.orchestrator.queries.logs(PR, 200)
 
     assert (answer.pr, answer.sha, answer.service) == (PR, sha, service)
     assert answer.tail.lines == tuple(f"line {n}" for n in range(100, 300))
@@ -163,7 +163,7 @@ def test_logs_reads_the_active_environment(fake_world: FakeWorld) -> None:
 
 def test_logs_of_a_pr_without_an_environment_is_bad_input(fake_world: FakeWorld) -> None:
     with pytest.raises(UserInputError, match="has no active environment"):
-        fake_world.orchestrator.logs(PR, 30)
+        fake_world.orchestrator.queries.logs(PR, 30)
     assert fake_world.logs.reads == []
 
 
@@ -171,11 +171,11 @@ def test_logs_of_a_given_sha_reads_that_environment_without_asking_github(
     fake_world: FakeWorld,
 ) -> None:
     calls = sum(fake_world.gh.calls.values())
-    answer = fake_world.orchestrator.logs(PR, 30, "ABCDEF1234")
+    answer = fake_world.orchestrator.queries.logs(PR, 30, "ABCDEF1234")
     assert answer.service == f"pr-{PR}-abcdef1-service"
     assert sum(fake_world.gh.calls.values()) == calls
     with pytest.raises(UserInputError, match="not a commit SHA"):
-        fake_world.orchestrator.logs(PR, 30, "../x")
+        fake_world.orchestrator.queries.logs(PR, 30, "../x")
 
 
 # ----- on the stand-ins: what AWS is asked ----------------------------------------------------
@@ -237,7 +237,7 @@ def test_logs_costs_one_github_read_one_list_tasks_and_one_get_log_events(world:
     world.github_standin.reset_counts()
     world.ecs_standin.reset()
 
-    answer = world.orchestrator.logs(PR, 30)
+    answer = world.orchestrator.queries.logs(PR, 30)
 
     assert answer.tail.lines[-1] == "Booting worker with pid: 7"
     assert world.github_standin.total() == 1

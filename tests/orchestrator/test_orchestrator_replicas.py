@@ -10,9 +10,10 @@ import pytest
 from support import World
 
 from bot.adapters.store import SqlJobStore
+from bot.domain.requester import Requester
+from bot.orchestrator.facade import Orchestrator
 from bot.orchestrator.jobs import JobBusyError, JobKind, JobState
 from bot.orchestrator.models import JobRequest
-from bot.orchestrator.service import Orchestrator
 
 PG_URL = os.environ.get("SHOWTIME_TEST_PG_URL", "")
 
@@ -37,7 +38,9 @@ def test_two_replicas_on_postgresql_start_one_job(world: World) -> None:
         barrier.wait()
         try:
             results.append(
-                orchestrator.begin(JobRequest(kind=JobKind.START, pr=pr, requester="U1"))
+                orchestrator.jobs.begin(
+                    JobRequest(kind=JobKind.START, pr=pr, requester=Requester.slack("U1"))
+                )
             )
         except JobBusyError as exc:
             results.append(exc)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from support import World
 
 from bot.domain import events as ev
 from bot.domain import labels as L
+from bot.domain.requester import Requester
 from bot.errors import RefusedError, UserInputError
 from bot.orchestrator.jobs import DuplicateRequestError, JobBusyError, JobKind, TtlParams
 from bot.orchestrator.models import JobRequest
@@ -157,7 +159,14 @@ def test_blocked_pr_refuses_every_change(world: World) -> None:
     world.ecs_standin.reset()
     for kind in (JobKind.START, JobKind.STOP, JobKind.FREEZE, JobKind.TTL):
         with pytest.raises(RefusedError, match="showtime-blocked"):
-            world.run(JobRequest(kind=kind, pr=36130, requester="U1", params=TtlParams(ttl="24h")))
+            world.run(
+                JobRequest(
+                    kind=kind,
+                    pr=36130,
+                    requester=Requester.slack("U1"),
+                    params=TtlParams(ttl="24h"),
+                )
+            )
     assert world.labels(36130) == [L.BLOCKED]
     assert world.services() == []
     assert sum(world.ecs_standin.calls.values()) == 0  # refused before any AWS call
@@ -182,8 +191,8 @@ def test_concurrent_starts_make_one_job(world: World) -> None:
         barrier.wait()
         try:
             results.append(
-                world.orchestrator.begin(
-                    JobRequest(kind=JobKind.START, pr=PR, requester="U1", requester_name="one")
+                world.orchestrator.jobs.begin(
+                    JobRequest(kind=JobKind.START, pr=PR, requester=Requester.slack("U1", "one"))
                 )
             )
         except JobBusyError as exc:
@@ -202,11 +211,14 @@ def test_concurrent_starts_make_one_job(world: World) -> None:
 
 def test_same_idempotency_key_makes_one_job(world: World) -> None:
     request = JobRequest(
-        kind=JobKind.START, pr=PR, requester="U1", idempotency_key="slash:trigger-1"
+        kind=JobKind.START,
+        pr=PR,
+        requester=Requester.slack("U1"),
+        idempotency_key="slash:trigger-1",
     )
-    job = world.orchestrator.begin(request)
+    job = world.orchestrator.jobs.begin(request)
     with pytest.raises(DuplicateRequestError) as caught:
-        world.orchestrator.begin(request)
+        world.orchestrator.jobs.begin(request)
     assert caught.value.job.id == job.id
 
 
@@ -238,8 +250,10 @@ def test_fresh_claim_by_another_tool_is_refused(world: World) -> None:
         world.start(pr=36141)
 
 
-def test_max_environments_refuses_a_new_one_but_not_a_redeploy(world: World) -> None:
-    world.settings.showtime_max_environments = 1
+@pytest.mark.parametrize("world_settings", [{"showtime_max_environments": 1}])
+def test_max_environments_refuses_a_new_one_but_not_a_redeploy(
+    world: World, world_settings: dict[str, Any]
+) -> None:
     world.start(36121)
     with pytest.raises(RefusedError, match="limit is 1"):
         world.start(36122)
@@ -267,13 +281,21 @@ def test_missing_image_fails_fast_and_retry_works(world: World) -> None:
 
 def test_ttl_freeze_and_extend(world: World) -> None:
     world.start()
-    world.run(JobRequest(kind=JobKind.TTL, pr=PR, requester="U1", params=TtlParams(ttl="72h")))
+    world.run(
+        JobRequest(
+            kind=JobKind.TTL, pr=PR, requester=Requester.slack("U1"), params=TtlParams(ttl="72h")
+        )
+    )
     assert [n for n in world.labels() if "⌛" in n] == ["🎪 ⌛ 72h"]
-    world.run(JobRequest(kind=JobKind.TTL, pr=PR, requester="U1", params=TtlParams(extend=True)))
+    world.run(
+        JobRequest(
+            kind=JobKind.TTL, pr=PR, requester=Requester.slack("U1"), params=TtlParams(extend=True)
+        )
+    )
     assert [n for n in world.labels() if "⌛" in n] == ["🎪 ⌛ 1w"]
-    world.run(JobRequest(kind=JobKind.FREEZE, pr=PR, requester="U1"))
+    world.run(JobRequest(kind=JobKind.FREEZE, pr=PR, requester=Requester.slack("U1")))
     assert L.FREEZE in world.labels()
-    world.run(JobRequest(kind=JobKind.UNFREEZE, pr=PR, requester="U1"))
+    world.run(JobRequest(kind=JobKind.UNFREEZE, pr=PR, requester=Requester.slack("U1")))
     assert L.FREEZE not in world.labels()
 
 
@@ -291,14 +313,18 @@ def test_no_pr_comments_by_default(world: World) -> None:
     assert world.github_standin.comments(PR) == []
 
 
-def test_a_job_that_must_queue_says_so(world: World) -> None:
-    world.settings.showtime_job_workers = 1
-    orchestrator = world.build_orchestrator()
-    first = orchestrator.begin(JobRequest(kind=JobKind.START, pr=36121, requester="U1"))
-    second = orchestrator.begin(JobRequest(kind=JobKind.START, pr=36122, requester="U1"))
-    orchestrator.run(first.id)
-    orchestrator.run(second.id)
-    orchestrator.runner.wait_idle(30)
+@pytest.mark.parametrize("world_settings", [{"showtime_job_workers": 1}])
+def test_a_job_that_must_queue_says_so(world: World, world_settings: dict[str, Any]) -> None:
+    orchestrator = world.orchestrator
+    first = orchestrator.jobs.begin(
+        JobRequest(kind=JobKind.START, pr=36121, requester=Requester.slack("U1"))
+    )
+    second = orchestrator.jobs.begin(
+        JobRequest(kind=JobKind.START, pr=36122, requester=Requester.slack("U1"))
+    )
+    orchestrator.jobs.run(first.id)
+    orchestrator.jobs.run(second.id)
+    orchestrator.jobs.runner.wait_idle(30)
     queued = [e for e in world.events_of(second.id) if isinstance(e, ev.Queued)]
     assert queued and "1 job(s) ahead" in queued[0].text
     assert world.store.get(second.id).state.value == "succeeded"  # type: ignore[union-attr]

@@ -15,6 +15,7 @@ from support import World, age_jobs, postgres_schema
 
 from bot.adapters.store import SqlJobStore
 from bot.domain import events as ev
+from bot.domain.requester import Requester
 from bot.errors import RefusedError
 from bot.orchestrator.jobs import JobKind, JobState, TtlParams
 from bot.orchestrator.models import JobRequest
@@ -61,8 +62,10 @@ def test_a_replica_that_lost_its_job_stops_and_undoes_nothing(
         return 200
 
     world.health = health
-    job = first.begin(JobRequest(kind=JobKind.START, pr=PR, requester="U1", requester_name="one"))
-    first.run(job.id)
+    job = first.jobs.begin(
+        JobRequest(kind=JobKind.START, pr=PR, requester=Requester.slack("U1", "one"))
+    )
+    first.jobs.run(job.id)
     assert paused.wait(30), "the first replica never reached its health check"
 
     # Past the orphan limit without a heartbeat: the second replica adopts and finishes it.
@@ -73,7 +76,7 @@ def test_a_replica_that_lost_its_job_stops_and_undoes_nothing(
     assert done.owner == second.owner
 
     resume.set()  # the first replica wakes up, mid-job
-    assert first.runner.wait_idle(30)
+    assert first.jobs.runner.wait_idle(30)
 
     sha = sha7(world)
     assert [s["serviceName"] for s in world.services()] == [f"pr-{PR}-{sha}-service"]
@@ -101,7 +104,9 @@ def test_two_simultaneous_starts_cannot_exceed_the_environment_limit(world: Worl
         barrier.wait()
         try:
             results.append(
-                orchestrator.begin(JobRequest(kind=JobKind.START, pr=pr, requester="U1"))
+                orchestrator.jobs.begin(
+                    JobRequest(kind=JobKind.START, pr=pr, requester=Requester.slack("U1"))
+                )
             )
         except RefusedError as exc:
             results.append(exc)
@@ -116,7 +121,7 @@ def test_two_simultaneous_starts_cannot_exceed_the_environment_limit(world: Worl
     assert "the limit is 1" in refused[0].message
     # The hold ends with its job: once the winner stops, the other PR may start.
     winner = next(r for r in results if not isinstance(r, RefusedError))
-    orchestrator.run(winner.id)  # type: ignore[attr-defined]
+    orchestrator.jobs.run(winner.id)  # type: ignore[attr-defined]
     orchestrator.wait(winner.id, 60)  # type: ignore[attr-defined]
     world.stop(winner.pr)  # type: ignore[attr-defined]
     other = 36122 if winner.pr == 36121 else 36121  # type: ignore[attr-defined]
@@ -130,7 +135,7 @@ def test_cleanup_right_after_a_deploy_keeps_it_although_search_lags(world: World
     world.github_standin.pause_search_index()  # search has not seen the deploy's labels yet
     world.start()
     world.clock.advance(11 * 60)  # old enough to be an orphan if it had no labels
-    world.orchestrator.cleanup(dry_run=False)
+    world.orchestrator.sweeper.cleanup(dry_run=False)
     assert [s["serviceName"] for s in world.services()] == [f"pr-{PR}-{sha7(world)}-service"]
     assert f"🎪 {sha7(world)} 🚦 running" in world.labels()
 
@@ -139,22 +144,26 @@ def test_a_service_younger_than_ten_minutes_is_never_an_orphan(world: World) -> 
     world.start()
     # The labels are not there (yet): the CLI creates the service before it labels.
     world.github_standin.set_labels(PR, [])
-    dry = world.orchestrator.cleanup(dry_run=True)
+    dry = world.orchestrator.sweeper.cleanup(dry_run=True)
     assert "without labels" not in dry.text
-    world.orchestrator.cleanup(dry_run=False)
+    world.orchestrator.sweeper.cleanup(dry_run=False)
     assert len(world.services()) == 1
     world.clock.advance(11 * 60)
-    world.orchestrator.cleanup(dry_run=False)
+    world.orchestrator.sweeper.cleanup(dry_run=False)
     assert world.services() == []
 
 
 def test_the_sweeper_does_not_cut_short_a_ttl_search_has_not_seen(world: World) -> None:
     world.start()  # ⌛ 48h
     world.github_standin.pause_search_index()
-    world.run(JobRequest(kind=JobKind.TTL, pr=PR, requester="U1", params=TtlParams(ttl="1w")))
+    world.run(
+        JobRequest(
+            kind=JobKind.TTL, pr=PR, requester=Requester.slack("U1"), params=TtlParams(ttl="1w")
+        )
+    )
     world.clock.advance(timedelta(hours=49).total_seconds())  # 48h is over, 1w is not
     world.orchestrator.sweep()
-    world.orchestrator.runner.wait_idle(30)
+    world.orchestrator.jobs.runner.wait_idle(30)
     assert len(world.services()) == 1
     assert f"🎪 {sha7(world)} 🚦 running" in world.labels()
 
@@ -172,7 +181,7 @@ def test_the_sweeper_finishes_a_failed_deploy_whose_undo_failed(world: World) ->
 
     world.ecs_standin.throttle("DeleteService", 0.0)  # AWS calms down
     world.orchestrator.sweep()
-    world.orchestrator.runner.wait_idle(30)
+    world.orchestrator.jobs.runner.wait_idle(30)
     assert world.services() == []
 
 
@@ -203,4 +212,4 @@ def test_finished_jobs_leave_the_orchestrators_memory(world: World) -> None:
     world.start()
     world.stop()
     world.start()
-    assert world.orchestrator.cached_jobs() == 0
+    assert world.orchestrator.jobs.cached() == 0

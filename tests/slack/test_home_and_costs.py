@@ -13,8 +13,10 @@ from slack_support import OUTSIDER, SlackWorld
 from support import SLACK_USER
 
 from bot.domain.cost import Estimate
+from bot.domain.requester import Requester
 from bot.orchestrator.inventory import EnvView
 from bot.orchestrator.models import Overview, Spend
+from bot.orchestrator.ports import ServiceState
 from bot.sandbox.slack import MAX_VIEW_BLOCKS, home_view_problems
 from bot.slack import home, views
 
@@ -95,7 +97,7 @@ def test_home_buttons_are_authorised_like_the_status_messages(slack_world: Slack
     assert f"🎪 {sha} 🚦 running" in sw.world.labels()
     # The maintainer's Extend and Stop act as on the status message.
     extended = sw.click_home(views.ACTION_EXTEND, f"{PR}:{sha}")
-    assert [j.kind for j in extended.jobs] == ["ttl"] and not extended.failed
+    assert [j.kind for j in extended.jobs] == ["ttl"] and not extended.failed, extended.replies
     assert "🎪 ⌛ 72h" in sw.world.labels()
     assert any("adds ≈ $0.82 ($0.034/h)" in r for r in extended.replies), extended.replies
     stopped = sw.click_home(views.ACTION_STOP, f"{PR}:{sha}")
@@ -153,8 +155,15 @@ def test_cost_on_the_status_message_in_status_in_list_and_in_the_expiry_warning(
 # ----- the Home tab as a pure builder: limits and outsiders' text -----------------------------
 
 
+SOMEONE = Requester.slack("U0SOMEONE")
+
+
 def env(
-    pr: int, *, requester_id: str = "U0SOMEONE", requester: str = "someone", **kw: object
+    pr: int,
+    *,
+    requester_id: Requester | None = SOMEONE,
+    requester: str = "someone",
+    **kw: object,
 ) -> EnvView:
     created = NOW - timedelta(hours=3)
     values: dict[str, object] = {
@@ -168,7 +177,7 @@ def env(
         "ttl": "48h",
         "expires": created + timedelta(hours=48),
         "service": f"pr-{pr}-x-service",
-        "ecs_status": "ACTIVE",
+        "ecs_status": ServiceState.ACTIVE,
         "mismatch": None,
         "pr_url": f"https://github.com/apache/superset/pull/{pr}",
         "requester_id": requester_id,
@@ -194,13 +203,13 @@ def overview(environments: list[EnvView], budget: str | None = None) -> Overview
 @pytest.mark.parametrize("count", [0, 3, 150])
 def test_the_home_tab_stays_within_slacks_limits(count: int) -> None:
     environments = [
-        env(40000 + n, requester_id=SLACK_USER if n % 2 else "U0OTHER") for n in range(count)
+        env(40000 + n, requester_id=Requester.slack(SLACK_USER if n % 2 else "U0OTHER"))
+        for n in range(count)
     ]
     view = home.home_view(
         overview(environments, budget="100"),
         SLACK_USER,
         repository="apache/superset",
-        github_login=None,
         now=NOW,
         notice="⏳ `stop` #1: on it",
     )
@@ -227,15 +236,13 @@ def test_the_home_tab_stays_within_slacks_limits(count: int) -> None:
 def test_outsiders_words_on_the_home_tab_are_inert() -> None:
     hostile = env(
         36121,
-        requester_id=SLACK_USER,
+        requester_id=Requester.slack(SLACK_USER),
         requester="<!channel>",
         title="Fix <https://evil.example/login|Open the environment> <!here>",
         mismatch="labels say <!everyone>",
         url="http://e.example|<!channel>:80",
     )
-    view = home.home_view(
-        overview([hostile]), SLACK_USER, repository="apache/superset", github_login=None, now=NOW
-    )
+    view = home.home_view(overview([hostile]), SLACK_USER, repository="apache/superset", now=NOW)
     shown = texts(view)
     for live in ("<!channel>", "<!here>", "<!everyone>", "<https://evil.example"):
         assert live not in shown
@@ -246,20 +253,17 @@ def test_outsiders_words_on_the_home_tab_are_inert() -> None:
     assert views.ACTION_OPEN not in [a for a, _ in buttons(view)]  # not a URL Slack could open
 
 
-def test_whose_environment_by_slack_id_or_github_login() -> None:
-    by_tag = env(1, requester_id=SLACK_USER, requester="maintainer")
-    by_label = env(2, requester_id=None, requester="Octocat")  # the CLI's 🤡 login
-    by_cli_tag = env(3, requester_id="octocat", requester="?")  # the CLI's github_user tag
-    someone = env(4, requester_id="U0OTHER", requester="other")
-    found = [
-        v.pr
-        for v in (by_tag, by_label, by_cli_tag, someone)
-        if home.is_mine(v, SLACK_USER, "octocat")
-    ]
-    assert found == [1, 2, 3]
-    assert [v.pr for v in (by_tag, by_label, by_cli_tag) if home.is_mine(v, SLACK_USER, None)] == [
-        1
-    ]
+def test_yours_means_a_slack_user_never_a_login_shaped_like_one() -> None:
+    """SPEC §11: "Your environments" matches Slack users only — a GitHub login may look
+    exactly like a Slack id, and an older bot's untagged value counts only as that exact id."""
+    by_tag = env(1, requester_id=Requester.slack(SLACK_USER), requester="maintainer")
+    lookalike = env(2, requester_id=Requester.github(SLACK_USER), requester=SLACK_USER)
+    by_cli_tag = env(3, requester_id=Requester.github("octocat"), requester="octocat")
+    untagged = env(4, requester_id=Requester.parse(SLACK_USER), requester="maintainer")
+    someone = env(5, requester_id=Requester.slack("U0OTHER"), requester="other")
+    no_tag = env(6, requester_id=None, requester=SLACK_USER)  # a 🤡 label says nothing of Slack
+    shown = (by_tag, lookalike, by_cli_tag, untagged, someone, no_tag)
+    assert [v.pr for v in shown if home.is_mine(v, SLACK_USER)] == [1, 4]
 
 
 def test_list_ends_with_this_months_totals_within_slacks_limits() -> None:

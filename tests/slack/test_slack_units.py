@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.domain.requester import Requester
 from bot.orchestrator.jobs import Job, JobKind, JobState, StartParams, StartRecord
 from bot.sandbox.slack import SlackStandIn, block_kit_problems
 from bot.slack import cards, views
@@ -154,8 +155,7 @@ def _job() -> Job:
         lock_key=None,
         pr=36121,
         sha=None,
-        requester="U0MAINTAINER",
-        requester_name="maintainer",
+        requester=Requester.slack("U0MAINTAINER", "maintainer"),
         channel="C1",
         thread_ts="1.0",
         params=StartParams(),

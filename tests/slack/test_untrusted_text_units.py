@@ -14,6 +14,7 @@ from typing import Any, cast
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import events as ev
+from bot.domain.requester import Requester
 from bot.orchestrator.inventory import EnvView
 from bot.orchestrator.jobs import Job, JobKind, JobState, StartParams, StartRecord
 from bot.slack import views
@@ -138,7 +139,10 @@ class FakeSlack:
         return {"ok": True}
 
 
-def job(requester: str = "U0MAINTAINER") -> Job:
+MAINTAINER = Requester.slack("U0MAINTAINER", "maintainer")
+
+
+def job(requester: Requester = MAINTAINER) -> Job:
     return Job(
         id="j1",
         kind=JobKind.START,
@@ -146,7 +150,6 @@ def job(requester: str = "U0MAINTAINER") -> Job:
         pr=36121,
         sha=None,
         requester=requester,
-        requester_name="maintainer",
         channel="C1",
         thread_ts="1.0",
         params=StartParams(),
@@ -199,7 +202,7 @@ def test_the_final_reply_mentions_the_requester_after_escaping_the_reason() -> N
 
 
 def test_a_requester_that_is_no_slack_id_is_not_mentioned() -> None:
-    hostile = job(requester="U<!channel>")
+    hostile = job(requester=Requester.slack("U<!channel>"))
     report, slack = reporter(hostile)
 
     report.job_event(hostile, ev.Succeeded(text="#36121 runs abc1234 at http://1.2.3.4:8080"))

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from slack_support import SlackWorld, bot_on, serving
 from support import World
 
+from bot.orchestrator.github_events import delivery_keys
 from bot.orchestrator.jobs import Job
 from bot.sandbox.slack import DEFAULT_CHANNEL, SlackStandIn
 from bot.sandbox.webhooks import WebhookSender
@@ -40,12 +41,14 @@ class HookWorld(SlackWorld):
         return list(reversed(self.bot.store.recent(limit=50, pr=pr)))
 
     def idle(self, pr: int) -> list[Job]:
-        """Once nothing is queued or running for the PR (the webhook's work included)."""
-        time.sleep(0.1)  # the delivery's work was queued before the answer
+        """Once every accepted delivery was handled and nothing is queued or running for the
+        PR (a delivery's work runs after its answer: its record says when it is done)."""
+        store = self.bot.store
         self.wait_until(
             lambda: (
-                not [j for j in self.bot.store.recent(limit=50, pr=pr) if j.live]
-                and not self.bot.store.followup_prs()
+                all(store.remembered(delivery_keys(d.guid)) for d in self.hooks.accepted)
+                and not [j for j in store.recent(limit=50, pr=pr) if j.live]
+                and not store.followup_prs()
             ),
             f"#{pr} to be idle",
         )

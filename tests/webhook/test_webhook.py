@@ -13,6 +13,7 @@ import pytest
 from conftest import COMMITTER, READER, WRITER, HookWorld
 
 from bot.domain import labels as L
+from bot.domain.requester import Requester
 from bot.orchestrator.jobs import JobKind, JobState
 from bot.sandbox.github import ROUTE_DEPLOYMENTS, ROUTE_PERMISSION, ROUTE_USER
 from bot.slack import views
@@ -76,7 +77,7 @@ def test_trigger_start_by_a_writer_deploys_and_consumes_the_label(hook_world: Ho
     assert delivery.status == 202
     jobs = hw.idle(PR)
     assert [(j.kind, j.state, j.requester) for j in jobs] == [
-        (JobKind.START, JobState.SUCCEEDED, WRITER)
+        (JobKind.START, JobState.SUCCEEDED, Requester.github(WRITER))
     ]
     labels = hw.world.labels()
     assert L.TRIGGER_START not in labels and running(hw) == head7(hw)

@@ -8,7 +8,7 @@ Other code imports from here.
 
 from bot.adapters.ecs.calls import make_clients, new_session
 from bot.adapters.ecs.console import EcsConsole
-from bot.adapters.ecs.engine import EcsEngine, ServiceState
+from bot.adapters.ecs.engine import EcsEngine
 from bot.adapters.ecs.errors import (
     DrainTimeoutError,
     EcsError,
@@ -17,6 +17,7 @@ from bot.adapters.ecs.errors import (
     TasksStoppedError,
 )
 from bot.adapters.ecs.logs import EcsLogs
+from bot.orchestrator.ports import ServiceState
 
 __all__ = [
     "DrainTimeoutError",

@@ -12,10 +12,11 @@ worth retrying), classified and worded by ``errors``.
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import random
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import boto3
 import botocore.loaders
@@ -150,6 +151,12 @@ class AwsCalls:
         self._region = region
         self._poll_seconds = poll_seconds
         self._random = random.Random()
+
+    def with_clock(self, clock: Clock) -> Self:
+        """The same clients, retrying on ``clock`` (a job's: a cancel ends its backoff)."""
+        bound = copy.copy(self)
+        bound._clock = clock
+        return bound
 
     def call(self, operation: str, resource: str, **params: Any) -> dict[str, Any]:
         """One AWS call; transient failures retried a few times with backoff on the clock."""

@@ -22,14 +22,14 @@ like a ten-minute wait. The task definition's rules are in ``taskdef``.
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import threading
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
-from enum import StrEnum
 from hashlib import sha256
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from bot.adapters.ecs.calls import AwsCalls, make_clients
 from bot.adapters.ecs.errors import (
@@ -48,8 +48,9 @@ from bot.config import Settings
 from bot.domain.cost import Size, parse_cpu, parse_memory
 from bot.domain.events import Progress, Warning, format_elapsed, no_progress
 from bot.domain.naming import parse_service_name, service_name
+from bot.domain.requester import Requester
 from bot.errors import ConfigurationError
-from bot.orchestrator.ports import Service
+from bot.orchestrator.ports import Service, ServiceState
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -64,15 +65,6 @@ STOPPED_CHECK_SECONDS = 30.0  # look for stopped tasks this often even without f
 SIZE_RETRY_SECONDS = 600.0  # a task definition that could not be described is asked again after
 
 _TAG_FORBIDDEN = re.compile(r"[^\w .:/=+\-@]")
-
-
-class ServiceState(StrEnum):
-    """What DescribeServices says of one service name (the DRAINING rule's input)."""
-
-    ACTIVE = "ACTIVE"
-    DRAINING = "DRAINING"
-    INACTIVE = "INACTIVE"
-    MISSING = "MISSING"  # DescribeServices lists the name under `failures`
 
 
 # ----- the engine -------------------------------------------------------------
@@ -113,6 +105,13 @@ class EcsEngine:
         self._sizes: dict[str, Size] = {}
         self._unsized: dict[str, float] = {}  # ARN → when describing it failed (monotonic)
         self._sizes_lock = threading.Lock()
+
+    def with_clock(self, clock: Clock) -> Self:
+        """This engine (same clients, same caches) waiting and retrying on ``clock``."""
+        bound = copy.copy(self)
+        bound._aws = self._aws.with_clock(clock)
+        bound._clock = clock
+        return bound
 
     # ----- names ------------------------------------------------------------
 
@@ -320,7 +319,7 @@ class EcsEngine:
         pr: int,
         sha: str,
         task_definition_arn: str,
-        requested_by: str,
+        requested_by: Requester,
         expires: datetime | None,
         client_token: str,
         progress: Progress = no_progress,
@@ -390,14 +389,14 @@ class EcsEngine:
         return _service(created, _tags_of(created) or tags)
 
     def _service_tags(
-        self, pr: int, sha: str, requested_by: str, expires: datetime | None
+        self, pr: int, sha: str, requested_by: Requester, expires: datetime | None
     ) -> dict[str, str]:
         now = self._clock.now()
         tags = {
             "showtime_managed": "true",
             "pr": str(pr),
             "sha": sha[:7],
-            "requested_by": _tag_value(requested_by) or "unknown",
+            "requested_by": _tag_value(requested_by.stored) or "unknown",
             "showtime_created": str(int(now.timestamp())),
         }
         if expires is not None:
@@ -697,14 +696,24 @@ def _service(raw: dict[str, Any], tags: dict[str, str]) -> Service:
     assign = network.get("assignPublicIp")
     return Service(
         name=name,
-        status=raw.get("status") or "",
+        status=_state_of(raw.get("status") or "", name),
         pr=pr,
         sha=tags.get("sha") or (parsed[1] if parsed else None),
-        requested_by=tags.get("requested_by") or tags.get("github_user"),
+        requested_by=_requester(tags),
         created=_epoch(tags.get("showtime_created")) or _utc(raw.get("createdAt")),
         task_definition=raw.get("taskDefinition") or None,
         public_ip=None if assign is None else assign == "ENABLED",
     )
+
+
+def _requester(tags: Mapping[str, str]) -> Requester | None:
+    """Who asked, as the tags say: ``requested_by`` (``slack:U…``, ``github:login``, or an
+    older bot's untagged value), else the CLI's ``github_user`` — a GitHub login."""
+    if value := tags.get("requested_by"):
+        return Requester.parse(value)
+    if login := tags.get("github_user"):
+        return Requester.github(login)
+    return None
 
 
 def _size_of(definition: Mapping[str, Any]) -> Size | None:

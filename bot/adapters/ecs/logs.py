@@ -17,11 +17,12 @@ retries of the bot's own) on clients with short timeouts (``make_quick_clients``
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from bot.adapters.ecs.calls import AwsCalls, make_quick_clients
 from bot.adapters.ecs.console import EcsConsole
@@ -73,6 +74,11 @@ class EcsLogs:
         self._given = (ecs_client, logs_client)
         self._lock = threading.Lock()
         self._calls: dict[str, AwsCalls] = {}  # per awslogs-region
+
+    def with_clock(self, clock: Clock) -> Self:
+        bound = copy.copy(self)
+        bound._clock = clock
+        return bound
 
     def console_url(self, service: str) -> str:
         return self._console.console_url(service)
@@ -130,7 +136,7 @@ class EcsLogs:
                     logs=logs,
                 )
                 self._calls[region] = calls
-            return calls
+        return calls.with_clock(self._clock)
 
     def _current_task(self, aws: AwsCalls, service: str) -> str | LogTail:
         """The ARN of the service's running task (the newest, while a redeploy runs two)."""

@@ -9,9 +9,11 @@ How calls are made (clients, pacing, retries, errors) is ``calls``'s business.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Sequence
+from typing import Self
 
 from github import Auth, GithubException, GithubIntegration
 
@@ -25,7 +27,7 @@ from bot.domain.labels import (
     ttl_label,
 )
 from bot.domain.ttl import TTL_VALUES
-from bot.orchestrator.ports import LabelledPr, PullRequest
+from bot.orchestrator.ports import LabelledPr, PrState, PullRequest
 
 from .calls import (
     Client,
@@ -54,10 +56,16 @@ class GitHubAdapter:
     ) -> None:
         self._settings = settings
         self.calls = GitHubCalls(settings, retry=retry, clock=clock)
-        self._own_login: str | None = None
+        self._identity: dict[str, str] = {}  # "login": the bot's own, once known
         self._defined: set[str] = set()  # label definitions known to exist
         self._definitions_lock = threading.Lock()  # guards _name_locks only (never waits)
         self._name_locks: dict[str, threading.Lock] = {}
+
+    def with_clock(self, clock: Clock) -> Self:
+        """This adapter (same clients, pacing and caches) retrying on ``clock``."""
+        bound = copy.copy(self)
+        bound.calls = self.calls.with_clock(clock)
+        return bound
 
     @property
     def repository(self) -> str:
@@ -75,7 +83,7 @@ class GitHubAdapter:
             pull = client.repo.get_pull(number)
             return PullRequest(
                 number=pull.number,
-                state=pull.state,
+                state=PrState(pull.state),
                 merged=bool(pull.merged),
                 head_sha=pull.head.sha,
                 title=pull.title or "",
@@ -256,7 +264,7 @@ class GitHubAdapter:
                     issue.number,
                     LabelledPr(
                         number=issue.number,
-                        state=issue.state,
+                        state=PrState(issue.state),
                         title=issue.title or "",
                         html_url=issue.html_url,
                         labels=tuple(label.name for label in issue.labels),
@@ -305,7 +313,7 @@ class GitHubAdapter:
     def own_login(self) -> str:
         """The bot's GitHub identity, looked up once: the token's user, or ``<app>[bot]``."""
         with self._definitions_lock:
-            known = self._own_login
+            known = self._identity.get("login")
         if known is not None:
             return known
         if self._settings.github_app_configured:
@@ -323,7 +331,7 @@ class GitHubAdapter:
                 "read the token's user", "the token", lambda c: c.github.get_user().login
             )
         with self._definitions_lock:
-            self._own_login = login
+            self._identity["login"] = login
         return login
 
     def _pr_labels(self, number: int) -> tuple[str, ...]:

@@ -16,12 +16,13 @@ everything else — naming what failed and what to do, never the host (people se
 
 from __future__ import annotations
 
+import copy
 import logging
 import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 from urllib.parse import quote
 
 import requests
@@ -227,6 +228,13 @@ class GitHubCalls:
         self._clients: queue.LifoQueue[Client] = queue.LifoQueue()
         self._all_clients: list[Client] = []
         self._clients_lock = threading.Lock()
+
+    def with_clock(self, clock: Clock) -> Self:
+        """The same clients and pacing, retrying on ``clock`` (a job's: a cancel ends a
+        rate-limit backoff at once)."""
+        bound = copy.copy(self)
+        bound._clock = clock
+        return bound
 
     def close(self) -> None:
         """Release PyGithub's connections (at shutdown)."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 from github.Deployment import Deployment
 from github.GithubObject import NotSet
 
+from bot.clock import Clock
+
 from .calls import Client, GitHubCalls
 
 
@@ -18,6 +20,9 @@ class GitHubDeployments:
 
     def __init__(self, calls: GitHubCalls) -> None:
         self.calls = calls
+
+    def with_clock(self, clock: Clock) -> GitHubDeployments:
+        return GitHubDeployments(self.calls.with_clock(clock))
 
     def create_deployment(
         self, *, sha: str, environment: str, description: str, payload: dict[str, str]
