@@ -152,14 +152,16 @@ def test_a_failure_tail_masks_in_well_under_a_millisecond_or_two() -> None:
         for n in range(30)
     )[:2500]
     tail = tail[:2400] + f" {GHP} redis://:pw@cache:6379/0"
-    mask_secrets(tail)  # warm up
-    runs = 200
-    started = time.perf_counter()
-    for _ in range(runs):
-        masked = mask_secrets(tail)
-    per_call = (time.perf_counter() - started) / runs
+    masked = mask_secrets(tail)
     assert GHP not in masked and ":pw@" not in masked
-    assert per_call < 0.002, f"{per_call * 1000:.2f} ms"
+    # The best of a few batches: what the code costs, not what a busy machine adds.
+    batches = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(40):
+            mask_secrets(tail)
+        batches.append((time.perf_counter() - started) / 40)
+    assert min(batches) < 0.002, f"{min(batches) * 1000:.2f} ms"
 
 
 @pytest.mark.parametrize(
@@ -185,7 +187,9 @@ def test_a_megabyte_of_separators_does_not_hang(unit: str) -> None:
     line = unit * (1_000_000 // len(unit))
     started = time.perf_counter()
     mask_secrets(line)
-    assert time.perf_counter() - started < 2.0
+    # Linear work is well under a second here; catastrophic backtracking would take hours.
+    # The bound leaves room for a loaded machine.
+    assert time.perf_counter() - started < 10.0
 
 
 # ----- where people see it: the Slack helpers pass everything through it -------------------
