@@ -38,7 +38,9 @@ MEANINGS: dict[str, str] = {
     "SHOWTIME_MAX_ENVIRONMENTS": "most environments running at once",
     "SHOWTIME_JOB_WORKERS": "jobs that run at once; more wait in a queue",
     "SHOWTIME_PR_COMMENTS": "post a PR comment when an environment runs, fails or stops",
-    "GITHUB_TOKEN": "a GitHub token with issues: write and pull-requests: read",
+    "GITHUB_TOKEN": "a GitHub token with Issues: write, Pull requests: read, Deployments: write "
+    "(when SHOWTIME_GITHUB_DEPLOYMENTS is on), Metadata: read (a classic token: repo, or "
+    "public_repo for a public repository)",
     "GITHUB_APP_ID": "GitHub App ID (instead of GITHUB_TOKEN)",
     "GITHUB_APP_PRIVATE_KEY": "GitHub App private key, PEM",
     "GITHUB_APP_INSTALLATION_ID": "GitHub App installation ID",

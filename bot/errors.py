@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from bot.domain.masking import mask_secrets
+
 
 class ShowtimeError(Exception):
     """Base class: ``message`` says what went wrong, ``next_action`` what to do."""
@@ -88,15 +90,16 @@ class WaitTimeoutError(ShowtimeError):
 _ARN = re.compile(r"arn:aws[a-z-]*:([a-z0-9-]+):[a-z0-9-]*:(\d{12})?:([^\s,;\"'<>()]+)")
 _NAMED_BY_THE_BOT = ("service/", "task-definition/", "cluster/", "task/")
 _ACCOUNT_ID = re.compile(r"(?<![0-9])\d{12}(?![0-9])")
-_URL_WITH_CREDENTIALS = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s/@:]+:[^\s/@]+@[^\s]+", re.I)
 
 
 def public_text(text: str) -> str:
-    """``text`` without the bot's own infrastructure details: ARNs, account IDs, credentials.
+    """``text`` without credentials (``mask_secrets``) or the bot's own infrastructure
+    details: ARNs and account IDs.
 
     AWS and database messages quote them ("User: arn:aws:sts::123456789012:assumed-role/…
     is not authorized"); SPEC §12 keeps them out of Slack and PR comments (the logs,
-    under the correlation id, have the original).
+    under the correlation id, have the original). Credentials go first: an account id's
+    digits inside an access key id would otherwise break the key's shape.
     """
 
     def arn(match: re.Match[str]) -> str:
@@ -105,6 +108,5 @@ def public_text(text: str) -> str:
             return resource.rsplit("/", 1)[-1]
         return f"[{match.group(1)} resource]"
 
-    text = _ARN.sub(arn, text)
-    text = _URL_WITH_CREDENTIALS.sub("[url]", text)
+    text = _ARN.sub(arn, mask_secrets(text))
     return _ACCOUNT_ID.sub("[account]", text)

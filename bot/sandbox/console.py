@@ -5,11 +5,13 @@ This is the one place in the bot that prints: it is a user interface.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bot.domain.labels import TRIGGER_START, TRIGGER_STOP
@@ -17,48 +19,84 @@ from bot.sandbox.harness import MAINTAINER_LOGIN, Outcome, Sandbox
 from bot.sandbox.slack import MAINTAINER_USER_ID, SlackChange
 from bot.sandbox.webhooks import Delivery, WebhookSender
 
-HELP = """Console commands:
-  /showtime <command>     the slash command (the /showtime prefix is optional): help, start 36121, ...
-  click <button> [<pr>]   press a button on the latest status message (of PR <pr>): click stop, click 2
-  buttons                 list the buttons you can press
-  home                    open the app's Home tab (what runs, whose, what it costs); click its buttons
-  labels <pr>             the PR's labels on GitHub
-  services                ECS services (ACTIVE and DRAINING)
-  jobs                    recent jobs (the audit log)
-  push <pr> [<login>]     push a new commit to the PR: GitHub tells the bot (webhook), which
-                          rolls a running environment forward (login: maintainer, contributor)
-  label <pr> start|stop [<login>]  add the 🎪 ⚡ trigger-start / 🛑 trigger-stop label on GitHub
-  close <pr> [merged]     close (or merge) the PR on GitHub: its environment is stopped
-  image-missing <pr>      make the PR's head image unpullable (CannotPullContainerError)
-  image-ready <pr>        make it pullable again (then press Retry)
-  crash <pr>              the PR's head image crashes on boot (a traceback, exit code 1)
-  crash-loop <pr>         its workers keep failing to boot and Superset answers 503
-                          (the health check never passes; SHOWTIME_HEALTH_TIMEOUT_SECONDS)
-  fix <pr>                the image boots again (then press Retry)
-  expect-failure          the next line is meant to fail: the script does not count it
-                          (and counts it if it does not fail)
-  wait <seconds>          pause (scripts)
-  quit                    leave (Ctrl-C works too)
-Seeded PRs: 36121, 36122, 36123 (open), 36000 (closed)."""
-
 _LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
 _BARE_LINK = re.compile(r"<(https?://[^>]+)>")
 _MENTION = re.compile(r"<@([A-Z0-9]+)>")
 _ENTITY = re.compile(r"&(lt|gt|amp);")
 _ENTITIES = {"lt": "<", "gt": ">", "amp": "&"}
-_VERBS = {
-    "help",
-    "start",
-    "deploy",
-    "stop",
-    "status",
-    "list",
-    "ttl",
-    "freeze",
-    "unfreeze",
-    "logs",
-    "cleanup",
-}
+# The slash command's verbs (SPEC §5) go to the bot without the /showtime prefix. Not
+# `help`: that one is the console's own (`/showtime help` asks the bot).
+SLASH_VERBS = frozenset(
+    {
+        "start",
+        "deploy",
+        "stop",
+        "status",
+        "list",
+        "ttl",
+        "freeze",
+        "unfreeze",
+        "logs",
+        "cancel",
+        "creds",
+        "notify",
+        "cleanup",
+    }
+)
+SEEDED = "Seeded PRs: 36121, 36122, 36123 (open), 36000 (closed)."
+
+
+# A console command's handler: a ``Console`` method called with the words after the
+# command's name and whether to wait for the work it starts.
+Handler = Callable[["Console", list[str], bool], None]
+
+
+@dataclass(frozen=True)
+class ConsoleCommand:
+    """One line of the console's table: what to type, what it does, who does it."""
+
+    usage: str
+    about: str  # one line (a "\n" continues it, indented)
+    run: Handler
+
+
+# name → command, in the order ``help`` lists them. Adding a command is one decorated method.
+COMMANDS: dict[str, ConsoleCommand] = {}
+
+
+def console_command(usage: str, about: str, *aliases: str) -> Callable[[Handler], Handler]:
+    """Register the decorated ``Console`` method as the command ``usage`` starts with."""
+
+    def register(run: Handler) -> Handler:
+        command = ConsoleCommand(usage, about, run)
+        for name in (usage.split()[0], *aliases):
+            COMMANDS[name] = command
+        return run
+
+    return register
+
+
+def help_text() -> str:
+    """What ``help`` prints: the slash command, then every console command, one line each."""
+    rows = [
+        (
+            "/showtime <command>",
+            "ask the bot, as in Slack: start 36121, status 36121, list, stop 36121,\n"
+            "logs 36121 [<lines>], …; the prefix is optional (not for /showtime help)",
+        )
+    ]
+    shown: list[ConsoleCommand] = []
+    for command in COMMANDS.values():
+        if command not in shown:
+            shown.append(command)
+            rows.append((command.usage, command.about))
+    lines = ["Console commands:"]
+    for usage, about in rows:
+        first, *more = about.split("\n")
+        lines.append(f"  {usage:<24}{first}" if len(usage) < 24 else f"  {usage}  {first}")
+        lines.extend(" " * 26 + line for line in more)
+    lines.append(SEEDED)
+    return "\n".join(lines)
 
 
 class Console:
@@ -176,49 +214,15 @@ class Console:
         if not words:
             return
         head = words[0].lower()
+        command = COMMANDS.get(head)
         try:
-            if head == "/showtime" or head in _VERBS:
-                text = (
-                    line.split(None, 1)[1]
-                    if head == "/showtime" and len(words) > 1
-                    else ("" if head == "/showtime" else line)
-                )
-                self._report(self.sandbox.command(text, wait=wait))
-            elif head == "click":
-                self._click(words[1:], wait)
-            elif head == "buttons":
-                self._list_buttons()
-            elif head == "home":
-                self._home()
-            elif head == "labels":
-                self._labels(int(words[1]))
-            elif head == "services":
-                self._services()
-            elif head == "jobs":
-                self._jobs()
-            elif head == "push":
-                self._push(int(words[1]), words[2] if len(words) > 2 else MAINTAINER_LOGIN, wait)
-            elif head == "label":
-                self._label(int(words[1]), words[2], words[3] if len(words) > 3 else None, wait)
-            elif head == "close":
-                merged = len(words) > 2 and words[2] == "merged"
-                self._deliver(
-                    f"{'merged' if merged else 'closed'} #{words[1]} on GitHub",
-                    lambda hooks: hooks.close(int(words[1]), MAINTAINER_LOGIN, merged=merged),
-                    int(words[1]),
-                    wait,
-                )
-            elif head in ("image-missing", "image-ready"):
-                self._image(int(words[1]), missing=head == "image-missing")
-            elif head in ("crash", "crash-loop", "fix"):
-                self._boot(int(words[1]), head)
-            elif head == "expect-failure":
-                self.expecting_failure = True
-                return
-            elif head == "wait":
-                threading.Event().wait(float(words[1]))
-            elif head in ("help", "?"):
-                self.say(HELP)
+            if head == "/showtime" or (command is None and head in SLASH_VERBS):
+                text = line.split(None, 1)[1] if len(words) > 1 else ""
+                self._report(self.sandbox.command(text if head == "/showtime" else line, wait=wait))
+            elif command is not None:
+                command.run(self, words[1:], wait)
+                if head == "expect-failure":
+                    return  # it arms the next line; it is not a step of its own
             else:
                 self.fail(f"unknown console command {head!r}; type `help`")
         except (IndexError, ValueError):
@@ -236,8 +240,8 @@ class Console:
     def _report(self, outcome: Outcome) -> None:
         if outcome.response.status_code != 200:
             self.fail(f"the bot answered HTTP {outcome.response.status_code}")
-        elif outcome.response.text.strip():
-            self.say("👁  only you │ " + _plain(outcome.response.text).replace("\n", "\n" + " " * 6))
+        else:
+            self._show_ack(outcome.response.text)
         if outcome.failed and outcome.response.status_code == 200:
             failed = [j for j in outcome.jobs if j.state.value == "failed"]
             why = failed[0].outcome if failed else "the bot refused or reported an error"
@@ -248,9 +252,35 @@ class Console:
             self.errors += 1
             self.say(f"   ✗ step errored: {why}")
 
+    def _show_ack(self, body: str) -> None:
+        """The bot's immediate answer (Bolt's ack body) as Slack shows it: rendered like any
+        message, never the JSON it travels in."""
+        if not body.strip():
+            return
+        try:
+            message = json.loads(body)
+        except ValueError:
+            message = {"text": body}
+        if not isinstance(message, dict):
+            message = {"text": body}
+        shown = self._render(message)
+        if not shown:
+            return
+        where = (
+            "📣 #showtime │ " if message.get("response_type") == "in_channel" else "👁  only you │ "
+        )
+        self.say(where + shown.replace("\n", "\n" + " " * 6))
+
+    # ----- the console's own commands (``help`` lists them in this order) ---------------
+
+    @console_command(
+        "click <button> [<pr>]",
+        "press a button on the latest status message (of PR <pr>): click stop, click 2;\n"
+        "click open prints the Open button's URL (a browser would open it)",
+    )
     def _click(self, args: list[str], wait: bool) -> None:
         if not args:
-            self._list_buttons()
+            self._list_buttons(args, wait)
             return
         wanted = args[0].lower()
         pr = args[1] if len(args) > 1 else None
@@ -277,13 +307,35 @@ class Console:
         if chosen is None:
             self.fail(f"no button {args[0]!r} on the latest messages; `buttons` lists them")
             return
-        if chosen[0].get("type") == "home":
-            self._click_home(chosen[1], chosen[3], wait)
+        shown_on, action_id, label, value = chosen
+        url = _url_of(shown_on, action_id, value)
+        if url:
+            # Slack opens a link button's URL and still tells the app, which only acks.
+            self.say(f"   🌐 [{label}] opens {_plain(url)}")
+            wait = False
+        if shown_on.get("type") == "home":
+            self._click_home(action_id, value, wait)
             return
-        message = self.sandbox.slack.message(chosen[0]["channel"], chosen[0]["ts"]) or chosen[0]
-        self._report(self.sandbox.click(message, chosen[1], wait=wait))
+        message = self.sandbox.slack.message(shown_on["channel"], shown_on["ts"]) or shown_on
+        self._report(self.sandbox.click(message, action_id, wait=wait))
 
-    def _home(self) -> None:
+    @console_command("buttons", "list the buttons you can press")
+    def _list_buttons(self, args: list[str], wait: bool) -> None:
+        with self._print_lock:
+            buttons = list(self._buttons)
+        if not buttons:
+            self.say("   no buttons yet")
+        for number, (message, _action, label, value) in enumerate(buttons, 1):
+            if message.get("type") == "home":
+                first = f"the Home tab, #{value.partition(':')[0]}"
+            else:
+                first = _plain(str(message.get("text", "")))[:60]
+            self.say(f"   {number}. [{label}]  on: {first}")
+
+    @console_command(
+        "home", "open the app's Home tab (what runs, whose, what it costs); click its buttons"
+    )
+    def _home(self, args: list[str], wait: bool) -> None:
         """The Home tab as the person sees it (the bot publishes it when the tab opens)."""
         view = self.sandbox.open_home()
         if view is None:
@@ -307,19 +359,37 @@ class Console:
             self.errors += 1
             self.say(f"   ✗ step errored: {(outcome.replies or ['no answer'])[-1][:200]}")
 
-    def _list_buttons(self) -> None:
-        with self._print_lock:
-            buttons = list(self._buttons)
-        if not buttons:
-            self.say("   no buttons yet")
-        for number, (message, _action, label, value) in enumerate(buttons, 1):
-            if message.get("type") == "home":
-                first = f"the Home tab, #{value.partition(':')[0]}"
-            else:
-                first = _plain(str(message.get("text", "")))[:60]
-            self.say(f"   {number}. [{label}]  on: {first}")
+    @console_command("labels <pr>", "the PR's labels on GitHub")
+    def _labels(self, args: list[str], wait: bool) -> None:
+        pr = int(args[0])
+        labels = self.sandbox.github.labels(pr)
+        self.say(f"   #{pr} labels: " + (", ".join(labels) if labels else "(none)"))
 
-    def _push(self, pr: int, login: str, wait: bool) -> None:
+    @console_command("services", "ECS services (ACTIVE and DRAINING)")
+    def _services(self, args: list[str], wait: bool) -> None:
+        services = self.sandbox.services()
+        if not services:
+            self.say("   no ECS services")
+        for service in services:
+            self.say(
+                f"   {service['serviceName']:<28} {service['status']:<9} running {service.get('runningCount', 0)}/{service.get('desiredCount', 0)}"
+            )
+
+    @console_command("jobs", "recent jobs (the audit log)")
+    def _jobs(self, args: list[str], wait: bool) -> None:
+        for job in self.sandbox.store.recent(limit=10):
+            self.say(
+                f"   {job.correlation_id} {job.kind:<8} #{job.pr} {job.state.value:<9} {(job.outcome or job.step or '')[:70]}"
+            )
+
+    @console_command(
+        "push <pr> [<login>]",
+        "push a new commit to the PR: GitHub tells the bot (webhook), which\n"
+        "rolls a running environment forward (login: maintainer, contributor)",
+    )
+    def _push(self, args: list[str], wait: bool) -> None:
+        pr, login = int(args[0]), args[1] if len(args) > 1 else MAINTAINER_LOGIN
+
         def push(hooks: WebhookSender) -> Delivery:
             delivery = hooks.push(pr, login)
             self.say(f"   @{login} pushed {self.sandbox.github.head_sha(pr)[:7]} to #{pr}")
@@ -327,15 +397,33 @@ class Console:
 
         self._deliver(None, push, pr, wait)
 
-    def _label(self, pr: int, which: str, login: str | None, wait: bool) -> None:
-        label = {"start": TRIGGER_START, "stop": TRIGGER_STOP}.get(which)
+    @console_command(
+        "label <pr> start|stop [<login>]",
+        "add the 🎪 ⚡ trigger-start / 🛑 trigger-stop label on GitHub",
+    )
+    def _label(self, args: list[str], wait: bool) -> None:
+        pr = int(args[0])
+        label = {"start": TRIGGER_START, "stop": TRIGGER_STOP}.get(args[1])
         if label is None:
             self.fail("label takes start or stop")
             return
-        who = login or MAINTAINER_LOGIN
+        who = args[2] if len(args) > 2 else MAINTAINER_LOGIN
         self._deliver(
             f"@{who} added `{label}` to #{pr}",
             lambda hooks: hooks.label(pr, label, who),
+            pr,
+            wait,
+        )
+
+    @console_command(
+        "close <pr> [merged]", "close (or merge) the PR on GitHub: its environment is stopped"
+    )
+    def _close(self, args: list[str], wait: bool) -> None:
+        pr = int(args[0])
+        merged = len(args) > 1 and args[1] == "merged"
+        self._deliver(
+            f"{'merged' if merged else 'closed'} #{pr} on GitHub",
+            lambda hooks: hooks.close(pr, MAINTAINER_LOGIN, merged=merged),
             pr,
             wait,
         )
@@ -354,49 +442,76 @@ class Console:
         if delivery.status not in (200, 202):
             self.fail(f"the bot answered the delivery with HTTP {delivery.status}")
 
-    def _labels(self, pr: int) -> None:
-        labels = self.sandbox.github.labels(pr)
-        self.say(f"   #{pr} labels: " + (", ".join(labels) if labels else "(none)"))
+    @console_command(
+        "image-missing <pr>", "make the PR's head image unpullable (CannotPullContainerError)"
+    )
+    def _image_missing(self, args: list[str], wait: bool) -> None:
+        image = self._image_of(int(args[0]))
+        self.sandbox.ecs.mark_image_missing(image)
+        self.say(f"   {image} is now missing from the registry")
 
-    def _services(self) -> None:
-        services = self.sandbox.services()
-        if not services:
-            self.say("   no ECS services")
-        for service in services:
-            self.say(
-                f"   {service['serviceName']:<28} {service['status']:<9} running {service.get('runningCount', 0)}/{service.get('desiredCount', 0)}"
-            )
+    @console_command("image-ready <pr>", "make it pullable again (then press Retry)")
+    def _image_ready(self, args: list[str], wait: bool) -> None:
+        image = self._image_of(int(args[0]))
+        self.sandbox.ecs.mark_image_present(image)
+        self.say(f"   {image} exists now")
 
-    def _jobs(self) -> None:
-        for job in self.sandbox.store.recent(limit=10):
-            self.say(
-                f"   {job.correlation_id} {job.kind:<8} #{job.pr} {job.state.value:<9} {(job.outcome or job.step or '')[:70]}"
-            )
+    @console_command("crash <pr>", "the PR's head image crashes on boot (a traceback, exit code 1)")
+    def _crash(self, args: list[str], wait: bool) -> None:
+        image = self._image_of(int(args[0]))
+        self.sandbox.ecs.crash_on_boot(image)
+        self.say(f"   {image} now crashes on boot")
 
-    def _image(self, pr: int, *, missing: bool) -> None:
-        head = self.sandbox.github.head_sha(pr)
-        image = f"apache/superset:pr-{pr}-{head[:7]}-ci"
-        if missing:
-            self.sandbox.ecs.mark_image_missing(image)
-            self.say(f"   {image} is now missing from the registry")
-        else:
-            self.sandbox.ecs.mark_image_present(image)
-            self.say(f"   {image} exists now")
+    @console_command(
+        "crash-loop <pr>",
+        "its workers keep failing to boot and Superset answers 503\n"
+        "(the health check never passes; SHOWTIME_HEALTH_TIMEOUT_SECONDS)",
+    )
+    def _crash_loop(self, args: list[str], wait: bool) -> None:
+        image = self._image_of(int(args[0]))
+        self.sandbox.ecs.crash_loop(image)
+        self.sandbox.superset.healthy = False
+        self.say(f"   {image} now crash-loops; the stand-in Superset answers 503")
 
-    def _boot(self, pr: int, how: str) -> None:
-        head = self.sandbox.github.head_sha(pr)
-        image = f"apache/superset:pr-{pr}-{head[:7]}-ci"
-        if how == "crash":
-            self.sandbox.ecs.crash_on_boot(image)
-            self.say(f"   {image} now crashes on boot")
-        elif how == "crash-loop":
-            self.sandbox.ecs.crash_loop(image)
-            self.sandbox.superset.healthy = False
-            self.say(f"   {image} now crash-loops; the stand-in Superset answers 503")
-        else:
-            self.sandbox.ecs.fix(image)
-            self.sandbox.superset.healthy = True
-            self.say(f"   {image} boots again")
+    @console_command("fix <pr>", "the image boots again (then press Retry)")
+    def _fix(self, args: list[str], wait: bool) -> None:
+        image = self._image_of(int(args[0]))
+        self.sandbox.ecs.fix(image)
+        self.sandbox.superset.healthy = True
+        self.say(f"   {image} boots again")
+
+    def _image_of(self, pr: int) -> str:
+        return f"apache/superset:pr-{pr}-{self.sandbox.github.head_sha(pr)[:7]}-ci"
+
+    @console_command(
+        "expect-failure",
+        "the next line is meant to fail: the script does not count it\n"
+        "(and counts it if it does not fail)",
+    )
+    def _expect_failure(self, args: list[str], wait: bool) -> None:
+        self.expecting_failure = True
+
+    @console_command("wait <seconds>", "pause (scripts)")
+    def _wait(self, args: list[str], wait: bool) -> None:
+        threading.Event().wait(float(args[0]))
+
+    @console_command("help", "this list (also ?)", "?")
+    def _help(self, args: list[str], wait: bool) -> None:
+        self.say(help_text())
+
+    @console_command("quit", "leave (Ctrl-C works too)", "exit")
+    def _quit(self, args: list[str], wait: bool) -> None:
+        """Handled by the reader (``run_lines`` and the prompt) before a line gets here."""
+
+
+def _url_of(shown_on: dict[str, Any], action_id: str, value: str) -> str | None:
+    """The URL of a link button (Open), as Slack's client reads it from the message."""
+    for block in shown_on.get("blocks") or []:
+        for element in block.get("elements", []) if block.get("type") == "actions" else []:
+            if element.get("action_id") == action_id and str(element.get("value", "")) == value:
+                url = element.get("url")
+                return str(url) if url else None
+    return None
 
 
 def _typed_so_far() -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.errors import public_text
 
@@ -98,33 +99,47 @@ def code_safe(text: str) -> str:
 
 
 def log_line(raw: str, limit: int) -> str:
-    """One log line for inline code (a heartbeat): one line, at most ``limit``, inert."""
+    """One log line for inline code (a heartbeat): one line, at most ``limit``, inert.
+
+    Masked before it is cut (§12), so a cut can never leave half a secret that no longer
+    looks like one.
+    """
     return code_safe(quote(public_text(raw), limit))
+
+
+@dataclass(frozen=True)
+class LogExcerpt:
+    """The newest lines of a log, ready for a code block (oldest first)."""
+
+    lines: list[str]
+    complete: bool  # no line of the log was left out
 
 
 def log_lines(
     lines: Sequence[str], *, max_lines: int, max_chars: int, line_chars: int
-) -> list[str]:
-    """The newest of ``lines`` made fit for a Slack code block, oldest first.
+) -> LogExcerpt:
+    """The newest of ``lines`` (an environment's log events) made fit for a Slack code block.
 
-    Each line is scrubbed of the bot's own infrastructure (ARNs, account ids, URLs with
-    credentials: §12), cut to ``line_chars``, made inert (``quote``) and unable to close the
-    block; then as many of the newest as fit in ``max_lines`` and in ``max_chars`` of the
-    text Slack receives (escaped, one newline each).
+    The log is masked as one text (``public_text``: credentials, ARNs, account ids; §12),
+    so a private key logged one line per event goes whole; an event holding several
+    lines (a traceback) shows as those lines. Each line is then cut to ``line_chars``, made
+    inert (``quote``) and unable to close the block; then as many of the newest as fit in
+    ``max_lines`` and in ``max_chars`` of the text Slack receives (escaped, one newline each).
     """
+    public = public_text("\n".join(lines).replace("\r\n", "\n")).split("\n") if lines else []
     shown: list[str] = []
     size = 0
-    for raw in reversed(lines):
+    for raw in reversed(public):
         if len(shown) >= max_lines:
             break
-        # multiline keeps a traceback's indentation; the line has no break of its own left.
-        line = code_safe(quote(public_text(raw).replace("\n", " "), line_chars, multiline=True))
+        # multiline keeps a traceback's indentation (the line has no break left to keep).
+        line = code_safe(quote(raw, line_chars, multiline=True))
         if size + len(line) + 1 > max_chars:
             break
         shown.append(line)
         size += len(line) + 1
     shown.reverse()
-    return shown
+    return LogExcerpt(shown, complete=len(shown) == len(public))
 
 
 def code_block(lines: Sequence[str]) -> str:

@@ -20,6 +20,7 @@ from bot.domain.commands import USAGE
 from bot.domain.cost import money, per_hour
 from bot.domain.events import LogTail
 from bot.domain.ttl import format_duration
+from bot.errors import public_text
 from bot.orchestrator.inventory import EnvView
 from bot.orchestrator.models import PrLogs, Spend
 from bot.slack.text import code_block, escape, link, log_lines, mention, quote, safe_url
@@ -355,9 +356,9 @@ def failure_log_text(tail: LogTail, logs_url: str | None) -> str:
         max_lines=FAILURE_LOG_LINES,
         max_chars=FAILURE_LOG_CHARS,
         line_chars=LOG_LINE_CHARS,
-    )
+    ).lines
     if not lines:
-        why = tail.problem or "no log: the task wrote nothing"
+        why = public_text(tail.problem or "no log: the task wrote nothing")  # may quote AWS
         return f"📜 {quote(why, REASON_LIMIT)}" + (f" · {more}" if more else "")
     where = f" (`{quote(tail.stream, 120)}`)" if tail.stream else ""
     head = f"📜 *The task's last {_lines(len(lines))} of log*{where}:"
@@ -370,16 +371,18 @@ def logs_blocks(logs: PrLogs, repository: str) -> list[Block]:
     subject = f"📜 *{pr_link(repository, logs.pr)}* `{quote(logs.sha, 40)}`"
     more = console_link(logs.console_url)
     tail = logs.tail
-    lines = log_lines(
+    # As many lines as were asked for (an event may hold several: a traceback).
+    excerpt = log_lines(
         tail.lines, max_lines=len(tail.lines), max_chars=ANSWER_LOG_CHARS, line_chars=LOG_LINE_CHARS
     )
+    lines = excerpt.lines
     if not lines:
-        why = tail.problem or "no log: the task wrote nothing"
+        why = public_text(tail.problem or "no log: the task wrote nothing")  # may quote AWS
         return [
             mrkdwn(f"{subject}: {quote(why, REASON_LIMIT)}"),
             *([context(more)] if more else []),
         ]
-    earlier = " (earlier lines not shown)" if tail.truncated or len(lines) < len(tail.lines) else ""
+    earlier = " (earlier lines not shown)" if tail.truncated or not excerpt.complete else ""
     service = quote(logs.service, 80)
     blocks = [mrkdwn(f"{subject} — the last {_lines(len(lines))} of `{service}`'s log{earlier}:")]
     chunk: list[str] = []

@@ -34,7 +34,8 @@ def test_a_failure_tail_is_bounded_escaped_and_stays_in_its_code_block() -> None
     lines = code_lines(text)
     assert len(lines) <= 30
     assert sum(len(line) + 1 for line in lines) <= 2500
-    assert lines[-1] == "[iam resource] [url]"  # §12: no account ids, no credentials
+    # §12: no account ids, no credentials (the one masking function: bot.domain.masking).
+    assert lines[-1] == "[iam resource] postgresql://[masked]@db:5432/superset"
     for raw in ("<!channel>", "<!here>", "<@U0MAINTAINER>", "<https://evil.example"):
         assert raw not in text
     assert "&lt;!channel&gt; flood 4999" in lines  # the newest lines, oldest first
