@@ -108,7 +108,6 @@ def service_layer(
     events = GitHubEvents(deps, jobs)
     jobs.register(JobKind.CLEANUP, sweeper.run_cleanup, validate_cleanup)
     jobs.after_each(lambda job: queries.forget())
-    jobs.after_each(events.after_job)
     lifecycle = Lifecycle(
         policy=policy,
         store=store,
@@ -118,7 +117,9 @@ def service_layer(
         working_ids=jobs.working_ids,
         resume=jobs.resume,
         sweep=sweeper.sweep,
-        follow_ups=events.follow_ups_left,
+        prune=events.prune,
+        follow_ups=jobs.queued_left,
+        cancels=jobs.pass_on_cancels,
         background=background,
     )
     return Orchestrator(jobs, queries, sweeper, events, lifecycle, broadcast)

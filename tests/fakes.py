@@ -227,6 +227,7 @@ class FakeEcs:
         # The bundled template's size; a test may register others (the CLI's, bigger).
         self.size = Size(512, 2048)
         self.sizes: dict[str, Size] = {}
+        self.deregistered: list[str] = []
 
     def with_clock(self, clock: Clock) -> FakeEcs:
         """The same ECS (shared state), waiting on ``clock``."""
@@ -337,6 +338,10 @@ class FakeEcs:
                 service.created,
                 task_definition_arn,
             )
+
+    def deregister_task_definition(self, arn: str) -> None:
+        self._call("deregister_task_definition")
+        self.deregistered.append(arn)
 
     def redeploy(
         self, name: str, task_definition_arn: str, progress: Progress = no_progress

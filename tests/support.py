@@ -22,7 +22,8 @@ import pytest
 from fakes import FakeEcs, FakeGitHub, FakeHealth, FakeLogs
 from sqlalchemy import create_engine, select, text
 
-from bot.adapters.store import SqlJobStore, jobs, normalise_url
+from bot.adapters.store import SqlJobStore
+from bot.adapters.store_schema import jobs, normalise_url
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import events as ev

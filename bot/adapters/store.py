@@ -8,59 +8,39 @@ job with a lock key owns the row of ``job_locks`` whose primary key is that key.
 inserted in the transaction that creates the job and deleted in the transaction that finishes
 it, so a second job for the key fails on the primary key however many threads or replicas race.
 
-It also keeps when each environment ran, and with what size (``environment_periods``): the
-record this month's estimated spend and the monthly budget are computed from (SPEC §13).
-
-The tables and engines are in ``store_schema``.
+What the store keeps beside the jobs (handled deliveries, the queue of one per PR, held
+pool units, when each environment ran) is ``store_records``; the database itself (engine,
+transactions, error wording) ``store_db``; the tables and engines ``store_schema``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Iterable
 from dataclasses import fields, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Connection,
-    Engine,
-    Interval,
     RowMapping,
-    create_engine,
     func,
-    literal,
     select,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.adapters.store_db import CREATE_ATTEMPTS
+from bot.adapters.store_records import Records
 from bot.adapters.store_schema import (
-    ENGINE_OPTIONS,
-    READ_ONLY,
-    environment_periods,
-    followups,
     job_locks,
     jobs,
-    metadata,
-    normalise_url,
-    remembered_keys,
     reservations,
-    safe_url,
-    sqlite_engine,
 )
-from bot.clock import SYSTEM_CLOCK, Clock
-from bot.domain.cost import Period, Size
 from bot.domain.requester import Requester
 from bot.orchestrator.jobs import (
     LIVE_STATES,
     DuplicateRequestError,
-    Followup,
     Job,
     JobBusyError,
     JobKind,
@@ -80,47 +60,12 @@ log = logging.getLogger(__name__)
 
 _JOB_FIELDS = tuple(f.name for f in fields(Job))
 _LIVE = sorted(LIVE_STATES)
-_CREATE_ATTEMPTS = 5
-# Any constants: serialise create_all, and each reservation pool, between replicas.
-_SCHEMA_LOCK_ID = 0x5E0_71AE
-_POOL_LOCK_ID = 0x5E0_7100
 
 
-class SqlJobStore:
-    """Jobs, per-key locks and "only once" keys in one SQL database.
-
-    Every public method is one short transaction and is safe to call from many threads; with
-    PostgreSQL, many processes may share the database.
+class SqlJobStore(Records):
+    """Jobs and their per-key locks (here), and what is kept beside them (``Records``), in
+    one SQL database.
     """
-
-    def __init__(self, url: str, *, clock: Clock = SYSTEM_CLOCK) -> None:
-        self._clock = clock
-        self.display_url = safe_url(url)
-        parsed = normalise_url(url)
-        # One in-memory SQLite connection is shared by all threads; its transactions must not
-        # interleave. File databases and PostgreSQL give each thread its own connection.
-        self._serial: AbstractContextManager[Any] = nullcontext()
-        if parsed.get_backend_name() == "sqlite":
-            in_memory = parsed.database in (None, "", ":memory:")
-            if in_memory:
-                self._serial = threading.RLock()
-            self._engine = sqlite_engine(parsed, in_memory=in_memory)
-        else:
-            self._engine = create_engine(parsed, pool_pre_ping=True, **ENGINE_OPTIONS)
-        try:
-            with self._write() as conn:
-                if conn.dialect.name == "postgresql":
-                    conn.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK_ID)))
-                metadata.create_all(conn)
-        except BaseException:
-            self._engine.dispose()
-            raise
-        log.info("job store ready", extra={"store_url": self.display_url})
-
-    @property
-    def engine(self) -> Engine:
-        """The SQLAlchemy engine (for health checks and tests)."""
-        return self._engine
 
     def create_job(
         self,
@@ -145,7 +90,7 @@ class SqlJobStore:
         """
         if state not in LIVE_STATES:
             raise ValueError(f"a new job must be queued or running, not {state}")
-        for _attempt in range(_CREATE_ATTEMPTS):
+        for _attempt in range(CREATE_ATTEMPTS):
             if idempotency_key is not None:
                 used = self._by_idempotency_key(idempotency_key)
                 if used is not None:
@@ -177,7 +122,7 @@ class SqlJobStore:
                 return created
         raise StoreError(
             f"Could not record a {kind} job for {lock_key or 'no lock key'}: "
-            f"it kept conflicting with other jobs {_CREATE_ATTEMPTS} times",
+            f"it kept conflicting with other jobs {CREATE_ATTEMPTS} times",
             "try again in a moment",
         )
 
@@ -390,209 +335,6 @@ class SqlJobStore:
             row = conn.execute(query).first()
         return (row.channel, row.thread_ts) if row is not None else None
 
-    def reserve(
-        self,
-        job_id: str,
-        pool: str,
-        *,
-        item: str,
-        amount: float,
-        in_use: float,
-        seen: Iterable[str] = (),
-        limit: float,
-    ) -> float | None:
-        """Hold ``amount`` of ``pool`` for the live job ``job_id`` if it fits under ``limit``.
-
-        ``in_use`` is what the caller counted outside (services ECS lists, money spent) and
-        ``seen`` the items that count already includes. What other live jobs hold for items
-        not in ``seen`` is added, and the check and the hold happen in one transaction under
-        a pool-wide lock (an advisory lock on PostgreSQL; SQLite's write lock), so of two
-        jobs racing for the last unit only one gets it. Returns None when it fits (held until
-        the job finishes), else the total that would have been used.
-        """
-        seen_items = set(seen)
-        with self._write() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(select(func.pg_advisory_xact_lock(_POOL_LOCK_ID, _pool_key(pool))))
-            held_rows = conn.execute(
-                select(reservations.c.item, reservations.c.amount)
-                .join(jobs, jobs.c.id == reservations.c.job_id)
-                .where(
-                    reservations.c.pool == pool,
-                    reservations.c.job_id != job_id,
-                    jobs.c.state.in_(_LIVE),
-                )
-            )
-            held = sum(row.amount for row in held_rows if row.item not in seen_items)
-            total = in_use + held + amount
-            if total > limit + 1e-9:
-                return total
-            conn.execute(
-                reservations.insert().values(
-                    job_id=job_id,
-                    pool=pool,
-                    item=item,
-                    amount=amount,
-                    created_at=self._clock.now(),
-                )
-            )
-        return None
-
-    def set_followup(self, followup: Followup) -> None:
-        """Remember what to do once the PR's live job ends; a stop is never replaced by a start."""
-        with self._write() as conn:
-            current = conn.execute(
-                select(followups.c.kind).where(followups.c.pr == followup.pr)
-            ).first()
-            if (
-                current is not None
-                and current.kind == JobKind.STOP
-                and followup.kind != JobKind.STOP
-            ):
-                return
-            conn.execute(followups.delete().where(followups.c.pr == followup.pr))
-            conn.execute(
-                followups.insert().values(
-                    pr=followup.pr,
-                    kind=followup.kind.value,
-                    requester=followup.requester.stored,
-                    reason=followup.reason,
-                    created_at=self._clock.now(),
-                )
-            )
-
-    def followup(self, pr: int) -> Followup | None:
-        """The PR's follow-up, if any (left in place until ``drop_followup``)."""
-        with self._read() as conn:
-            row = conn.execute(select(followups).where(followups.c.pr == pr)).first()
-        if row is None:
-            return None
-        return Followup(
-            pr=row.pr,
-            kind=JobKind(row.kind),
-            requester=Requester.parse(row.requester),
-            reason=row.reason,
-            noted_at=row.created_at,
-        )
-
-    def drop_followup(self, followup: Followup) -> None:
-        """Forget ``followup`` once its job began — unless a newer one replaced it meanwhile."""
-        with self._write() as conn:
-            conn.execute(
-                followups.delete().where(
-                    followups.c.pr == followup.pr, followups.c.created_at == followup.noted_at
-                )
-            )
-
-    def followup_prs(self) -> list[int]:
-        with self._read() as conn:
-            return [row.pr for row in conn.execute(select(followups.c.pr))]
-
-    # ----- when environments ran (SPEC §13) ---------------------------------------------
-
-    def environment_started(self, period: Period, *, replace: bool = True) -> bool:
-        """Record that ``period.service`` runs from ``period.started`` with its size.
-
-        ``replace``: a period of that service still open ends at ``period.started`` (a
-        redeploy onto a new size, or a name re-created after a stop nobody recorded);
-        without it, nothing is written when one is open (the sweeper adopting a service
-        it found running). True when a period was opened.
-        """
-        for _attempt in range(_CREATE_ATTEMPTS):
-            try:
-                with self._write() as conn:
-                    open_row = (
-                        conn.execute(_open_period(period.service).with_for_update())
-                        .mappings()
-                        .first()
-                    )
-                    if open_row is not None:
-                        if not replace:
-                            return False
-                        conn.execute(_close(open_row, period.started))
-                    conn.execute(environment_periods.insert().values(_period_row(period)))
-                return True
-            except IntegrityError:
-                continue  # another writer opened one meanwhile: look again
-        raise StoreError(
-            f"Could not record that {period.service} runs: it kept conflicting with other writers",
-            "nothing to do: the sweeper records it on its next round",
-        )
-
-    def environment_stopped(self, service: str, at: datetime) -> bool:
-        """The open period of ``service`` (if any) ends at ``at``; True when there was one."""
-        with self._write() as conn:
-            row = conn.execute(_open_period(service).with_for_update()).mappings().first()
-            if row is None:
-                return False
-            conn.execute(_close(row, at))
-        return True
-
-    def set_environment_expiry(self, service: str, expires: datetime | None) -> None:
-        """When the running ``service`` is now due to go (a TTL change); None: TTL close."""
-        with self._write() as conn:
-            conn.execute(
-                environment_periods.update()
-                .where(
-                    environment_periods.c.service == service,
-                    environment_periods.c.stopped.is_(None),
-                )
-                .values(expires=expires)
-            )
-
-    def environment_periods(self, since: datetime) -> list[Period]:
-        """Every period that ran at or after ``since``: still open, or stopped later."""
-        table = environment_periods
-        query = (
-            select(table)
-            .where((table.c.stopped.is_(None)) | (table.c.stopped > since))
-            .order_by(table.c.seq)
-        )
-        with self._read() as conn:
-            return [_period(row) for row in conn.execute(query).mappings()]
-
-    def remember_once(self, key: str) -> bool:
-        """True the first time ``key`` is stored, False ever after (across processes)."""
-        try:
-            with self._write() as conn:
-                conn.execute(remembered_keys.insert().values(key=key, created_at=self._clock.now()))
-        except IntegrityError:
-            return False
-        return True
-
-    def remembered(self, keys: Iterable[str]) -> bool:
-        """Was any of ``keys`` stored (``remember_once``/``remember``)?"""
-        wanted = list(keys)
-        with self._read() as conn:
-            found = conn.execute(
-                select(remembered_keys.c.key).where(remembered_keys.c.key.in_(wanted)).limit(1)
-            ).first()
-        return found is not None
-
-    def remember(self, keys: Iterable[str]) -> None:
-        """Store ``keys`` (those stored already stay as they are)."""
-        now = self._clock.now()
-        for key in keys:
-            try:
-                with self._write() as conn:
-                    conn.execute(remembered_keys.insert().values(key=key, created_at=now))
-            except IntegrityError:
-                continue
-
-    def forget_remembered(self, prefix: str, before: datetime) -> int:
-        """Forget keys starting with ``prefix`` stored before ``before``; how many went."""
-        with self._write() as conn:
-            result = conn.execute(
-                remembered_keys.delete().where(
-                    remembered_keys.c.key.startswith(prefix, autoescape=True),
-                    remembered_keys.c.created_at < before,
-                )
-            )
-        return int(result.rowcount or 0)
-
-    def close(self) -> None:
-        self._engine.dispose()
-
     def _by_idempotency_key(self, key: str) -> Job | None:
         with self._read() as conn:
             query = select(jobs).where(jobs.c.idempotency_key == key)
@@ -645,100 +387,6 @@ class SqlJobStore:
             f"Cannot {action} job {job_id}: it is not in the job store",
             "check that every process uses the same SHOWTIME_DB_URL",
         )
-
-    def _now_sql(self) -> Any:
-        """ "Now" for heartbeats: the database's clock on PostgreSQL, shared by all replicas."""
-        if self._engine.dialect.name == "postgresql":
-            return func.now()
-        return self._clock.now()
-
-    def _cutoff(self, conn: Connection, stale_after_seconds: float) -> Any:
-        """The moment before which a last sign of life is stale, on the same clock."""
-        if conn.dialect.name == "postgresql":
-            return func.now() - literal(timedelta(seconds=stale_after_seconds), Interval())
-        return self._clock.now() - timedelta(seconds=stale_after_seconds)
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._serial, self._translate_errors(), self._engine.begin() as conn:
-            yield conn
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self._serial, self._translate_errors(), self._engine.connect() as conn:
-            yield conn.execution_options(**{READ_ONLY: True})
-
-    @contextmanager
-    def _translate_errors(self) -> Iterator[None]:
-        """Database trouble becomes a ``StoreError`` naming the store (never its password).
-
-        Integrity errors pass through: callers turn them into ``BusyError`` and friends.
-        """
-        try:
-            yield
-        except IntegrityError:
-            raise
-        except (DBAPIError, PoolTimeoutError) as exc:
-            # The driver's message names the host, port and database user: logs only.
-            cause = getattr(exc, "orig", None) or exc
-            ref = uuid.uuid4().hex[:8]
-            log.error(
-                "job store %s failed (ref %s): %s",
-                self.display_url,
-                ref,
-                cause,
-                extra={"ref": ref},
-            )
-            raise StoreError(
-                f"The job store failed (ref `{ref}`; the bot's log has the details)",
-                "try again in a minute; if it repeats, an admin checks the database "
-                "behind SHOWTIME_DB_URL",
-            ) from exc
-
-
-def _open_period(service: str) -> Any:
-    table = environment_periods
-    return select(table).where(table.c.service == service, table.c.stopped.is_(None))
-
-
-def _close(row: RowMapping, at: datetime) -> Any:
-    # Never before it began: a stop recorded with a clock slightly behind the start's.
-    return (
-        environment_periods.update()
-        .where(environment_periods.c.seq == row["seq"])
-        .values(stopped=max(at, row["started"]))
-    )
-
-
-def _period_row(period: Period) -> dict[str, Any]:
-    return {
-        "service": period.service,
-        "pr": period.pr,
-        "sha": period.sha,
-        "cpu_units": period.size.cpu_units,
-        "memory_mib": period.size.memory_mib,
-        "public_ip": period.size.public_ip,
-        "started": period.started,
-        "stopped": period.stopped,
-        "expires": period.expires,
-    }
-
-
-def _period(row: RowMapping) -> Period:
-    return Period(
-        service=row["service"],
-        pr=row["pr"],
-        sha=row["sha"],
-        size=Size(row["cpu_units"], row["memory_mib"], bool(row["public_ip"])),
-        started=row["started"],
-        stopped=row["stopped"],
-        expires=row["expires"],
-    )
-
-
-def _pool_key(pool: str) -> int:
-    """A stable 31-bit number per pool name, for the second advisory-lock key."""
-    return int.from_bytes(hashlib.sha256(pool.encode()).digest()[:4], "big") & 0x7FFF_FFFF
 
 
 def _columns(values: dict[str, Any]) -> dict[str, Any]:

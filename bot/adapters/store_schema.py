@@ -2,7 +2,7 @@
 
 Tables: ``jobs`` (each job, its state and audit trail), ``job_locks`` (one live job per lock
 key, enforced by a primary key), ``remembered_keys`` ("only once" keys: webhook deliveries,
-button presses), ``followups`` (what happens to a PR once its job ends), ``reservations``
+button presses), ``queued_jobs`` (the job waiting for a PR's live job to end), ``reservations``
 (held units of limited pools) and ``environment_periods`` (when each environment ran).
 
 The schema is made with ``create_all`` on construction. ``create_all`` only adds missing tables,
@@ -141,16 +141,32 @@ remembered_keys = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
-# What is to happen to a PR once its live job ends: a push, or its closing, that arrived while
-# a job ran (SPEC §11). One row per PR: the newest push wins, and a stop outranks a start.
-followups = Table(
-    "followups",
+# The one job waiting for a PR's live job to end (SPEC §16): a start pinned to its SHA or a
+# stop, with who asked and where. One row per PR: a newer request replaces the one waiting.
+# (``followups``, its predecessor, is no longer written or read.)
+queued_jobs = Table(
+    "queued_jobs",
     metadata,
     Column("pr", Integer, primary_key=True),
+    Column("id", String(32), nullable=False, unique=True),
     Column("kind", String(16), nullable=False),
+    Column("sha", String(40)),
+    Column("head_only", Boolean, nullable=False, default=False),
     Column("requester", String(200), nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("created_at", UTCDateTime(), nullable=False),
+    Column("requester_name", String(200), nullable=False, default=""),
+    Column("params", JSON, nullable=False),
+    Column("channel", String(64)),
+    Column("queued_at", UTCDateTime(), nullable=False),
+)
+
+# Cancels asked for a running job (SPEC §16), so the press may land on any replica: the owner
+# passes them on to the job's waits within a second. Kept with the job as its audit trail.
+cancel_requests = Table(
+    "cancel_requests",
+    metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", UTCDateTime(), nullable=False),
 )
 
 # What a live job holds of a limited pool (the environment limit, the monthly budget) until it

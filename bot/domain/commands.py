@@ -14,8 +14,9 @@ from bot.domain.ttl import TTL_VALUES
 
 USAGE = (
     "Usage: `/showtime start <pr> [<sha>] [ttl=24h|48h|72h|1w|close]` · `stop <pr>` · "
-    "`status <pr>` · `list` · `ttl <pr> <24h|48h|72h|1w|close>` · `freeze <pr>` · "
-    "`unfreeze <pr>` · `logs <pr> [<lines>]` · `cleanup [--dry-run]` · `help`"
+    "`cancel <pr>` · `status <pr>` · `list` · `ttl <pr> <24h|48h|72h|1w|close>` · "
+    "`freeze <pr>` · `unfreeze <pr>` · `logs <pr> [<lines>]` · `creds <pr>` · "
+    "`notify on|off` · `cleanup [--dry-run]` · `help`"
 )
 
 LOG_LINES_DEFAULT = 30  # `logs <pr>` and the Logs button (SPEC §14)
@@ -89,8 +90,41 @@ class Cleanup:
     dry_run: bool = False
 
 
+@dataclass(frozen=True)
+class Cancel:
+    """Stop the PR's running (or queued) deploy and undo what it made (SPEC §16)."""
+
+    pr: int
+
+
+@dataclass(frozen=True)
+class Creds:
+    """The active environment's admin login, only to the person asking (SPEC §15)."""
+
+    pr: int
+
+
+@dataclass(frozen=True)
+class Notify:
+    """Direct messages about one's own environments, on or off (SPEC §16)."""
+
+    on: bool
+
+
 Command = (
-    Help | Start | Stop | Status | ListEnvironments | SetTtl | Freeze | Unfreeze | Logs | Cleanup
+    Help
+    | Start
+    | Stop
+    | Status
+    | ListEnvironments
+    | SetTtl
+    | Freeze
+    | Unfreeze
+    | Logs
+    | Cleanup
+    | Cancel
+    | Creds
+    | Notify
 )
 
 
@@ -165,8 +199,14 @@ def _parse(text: str, repository: str) -> Command | CommandError:
         if args == ["--dry-run"] or args == ["dry-run"]:
             return Cleanup(dry_run=True)
         return CommandError(f"`cleanup` takes only `--dry-run`, got {_quote(' '.join(args))}.")
-    if verb in ("stop", "status", "freeze", "unfreeze"):
+    if verb in ("stop", "status", "freeze", "unfreeze", "cancel", "creds"):
         return _single_pr(verb, args, repository)
+    if verb == "notify":
+        if len(args) == 1 and args[0].lower() in ("on", "off"):
+            return Notify(on=args[0].lower() == "on")
+        return CommandError(
+            "`notify` takes `on` or `off`: direct messages about your environments."
+        )
     if verb == "ttl":
         return _ttl(args, repository)
     if verb == "logs":
@@ -192,11 +232,13 @@ def _single_pr(verb: str, args: list[str], repository: str) -> Command | Command
         return CommandError(pr)
     if len(args) > 1:
         return _extra(verb, args[1:])
-    kinds: dict[str, type[Stop | Status | Freeze | Unfreeze]] = {
+    kinds: dict[str, type[Stop | Status | Freeze | Unfreeze | Cancel | Creds]] = {
         "stop": Stop,
         "status": Status,
         "freeze": Freeze,
         "unfreeze": Unfreeze,
+        "cancel": Cancel,
+        "creds": Creds,
     }
     return kinds[verb](pr)
 
@@ -273,8 +315,10 @@ def describe(command: Command) -> str:
     """A short form for logs and 'already running' messages: ``start 36121``."""
     if isinstance(command, Start):
         return f"start {command.pr}" + (f" {command.sha[:7]}" if command.sha else "")
-    if isinstance(command, Stop | Status | Freeze | Unfreeze):
+    if isinstance(command, Stop | Status | Freeze | Unfreeze | Cancel | Creds):
         return f"{type(command).__name__.lower()} {command.pr}"
+    if isinstance(command, Notify):
+        return f"notify {'on' if command.on else 'off'}"
     if isinstance(command, Logs):
         return f"logs {command.pr} {command.lines}"
     if isinstance(command, SetTtl):

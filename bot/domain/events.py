@@ -93,12 +93,24 @@ class Failed:
 
 
 @dataclass(frozen=True)
-class Ended:
-    """After ``Succeeded``/``Failed`` and the writes nobody waited for: the job is about to
-    be recorded as done, so the status message may now offer its buttons (a press earlier
-    would find the PR still busy)."""
+class Cancelled:
+    """Somebody cancelled the job (SPEC §16); what it had made is undone. Not a failure."""
 
-    outcome: Succeeded | Failed
+    by: str  # who, as the job store keeps a requester ("slack:U…")
+    after_seconds: float  # how long the job had run
+    text: str  # "deploy of abc1234 cancelled: its service and labels are gone"
+
+
+Outcome = Succeeded | Failed | Cancelled
+
+
+@dataclass(frozen=True)
+class Ended:
+    """After the outcome and the writes nobody waited for: the job is about to be recorded
+    as done, so the status message may now offer its buttons (a press earlier would find
+    the PR still busy)."""
+
+    outcome: Outcome
 
 
 Event = (
@@ -111,6 +123,7 @@ Event = (
     | Resumed
     | Succeeded
     | Failed
+    | Cancelled
     | Ended
 )
 

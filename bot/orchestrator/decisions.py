@@ -308,3 +308,30 @@ def teardown_labels(current_names: list[str]) -> L.LabelChange:
 def sha_definitions(names: tuple[str, ...] | list[str]) -> list[str]:
     """The label definitions among ``names`` that carry a SHA (deleted so they do not pile up)."""
     return [name for name in names if L.sha_of_label(name) is not None]
+
+
+def labels_before_claim(current: list[str], before: list[str], sha7: str) -> L.LabelChange:
+    """What a cancelled deploy does to the PR's labels: back to how its claim found them —
+    except the trigger labels it consumed, which stay consumed (the request was handled)."""
+    consumed = {L.TRIGGER_START, L.TRIGGER_SYNC}
+    wanted = [name for name in before if name not in consumed]
+    showtime_now = [name for name in current if L.is_showtime_label(name)]
+    add = [name for name in wanted if name not in current and L.is_showtime_label(name)]
+    remove = [name for name in showtime_now if name not in wanted]
+    return L.change_against(current, add=add, remove=remove)
+
+
+def stale_push(state: str, head: str, labels: PrLabels, sha: str) -> str | None:
+    """Why a push's queued rolling update to ``sha`` is not deployed now that its turn came
+    (SPEC §11): the PR moved on, closed, or has nothing to update any more."""
+    if state != "open":
+        return "the PR is closed"
+    if not head.startswith(sha.lower()):
+        return f"the PR's head is `{head[:7]}` now"
+    if labels.blocked:
+        return "the PR is blocked"
+    if labels.frozen:
+        return "the PR is frozen"
+    if not labels.has_environment:
+        return "the PR has no environment any more"
+    return None

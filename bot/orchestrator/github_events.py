@@ -1,68 +1,103 @@
 """Work that comes from GitHub (SPEC §11): trigger labels, pushes, closes.
 
-The webhook entry point parses a delivery into a ``PullRequestEvent`` and hands it here;
-what follows is the same jobs Slack starts, so one PR still never has two jobs at once.
-The differences from Slack are who asks and where it is said: the requester is a GitHub
-login, allowed when it has ``admin``, ``maintain`` or ``write`` on the repository (looked
-up once per 5 minutes per login), and the thread is the PR's latest status message, else
-SHOWTIME_NOTIFY_CHANNEL, else none (labels and the optional PR comment only).
+A delivery is a claim about the past. Deliveries arrive late, out of order, twice under
+different ids, or after a person already acted in Slack, so a delivery is only a hint: the
+PR is read as it is now (state, head, labels — one request, which validation then reuses)
+and that decides. A push acts only while its head is the PR's head and an environment
+runs; a trigger label only while it is on the PR; a close only while the PR is closed.
 
-Unlike the workflow it replaces, this fails closed: a sender whose permission is unknown
-is not allowed, an unauthorised trigger label is removed (not the PR blocked), and a push
-while a job runs is remembered — one rolling update to the head of that moment follows
-when the job ends (``Followup``), so intermediate heads are never deployed.
+Who may act: the sender needs ``admin``, ``maintain`` or ``write`` on the repository
+(looked up at most every 5 minutes per login). Unknown is not no: a look-up that fails is
+retried with backoff for up to 10 minutes, and giving up tells the PR's thread what to do —
+nobody is told in public they lack access because GitHub hiccuped. A delivery counts as
+handled (and its repeats are ignored) only once acted on, so a redelivery after a failure
+works.
+
+What follows is the same job Slack starts, through ``Jobs.submit``: a push or a trigger while
+the PR's job runs becomes the PR's queued job, pinned to the pushed head, deployed only if
+it is still the head when its turn comes (``head_only``) — so no head nobody allowed is ever
+deployed, and a later push by someone not allowed drops it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 from bot.domain import labels as L
 from bot.domain.requester import Requester
 from bot.errors import ShowtimeError
 from bot.orchestrator.context import Deps
-from bot.orchestrator.jobs import Followup, Job, JobKind, StartParams, StopParams, pr_lock
+from bot.orchestrator.jobs import JobKind, StartParams, StopParams, pr_lock
 from bot.orchestrator.models import (
     Answer,
-    Busy,
     Duplicate,
     JobRequest,
-    Notice,
+    Queued,
     Refused,
     Reporting,
     Started,
 )
-from bot.orchestrator.ports import PullRequest
+from bot.orchestrator.ports import PrState, PullRequest
 
 log = logging.getLogger(__name__)
 
 ALLOWED_ROLES = frozenset({"admin", "maintain", "write"})
 PERMISSION_FRESH_SECONDS = 300.0  # SPEC §11: cached at most 5 minutes
+PERMISSION_RETRY_SECONDS = 600.0  # SPEC §11: a look-up that fails is retried this long
+FIRST_RETRY_SECONDS = 5.0  # then twice as long each time, at most a minute apart
+DELIVERIES_KEPT = timedelta(days=7)  # SPEC §11: records of handled deliveries
 
 
 @dataclass(frozen=True)
 class PullRequestEvent:
-    """One ``pull_request`` delivery, as far as showtime cares."""
+    """One ``pull_request`` delivery, as far as showtime cares: what it claims."""
 
     delivery: str  # X-GitHub-Delivery: a redelivery carries the same GUID
+    body_sha: str  # SHA-256 of the raw body: the same body re-sent under a new GUID
     action: str  # "labeled", "synchronize", "closed", …
     sender: str
-    pull: PullRequest  # the PR as the delivery has it (no need to read it again)
+    number: int
+    head_sha: str  # the head the delivery saw (a push's new head)
     label: str | None = None  # labeled: the label added
 
     @property
     def pr(self) -> int:
-        return self.pull.number
+        return self.number
+
+
+class PermissionUnknown(ShowtimeError):
+    """GitHub could not say what someone may do on the repository (it was asked for 10 min)."""
 
 
 class Jobs(Protocol):
     """What this needs of ``Jobs``: submit a job, tell a PR's thread something."""
 
-    def submit(self, request: JobRequest) -> Answer: ...
-    def notify(self, notice: Notice) -> None: ...
+    def submit(self, request: JobRequest, *, queue: bool = True) -> Answer: ...
+    def notify_pr(
+        self,
+        pr: int,
+        sha: str,
+        text: str,
+        *,
+        to: Requester | None = None,
+        offer: str = "none",
+    ) -> None: ...
+
+
+def body_sha(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def delivery_keys(delivery: str, body: str = "") -> list[str]:
+    """What the job store remembers of a handled delivery: its GUID and its body's SHA-256
+    (the GUID is an unsigned header; the same signed body under a new GUID is a replay)."""
+    keys = [f"delivery:{delivery}"]
+    return [*keys, f"delivery-body:{body}"] if body else keys
 
 
 class GitHubEvents:
@@ -84,60 +119,100 @@ class GitHubEvents:
     def handle(self, event: PullRequestEvent) -> str:
         """Act on one delivery; returns what was done (for the log and tests).
 
-        The delivery is recorded as handled once acted on, so a repeat finds it — and a
-        delivery whose handling failed is not, so GitHub's redelivery works."""
-        keys = delivery_keys(event.delivery)
+        Recorded as handled once acted on, so a repeat finds it — and a delivery whose
+        handling failed is not, so GitHub's redelivery works."""
+        keys = delivery_keys(event.delivery, event.body_sha)
         if self._deps.store.remembered(keys):
-            return "a redelivery: done before"
-        done = self._act(event)
+            return "a repeat of a handled delivery: nothing"
+        if event.sender.casefold() == self._deps.github.own_login().casefold():
+            done = "sent by the bot itself: ignored"
+        else:
+            try:
+                done = self._act(event, self._deps.github.get_pr(event.pr))
+            except PermissionUnknown as exc:
+                self._gave_up(event, exc)
+                return f"gave up: {exc.message}"
         self._deps.store.remember(keys)
         return done
 
-    def _act(self, event: PullRequestEvent) -> str:
-        if event.sender.casefold() == self._deps.github.own_login().casefold():
-            return "sent by the bot itself: ignored"
-        if event.action == "labeled" and event.label == L.TRIGGER_START:
-            return self._trigger(event, JobKind.START)
-        if event.action == "labeled" and event.label == L.TRIGGER_STOP:
-            return self._trigger(event, JobKind.STOP)
+    def prune(self) -> None:
+        """Forget handled deliveries older than a week (they cannot come back after that)."""
+        before = self._deps.clock.now() - DELIVERIES_KEPT
+        try:
+            gone = self._deps.store.forget_remembered("delivery", before)
+            if gone:
+                log.info("forgot %d handled deliveries older than a week", gone)
+        except ShowtimeError:
+            log.warning("could not prune handled deliveries", exc_info=True)
+
+    # ----- the events, decided on the PR as it is now ------------------------------------------
+
+    def _act(self, event: PullRequestEvent, now: PullRequest) -> str:
+        labels = L.parse_labels(now.labels)
+        if event.action == "labeled" and event.label in (L.TRIGGER_START, L.TRIGGER_STOP):
+            if event.label not in now.labels:
+                return "the trigger label is gone from the PR: nothing"
+            kind = JobKind.START if event.label == L.TRIGGER_START else JobKind.STOP
+            return self._trigger(event, now, kind)
         if event.action == "synchronize":
-            return self._pushed(event)
+            return self._pushed(event, now, labels)
         if event.action == "closed":
-            return self._closed(event)
+            if now.state is not PrState.CLOSED:
+                return "the PR is open again: nothing"
+            live = self._deps.store.live_job(pr_lock(event.pr))
+            if not labels.has_environment and live is None:
+                return "no environment: nothing"  # an unlabelled service is the sweeper's
+            reason = f"PR {'merged' if now.merged else 'closed'}"
+            return self._submit(event, now, JobKind.STOP, reason)
         return f"{event.action}: nothing to do"
 
-    # ----- the events ----------------------------------------------------------------
-
-    def _trigger(self, event: PullRequestEvent, kind: JobKind) -> str:
+    def _trigger(self, event: PullRequestEvent, now: PullRequest, kind: JobKind) -> str:
         if not self._allowed(event.sender):
-            self._refuse_label(event)
+            self._refuse_label(event, now)
             return f"{event.sender} may not trigger: label removed"
-        reason = f"{event.label} added by @{event.sender}"
-        return self._start_or_follow(event.pr, kind, event.sender, reason, event.pull)
+        return self._submit(event, now, kind, f"{event.label} added by @{event.sender}")
 
-    def _pushed(self, event: PullRequestEvent) -> str:
-        sha7 = event.pull.head_sha[:7]
-        labels = L.parse_labels(event.pull.labels)
+    def _pushed(self, event: PullRequestEvent, now: PullRequest, labels: L.PrLabels) -> str:
+        sha7 = event.head_sha[:7]
+        if now.head_sha != event.head_sha:
+            return f"`{sha7}` is no longer the PR's head (`{now.head_sha[:7]}` is): nothing"
+        if now.state is not PrState.OPEN or labels.blocked:
+            return "closed or blocked: nothing"
         live = self._deps.store.live_job(pr_lock(event.pr))
-        if labels.blocked:
-            return "blocked: nothing"
         if not labels.has_environment and live is None:
             return "no environment: nothing"
-        why_not = self._why_not_redeploy(labels, event.sender)
-        if why_not:
-            self._notify_push(event.pr, sha7, f"new commit `{sha7}` by @{event.sender} — {why_not}")
+        if why_not := self._why_not_redeploy(labels, event.sender):
+            text = f"new commit `{sha7}` by @{event.sender} — {why_not}"
+            queued = self._deps.store.queued(event.pr)
+            if queued is not None and queued.head_only:
+                # The update queued for an earlier head cannot deploy any more: say so once.
+                self._deps.store.dequeue(queued.id)
+                text += f"; the update to `{(queued.sha or '')[:7]}` queued before it is dropped"
+            self._jobs.notify_pr(event.pr, sha7, text, offer="redeploy")
             return f"not deployed: {why_not}"
-        reason = f"new commit `{sha7}` by @{event.sender}"
-        return self._start_or_follow(event.pr, JobKind.START, event.sender, reason, event.pull)
+        return self._submit(event, now, JobKind.START, f"new commit `{sha7}` by @{event.sender}")
 
-    def _closed(self, event: PullRequestEvent) -> str:
-        labels = L.parse_labels(event.pull.labels)
-        if not labels.has_environment and self._deps.store.live_job(pr_lock(event.pr)) is None:
-            return "no environment: nothing"  # an unlabelled service is the sweeper's
-        reason = f"PR {'merged' if event.pull.merged else 'closed'}"
-        return self._start_or_follow(event.pr, JobKind.STOP, event.sender, reason, event.pull)
+    def _submit(self, event: PullRequestEvent, now: PullRequest, kind: JobKind, reason: str) -> str:
+        params = StopParams(reason=reason) if kind is JobKind.STOP else StartParams(reason=reason)
+        answer = self._jobs.submit(
+            JobRequest(
+                kind=kind,
+                pr=event.pr,
+                # A start deploys exactly the head an allowed person pushed or saw.
+                sha=now.head_sha if kind is JobKind.START else None,
+                requester=Requester.github(event.sender),
+                params=params,
+                reporting=Reporting.in_pr_thread(self._deps.policy.notify_channel),
+                idempotency_key=f"delivery:{event.body_sha}",
+                known_pr=now,
+                # A push that must wait deploys only if it is still the head then, and only
+                # while an environment runs; a trigger deploys the head it was added on.
+                head_only=event.action == "synchronize",
+            )
+        )
+        return _said(answer, event.pr)
 
-    # ----- pieces --------------------------------------------------------------------
+    # ----- who may act --------------------------------------------------------------------
 
     def _why_not_redeploy(self, labels: L.PrLabels, pusher: str) -> str | None:
         """Why a push to a PR with an environment is not rolled out, if it is not."""
@@ -149,74 +224,44 @@ class GitHubEvents:
             return f"not deployed (@{pusher} may not deploy)"
         return None
 
-    def _start_or_follow(
-        self, pr: int, kind: JobKind, login: str, reason: str, known: PullRequest | None = None
-    ) -> str:
-        """The job now, or — while another job runs for the PR — once that one ends."""
-        answer = self._jobs.submit(
-            request(self._deps, pr, kind, Requester.github(login), reason, known)
-        )
-        if isinstance(answer, Busy):
-            self._deps.store.set_followup(Followup(pr, kind, Requester.github(login), reason))
-            return f"{kind} follows the running job"
-        return _said(answer, pr)
+    def _allowed(self, login: str) -> bool:
+        """``admin``/``maintain``/``write`` on the repository; ``PermissionUnknown`` when
+        GitHub could not say for 10 minutes (never taken for "no")."""
+        now = self._deps.clock.monotonic()
+        key = login.casefold()
+        with self._lock:
+            cached = self._roles.get(key)
+        if cached is None or now - cached[0] >= PERMISSION_FRESH_SECONDS:
+            cached = (self._deps.clock.monotonic(), self._permission(login))
+            with self._lock:
+                self._roles[key] = cached
+        return cached[1] in ALLOWED_ROLES
 
-    def after_job(self, job: Job) -> None:
-        """A job of the PR ended: what came for the PR meanwhile is its job now (SPEC §11)."""
-        if job.pr is not None:
-            self._follow_up_pr(job.pr)
+    def _permission(self, login: str) -> str:
+        clock = self._deps.clock
+        deadline = clock.monotonic() + PERMISSION_RETRY_SECONDS
+        pause = FIRST_RETRY_SECONDS
+        while True:
+            try:
+                return self._deps.github.collaborator_permission(login)
+            except ShowtimeError as exc:
+                left = deadline - clock.monotonic()
+                if left <= 0:
+                    raise PermissionUnknown(
+                        f"GitHub could not say what @{login} may do on "
+                        f"{self._deps.policy.repository} for 10 minutes ({exc.message})",
+                        "nothing was deployed and the label stays; re-add the label, or run "
+                        "the `/showtime` command in Slack",
+                    ) from exc
+                log.warning("could not read %s's permission (%s); asking again", login, exc)
+                clock.sleep(min(pause, left))
+                pause = min(pause * 2, 60.0)
 
-    def follow_ups_left(self) -> None:
-        """Follow-ups whose PR has no live job (their process stopped between the two)."""
-        for pr in self._deps.store.followup_prs():
-            if self._deps.store.live_job(pr_lock(pr)) is None:
-                self._follow_up_pr(pr)
-
-    def _follow_up_pr(self, pr: int) -> None:
-        try:
-            followup = self._deps.store.followup(pr)
-            if followup is not None:
-                # Forgotten only once its job began (or it was dropped): a crash between the
-                # two leaves it for the adopt tick, never loses the push.
-                done = self.follow_up(followup)
-                log.info("follow-up for #%s: %s", pr, done, extra={"pr": pr})
-        except Exception:
-            log.exception("follow-up for #%s failed", pr, extra={"pr": pr})
-
-    def follow_up(self, followup: Followup) -> str:
-        """Begin what was remembered for the PR, now that its job ended (a push: only if the
-        PR still has an environment and is neither frozen nor blocked), then forget it.
-
-        Forgotten only once its job began (or it was dropped): a crash between the two
-        leaves it for the adopt tick, and a push that replaced it meanwhile stays.
-        """
-        done = self._follow_up(followup)
-        if done.startswith(("follow-up dropped", "refused")):
-            self._deps.store.drop_followup(followup)
-        return done  # busy again: the next job's end takes it
-
-    def _follow_up(self, followup: Followup) -> str:
-        if followup.kind is JobKind.START:
-            labels = L.parse_labels(self._deps.github.get_pr(followup.pr).labels)
-            why_not = "blocked" if labels.blocked else "frozen" if labels.frozen else None
-            if not labels.has_environment:
-                why_not = "no environment any more"
-            if why_not:
-                return f"follow-up dropped: {why_not}"
-        answer = self._jobs.submit(
-            request(self._deps, followup.pr, followup.kind, followup.requester, followup.reason)
-        )
-        if isinstance(answer, Busy):
-            return f"{followup.kind} follows the running job"
-        if isinstance(answer, Started):
-            self._deps.store.drop_followup(followup)  # its job holds the PR now
-        return _said(answer, followup.pr)
-
-    def _refuse_label(self, event: PullRequestEvent) -> None:
+    def _refuse_label(self, event: PullRequestEvent, now: PullRequest) -> None:
         """An unauthorised trigger label goes, with one comment saying who may add it."""
         assert event.label is not None
         github = self._deps.github
-        names = list(event.pull.labels)
+        names = list(now.labels)
         try:
             github.apply_labels(event.pr, L.change_against(names, remove=[event.label]), names)
             github.comment(
@@ -230,63 +275,20 @@ class GitHubEvents:
         except ShowtimeError as exc:
             log.warning("could not remove %r from #%s: %s", event.label, event.pr, exc)
 
-    def _notify_push(self, pr: int, sha7: str, text: str) -> None:
-        channel, thread = where(self._deps, pr)
-        self._jobs.notify(Notice(pr, sha7, text, channel, thread, offer="redeploy"))
-
-    def _allowed(self, login: str) -> bool:
-        """``admin``/``maintain``/``write`` on the repository; unknown counts as no."""
-        now = self._deps.clock.monotonic()
-        key = login.casefold()
-        with self._lock:
-            cached = self._roles.get(key)
-        if cached is None or now - cached[0] >= PERMISSION_FRESH_SECONDS:
-            try:
-                role = self._deps.github.collaborator_permission(login)
-            except ShowtimeError as exc:
-                log.warning("could not read %s's permission: %s; not allowed", login, exc)
-                return False
-            cached = (now, role)
-            with self._lock:
-                self._roles[key] = cached
-        return cached[1] in ALLOWED_ROLES
-
-
-def delivery_keys(delivery: str) -> list[str]:
-    """What the job store remembers of a handled delivery."""
-    return [f"delivery:{delivery}"]
-
-
-def where(deps: Deps, pr: int) -> tuple[str | None, str | None]:
-    """The PR's latest thread, else SHOWTIME_NOTIFY_CHANNEL (a new message), else none."""
-    found = deps.store.latest_thread(pr)
-    return found if found else (deps.policy.notify_channel, None)
-
-
-def request(
-    deps: Deps,
-    pr: int,
-    kind: JobKind,
-    requester: Requester,
-    reason: str,
-    known: PullRequest | None = None,
-) -> JobRequest:
-    """The job a GitHub event asks for, reported in the PR's thread (or the notify channel)."""
-    params = StopParams(reason=reason) if kind is JobKind.STOP else StartParams(reason=reason)
-    return JobRequest(
-        kind=kind,
-        pr=pr,
-        requester=requester,
-        params=params,
-        reporting=Reporting.in_pr_thread(deps.policy.notify_channel),
-        known_pr=known,
-    )
+    def _gave_up(self, event: PullRequestEvent, exc: PermissionUnknown) -> None:
+        """One line where the PR's people look (its thread, else the notify channel, else the
+        log): what was not done, and what to do."""
+        text = f"{event.action} by @{event.sender}: {exc.message}. {exc.next_action}"
+        log.warning("#%s: %s", event.pr, text, extra={"delivery": event.delivery})
+        self._jobs.notify_pr(event.pr, event.head_sha[:7], text)
 
 
 def _said(answer: Answer, pr: int) -> str:
     """What became of a submitted job, for the log and tests."""
     if isinstance(answer, Started):
         return f"{answer.job.kind} job {answer.job.correlation_id}"
+    if isinstance(answer, Queued):
+        return f"{answer.entry.kind} queued behind job {answer.behind.correlation_id}"
     if isinstance(answer, Duplicate):
         return "already taken"
     if isinstance(answer, Refused):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
@@ -42,6 +42,7 @@ class JobState(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # stopped by a person; what it made was undone (SPEC §16)
 
 
 LIVE_STATES = frozenset({JobState.QUEUED, JobState.RUNNING})
@@ -101,6 +102,7 @@ class PrRecord:
 
 @dataclass(frozen=True)
 class StartRecord(PrRecord):
+    before: tuple[str, ...] = ()  # the PR's labels before the claim (a cancel puts them back)
     sha: str = ""  # the full SHA being deployed
     sha7: str = ""
     mode: DeployMode = DeployMode.FRESH
@@ -109,6 +111,7 @@ class StartRecord(PrRecord):
     takeover_status: str | None = None
     body: str = ""  # the PR description (feature flags)
     task_definition: str = ""  # ARN registered for this deploy
+    previous_task_definition: str = ""  # what an in-place redeploy's service ran before
     created_service: bool = False  # this job created the service (a failure deletes it)
     address: str = ""  # ip:port once healthy
     logs_url: str = ""  # the service's logs in the AWS console
@@ -204,14 +207,25 @@ class LostJobError(StoreError):
 
 
 @dataclass(frozen=True)
-class Followup:
-    """A job to begin for a PR once its live job ends (a push or a close that came meanwhile)."""
+class QueuedJob:
+    """The one job waiting for a PR's live job to end (SPEC §16: a queue of one).
 
+    A start is pinned to the SHA asked for (a Slack start: the head when it was asked; a
+    push: the pushed head) and deploys exactly that SHA; a push's (``head_only``) only if it
+    is still the PR's head when its turn comes (SPEC §11), so a head nobody allowed is never
+    deployed. A newer request replaces the one waiting, and a stop is never replaced by a
+    start. It lives in the job store, so it survives a restart and every replica sees it.
+    """
+
+    id: str  # uuid4 hex: what "Cancel queued" names
     pr: int
-    kind: JobKind  # START (a rolling update to the head of that moment) or STOP
-    requester: Requester  # who pushed or closed
-    reason: str  # said in the thread: "new commit abc1234 by @login", "PR merged"
-    noted_at: datetime | None = None  # when the store noted it (which one a drop removes)
+    kind: JobKind  # START or STOP
+    requester: Requester
+    sha: str | None = None  # the SHA a start deploys (40 hex, or the prefix a person typed)
+    head_only: bool = False
+    params: JobParams = field(default_factory=JobParams)
+    channel: str | None = None  # where the request was made: its thread, if the PR has none
+    queued_at: datetime | None = None
 
 
 # ----- the store, as the orchestrator needs it ---------------------------------------------
@@ -260,10 +274,19 @@ class JobStore(Protocol):
     def remembered(self, keys: Iterable[str]) -> bool: ...
     def remember(self, keys: Iterable[str]) -> None: ...
     def forget_remembered(self, prefix: str, before: datetime) -> int: ...
-    def set_followup(self, followup: Followup) -> None: ...
-    def followup(self, pr: int) -> Followup | None: ...
-    def drop_followup(self, followup: Followup) -> None: ...
-    def followup_prs(self) -> list[int]: ...
+    def enqueue(self, entry: QueuedJob) -> tuple[QueuedJob, QueuedJob | None]:
+        """Make ``entry`` the PR's queued job; (what waits now, what it replaced). A queued
+        stop stays rather than be replaced by a start: then what waits is not ``entry``."""
+        ...
+
+    def queued(self, pr: int) -> QueuedJob | None: ...
+    def dequeue(self, entry_id: str) -> QueuedJob | None:
+        """Remove that entry (if it still waits) and give it back."""
+        ...
+
+    def queued_prs(self) -> list[int]: ...
+    def request_cancel(self, job_id: str, by: str) -> bool: ...
+    def cancel_requests(self, job_ids: Iterable[str]) -> dict[str, str]: ...
     def reserve(
         self,
         job_id: str,

@@ -25,6 +25,8 @@ from bot.orchestrator.runner import (
 
 log = logging.getLogger(__name__)
 
+CANCEL_POLL_SECONDS = 1.0  # SPEC §10: a cancel stops the job within 5 s, wherever it runs
+
 
 class Lifecycle:
     def __init__(
@@ -39,6 +41,8 @@ class Lifecycle:
         resume: Callable[[Job], None],
         sweep: Callable[[], None],
         follow_ups: Callable[[], None],
+        cancels: Callable[[], None] = lambda: None,
+        prune: Callable[[], None] = lambda: None,
         background: Background | None = None,
     ) -> None:
         self._policy = policy
@@ -51,6 +55,8 @@ class Lifecycle:
         self._resume = resume
         self._sweep = sweep
         self._follow_ups = follow_ups
+        self._cancels = cancels
+        self._prune = prune
         self._tickers: list[Ticker] = []
 
     @property
@@ -78,9 +84,14 @@ class Lifecycle:
         """Heartbeats, orphan adoption and the TTL sweeper, each in its own thread."""
         self._tickers = [
             Ticker("heartbeat", JOB_HEARTBEAT_SECONDS, self.beat, self._stopping),
+            # A cancel pressed on another replica reaches this one's job within a second.
+            Ticker("cancels", CANCEL_POLL_SECONDS, self._cancels, self._stopping),
             Ticker("adopt", ORPHAN_AFTER_SECONDS, self._adopt, self._stopping),
             Ticker(
-                "sweeper", self._policy.sweep_every.total_seconds(), self._sweep, self._stopping
+                "sweeper",
+                self._policy.sweep_every.total_seconds(),
+                self._sweep_and_prune,
+                self._stopping,
             ),
         ]
         for ticker in self._tickers:
@@ -100,6 +111,10 @@ class Lifecycle:
     def _adopt(self) -> None:
         self.resume_orphans(ORPHAN_AFTER_SECONDS)
         self._follow_ups()
+
+    def _sweep_and_prune(self) -> None:
+        self._sweep()
+        self._prune()
 
     def shutdown(self, timeout: float) -> bool:
         """SIGTERM: stop taking work; running jobs stop at their next wait and resume later."""

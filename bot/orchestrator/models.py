@@ -11,7 +11,7 @@ from bot.domain.events import LogTail
 from bot.domain.requester import Requester
 from bot.errors import ShowtimeError
 from bot.orchestrator.inventory import EnvView
-from bot.orchestrator.jobs import CLEANUP_LOCK, Job, JobKind, JobParams, pr_lock
+from bot.orchestrator.jobs import CLEANUP_LOCK, Job, JobKind, JobParams, QueuedJob, pr_lock
 from bot.orchestrator.ports import PullRequest
 
 
@@ -61,6 +61,9 @@ class JobRequest:
     # The PR as the request already has it (read moments ago): validation uses it instead of
     # reading it again.
     known_pr: PullRequest | None = None
+    # A push's: if it has to wait for the PR's running job, it deploys then only if its SHA
+    # is still the PR's head (SPEC §11: no head nobody allowed is ever deployed).
+    head_only: bool = False
 
     @property
     def lock_key(self) -> str | None:
@@ -107,7 +110,50 @@ class CannotPost:
     error: str
 
 
-Answer = Started | Busy | Duplicate | Refused | CannotPost
+@dataclass(frozen=True)
+class Queued:
+    """The request waits for the PR's running job (``behind``) and runs when it ends;
+    ``replaced`` is the request it replaced in the PR's queue of one (its asker was told)."""
+
+    entry: QueuedJob
+    behind: Job
+    replaced: QueuedJob | None = None
+
+
+Answer = Started | Queued | Busy | Duplicate | Refused | CannotPost
+
+
+# ----- what a cancel comes to (``Jobs.cancel``) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cancelling:
+    """The running deploy was told to stop; it undoes what it made within seconds."""
+
+    job: Job
+
+
+@dataclass(frozen=True)
+class DroppedQueued:
+    """The queued request was removed before it ran."""
+
+    entry: QueuedJob
+
+
+@dataclass(frozen=True)
+class TooLate:
+    """The deploy is past the point where a cancel undoes it: the environment is up."""
+
+    job: Job
+
+
+@dataclass(frozen=True)
+class NothingToCancel:
+    pr: int
+    running: Job | None = None  # a job that is no deploy (a stop, a TTL change)
+
+
+CancelAnswer = Cancelling | DroppedQueued | TooLate | NothingToCancel
 
 
 @dataclass(frozen=True)
@@ -126,9 +172,10 @@ class Notice:
     channel: str | None
     thread_ts: str | None
     offer: NoticeOffer = "extend"
+    to: Requester | None = None  # the one person it is for (mentioned when a Slack user)
 
 
-NoticeOffer = Literal["extend", "redeploy"]
+NoticeOffer = Literal["extend", "redeploy", "none"]
 
 
 @dataclass(frozen=True)

@@ -238,6 +238,11 @@ class EcsPort(Waits, Protocol):
         """What a new environment's task definition will ask for (the template), no AWS call."""
         ...
 
+    @write
+    def deregister_task_definition(self, arn: str) -> None:
+        """A cancelled deploy's task definition goes (idempotent)."""
+        ...
+
 
 class HealthProbe(Waits, Protocol):
     def wait_healthy(self, url: str, progress: Progress = ...) -> None:

@@ -1,30 +1,37 @@
-"""Jobs: the one way work starts, and how it runs (SPEC §1, §6, §9).
+"""Jobs: the one way work starts (SPEC §1, §6, §9, §16).
 
 Every entry point — a slash command, a button, the Home tab, a GitHub delivery, the
 sweeper — hands ``Jobs.submit`` one ``JobRequest`` (who asks, what, where to report) and
 shows the ``Answer`` it gets back. Inside, always the same way: the job is recorded (the
-database enforces one live job per PR, and an idempotency key per request), validated
-with reads only, its status message is opened where the request says, and it runs on this
-process's pool from its last finished step; if anything fails before it runs, it is given
-up so the PR is never left busy. What a job does lives next door — ``start`` (the deploy's
-step table), ``changes`` (stop, TTL, freeze), ``sweeper`` (cleanup) — and progress goes out
-as typed events to every listener (``Broadcast``: the Slack thread, the console, tests).
+database enforces one live job per PR, and an idempotency key per request), validated with
+reads only, its status message is opened where the request says, and it runs
+(``execution``); if anything fails before it runs, it is given up so the PR is never left
+busy.
+
+A start or a stop for a PR whose job runs is not refused as busy: it becomes the PR's one
+queued job (pinned to its SHA), run when the current one ends — a newer request replaces
+it, and whoever asked for the replaced one is told. A stop during a deploy also cancels the
+deploy. ``cancel`` reaches the running job through the job store, so the press may land on
+any replica; the owner's waits notice within a second.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Protocol
 
 from bot.domain import events as ev
+from bot.domain.labels import parse_labels
 from bot.domain.requester import Requester
 from bot.errors import RefusedError, ShowtimeError, public_text
-from bot.orchestrator import changes, start
-from bot.orchestrator.context import Deps, JobRun
+from bot.orchestrator import changes, decisions, start
+from bot.orchestrator.context import Deps
+from bot.orchestrator.execution import Execution, Handler
 from bot.orchestrator.jobs import (
     DuplicateRequestError,
     Job,
@@ -34,27 +41,36 @@ from bot.orchestrator.jobs import (
     JobState,
     JobStore,
     LostJobError,
+    QueuedJob,
+    StartParams,
+    StartRecord,
     pr_lock,
 )
 from bot.orchestrator.mirror import DeploymentMirror
 from bot.orchestrator.models import (
     Answer,
     Busy,
+    CancelAnswer,
+    Cancelling,
     CannotPost,
+    DroppedQueued,
     Duplicate,
     JobRequest,
+    NothingToCancel,
     Notice,
+    Queued,
     Refused,
     Reporting,
     Started,
+    TooLate,
 )
 from bot.orchestrator.ports import CannotPostError, PullRequest, Threads
-from bot.orchestrator.runner import Interrupted, JobControl, JobLost, JobRunner
+from bot.orchestrator.runner import JobRunner
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[JobRun], ev.Succeeded]
 Validator = Callable[[Deps, Job, PullRequest | None], JobRecord]
+QUEUEABLE = frozenset({JobKind.START, JobKind.STOP})
 
 
 class Listener(Protocol):
@@ -95,7 +111,7 @@ class Broadcast:
 
 
 class Jobs:
-    """Submits, runs and ends jobs for every entry point (one instance per process)."""
+    """Submits jobs for every entry point, queues and cancels them (one per process)."""
 
     def __init__(
         self,
@@ -115,25 +131,27 @@ class Jobs:
         self._stopping = stopping
         self._threads = threads
         self._lock = threading.Lock()
-        self._jobs: dict[str, Job] = {}  # latest copy of each job this process works on
         # Begun but not yet handed to the runner (its status message is being posted):
         # heart-beaten like running jobs, so nobody adopts them from under it.
         self._pending: set[str] = set()
-        self._after: list[Callable[[Job], None]] = []
-        self._validators: dict[JobKind, Validator] = {
-            JobKind.START: start.validate,
-            JobKind.STOP: changes.validate,
-            JobKind.TTL: changes.validate,
-            JobKind.FREEZE: changes.validate,
-            JobKind.UNFREEZE: changes.validate,
-        }
-        self._handlers: dict[JobKind, Handler] = {
-            JobKind.START: lambda run: start.run_start(run, mirror),
-            JobKind.STOP: lambda run: changes.run_stop(run, mirror),
-            JobKind.TTL: changes.run_ttl,
-            JobKind.FREEZE: changes.run_freeze,
-            JobKind.UNFREEZE: changes.run_freeze,
-        }
+        self.execution = Execution(
+            deps,
+            runner,
+            broadcast.emit,
+            owner=owner,
+            stopping=stopping,
+            open_thread=lambda job: self._report(job, Reporting(channel=job.channel)),
+        )
+        self.execution.after_each(self._next_of)
+        self._validators: dict[JobKind, Validator] = {}
+        for kind, handler, validator in (
+            (JobKind.START, lambda run: start.run_start(run, mirror), start.validate),
+            (JobKind.STOP, lambda run: changes.run_stop(run, mirror), changes.validate),
+            (JobKind.TTL, changes.run_ttl, changes.validate),
+            (JobKind.FREEZE, changes.run_freeze, changes.validate),
+            (JobKind.UNFREEZE, changes.run_freeze, changes.validate),
+        ):
+            self.register(kind, handler, validator)
 
     @property
     def owner(self) -> str:
@@ -145,20 +163,23 @@ class Jobs:
 
     def register(self, kind: JobKind, handler: Handler, validator: Validator) -> None:
         """What a kind of job does, for kinds whose work lives elsewhere (cleanup's)."""
-        self._handlers[kind] = handler
+        self.execution.handle(kind, handler)
         self._validators[kind] = validator
 
     def after_each(self, hook: Callable[[Job], None]) -> None:
-        """``hook(job)`` once each job this process ran has ended (caches, follow-ups)."""
-        self._after.append(hook)
+        """``hook(job)`` once each job this process ran has ended (caches)."""
+        self.execution.after_each(hook)
 
     # ----- the one way in ------------------------------------------------------------------
 
-    def submit(self, request: JobRequest) -> Answer:
-        """Record, validate, open the status message, run — or say why not, changing nothing."""
+    def submit(self, request: JobRequest, *, queue: bool = True) -> Answer:
+        """Record, validate, open the status message, run — or queue it behind the PR's
+        running job, or say why not, changing nothing."""
         try:
             job = self.begin(request)
         except JobBusyError as exc:
+            if queue and request.kind in QUEUEABLE and request.pr is not None:
+                return self._enqueue(request, exc.job)
             return Busy(exc.job)
         except DuplicateRequestError as exc:
             return Duplicate(exc.job)
@@ -179,7 +200,7 @@ class Jobs:
             except Exception:
                 log.exception("could not give up job %s; it will be adopted", job.correlation_id)
             raise
-        self.run(job.id)
+        self.run(job)
         return Started(job)
 
     def begin(self, request: JobRequest) -> Job:
@@ -211,22 +232,23 @@ class Jobs:
             stored = self._deps.store.record_step(
                 job.id, "validate", owner=self._owner, record=record
             )
-            return self._remember(stored)
+            return self.execution.remember(stored)
         except BaseException as exc:
-            with self._lock:
-                self._pending.discard(job.id)
-            reason = (
-                f"refused: {exc}"
-                if isinstance(exc, ShowtimeError)
-                else "refused: internal error while validating"
-            )
-            try:
-                self._deps.store.finish(
-                    job.id, JobState.FAILED, public_text(reason), owner=self._owner
-                )
-            except ShowtimeError:
-                log.warning("could not record refused job %s; it is adopted later", job.id)
+            self._refused(job, exc)
             raise
+
+    def _refused(self, job: Job, exc: BaseException) -> None:
+        with self._lock:
+            self._pending.discard(job.id)
+        reason = (
+            f"refused: {exc}"
+            if isinstance(exc, ShowtimeError)
+            else "refused: internal error while validating"
+        )
+        try:
+            self._deps.store.finish(job.id, JobState.FAILED, public_text(reason), owner=self._owner)
+        except ShowtimeError:
+            log.warning("could not record refused job %s; it is adopted later", job.id)
 
     def _where(self, request: JobRequest) -> tuple[str | None, str | None]:
         reporting = request.reporting
@@ -251,11 +273,8 @@ class Jobs:
                     raise
                 log.warning("no status message for job %s: Slack refused it", job.id)
                 return job
-            return self._attach(job, job.channel, ts)
+            return self.execution.remember(self._deps.store.set_thread(job.id, job.channel, ts))
         return job
-
-    def _attach(self, job: Job, channel: str, ts: str) -> Job:
-        return self._remember(self._deps.store.set_thread(job.id, channel, ts))
 
     def abandon(self, job_id: str, reason: str) -> None:
         """Give up a validated job before it changed anything (Slack could not post, ...).
@@ -273,25 +292,19 @@ class Jobs:
         except LostJobError:
             pass  # already finished (given up once before) or adopted: not ours to end
         finally:
-            self._forget(job_id)
+            self.execution.forget(job_id)
 
-    def run(self, job_id: str, *, resumed: bool = False) -> None:
-        """Execute a begun job on the pool; says so in its thread if it has to queue."""
-        job = self._current(job_id)
-        ahead = self.runner.submit(job_id, lambda control: self._execute(job_id, control, resumed))
+    def run(self, job: Job, *, resumed: bool = False) -> None:
+        self.execution.run(job, resumed=resumed)
         with self._lock:
-            self._pending.discard(job_id)
-        if ahead:
-            self._broadcast.emit(
-                job, ev.Queued(f"queued: {ahead} job(s) ahead; it starts when a worker frees up")
-            )
+            self._pending.discard(job.id)
 
-    def run_here(self, job_id: str) -> Job | None:
+    def run_here(self, job: Job) -> Job | None:
         """Execute a begun job in this thread (a job started by a job: cleanup's stops)."""
         with self._lock:
-            self._pending.discard(job_id)
-        self.runner.run_here(job_id, lambda control: self._execute(job_id, control, False))
-        return self._deps.store.get(job_id)
+            self._pending.discard(job.id)
+        self.execution.run_here(job)
+        return self._deps.store.get(job.id)
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job | None:
         self.runner.wait(job_id, timeout)
@@ -299,7 +312,6 @@ class Jobs:
 
     def resume(self, job: Job) -> None:
         """An adopted job: run on from its last finished step."""
-        self._remember(job)
         if job.step is None:  # cut off before validation finished: nothing was changed
             self._deps.store.finish(
                 job.id,
@@ -307,9 +319,141 @@ class Jobs:
                 "not started: interrupted before validation",
                 owner=self._owner,
             )
-            self._forget(job.id)
             return
-        self.run(job.id, resumed=True)
+        self.run(job, resumed=True)
+
+    # ----- the queue of one ----------------------------------------------------------------
+
+    def _enqueue(self, request: JobRequest, running: Job) -> Answer:
+        """``request`` waits for ``running``; a stop also cancels a running deploy."""
+        assert request.pr is not None
+        if request.kind is JobKind.STOP and running.kind is JobKind.STOP:
+            return Busy(running)  # already being stopped: a second stop would find nothing
+        sha = request.sha
+        if request.kind is JobKind.START and sha is None:
+            try:  # pinned to the head of now: a later push is a request of its own
+                sha = (request.known_pr or self._deps.github.get_pr(request.pr)).head_sha
+            except ShowtimeError as exc:
+                return Refused(exc)
+        deploying = running.record.sha if isinstance(running.record, StartRecord) else ""
+        if request.kind is JobKind.START and sha and deploying.startswith(sha.lower()):
+            return Busy(running)  # that very commit is being deployed: once is enough
+        entry = QueuedJob(
+            id=uuid.uuid4().hex,
+            pr=request.pr,
+            kind=request.kind,
+            requester=request.requester,
+            sha=sha,
+            head_only=request.head_only,
+            params=request.params,
+            channel=request.reporting.channel,
+        )
+        waiting, replaced = self._deps.store.enqueue(entry)
+        if waiting.id != entry.id:
+            return Refused(
+                RefusedError(
+                    f"#{request.pr} is being stopped: a stop is queued behind the running "
+                    f"`{running.kind}`, so this `{request.kind}` is not queued",
+                    f"start it again once it has stopped (`/showtime start {request.pr}`)",
+                )
+            )
+        if replaced is not None:
+            self._tell_replaced(replaced, entry)
+        if request.kind is JobKind.STOP and running.kind is JobKind.START:
+            self.cancel(request.pr, request.requester)
+        log.info("#%s: %s queued behind job %s", request.pr, request.kind, running.correlation_id)
+        return Queued(entry, running, replaced)
+
+    def _tell_replaced(self, replaced: QueuedJob, by: QueuedJob) -> None:
+        what = _queued_text(replaced)
+        text = f"the queued {what} was replaced by a newer request from {by.requester.label_name}"
+        self.notify_pr(replaced.pr, (replaced.sha or "")[:7], text, to=replaced.requester)
+
+    def _next_of(self, job: Job) -> None:
+        """A job of the PR ended: its queued job (if any) runs now."""
+        if job.pr is not None:
+            self.next_queued(job.pr)
+
+    def next_queued(self, pr: int) -> str:
+        """Run the PR's queued job now that no job runs for it; what became of it."""
+        try:
+            entry = self._deps.store.queued(pr)
+            if entry is None:
+                return "nothing queued"
+            return self._run_queued(entry)
+        except Exception:
+            log.exception("the queued job of #%s failed to start", pr, extra={"pr": pr})
+            return "failed to start (it stays queued)"
+
+    def _run_queued(self, entry: QueuedJob) -> str:
+        request = JobRequest(
+            kind=entry.kind,
+            requester=entry.requester,
+            pr=entry.pr,
+            sha=entry.sha,
+            params=entry.params,
+            reporting=Reporting.in_pr_thread(entry.channel or self._deps.policy.notify_channel),
+            idempotency_key=f"queued:{entry.id}",  # a crash between run and dequeue runs it once
+        )
+        if entry.head_only:
+            now = self._deps.github.get_pr(entry.pr)
+            labels = parse_labels(now.labels)
+            if why := decisions.stale_push(now.state, now.head_sha, labels, entry.sha or ""):
+                self._deps.store.dequeue(entry.id)
+                sha7 = (entry.sha or "")[:7]
+                self.notify_pr(
+                    entry.pr, sha7, f"{_queued_text(entry)} not deployed: {why}", offer="redeploy"
+                )
+                return f"dropped: {why}"
+            request = replace(request, known_pr=now)
+        answer = self.submit(request, queue=False)
+        if isinstance(answer, Busy):
+            return "still waiting"  # another job took the PR first; its end runs this
+        self._deps.store.dequeue(entry.id)
+        if isinstance(answer, Refused):
+            self.notify_pr(
+                entry.pr,
+                (entry.sha or "")[:7],
+                f"the queued {_queued_text(entry)} was refused: {answer.error}",
+                to=entry.requester,
+            )
+        return type(answer).__name__.lower()
+
+    def queued_left(self) -> None:
+        """Queued jobs whose PR has no live job (their process stopped between the two)."""
+        for pr in self._deps.store.queued_prs():
+            if self._deps.store.live_job(pr_lock(pr)) is None:
+                self.next_queued(pr)
+
+    # ----- cancel ------------------------------------------------------------------------
+
+    def cancel(self, pr: int, by: Requester, *, queued_id: str | None = None) -> CancelAnswer:
+        """Stop the PR's running deploy (and undo what it made), or — with ``queued_id``, or
+        when no deploy runs — remove its queued one."""
+        store = self._deps.store
+        running = store.live_job(pr_lock(pr))
+        if queued_id is None and running is not None and running.kind is JobKind.START:
+            if not start.cancellable(running.step):
+                return TooLate(running)
+            store.request_cancel(running.id, by.stored)
+            self.runner.cancel(running.id, by.stored)  # at once, when it runs here
+            return Cancelling(running)
+        queued = store.queued(pr)
+        if queued is not None and queued_id in (None, queued.id):
+            dropped = store.dequeue(queued.id)
+            if dropped is not None:
+                return DroppedQueued(dropped)
+        return NothingToCancel(pr, running)
+
+    def pass_on_cancels(self) -> None:
+        """Cancels pressed on other replicas, for the jobs this process runs (a tick)."""
+        ids = self.runner.inflight_ids()
+        if not ids:
+            return
+        for job_id, by in self._deps.store.cancel_requests(ids).items():
+            self.runner.cancel(job_id, by)
+
+    # ----- the rest ------------------------------------------------------------------------
 
     @contextmanager
     def holding(self, pr: int, requester: Requester) -> Iterator[None]:
@@ -337,6 +481,22 @@ class Jobs:
     def notify(self, notice: Notice) -> None:
         self._broadcast.notify(notice)
 
+    def notify_pr(
+        self,
+        pr: int,
+        sha: str,
+        text: str,
+        *,
+        to: Requester | None = None,
+        offer: str = "none",
+    ) -> None:
+        """Tell the PR's thread (else SHOWTIME_NOTIFY_CHANNEL) something no job says."""
+        found = self._deps.store.latest_thread(pr)
+        channel, thread = found if found else (self._deps.policy.notify_channel, None)
+        self._broadcast.notify(
+            Notice(pr, sha, text, channel, thread, offer=offer, to=to)  # type: ignore[arg-type]
+        )
+
     def working_ids(self) -> list[str]:
         """Jobs this process works on: running or queued here, or begun and not yet run."""
         with self._lock:
@@ -344,156 +504,15 @@ class Jobs:
         return sorted(pending | set(self.runner.inflight_ids()))
 
     def cached(self) -> int:
-        with self._lock:
-            return len(self._jobs)
-
-    # ----- execution -------------------------------------------------------------------------
-
-    def _execute(self, job_id: str, control: JobControl, resumed: bool) -> None:
-        job: Job | None = None
-        try:
-            job = self._current(job_id)
-            self._work(job_id, control, resumed)
-        finally:
-            self._forget(job_id)
-        if job is not None and not self._stopping.is_set():
-            for hook in self._after:
-                try:
-                    hook(job)
-                except Exception:
-                    log.exception("after job %s", job.correlation_id, extra={"pr": job.pr})
-
-    def _work(self, job_id: str, control: JobControl, resumed: bool) -> None:
-        try:
-            job = self._remember(self._deps.store.mark_running(job_id, self._owner))
-        except LostJobError as exc:
-            log.warning("not running job %s: %s", job_id, exc)
-            return
-        if job.channel and not job.thread_ts:
-            job = self._report(job, Reporting(channel=job.channel))  # a resumed job's
-        run = JobRun(
-            self._deps,
-            job,
-            control,
-            owner=self._owner,
-            resumed=resumed,
-            emit=self._broadcast.emit,
-            remember=self._remember,
-        )
-        if resumed:
-            run.say(ev.Resumed(step=job.step or "start"))
-        elif job.params.reason and job.step == "validate":
-            run.say(ev.Note(job.params.reason))  # asked by the sweeper or GitHub: say why
-        outcome = self._outcome(run)
-        if outcome is not None:
-            self._end(run, outcome)
-
-    def _outcome(self, run: JobRun) -> ev.Succeeded | ev.Failed | None:
-        """Run the job's handler; its outcome, or None when this process must say nothing."""
-        job = run.job
-        try:
-            return self._handlers[job.kind](run)
-        except JobLost:
-            log.warning(
-                "job lost to another process (this one paused too long); stopping, undoing nothing",
-                extra={"job": job.correlation_id},
-            )
-        except Interrupted:
-            log.info(
-                "job paused by shutdown; it resumes on the next start",
-                extra={"job": job.correlation_id},
-            )
-        except ShowtimeError as exc:
-            return ev.Failed(exc.message, exc.next_action, job.correlation_id, run.failure_log)
-        except Exception:
-            log.exception("job failed with an internal error", extra={"job": job.correlation_id})
-            ref = job.correlation_id
-            return ev.Failed(
-                f"internal error (ref {ref})",
-                f"try again; if it repeats, report ref {ref} to the bot's admins",
-                ref,
-                run.failure_log,
-            )
-        return None
-
-    def _end(self, run: JobRun, outcome: ev.Succeeded | ev.Failed) -> None:
-        """Announce the outcome, do the writes nobody waited for, record the end.
-
-        Listeners (the status message update) finish before the job is recorded as done, so
-        "finished" in the store means everything a person sees is final. A process that lost
-        the job says and records nothing.
-        """
-        job = run.job
-        if isinstance(outcome, ev.Failed):
-            outcome = replace(
-                outcome,
-                reason=public_text(outcome.reason),
-                next_action=public_text(outcome.next_action),
-            )
-        try:
-            run.fence()
-            self._broadcast.emit(run.job, outcome)
-            self._afterwards(run)
-            state, text = (
-                (JobState.SUCCEEDED, outcome.text)
-                if isinstance(outcome, ev.Succeeded)
-                else (JobState.FAILED, outcome.reason)
-            )
-            if job.kind.announced and job.step not in (None, "validate"):
-                self._comment(run, _comment_text(job, outcome))
-            run.fence()
-            self._broadcast.emit(run.job, ev.Ended(outcome))
-            self._deps.store.finish(job.id, state, text, owner=self._owner)
-        except JobLost:
-            log.warning("job lost to another process before it ended", extra={"job": job.id})
-        except Interrupted:
-            log.info("job paused by shutdown while ending", extra={"job": job.id})
-
-    def _afterwards(self, run: JobRun) -> None:
-        for what, work in run.afterwards:
-            try:
-                work()
-            except (JobLost, Interrupted):
-                raise
-            except Exception:
-                log.warning("could not %s", what, exc_info=True, extra={"job": run.job.id})
-
-    def _comment(self, run: JobRun, text: str) -> None:
-        """The optional PR comment (SHOWTIME_PR_COMMENTS); never fails the job."""
-        if run.job.pr is None or not self._deps.policy.pr_comments:
-            return
-        try:
-            run.deps.github.comment(run.job.pr, text)
-        except ShowtimeError as exc:
-            log.warning("could not comment on #%s: %s", run.job.pr, exc, extra={"job": run.job.id})
-
-    # ----- the job cache -------------------------------------------------------------------
-
-    def _remember(self, job: Job) -> Job:
-        with self._lock:
-            self._jobs[job.id] = job
-        return job
-
-    def _forget(self, job_id: str) -> None:
-        """A finished job leaves the cache (each entry holds the PR's body)."""
-        with self._lock:
-            self._jobs.pop(job_id, None)
-
-    def _current(self, job_id: str) -> Job:
-        with self._lock:
-            job = self._jobs.get(job_id)
-        if job is None:
-            stored = self._deps.store.get(job_id)
-            if stored is None:
-                raise KeyError(job_id)
-            job = self._remember(stored)
-        return job
+        return self.execution.cached()
 
 
-def _comment_text(job: Job, outcome: ev.Succeeded | ev.Failed) -> str:
-    if isinstance(outcome, ev.Succeeded):
-        return f"🎪 Showtime: {outcome.text}"
-    return f"🎪 Showtime: {job.kind} failed: {outcome.reason}"
+def _queued_text(entry: QueuedJob) -> str:
+    """ "start of `abc1234` (asked by maintainer)", for messages about a queued request."""
+    params = entry.params
+    what = "update" if isinstance(params, StartParams) and params.reason else str(entry.kind)
+    sha = f" of `{entry.sha[:7]}`" if entry.sha else ""
+    return f"{what}{sha} (asked by {entry.requester.label_name})"
 
 
 def _event_text(event: ev.Event) -> str:

@@ -27,7 +27,7 @@ from bot.orchestrator.context import Deps, JobRun
 from bot.orchestrator.jobs import Job, StartParams, StartRecord
 from bot.orchestrator.mirror import DeploymentMirror
 from bot.orchestrator.ports import PullRequest
-from bot.orchestrator.runner import Interrupted
+from bot.orchestrator.runner import Cancelled, Interrupted
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def validate(deps: Deps, job: Job, known: PullRequest | None = None) -> StartRec
     labels = L.parse_labels(info.labels)
     # Cheapest refusals first: blocked or closed needs no further request.
     raise_refusal(D.refuse_start(state=info.state, merged=info.merged, labels=labels), job.pr)
-    sha = _resolve_sha(deps, job.pr, job.sha) if job.sha else info.head_sha
+    sha = _resolve_sha(deps, job.pr, job.sha, info.head_sha) if job.sha else info.head_sha
     plan = D.plan_start(
         labels,
         sha,
@@ -64,6 +64,7 @@ def validate(deps: Deps, job: Job, known: PullRequest | None = None) -> StartRec
         costs.hold_for_start(deps, job, name, ttl)
     return StartRecord(
         labels=tuple(info.labels),
+        before=tuple(info.labels),
         title=info.title,
         sha=sha,
         sha7=plan.sha7,
@@ -92,7 +93,9 @@ def _hold_an_environment(deps: Deps, job: Job, name: str) -> None:
         raise_refusal(D.refuse_new_environment(round(total) - 1, limit), job.pr or 0)
 
 
-def _resolve_sha(deps: Deps, pr: int, wanted: str) -> str:
+def _resolve_sha(deps: Deps, pr: int, wanted: str, head: str) -> str:
+    if head.startswith(wanted.lower()):
+        return head  # the head itself (a pinned push, a queued start): no need to list commits
     matches = [sha for sha in deps.github.pr_commit_shas(pr) if sha.startswith(wanted.lower())]
     if not matches:
         raise UserInputError(
@@ -198,8 +201,13 @@ def _create_service(run: JobRun, record: StartRecord) -> StartRecord:
 
 
 def _redeploy(run: JobRun, record: StartRecord) -> StartRecord:
-    run.deps.ecs.redeploy(_service(run, record), record.task_definition, run.say)
-    return record
+    name = _service(run, record)
+    # What it ran before, so a cancel can put it back (SPEC §16).
+    previous = next(
+        (s.task_definition for s in run.deps.ecs.find_services(run.pr) if s.name == name), None
+    )
+    run.deps.ecs.redeploy(name, record.task_definition, run.say)
+    return replace(record, previous_task_definition=previous or "")
 
 
 def _wait_stable(run: JobRun, record: StartRecord) -> StartRecord:
@@ -334,6 +342,15 @@ STEPS: tuple[Step, ...] = (
     ),
 )
 ORDER = ("validate", *(step.name for step in STEPS))
+# From here on the environment comes up whatever is pressed: a cancel before it undoes the
+# deploy, one after it is told to press Stop (SPEC §16).
+POINT_OF_NO_RETURN = "labels_running"
+
+
+def cancellable(last_step: str | None) -> bool:
+    """Can a start whose last finished step is ``last_step`` still be cancelled?"""
+    steps = ORDER
+    return last_step not in steps or steps.index(last_step) < steps.index(POINT_OF_NO_RETURN)
 
 
 def run_start(run: JobRun, mirror: DeploymentMirror) -> ev.Succeeded:
@@ -345,6 +362,9 @@ def run_start(run: JobRun, mirror: DeploymentMirror) -> ev.Succeeded:
             record = run.record(StartRecord)
             if run.done(step.name, ORDER) or not step.when(record):
                 continue
+            run.check()  # a cancel (or shutdown) between steps stops here
+            if step.name == POINT_OF_NO_RETURN:
+                run.control.take_cancel()
             if step.begins is not None:
                 run.say(ev.StepStarted(step.name, step.begins(run, record)))
             record = step.work(run, record)
@@ -352,6 +372,10 @@ def run_start(run: JobRun, mirror: DeploymentMirror) -> ev.Succeeded:
             if step.ends is not None:
                 run.say(ev.StepFinished(step.name, step.ends(run, record)))
     except Interrupted:
+        raise
+    except Cancelled:
+        run.control.take_cancel()
+        undo_cancelled_start(run, mirror)
         raise
     except Exception as exc:
         # A process that lost the job (another replica adopted it and may have built on
@@ -460,3 +484,48 @@ def undo_failed_start(run: JobRun) -> None:
             )
         )
         log.warning("could not label #%s failed", run.pr, exc_info=True)
+
+
+def undo_cancelled_start(run: JobRun, mirror: DeploymentMirror) -> None:
+    """A cancelled deploy leaves nothing of itself (SPEC §16): the service it created (a
+    fresh deploy's, a rolling update's new one) or, for an in-place redeploy, the service back
+    on the task definition it ran; the task definition it registered deregistered; the PR's
+    labels as they were before its claim (the previous environment keeps its 🎯); its
+    GitHub deployment inactive. Each undo is said in the thread; one that fails is said too,
+    and the sweeper finishes it."""
+    record = run.record(StartRecord)
+    name = service_name(run.pr, record.sha7)
+    ecs = run.deps.ecs
+    if record.created_service and record.mode is not DeployMode.REDEPLOY:
+        _undo(run, f"delete `{name}`", lambda: ecs.delete_service(name))
+    if record.mode is DeployMode.REDEPLOY and run.done("redeploy", ORDER):
+        previous = record.previous_task_definition
+        if previous:
+            _undo(
+                run,
+                f"put `{name}` back on its previous task definition",
+                lambda: ecs.redeploy(name, previous),
+            )
+    if record.task_definition:
+        arn = record.task_definition
+        _undo(
+            run,
+            f"deregister `{arn.rsplit('/', 1)[-1]}`",
+            lambda: ecs.deregister_task_definition(arn),
+        )
+    if run.done("claim", ORDER):
+        names = list(record.labels)
+        change = D.labels_before_claim(names, list(record.before), record.sha7)
+        _undo(run, "put the PR's labels back", lambda: run.set_labels(change, names))
+        run.later("retire the deployment", lambda: mirror.inactive(run, {record.sha7}))
+
+
+def _undo(run: JobRun, what: str, work: Callable[[], object]) -> None:
+    try:
+        work()
+        run.say(ev.StepFinished("cancel", f"Cancelled: {what}"))
+    except Interrupted:
+        raise
+    except Exception as exc:
+        log.warning("could not %s after a cancel", what, exc_info=True, extra={"job": run.job.id})
+        run.say(ev.Warning(f"could not {what} after the cancel ({exc}); the sweeper finishes it"))

@@ -324,7 +324,7 @@ class Sandbox:
                 lambda: (
                     self.store.remembered(handled)
                     and not [j for j in self.store.recent(limit=20, pr=pr) if j.live]
-                    and pr not in self.store.followup_prs()
+                    and pr not in self.store.queued_prs()
                 ),
                 timeout=120,
             )

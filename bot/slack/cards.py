@@ -14,6 +14,7 @@ from typing import Any
 from bot.domain import events as ev
 from bot.domain import labels as L
 from bot.domain.cost import Estimate
+from bot.domain.events import format_elapsed
 from bot.domain.labels import parse_labels
 from bot.domain.requester import RequesterKind
 from bot.domain.ttl import format_duration
@@ -59,6 +60,7 @@ def progress_card(where: Where, job: Job) -> Card:
             sha=record.sha7 or None,
             headline=headline,
             logs_url=record.logs_url or None,
+            can_cancel=True,
         )
     if job.kind is JobKind.STOP:
         return _card(where, job, state="stopping", headline="Stopping", reason=job.params.reason)
@@ -113,7 +115,7 @@ def labels_card(
     )
 
 
-def final_card(where: Where, job: Job, event: ev.Succeeded | ev.Failed) -> Card:
+def final_card(where: Where, job: Job, event: ev.Outcome) -> Card:
     record = job.record
     start = record if isinstance(record, StartRecord) else None
     logs_url = start.logs_url if start and start.logs_url else None
@@ -123,6 +125,16 @@ def final_card(where: Where, job: Job, event: ev.Succeeded | ev.Failed) -> Card:
             job,
             "Cleanup failed" if isinstance(event, ev.Failed) else "Cleanup finished",
             done=True,
+        )
+    if isinstance(event, ev.Cancelled):
+        sha7 = start.sha7 if start and start.sha7 else None
+        return _card(
+            where,
+            job,
+            state="cancelled",
+            sha=sha7,
+            headline="Cancelled" + (f": {sha7} was not deployed" if sha7 else ""),
+            details=(f"cancelled after {format_elapsed(event.after_seconds)}",),
         )
     if isinstance(event, ev.Failed):
         sha7 = start.sha7 if start and start.sha7 else None

@@ -29,6 +29,7 @@ from bot.orchestrator.jobs import (
     JobKind,
     JobParams,
     StartParams,
+    StartRecord,
     StopParams,
     TtlParams,
 )
@@ -127,6 +128,11 @@ class Intake:
                 say(f"🚫 {refusal}")
             elif isinstance(command, C.Logs):
                 self._logs(command.pr, command.lines, None, say)
+            elif isinstance(command, C.Cancel):
+                user = str(body.get("user_id", ""))
+                self._cancel(
+                    command.pr, None, self._requester(user, body.get("user_name", "")), say
+                )
             elif isinstance(command, C.Cleanup) and command.dry_run:
                 say(quote(self.sweeper.cleanup(dry_run=True).text, views.MAX_TEXT, multiline=True))
             else:
@@ -211,9 +217,21 @@ class Intake:
                 job.requester.stored,
                 extra={"kind": job.kind, "pr": job.pr},
             )
+        elif isinstance(answer, M.Queued):
+            self._show_queued(answer, request, say)
         elif isinstance(answer, M.Busy):
             job = answer.job
-            say(f"⏳ {busy_text(job)}{self._thread_link(job.channel, job.thread_ts)}")
+            link = self._thread_link(job.channel, job.thread_ts)
+            if job.kind is JobKind.STOP and request.kind is JobKind.STOP:
+                say(f"⏳ #{job.pr} is already being stopped by {who_asked(job.requester)}{link}.")
+            elif job.kind is JobKind.START and request.kind is JobKind.START:
+                sha = job.record.sha7 if isinstance(job.record, StartRecord) else ""
+                say(
+                    f"⏳ #{job.pr}: {who_asked(job.requester)} is already deploying "
+                    f"`{sha}`, the same commit{link}."
+                )
+            else:
+                say(f"⏳ {busy_text(job)}{link}")
         elif isinstance(answer, M.Duplicate):
             if not quiet_duplicate:
                 state = "is already running" if answer.job.live else "was already done"
@@ -222,6 +240,44 @@ class Intake:
             say(_error_text(answer.error))
         elif isinstance(answer, M.CannotPost):
             say(_cannot_post(answer.error))
+
+    def _show_queued(self, answer: M.Queued, request: M.JobRequest, say: Say) -> None:
+        """A request that waits for the PR's running job: what will happen, and Cancel queued."""
+        behind, entry = answer.behind, answer.entry
+        link = self._thread_link(behind.channel, behind.thread_ts)
+        running = f"`{behind.kind}` by {who_asked(behind.requester)}{link}"
+        if entry.kind is JobKind.STOP and behind.kind is JobKind.START:
+            text = f"⏹ #{entry.pr}: cancelling the running deploy ({running}), then stopping."
+        else:
+            what = f"`{entry.kind}`" + (f" of `{entry.sha[:7]}`" if entry.sha else "")
+            text = (
+                f"⏳ #{entry.pr}: your {what} is queued behind the running deploy ({running}); "
+                "it runs when that one ends."
+            )
+        if answer.replaced is not None:
+            text += f" It replaces the `{answer.replaced.kind}` {who_asked(answer.replaced.requester)} had queued, who is told."
+        say(text, views.queued_blocks(text, entry.pr, entry.id))
+
+    def _cancel(self, pr: int, queued_id: str | None, who: Requester, say: Say) -> None:
+        """Cancel the PR's running deploy (or, with ``queued_id``, its queued one)."""
+        answer = self.jobs.cancel(pr, who, queued_id=queued_id)
+        if isinstance(answer, M.Cancelling):
+            job = answer.job
+            link = self._thread_link(job.channel, job.thread_ts)
+            say(
+                f"⏹ Cancelling the `{job.kind}` of #{pr}: it stops and undoes what it made within seconds{link}."
+            )
+        elif isinstance(answer, M.DroppedQueued):
+            say(f"⏹ The queued `{answer.entry.kind}` of #{pr} is removed; it will not run.")
+        elif isinstance(answer, M.TooLate):
+            say(
+                f"⏳ Too late to cancel: #{pr}'s environment is already coming up. "
+                f"Press Stop (or `/showtime stop {pr}`) once it is, to remove it."
+            )
+        elif answer.running is not None:
+            say(f"Nothing to cancel on #{pr}: its running `{answer.running.kind}` is no deploy.")
+        else:
+            say(f"Nothing to cancel on #{pr}: no deploy of it is running or queued.")
 
     # ----- buttons ------------------------------------------------------------
 
@@ -238,6 +294,8 @@ class Intake:
                 say(f"🚫 {refusal}")
             elif action_id == views.ACTION_LOGS:
                 self._logs_button(action, user, say)
+            elif action_id in (views.ACTION_CANCEL, views.ACTION_CANCEL_QUEUED):
+                self._cancel_button(action_id, action, body, say)
             else:
                 self._press(action_id, action, body, say)
 
@@ -251,6 +309,20 @@ class Intake:
             raise UserInputError("this button carries no pull request; it is from an old message")
         pr, sha = parsed
         self._logs(pr, C.LOG_LINES_DEFAULT, sha, say)
+
+    def _cancel_button(
+        self, action_id: str, action: dict[str, Any], body: dict[str, Any], say: Say
+    ) -> None:
+        parsed = views.parse_button_value(str(action.get("value", "")))
+        if parsed is None:
+            raise UserInputError("this button carries no pull request; it is from an old message")
+        pr, rest = parsed
+        queued_id = rest if action_id == views.ACTION_CANCEL_QUEUED else None
+        user = body["user"]
+        who = self._requester(user["id"], user.get("username") or user.get("name", ""))
+        self._cancel(
+            pr, queued_id or ("" if action_id == views.ACTION_CANCEL_QUEUED else None), who, say
+        )
 
     def _press(
         self, action_id: str, action: dict[str, Any], body: dict[str, Any], say: Say

@@ -27,7 +27,8 @@ from slack_sdk.webhook import WebhookClient
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.domain import events as ev
-from bot.domain.events import WAIT_REPORT_SECONDS
+from bot.domain.events import WAIT_REPORT_SECONDS, format_elapsed
+from bot.domain.requester import Requester
 from bot.orchestrator.jobs import Job, StartRecord
 from bot.orchestrator.models import Notice
 from bot.orchestrator.ports import CannotPostError
@@ -61,6 +62,14 @@ def failure_log(job: Job, event: ev.Failed) -> str:
     record = job.record
     logs_url = record.logs_url if isinstance(record, StartRecord) else None
     return "\n" + failure_log_text(event.log, logs_url)
+
+
+def cancelled_line(job: Job, event: ev.Cancelled) -> str:
+    """ "#36121 start cancelled by @x after 2m10s" — the canceller mentioned when a Slack user."""
+    by = Requester.parse(event.by)
+    who = mention(by.slack_user) or quote(by.label_name, 80)
+    subject = f"#{job.pr} " if job.pr is not None else ""
+    return f"{subject}{job.kind} cancelled by {who} after {format_elapsed(event.after_seconds)}"
 
 
 class ThreadReporter:
@@ -106,7 +115,9 @@ class ThreadReporter:
         if not notice.channel:
             return
         icon = "⌛" if notice.offer == "extend" else "📌"
-        text = f"{icon} {said(notice.text)}"
+        # The person it is for is mentioned — only a Slack user, after the words were escaped.
+        who = mention(notice.to.slack_user) if notice.to is not None else None
+        text = f"{icon} {who + ' ' if who else ''}{said(notice.text)}"
         blocks = notice_blocks(text, pr=notice.pr, sha=notice.sha, offer=notice.offer)
         self._post(notice.channel, notice.thread_ts, text, blocks=blocks)
 
@@ -142,7 +153,7 @@ class ThreadReporter:
                 thread,
                 f"🔁 resumed after restart (last finished step: {said(event.step)})",
             )
-        elif isinstance(event, ev.Succeeded | ev.Failed):
+        elif isinstance(event, ev.Succeeded | ev.Failed | ev.Cancelled):
             self._announce(job, channel, thread, event)
         elif isinstance(event, ev.Ended):
             self._finish(job, channel, thread, event.outcome)
@@ -159,15 +170,15 @@ class ThreadReporter:
             self._last_wait[job_id] = (now, event.state)
         return True
 
-    def _announce(
-        self, job: Job, channel: str, thread: str, event: ev.Succeeded | ev.Failed
-    ) -> None:
+    def _announce(self, job: Job, channel: str, thread: str, event: ev.Outcome) -> None:
         """The outcome, in the thread, to the requester: the moment their wait ends."""
         who = mention(job.requester.slack_user)
         # The mention goes in after the event's words were escaped: it is the bot's markup.
         prefix = f"{who} " if who else ""
         if isinstance(event, ev.Succeeded):
             text = f"🎉 {prefix}{said(event.text)}"
+        elif isinstance(event, ev.Cancelled):
+            text = f"⏹ {prefix}{cancelled_line(job, event)}"
         else:
             nxt = f"\n*Next:* {said(event.next_action)}" if event.next_action else ""
             ref = said(event.correlation_id)
@@ -176,7 +187,7 @@ class ThreadReporter:
             text += failure_log(job, event)
         self._post(channel, thread, text)
 
-    def _finish(self, job: Job, channel: str, thread: str, event: ev.Succeeded | ev.Failed) -> None:
+    def _finish(self, job: Job, channel: str, thread: str, event: ev.Outcome) -> None:
         """The status message shows the end, buttons included, as the job ends."""
         card = cards.final_card(self.where(), job, event)
         self._update(channel, thread, card_text(card), blocks=card_blocks(card))
@@ -193,13 +204,12 @@ class ThreadReporter:
         url = job.params.response_url
         if not url:
             return
-        text = (
-            f"✅ {said(event.text)}"
-            if isinstance(event, ev.Succeeded)
-            else f"❌ {said(event.reason)} {said(event.next_action)}"
-        )
-        if isinstance(event, ev.Failed):
-            text += failure_log(job, event)
+        if isinstance(event, ev.Succeeded):
+            text = f"✅ {said(event.text)}"
+        elif isinstance(event, ev.Cancelled):
+            text = f"⏹ {cancelled_line(job, event)}"
+        else:
+            text = f"❌ {said(event.reason)} {said(event.next_action)}" + failure_log(job, event)
         try:
             WebhookClient(url).send(text=text, response_type="ephemeral")
         except Exception:

@@ -42,6 +42,8 @@ ACTION_RETRY = "showtime_retry"
 ACTION_EXTEND = "showtime_extend"
 ACTION_FREEZE = "showtime_freeze"
 ACTION_UNFREEZE = "showtime_unfreeze"
+ACTION_CANCEL = "showtime_cancel"  # a running deploy: stop it and undo what it made
+ACTION_CANCEL_QUEUED = "showtime_cancel_queued"  # value "<pr>:<queued entry id>"
 # URL buttons: Slack opens them and still sends the click, which the bot only acks. Logs is
 # not one: it answers the presser with the log's last lines (SPEC §14).
 LINK_ACTIONS = (ACTION_OPEN,)
@@ -53,6 +55,7 @@ STATE_ICONS = {
     "running": "🟢",
     "failed": "🔴",
     "stopped": "⚪",
+    "cancelled": "⏹",
     "unknown": "❔",
 }
 
@@ -132,6 +135,7 @@ class Card:
     logs_url: str | None = None
     details: Sequence[str] = field(default=())
     cost: str | None = None  # "≈ $0.034/h · $0.41 so far · …" (the bot's own words)
+    can_cancel: bool = False  # a deploy under way: the Cancel button (SPEC §16)
 
 
 def card_text(card: Card) -> str:
@@ -200,11 +204,23 @@ def card_buttons(card: Card) -> list[dict[str, Any]]:
         if card.logs_url:
             buttons.append(button("Logs", ACTION_LOGS, value))
         buttons.append(button("Stop", ACTION_STOP, value, style="danger"))
-    elif card.state in ("deploying", "queued") and card.logs_url:
-        buttons.append(button("Logs", ACTION_LOGS, value))
-    elif card.state == "stopped":
+    elif card.state in ("deploying", "queued"):
+        if card.logs_url:
+            buttons.append(button("Logs", ACTION_LOGS, value))
+        if card.can_cancel:
+            buttons.append(button("Cancel", ACTION_CANCEL, value, style="danger"))
+    elif card.state in ("stopped", "cancelled"):
         buttons.append(button("Start again", ACTION_REDEPLOY, button_value(card.pr)))
     return buttons
+
+
+def queued_blocks(text: str, pr: int, entry_id: str) -> list[Block]:
+    """The answer to a request that waits for the PR's running job: what, and Cancel queued."""
+    cancel = button("Cancel queued", ACTION_CANCEL_QUEUED, f"{pr}:{entry_id}", style="danger")
+    return [
+        mrkdwn(text),
+        {"type": "actions", "block_id": f"showtime-queued-{pr}", "elements": [cancel]},
+    ]
 
 
 def help_text() -> str:

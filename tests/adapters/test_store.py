@@ -17,11 +17,8 @@ import pytest
 from sqlalchemy import text
 from support import age_jobs, postgres_schema
 
-from bot.adapters.store import (
-    SqlJobStore,
-    normalise_url,
-    safe_url,
-)
+from bot.adapters.store import SqlJobStore
+from bot.adapters.store_schema import normalise_url, safe_url
 from bot.clock import FakeClock
 from bot.domain.cost import Period, Size
 from bot.domain.modes import DeployMode

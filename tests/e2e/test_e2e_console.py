@@ -36,7 +36,7 @@ def test_a_console_session_shows_rendered_answers_only(sandbox: Sandbox, new_pr:
     # The console's own commands, twice; the bot's usage once, rendered.
     assert step["help"] == step["?"] and "click <button> [<pr>]" in step["help"]
     assert step["/showtime help"].startswith("👁  only you │ *Showtime* gives a pull request")
-    assert "`stop <pr>` · `status <pr>`" in step["/showtime help"]
+    assert "`stop <pr>` · `cancel <pr>` · `status <pr>`" in step["/showtime help"]
     sha = sandbox.github.head_sha(new_pr)[:7]
     assert f"🎉 @maintainer #{new_pr} runs {sha} at http://127.0.0.1:" in step[f"start {new_pr}"]
     assert f"*running {sha}*" in step[f"status {new_pr}"]

@@ -36,7 +36,7 @@ def begin_and_run(world: FakeWorld) -> str:
     job = world.orchestrator.jobs.begin(
         JobRequest(kind=JobKind.START, pr=PR, requester=Requester.slack("U1", "one"))
     )
-    world.orchestrator.jobs.run(job.id)
+    world.orchestrator.jobs.run(job)
     world.orchestrator.wait(job.id, 30)
     return job.id
 
@@ -240,7 +240,7 @@ def test_cleanup_with_a_single_worker_runs_its_stops_without_deadlock(
     world.settings = world.settings.model_copy(update={"showtime_job_workers": 1})
     orchestrator = world.build_orchestrator()
     job = orchestrator.jobs.begin(JobRequest(kind=JobKind.CLEANUP, requester=Requester.slack("U1")))
-    orchestrator.jobs.run(job.id)
+    orchestrator.jobs.run(job)
     done = orchestrator.wait(job.id, 10)
     assert done is not None and done.state is JobState.SUCCEEDED, done and done.outcome
     assert world.service_names() == []

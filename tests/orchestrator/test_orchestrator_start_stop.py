@@ -322,8 +322,8 @@ def test_a_job_that_must_queue_says_so(world: World, world_settings: dict[str, A
     second = orchestrator.jobs.begin(
         JobRequest(kind=JobKind.START, pr=36122, requester=Requester.slack("U1"))
     )
-    orchestrator.jobs.run(first.id)
-    orchestrator.jobs.run(second.id)
+    orchestrator.jobs.run(first)
+    orchestrator.jobs.run(second)
     orchestrator.jobs.runner.wait_idle(30)
     queued = [e for e in world.events_of(second.id) if isinstance(e, ev.Queued)]
     assert queued and "1 job(s) ahead" in queued[0].text

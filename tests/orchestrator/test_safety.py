@@ -65,7 +65,7 @@ def test_a_replica_that_lost_its_job_stops_and_undoes_nothing(
     job = first.jobs.begin(
         JobRequest(kind=JobKind.START, pr=PR, requester=Requester.slack("U1", "one"))
     )
-    first.jobs.run(job.id)
+    first.jobs.run(job)
     assert paused.wait(30), "the first replica never reached its health check"
 
     # Past the orphan limit without a heartbeat: the second replica adopts and finishes it.
@@ -121,7 +121,7 @@ def test_two_simultaneous_starts_cannot_exceed_the_environment_limit(world: Worl
     assert "the limit is 1" in refused[0].message
     # The hold ends with its job: once the winner stops, the other PR may start.
     winner = next(r for r in results if not isinstance(r, RefusedError))
-    orchestrator.jobs.run(winner.id)  # type: ignore[attr-defined]
+    orchestrator.jobs.run(winner)  # type: ignore[attr-defined]
     orchestrator.wait(winner.id, 60)  # type: ignore[attr-defined]
     world.stop(winner.pr)  # type: ignore[attr-defined]
     other = 36122 if winner.pr == 36121 else 36121  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ import json
 import threading
 
 import pytest
-from conftest import COMMITTER, READER, WRITER, HookWorld
+from hook_support import COMMITTER, READER, WRITER, HookWorld
 
 from bot.domain import labels as L
 from bot.domain.requester import Requester
@@ -192,7 +192,7 @@ def test_three_pushes_during_a_deploy_make_one_follow_up_to_the_last_head(
     hw.wait_until(lambda: hw.bot.store.live_job(f"pr:{PR}"), "the deploy")
     for _ in range(3):
         assert hw.hooks.push(PR, WRITER).status == 202
-    hw.wait_until(lambda: hw.bot.store.followup_prs() == [PR], "the follow-up")
+    hw.wait_until(lambda: hw.bot.store.queued_prs() == [PR], "the follow-up")
     hw.gate.set()
     jobs = hw.idle(PR)
     assert [j.kind for j in jobs] == [JobKind.START, JobKind.START]

@@ -416,6 +416,11 @@ class EcsEngine:
             forceNewDeployment=True,
         )
 
+    def deregister_task_definition(self, arn: str) -> None:
+        """Deregister a revision nobody will run (a cancelled deploy's); an already INACTIVE
+        one is left as it is."""
+        self._aws.call("DeregisterTaskDefinition", arn, taskDefinition=arn)
+
     def delete_service(self, name: str) -> bool:
         """Ask ECS to delete ``name`` (force: desired count need not be 0 first).
 
