@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.sandbox.serving import LoopbackServer
-from bot.sandbox.slack import response_urls
+from bot.sandbox.slack import response_urls, views
 from bot.sandbox.slack.model import (
     APP_ID,
     BOT_USER_ID,
@@ -111,16 +111,12 @@ class SlackStandIn(Workspace):
         with self.lock:
             self.triggers[trigger_id] = Trigger(user, self.clock.monotonic())
 
-    def close_modal(self, user: str, *, clear: bool = False) -> None:
-        """The modal ``user`` sees closes its top view (``clear``: all of them), as after an
-        empty answer to a submission (``response_action: clear``)."""
+    def answer_submission(self, user: str, answer: object) -> None:
+        """Do with ``user``'s modal what Slack does with the app's answer to its submission
+        (``views.answer_submission``): close it, keep it open, update it or push a view."""
         changes: list[SlackChange] = []
         with self.lock:
-            stack = self.open_modals.get(user, [])
-            if stack:
-                closed = stack[:] if clear else [stack[-1]]
-                del stack[len(stack) - len(closed) :]
-                changes = [SlackChange("modal_closed", user, v["hash"], v) for v in closed]
+            views.answer_submission(self, user, answer, changes)
         self.publish(changes)
 
     # -- Socket Mode ----------------------------------------------------------------------------

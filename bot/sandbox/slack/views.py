@@ -40,6 +40,7 @@ from bot.sandbox.slack.web_api import Method
 from bot.sandbox.slack.workspace import Workspace
 
 TRIGGER_SECONDS = 3.0  # how long a trigger_id may open a modal
+MAX_VIEW_STACK = 3  # views a modal may hold (views.push beyond: push_limit_reached)
 
 
 def views_publish(
@@ -89,6 +90,39 @@ def views_update(
                 changes.append(SlackChange("modal", user, view["hash"], copy.deepcopy(view)))
                 return {"ok": True, "view": copy.deepcopy(view)}
     raise ApiError("not_found")
+
+
+def answer_submission(ws: Workspace, user: str, answer: object, changes: list[SlackChange]) -> None:
+    """What Slack does with an app's answer to a ``view_submission`` of ``user``'s modal.
+
+    No ``response_action`` (an empty 200) closes the submitted view, ``clear`` all of them;
+    ``errors`` keeps it open, the errors beside its fields; ``update`` replaces it and
+    ``push`` stacks a new view on it (at most 3), each checked like ``views.open``'s.
+    """
+    stack = ws.open_modals.get(user) or []
+    body = answer if isinstance(answer, dict) else {}
+    action = body.get("response_action")
+    if not stack or action == "errors":
+        return
+    if action in ("update", "push"):
+        raw = body.get("view")
+        problems = modal_view_problems(raw)
+        if problems:
+            raise ApiError("invalid_arguments", problems)
+        assert isinstance(raw, dict)
+        if action == "update":
+            stack[-1] = view = _stored_view(ws, raw, "modal", stack[-1])
+        else:
+            if len(stack) >= MAX_VIEW_STACK:
+                raise ApiError("push_limit_reached")
+            view = _stored_view(ws, raw, "modal", None)
+            view.update(root_view_id=stack[0]["id"], previous_view_id=stack[-1]["id"])
+            stack.append(view)
+        changes.append(SlackChange("modal", user, view["hash"], copy.deepcopy(view)))
+        return
+    closed = stack[:] if action == "clear" else stack[-1:]
+    del stack[len(stack) - len(closed) :]
+    changes.extend(SlackChange("modal_closed", user, v["hash"], copy.deepcopy(v)) for v in closed)
 
 
 def _view_param(

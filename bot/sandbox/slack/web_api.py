@@ -27,6 +27,7 @@ from bot.sandbox.slack.model import (
     TEAM_NAME,
     ApiError,
     Channel,
+    Message,
     SlackChange,
     content_of,
     im_channel_id,
@@ -60,12 +61,7 @@ def chat_post_message(
     channel = _postable(ws, params.get("channel"))
     content = content_of(params)
     message = ws.post(channel, content, optional_str(params.get("thread_ts")), changes)
-    return {
-        "ok": True,
-        "channel": channel.id,
-        "ts": message.ts,
-        "message": message.render(extras=False),
-    }
+    return _message_answer(channel, message)
 
 
 def chat_update(
@@ -76,13 +72,7 @@ def chat_update(
     keep_blocks = "blocks" not in params
     content = content_of(params, previous_blocks=message.blocks if keep_blocks else None)
     ws.edit(message, content, keep_blocks, changes)
-    return {
-        "ok": True,
-        "channel": channel.id,
-        "ts": message.ts,
-        "text": message.text,
-        "message": message.render(extras=False),
-    }
+    return _message_answer(channel, message, text=message.text)
 
 
 def chat_delete(
@@ -191,6 +181,17 @@ def apps_connections_open(
     ws.socket_tickets.add(ticket)
     # Slack's shape: wss://wss-primary.slack.com/link/?ticket=…&app_id=…
     return {"ok": True, "url": f"{ws.socket_mode_url}/link/?ticket={ticket}&app_id={APP_ID}"}
+
+
+def _message_answer(channel: Channel, message: Message, **extra: Any) -> dict[str, Any]:
+    """What chat.postMessage and chat.update answer: where, which, and the message."""
+    return {
+        "ok": True,
+        "channel": channel.id,
+        "ts": message.ts,
+        **extra,
+        "message": message.render(extras=False),
+    }
 
 
 def _postable(ws: Workspace, reference: object) -> Channel:
