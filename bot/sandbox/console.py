@@ -25,6 +25,7 @@ HELP = """Console commands:
   labels <pr>             the PR's labels on GitHub
   services                ECS services (ACTIVE and DRAINING)
   jobs                    recent jobs (the audit log)
+  check-config            showtime-bot check-config --live with the bot's settings
   push <pr> [<login>]     push a new commit to the PR: GitHub tells the bot (webhook), which
                           rolls a running environment forward (login: maintainer, contributor)
   label <pr> start|stop [<login>]  add the 🎪 ⚡ trigger-start / 🛑 trigger-stop label on GitHub
@@ -196,6 +197,8 @@ class Console:
                 self._services()
             elif head == "jobs":
                 self._jobs()
+            elif head == "check-config":
+                self._check_config()
             elif head == "push":
                 self._push(int(words[1]), words[2] if len(words) > 2 else MAINTAINER_LOGIN, wait)
             elif head == "label":
@@ -372,6 +375,14 @@ class Console:
             self.say(
                 f"   {job.correlation_id} {job.kind:<8} #{job.pr} {job.state.value:<9} {(job.outcome or job.step or '')[:70]}"
             )
+
+    def _check_config(self) -> None:
+        """What Slack, GitHub and AWS (the stand-ins) say of the bot's settings (SPEC §17)."""
+        result = self.sandbox.check_config()
+        for line in (result.stdout + result.stderr).splitlines():
+            self.say(f"   {line}")
+        if result.returncode != 0:
+            self.fail(f"check-config --live exited {result.returncode}")
 
     def _image(self, pr: int, *, missing: bool) -> None:
         head = self.sandbox.github.head_sha(pr)
