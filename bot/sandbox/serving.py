@@ -1,9 +1,12 @@
-"""A stand-in's WSGI app served on loopback by werkzeug's threaded server, quietly.
+"""A stand-in's WSGI app served on loopback, in a background thread.
 
 The Slack and GitHub stand-ins route with ``werkzeug.routing`` and answer with
-``werkzeug.wrappers``; this module is the HTTP side they share: start on a free port,
-stop quickly, keep-alive connections, and no request lines on stderr (werkzeug's own
-logger prints one per request unless told otherwise).
+``werkzeug.wrappers``; this module is the HTTP side they share. It serves them with
+waitress (the bot's own production server) rather than werkzeug's development server,
+because that one ends every connection after one answer ("Connection: close"): PyGithub and
+slack_sdk keep connections alive, as they do against the real services, and a stand-in that
+refuses them made each call about three times slower and opened a new TCP connection for
+every request a benchmark makes.
 """
 
 from __future__ import annotations
@@ -12,28 +15,18 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from waitress import wasyncore
+from waitress.server import create_server
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
 logger = logging.getLogger(__name__)
 
-# serve_forever notices shutdown() between polls: short polls make stop() quick.
-POLL_SECONDS = 0.05
-
-
-class _QuietHandler(WSGIRequestHandler):
-    # HTTP/1.1 so keep-alive clients (PyGithub, slack_sdk, requests) reuse connections;
-    # idle ones are dropped after ``timeout``.
-    protocol_version = "HTTP/1.1"
-    timeout = 30
-    # Headers and body go out as two writes: without this, Nagle's algorithm and the
-    # client's delayed ACK add 40 ms to many answers.
-    disable_nagle_algorithm = True
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        logger.debug("%s " + message.rstrip(), self.address_string(), *args)
+# Requests answered at once: the bot runs up to SHOWTIME_JOB_WORKERS jobs that may all call a
+# stand-in together (benchmarks put 50 deploys in flight); more wait in waitress's queue.
+THREADS = 64
+CONNECTIONS = 1000  # keep-alive connections held at once (PyGithub keeps one per client)
 
 
 class LoopbackServer:
@@ -46,8 +39,10 @@ class LoopbackServer:
         self._name = name
         self._host = host
         self._port = port
-        self._server: BaseWSGIServer | None = None
+        self._server: Any = None
+        self._sockets: dict[int, Any] = {}  # waitress's socket map: the server and connections
         self._thread: threading.Thread | None = None
+        self._closing = threading.Event()
 
     @property
     def running(self) -> bool:
@@ -58,26 +53,25 @@ class LoopbackServer:
         """``http://127.0.0.1:<port>`` (no trailing slash)."""
         if self._server is None:
             raise RuntimeError(f"the {self._name} is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://{self._host}:{self._server.effective_port}"
 
     def start(self, port: int | None = None) -> str:
         """Serve (once; a second call changes nothing) and return the URL."""
         if self._server is None:
-            server = make_server(
-                self._host,
-                self._port if port is None else port,
+            self._closing.clear()
+            self._sockets = {}
+            self._server = create_server(
                 self._app,
-                threaded=True,
-                request_handler=_QuietHandler,
+                map=self._sockets,
+                host=self._host,
+                port=self._port if port is None else port,
+                threads=THREADS,
+                connection_limit=CONNECTIONS,
+                channel_timeout=30,  # an idle keep-alive connection is closed after this
+                asyncore_use_poll=True,  # select() stops at 1024 descriptors
+                ident=self._name,
             )
-            self._server = server
-            self._thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": POLL_SECONDS},
-                name=self._name,
-                daemon=True,
-            )
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
             self._thread.start()
             logger.info("%s serving on %s", self._name, self.url)
         return self.url
@@ -86,8 +80,22 @@ class LoopbackServer:
         server, self._server = self._server, None
         if server is None:
             return
-        server.shutdown()
-        server.server_close()
+        self._closing.set()
+        # waitress has no stop(): its loop ends once every socket is closed, kept-alive
+        # connections included (a stopped stand-in answers nobody, as a stopped service).
+        # Closed from inside the loop, woken through its trigger: at once, and no socket is
+        # closed under a poll() in another thread.
+        sockets = self._sockets
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(sockets))
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._thread = None
+        server.task_dispatcher.shutdown()
+
+    def _run(self) -> None:
+        server = self._server
+        try:
+            server.run()
+        except (OSError, ValueError):
+            if not self._closing.is_set():
+                raise

@@ -146,7 +146,7 @@ class GitHubApp:
 
     def answer(self, request: Request) -> Answer:
         # Route on the path as sent: "%2F" inside a label name is not a path separator.
-        target = str(request.environ.get("RAW_URI") or request.full_path)
+        target = str(request.environ.get("REQUEST_URI") or request.full_path)
         path, _, query_string = target.partition("?")
         method = request.method
         template, params = self._match(path)
