@@ -21,7 +21,7 @@ from moto.server import ThreadedMotoServer
 from bot.__main__ import main
 from bot.sandbox.aws import FAKE_KEY, EcsStandIn, start_server
 from bot.sandbox.github import GitHubStandIn
-from bot.sandbox.harness import SANDBOX_EXECUTION_ROLE, SANDBOX_LOG_GROUP, Sandbox
+from bot.sandbox.harness import SANDBOX_EXECUTION_ROLE, SANDBOX_LOG_GROUP, Sandbox, free_port
 from bot.sandbox.slack import SlackStandIn
 from bot.sandbox.socket_mode import SocketModeStandIn
 
@@ -193,6 +193,22 @@ def test_a_missing_log_group_and_execution_role_are_named(
     log_group, role = failures(lines)
     assert f"log group {SANDBOX_LOG_GROUP} does not exist in {REGION} — create it" in log_group
     assert f"execution role {SANDBOX_EXECUTION_ROLE} does not exist" in role
+
+
+def test_services_that_cannot_be_reached_are_named_not_tracebacks(
+    live: Live, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    status, lines = check(
+        live, monkeypatch, capsys, SLACK_API_URL=f"{closed}/api/", GITHUB_API_URL=closed
+    )
+
+    assert status == 2
+    slack, github = failures(lines)
+    assert slack.startswith("✗ Slack: could not reach 127.0.0.1:") and "SLACK_API_URL" in slack
+    assert github.startswith("✗ GitHub: could not reach http://127.0.0.1:")
+    assert "GITHUB_API_URL" in github
+    assert any(line.startswith("✓ AWS") for line in lines)
 
 
 def test_a_classic_token_without_the_repo_scope_fails_each_permission(
