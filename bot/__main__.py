@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.config import Need, load_settings
+from bot.config import Need, Settings, load_settings
 from bot.errors import ConfigurationError
 from bot.logs import setup_logging
 
@@ -42,7 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     jobs = sub.add_parser("jobs", help="print recent jobs from the job store (the audit log)")
     jobs.add_argument("--limit", type=int, default=30)
     jobs.add_argument("--pr", type=int, default=None)
-    sub.add_parser("check-config", help="check the settings 'serve' needs and exit")
+    check = sub.add_parser("check-config", help="check the settings 'serve' needs and exit")
+    check.add_argument(
+        "--live",
+        action="store_true",
+        help="also call Slack, GitHub and AWS with them: one line per check, exit 2 on any ✗",
+    )
     return parser
 
 
@@ -71,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(SERVE_NEEDS)
         if command == "check-config":
             print("configuration OK for 'serve'")
-            return 0
+            return _check_live(settings) if args.live else 0
         setup_logging(settings.log_level, settings.log_format)
         from bot.server import serve
         from bot.wiring import build_bot
@@ -87,6 +92,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.next_action:
             print(f"  → {exc.next_action}", file=sys.stderr)
         return 2
+
+
+def _check_live(settings: Settings) -> int:
+    """SPEC §17: what Slack, GitHub and AWS say of these settings; 2 if anything fails."""
+    from bot.preflight import report, run_checks
+
+    checks = run_checks(settings)
+    for line in report(settings, checks):
+        print(line)
+    failures = sum(not check.ok for check in checks)
+    print(f"{failures} check(s) failed" if failures else "all live checks passed")
+    return 2 if failures else 0
 
 
 def _jobs(limit: int, pr: int | None) -> int:

@@ -12,7 +12,7 @@ import contextlib
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -24,6 +24,37 @@ from bot.errors import ConfigurationError
 CommaList = Annotated[list[str], NoDecode]
 
 BUNDLED_TASK_DEFINITION = Path(__file__).parent / "data" / "task-definition.json"
+
+
+class GitHubPermission(NamedTuple):
+    """A permission the bot's GitHub token or App needs, named as GitHub's settings name it."""
+
+    name: str  # as a fine-grained token's or an App's settings page shows it
+    access: Literal["read", "write"]
+    app_key: str  # its key in an App installation's ``permissions``
+    only_with: str | None = None  # needed only while this setting is on
+
+    def __str__(self) -> str:
+        when = f" (when {self.only_with} is on)" if self.only_with else ""
+        return f"{self.name}: {self.access}{when}"
+
+
+# The one list of what the bot needs on GitHub: check-config --live checks it, and the README
+# and .env.example say it in these words (``github_permissions_text``).
+GITHUB_PERMISSIONS = (
+    GitHubPermission("Issues", "write", "issues"),  # labels, label definitions, comments
+    GitHubPermission("Pull requests", "read", "pull_requests"),  # a PR, its head and commits
+    GitHubPermission("Deployments", "write", "deployments", "SHOWTIME_GITHUB_DEPLOYMENTS"),
+    GitHubPermission("Metadata", "read", "metadata"),  # the repository, collaborators' roles
+)
+# A classic token grants all of them with either scope (public_repo: public repositories).
+CLASSIC_TOKEN_SCOPES = ("repo", "public_repo")
+
+
+def github_permissions_text() -> str:
+    """``Issues: write, Pull requests: read, Deployments: write (when …), Metadata: read``."""
+    return ", ".join(str(permission) for permission in GITHUB_PERMISSIONS)
+
 
 # What each variable is for; used in error messages and the README.
 MEANINGS: dict[str, str] = {

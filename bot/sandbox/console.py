@@ -382,6 +382,15 @@ class Console:
                 f"   {job.correlation_id} {job.kind:<8} #{job.pr} {job.state.value:<9} {(job.outcome or job.step or '')[:70]}"
             )
 
+    @console_command("check-config", "showtime-bot check-config --live with the bot's settings")
+    def _check_config(self, args: list[str], wait: bool) -> None:
+        """What Slack, GitHub and AWS (the stand-ins) say of the bot's settings (SPEC §17)."""
+        result = self.sandbox.check_config()
+        for line in (result.stdout + result.stderr).splitlines():
+            self.say(f"   {line}")
+        if result.returncode != 0:
+            self.fail(f"check-config --live exited {result.returncode}")
+
     @console_command(
         "push <pr> [<login>]",
         "push a new commit to the PR: GitHub tells the bot (webhook), which\n"

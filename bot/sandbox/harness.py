@@ -23,10 +23,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs
 from urllib.request import Request, urlopen
 
+from bot.adapters.ecs import new_session
 from bot.adapters.store import SqlJobStore
 from bot.orchestrator.github_events import delivery_keys
 from bot.orchestrator.jobs import Job
@@ -41,6 +42,9 @@ MAINTAINER_LOGIN = "maintainer"  # the sandbox maintainer on GitHub (write acces
 CONTRIBUTOR_LOGIN = "contributor"  # an outside contributor (read access)
 
 BOT_START_TIMEOUT = 30.0
+# Named by the bundled task definition; an operator creates both before the first deploy.
+SANDBOX_LOG_GROUP = "/ecs/superset-ci"
+SANDBOX_EXECUTION_ROLE = "ecsTaskExecutionRole"
 
 
 def free_port() -> int:
@@ -119,6 +123,7 @@ class Sandbox:
         urlopen(Request(f"{self.aws_url}/moto-api/reset", method="POST"), timeout=10).close()
         self.ecs.install()
         self.network = self.ecs.setup_network(endpoint_url=self.aws_url)
+        self._prepare_account(self.network.region)
         self.start_bot()
         self.requester = SlackRequester(
             f"http://127.0.0.1:{self.port}/slack/events", self.signing_secret, self.slack
@@ -127,6 +132,49 @@ class Sandbox:
             f"http://127.0.0.1:{self.port}/github/webhook", self.webhook_secret, self.github
         )
         return self
+
+    def _prepare_account(self, region: str) -> None:
+        """What an operator makes before the first deploy, besides the network (SPEC §17):
+        the template's log group and its execution role."""
+        session = new_session()
+
+        def client(service: Literal["logs", "iam"]) -> Any:
+            return session.client(
+                service,
+                region_name=region,
+                endpoint_url=self.aws_url,
+                aws_access_key_id=FAKE_KEY,
+                aws_secret_access_key=FAKE_KEY,
+            )
+
+        client("logs").create_log_group(logGroupName=SANDBOX_LOG_GROUP)
+        client("iam").create_role(
+            RoleName=SANDBOX_EXECUTION_ROLE,
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )
+
+    def check_config(self) -> subprocess.CompletedProcess[str]:
+        """``showtime-bot check-config --live`` with exactly the settings the bot runs with."""
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "check-config", "--live"],
+            env=self.bot_env(),
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     def close(self) -> None:
         self.stop_bot()

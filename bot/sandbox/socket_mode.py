@@ -16,8 +16,8 @@ a ``SlackStandIn`` whose ``apps.connections.open`` hands out its URLs (each tick
 for one connection). The URLs are ``ws://``, not ``wss://``: slack_sdk's built-in client
 (the one Bolt's ``SocketModeHandler`` uses) speaks TLS to port 443 and plain websocket to
 any other port, so the same client code runs here as against Slack. Payloads come from
-``SlackRequester``'s builders, the ones HTTP-mode tests sign and POST, so both modes are
-handed the same slash commands and button presses.
+``SlackPayloads``, the ones HTTP-mode tests sign and POST, so both modes are
+handed the same slash commands and button presses (``SlackPayloads``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, TypeVar
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -40,7 +40,7 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from bot.errors import WaitTimeoutError
 from bot.sandbox.slack import APP_ID, SlackStandIn
-from bot.sandbox.slack_client import SlackRequester
+from bot.sandbox.slack_payloads import SlackPayloads
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +86,7 @@ class SocketModeStandIn:
         self._opened = 0  # greeted so far
         self._sent: dict[str, float] = {}  # envelope_id -> when it was delivered (monotonic)
         self._acks: dict[str, Ack] = {}
-        # Only its payload builders are used: nothing is signed or posted.
-        self._payloads = SlackRequester("", "unused", slack)
+        self.payloads = SlackPayloads(slack)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -136,23 +135,21 @@ class SocketModeStandIn:
     # -- Slack's side: deliveries and faults ----------------------------------------------------
 
     def slash_command(self, text: str, **fields: Any) -> str:
-        """Deliver ``/showtime {text}`` (``SlackRequester.build_slash_command``'s fields);
+        """Deliver ``/showtime {text}`` (``SlackPayloads.slash_command``'s fields);
         returns the envelope id."""
-        body = self._payloads.build_slash_command(text, **fields).body
-        payload = dict(parse_qsl(body, keep_blank_values=True))
+        payload = self.payloads.slash_command(text, **fields)
         return self.deliver("slash_commands", payload, accepts_response_payload=True)
 
     def click(self, message: Mapping[str, Any], action_id: str, **fields: Any) -> str:
         """Deliver a press of button ``action_id`` on ``message`` (a ``block_actions``
         payload); returns the envelope id."""
-        body = self._payloads.build_click(message, action_id, **fields).body
-        payload = json.loads(parse_qs(body)["payload"][0])
+        payload = self.payloads.message_action(message, action_id, **fields)
         return self.deliver("interactive", payload, accepts_response_payload=False)
 
     def app_home_opened(self, user_id: str, **fields: Any) -> str:
         """Deliver an Events API ``app_home_opened`` for ``user_id``; returns the envelope id."""
-        body = self._payloads.build_app_home_opened(user_id, **fields).body
-        return self.deliver("events_api", json.loads(body), accepts_response_payload=False)
+        envelope = self.payloads.event_callback(self.payloads.app_home_opened(user_id, **fields))
+        return self.deliver("events_api", envelope, accepts_response_payload=False)
 
     def deliver(
         self,
