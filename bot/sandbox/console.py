@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 from bot.domain.labels import TRIGGER_START, TRIGGER_STOP
+from bot.domain.smoke import Check
 from bot.sandbox.harness import MAINTAINER_LOGIN, Outcome, Sandbox
 from bot.sandbox.slack import MAINTAINER_USER_ID, SlackChange
 from bot.sandbox.webhooks import Delivery, WebhookSender
@@ -34,7 +35,9 @@ HELP = """Console commands:
   crash <pr>              the PR's head image crashes on boot (a traceback, exit code 1)
   crash-loop <pr>         its workers keep failing to boot and Superset answers 503
                           (the health check never passes; SHOWTIME_HEALTH_TIMEOUT_SECONDS)
-  fix <pr>                the image boots again (then press Retry)
+  break login|examples|sqllab|chart <pr>
+                          that part of the PR's Superset fails (the smoke check sees it)
+  fix <pr>                the image boots again (then press Retry), and its Superset works
   expect-failure          the next line is meant to fail: the script does not count it
                           (and counts it if it does not fail)
   wait <seconds>          pause (scripts)
@@ -212,6 +215,8 @@ class Console:
                 self._image(int(words[1]), missing=head == "image-missing")
             elif head in ("crash", "crash-loop", "fix"):
                 self._boot(int(words[1]), head)
+            elif head == "break":
+                self._break(Check(words[1]), int(words[2]))
             elif head == "expect-failure":
                 self.expecting_failure = True
                 return
@@ -396,7 +401,12 @@ class Console:
         else:
             self.sandbox.ecs.fix(image)
             self.sandbox.superset.healthy = True
+            self.sandbox.superset.fix(pr)
             self.say(f"   {image} boots again")
+
+    def _break(self, check: Check, pr: int) -> None:
+        self.sandbox.superset.break_check(pr, check)
+        self.say(f"   #{pr}'s Superset: {check.label} now fails (`fix {pr}` mends it)")
 
 
 def _typed_so_far() -> str:

@@ -38,13 +38,16 @@ import re
 import secrets
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from bot.domain.smoke import Check
+
+if TYPE_CHECKING:
+    from bot.sandbox.aws import TaskChange
 
 LOGIN_PATH = "/api/v1/security/login"
 CSRF_PATH = "/api/v1/security/csrf_token/"
@@ -328,20 +331,6 @@ def _handler(standin: SupersetStandIn) -> type[BaseHTTPRequestHandler]:
 # ----- the sandbox's environments ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TaskChange:
-    """What the ECS stand-in tells about one task: it runs now, or it stopped."""
-
-    running: bool
-    task_arn: str
-    address: str | None  # the address ECS gave its network interface
-    pr: int | None
-    sha: str | None
-    task_definition_arn: str
-    environment: dict[str, str] = field(repr=False)  # the app container's (has the password)
-    crash_looping: bool = False
-
-
 class SupersetFleet:
     """Every environment's Superset, each on its task's own loopback address (see above)."""
 
@@ -380,6 +369,7 @@ class SupersetFleet:
         password = change.environment.get("ADMIN_PASSWORD") or "admin"
         examples = change.environment.get("SUPERSET_LOAD_EXAMPLES", "").lower() == "yes"
         pr = change.pr
+        self.stop_serving(change.address)  # a task that ran there before (a restart)
         server = SupersetStandIn(
             change.address,
             self.port,
@@ -389,7 +379,6 @@ class SupersetFleet:
             fleet_healthy=lambda: self.healthy,
         )
         server.crash_looping = change.crash_looping
-        self.stop_serving(change.address)
         server.start()
         with self._lock:
             self._servers[change.address] = server
@@ -438,13 +427,3 @@ def _port_free_everywhere() -> int:
     with socket.socket() as sock:
         sock.bind(("0.0.0.0", 0))
         return int(sock.getsockname()[1])
-
-
-def loopback_addresses(start: int = 2) -> Iterable[str]:
-    """127.0.0.2, 127.0.0.3, … — Linux routes all of 127/8 to the loopback interface."""
-    n = start
-    while True:
-        last = n & 255
-        if last not in (0, 255):
-            yield f"127.{(n >> 16) & 255}.{(n >> 8) & 255}.{last}"
-        n += 1
