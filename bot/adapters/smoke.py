@@ -74,9 +74,6 @@ _EXAMPLES_QUERY = (
 _DASHBOARDS_QUERY = "(columns:!(id),page_size:1)"
 _CHARTS_QUERY = f"(columns:!(id,slice_name),page_size:{CHARTS_TRIED})"
 
-# A fresh HTTP session for each round of checks (benchmarks count through their own).
-SessionFactory = Callable[[], requests.Session]
-
 
 class HttpSmokeCheck:
     """``SmokeCheckPort`` over HTTP, waiting on ``clock`` (tests: a FakeClock)."""
@@ -88,13 +85,11 @@ class HttpSmokeCheck:
         *,
         request_seconds: float = REQUEST_SECONDS,
         retry_seconds: float = RETRY_SECONDS,
-        session: SessionFactory = requests.Session,
     ) -> None:
         self._timeout = settings.showtime_smoke_timeout_seconds
         self._clock = clock
         self._request_seconds = request_seconds
         self._retry_seconds = retry_seconds
-        self._session = session
 
     def wait_usable(
         self,
@@ -105,8 +100,11 @@ class HttpSmokeCheck:
         examples: bool,
         progress: Progress = no_progress,
     ) -> SmokeReport:
-        """Run ``checks`` until they all pass or the timeout is over; the latest report."""
-        asked = tuple(check for check in Check if check in checks)
+        """Run ``checks`` until they all pass or the timeout is over; the latest report.
+
+        As in SHOWTIME_SMOKE_CHECKS, any check implies the login (they all need its session).
+        """
+        asked = tuple(c for c in Check if c in checks or (checks and c is Check.LOGIN))
         skipped = () if examples else tuple(c for c in asked if c.needs_examples)
         run = tuple(check for check in asked if check not in skipped)
         if not run:
@@ -144,7 +142,7 @@ class HttpSmokeCheck:
         def timeout() -> float:
             return min(self._request_seconds, max(wait.remaining, LAST_LOOK_SECONDS))
 
-        with _Round(base, self._session(), timeout, found) as looking:
+        with _Round(base, requests.Session(), timeout, found) as looking:
             results = {Check.LOGIN: looking.result(Check.LOGIN, lambda: looking.login(login))}
             if not results[Check.LOGIN].ok:
                 return results  # nothing else can be looked at without a session

@@ -153,10 +153,6 @@ class SupersetStandIn:
         with self._lock:
             self._overrides[path] = Override(status, dict(headers or {}), delay)
 
-    def clear_overrides(self) -> None:
-        with self._lock:
-            self._overrides.clear()
-
     def failing(self) -> set[Check]:
         """The checks that fail now: this environment's and its PR's (the fleet's)."""
         return self.broken | self._faults()
@@ -416,10 +412,6 @@ class SupersetFleet:
         """Address → the task whose Superset answers there."""
         with self._lock:
             return dict(self._who)
-
-    def of_pr(self, pr: int) -> list[SupersetStandIn]:
-        with self._lock:
-            return [self._servers[a] for a, who in self._who.items() if who.pr == pr]
 
 
 def _port_free_everywhere() -> int:

@@ -22,6 +22,7 @@ from bot.sandbox.superset import Chart, SupersetStandIn
 
 PASSWORD = "sandbox-password-for-the-smoke-tests"
 LOGIN = AdminLogin("admin", PASSWORD, generated=True, examples=True)
+LOGIN_WRONG = AdminLogin("admin", "wrong", generated=True, examples=True)
 EVERYTHING = (Check.LOGIN, Check.EXAMPLES, Check.SQLLAB, Check.CHART)
 
 
@@ -161,13 +162,21 @@ def test_sql_lab_alone_still_finds_the_examples_database(
     ]
 
 
+def test_any_check_implies_the_login(superset: SupersetStandIn, clock: ScriptedClock) -> None:
+    report = check(superset, clock, timeout=0.5, checks=(Check.CHART,), login=LOGIN_WRONG)
+
+    assert not report.login_ok
+    assert report.problem() == "Login failed: HTTP 401 from /api/v1/security/login"
+    assert [r.check for r in report.results] == [Check.LOGIN, Check.CHART]
+
+
 # ----- each check failing -----------------------------------------------------------------
 
 
 def test_a_refused_login_fails_the_login_and_asks_nothing_else(
     superset: SupersetStandIn, clock: ScriptedClock
 ) -> None:
-    report = check(superset, clock, timeout=30, login=AdminLogin("admin", "wrong", True, True))
+    report = check(superset, clock, timeout=30, login=LOGIN_WRONG)
 
     assert not report.login_ok and not report.ready
     assert report.problem() == "Login failed: HTTP 401 from /api/v1/security/login"
