@@ -18,6 +18,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.cost import LIST_PRICES, Rates
+from bot.domain.smoke import DEFAULT_CHECKS, Check, parse_checks
 from bot.domain.ttl import TTL_VALUES
 from bot.errors import ConfigurationError
 
@@ -90,6 +91,8 @@ MEANINGS: dict[str, str] = {
     "ECS_TASK_DEFINITION_FILE": "JSON task definition template",
     "ECS_TASK_ROLE_ARN": "IAM role (ARN or name) the environments' tasks get; unset = none, "
     "so PR code gets no AWS credentials",
+    "ECS_EXECUTION_ROLE_ARN": "IAM role (ARN or name) ECS pulls the image and writes the log "
+    "with; a name becomes an ARN in the bot's own account",
     "SHOWTIME_IMAGE_TEMPLATE": "image per PR and short SHA, with {pr} and {sha}",
     "SHOWTIME_ENV_PORT": "port the environment serves on",
     "SHOWTIME_HEALTH_PATH": "health check path",
@@ -97,6 +100,10 @@ MEANINGS: dict[str, str] = {
     "SHOWTIME_DRAIN_TIMEOUT_SECONDS": "longest wait for a DRAINING service to go",
     "SHOWTIME_STABLE_TIMEOUT_SECONDS": "longest wait for the service to be stable",
     "SHOWTIME_HEALTH_TIMEOUT_SECONDS": "longest wait for the health check",
+    "SHOWTIME_SMOKE_CHECKS": "what must pass before an environment is ready: comma-separated "
+    "login, examples, sqllab, chart; empty = the health check alone",
+    "SHOWTIME_SMOKE_TIMEOUT_SECONDS": "how long failing smoke checks are retried "
+    "(examples may still be loading)",
     "SHOWTIME_DEFAULT_TTL": "TTL label added when a PR has none (24h, 48h, 72h, 1w, close)",
     "SHOWTIME_SWEEP_SECONDS": "how often expired environments are looked for",
     "SHOWTIME_STALE_LOCK_MINUTES": "age after which a claim with no live job is stale",
@@ -170,6 +177,7 @@ class Settings(BaseSettings):
     ecs_assign_public_ip: Literal["ENABLED", "DISABLED"] = "ENABLED"
     ecs_task_definition_file: Path = BUNDLED_TASK_DEFINITION
     ecs_task_role_arn: str | None = None
+    ecs_execution_role_arn: str = "ecsTaskExecutionRole"
     showtime_image_template: str = "apache/superset:pr-{pr}-{sha}-ci"
     showtime_env_port: int = Field(default=8080, ge=1, le=65535)
     showtime_health_path: str = "/health"
@@ -179,6 +187,8 @@ class Settings(BaseSettings):
     showtime_drain_timeout_seconds: float = Field(default=600.0, gt=0)
     showtime_stable_timeout_seconds: float = Field(default=900.0, gt=0)
     showtime_health_timeout_seconds: float = Field(default=900.0, gt=0)
+    showtime_smoke_checks: Annotated[tuple[Check, ...], NoDecode] = parse_checks(DEFAULT_CHECKS)
+    showtime_smoke_timeout_seconds: float = Field(default=900.0, gt=0)
     showtime_default_ttl: str = "48h"
     showtime_sweep_seconds: float = Field(default=300.0, gt=0)
     showtime_stale_lock_minutes: float = Field(default=60.0, gt=0)
@@ -266,6 +276,20 @@ class Settings(BaseSettings):
                 "must be an IAM role ARN (arn:aws:iam::123456789012:role/name) or name"
             )
         return value
+
+    @field_validator("ecs_execution_role_arn")
+    @classmethod
+    def _execution_role(cls, value: str) -> str:
+        if not _ROLE.fullmatch(value):
+            raise ValueError(
+                "must be an IAM role ARN (arn:aws:iam::123456789012:role/name) or name"
+            )
+        return value
+
+    @field_validator("showtime_smoke_checks", mode="before")
+    @classmethod
+    def _smoke_checks(cls, value: object) -> object:
+        return parse_checks(value) if isinstance(value, str) else value
 
     @field_validator("showtime_default_ttl")
     @classmethod

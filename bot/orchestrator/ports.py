@@ -9,7 +9,7 @@ costs what, which AWS call sees DRAINING) to the adapter.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, Self, TypeVar
@@ -19,6 +19,7 @@ from bot.domain.cost import Size
 from bot.domain.events import LogTail, Progress
 from bot.domain.labels import LabelChange
 from bot.domain.requester import Requester
+from bot.domain.smoke import Check, SmokeReport
 from bot.orchestrator.jobs import Job
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -238,9 +239,16 @@ class EcsPort(Waits, Protocol):
         """What a new environment's task definition will ask for (the template), no AWS call."""
         ...
 
+    def admin_login(self, task_definition_arn: str) -> AdminLogin:
+        """The admin login of environments running this revision (SPEC §15), read back from
+        its ``ADMIN_PASSWORD`` (the CLI's revisions have none: ``admin``/``admin``). A
+        revision never changes, so each is described once per process."""
+        ...
+
     @write
     def deregister_task_definition(self, arn: str) -> None:
-        """A cancelled deploy's task definition goes (idempotent)."""
+        """Deregister a revision this deploy registered (a cancelled deploy's undo);
+        one already deregistered is not an error."""
         ...
 
 
@@ -261,4 +269,38 @@ class LogsPort(Waits, Protocol):
         """The last ``lines`` lines of ``task``'s log (an ARN or id the caller knows), else
         of the service's current task. Never raises and never waits: what cannot be read
         is the ``LogTail.problem`` sentence ("no log yet: …")."""
+        ...
+
+
+# ----- the smoke check (SPEC §15) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdminLogin:
+    """An environment's admin login. The password never goes into a log line, a message, a
+    label or the job store: the orchestrator keeps the task definition ARN and asks
+    ``EcsPort.admin_login`` whenever it needs the password again."""
+
+    username: str
+    password: str = field(repr=False)
+    generated: bool  # False: no ADMIN_PASSWORD, so Superset's docker default admin/admin
+    examples: bool  # the task definition sets SUPERSET_LOAD_EXAMPLES=yes
+
+
+class SmokeCheckPort(Waits, Protocol):
+    def wait_usable(
+        self,
+        url: str,
+        login: AdminLogin,
+        checks: Sequence[Check],
+        *,
+        examples: bool,
+        progress: Progress = ...,
+    ) -> SmokeReport:
+        """Run ``checks`` against the Superset at ``url`` (``http://ip:port``), retrying the
+        failing ones every 15 s until they pass or SHOWTIME_SMOKE_TIMEOUT_SECONDS is over,
+        with a ``Waiting`` event at each change and a heartbeat a minute naming the check
+        that still fails. Returns the latest results; failing checks are not an error
+        (whether that fails or degrades the deploy is the orchestrator's call). Without
+        ``examples`` the checks that look at them are skipped."""
         ...

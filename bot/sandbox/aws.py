@@ -14,8 +14,13 @@ this project fixes, so ``EcsStandIn`` patches moto's ECS request handlers:
 - ``DescribeServices`` refuses more than 10 names, like ECS.
 - A deployment starts a PENDING task (``startedBy`` = the deployment id, group
   ``service:<name>``) that runs after ``stable_seconds``, with an ENI whose public
-  IP is ``public_ip`` (the sandbox uses 127.0.0.1 so the health check reaches a
-  local stand-in Superset); then runningCount and rolloutState COMPLETED follow.
+  IP is ``public_ip`` (tests: a documentation address such as 203.0.113.10); then
+  runningCount and rolloutState COMPLETED follow. With ``loopback_addresses`` (the
+  sandbox's mode) each task gets an address of its own, 127.0.0.2, 127.0.0.3, … (Linux
+  routes all of 127/8 to loopback), public and private, and ``on_task`` listeners hear
+  when a task runs and when it stops (``TaskChange``: its address, PR, SHA, task
+  definition and the app container's environment) — the sandbox's Superset fleet
+  starts and stops that environment's own Superset there.
   ``UpdateService(forceNewDeployment)`` starts a new deployment the same way and
   stops the old deployment's task once the new one runs (moto starts no tasks).
 - A task whose image was marked missing stops with ECS's ``CannotPullContainerError``
@@ -55,7 +60,7 @@ import random
 import threading
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -204,6 +209,23 @@ class _Fault:
 
 
 @dataclass(frozen=True)
+class TaskChange:
+    """A task started running, or stopped: what an environment's stand-in Superset needs."""
+
+    running: bool
+    task_arn: str
+    address: str | None  # the address its network interface has (public, else private)
+    pr: int | None
+    sha: str | None
+    task_definition_arn: str
+    environment: dict[str, str] = field(repr=False)  # the app container's: has the password
+    crash_looping: bool = False  # its workers keep failing: Superset answers 503
+
+
+TaskListener = Callable[[TaskChange], None]
+
+
+@dataclass(frozen=True)
 class Network:
     """What ``setup_network`` created, and the settings that point the bot at it."""
 
@@ -234,6 +256,7 @@ class EcsStandIn:
         stable_seconds: float = 3.0,
         public_ip: str | None = None,
         private_ip: str | None = None,
+        loopback_addresses: bool = False,
         seed: int | None = None,
     ) -> None:
         self.clock = clock
@@ -252,6 +275,10 @@ class EcsStandIn:
         self._throttle: dict[str, float] = {}
         self._faults: dict[str, deque[_Fault]] = {}
         self._patches: list[tuple[type, str, object]] = []
+        self._loopback = loopback_addresses
+        self._addresses = iter(loopback_addresses_from())
+        self._listeners: list[TaskListener] = []
+        self._changes: list[TaskChange] = []  # told to the listeners once the lock is free
 
     # ----- lifecycle ------------------------------------------------------
 
@@ -314,6 +341,31 @@ class EcsStandIn:
 
     # ----- knobs for tests and the sandbox ---------------------------------
 
+    def on_task(self, listener: TaskListener) -> Callable[[], None]:
+        """Call ``listener`` when a task starts running or stops; returns the unsubscribe.
+
+        Listeners run on the request thread that moved the task, after the stand-in's lock
+        is released and before that request is answered: a caller that sees a task RUNNING
+        finds whatever the listener started already there.
+        """
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _tell(self) -> None:
+        with self._lock:
+            changes, self._changes = self._changes, []
+            listeners = list(self._listeners)
+        for change in changes:
+            for listener in listeners:
+                listener(change)
+
     def reset(self) -> None:
         """Forget the call counts (e.g. after setting up a scenario)."""
         with self._lock:
@@ -350,9 +402,13 @@ class EcsStandIn:
         with self._lock:
             self._tick()
             written = self._task_logs.get(task_arn)
-            if written is None or written.stream not in written.group.streams:
-                return []
-            return [e.message for e in written.group.streams[written.stream].events]
+            lines = (
+                [e.message for e in written.group.streams[written.stream].events]
+                if written is not None and written.stream in written.group.streams
+                else []
+            )
+        self._tell()
+        return lines
 
     def throttle(self, operation: str, probability: float) -> None:
         """Answer ``operation`` (e.g. "DescribeServices") with throttling this often."""
@@ -410,6 +466,12 @@ class EcsStandIn:
         self, original: Callable[[BaseResponse], Any], protocol: str
     ) -> Callable[[BaseResponse], Any]:
         def call_action(response: BaseResponse) -> Any:
+            try:
+                return answer(response)
+            finally:
+                self._tell()
+
+        def answer(response: BaseResponse) -> Any:
             action = response._get_action()
             if INSPECTION_AGENT in str(response.headers.get("User-Agent", "")):
                 # Set-up and inspection by tests, the sandbox console or benchmarks: not
@@ -622,6 +684,7 @@ class EcsStandIn:
                 self._write_log(record, task, when, now, crash)
             if image is None and (crash is None or crash[0] == "loop"):
                 task.status = "RUNNING"
+                self._changed(record, task, running=True, crash_looping=crash is not None)
             else:
                 if image is not None:
                     self._stop(record, task, _pull_error(image), "TaskFailedToStart", when, now)
@@ -785,7 +848,11 @@ class EcsStandIn:
         task.status = "PENDING"
         task.created_at = self.clock.now()  # type: ignore[attr-defined]
         eni = _eni(task, backend)
-        if eni is not None:
+        if eni is not None and self._loopback:
+            address = next(self._addresses)  # the environment's own: public and private
+            eni.private_ip_address = address
+            eni.public_ip = address
+        elif eni is not None:
             vpc = (network or {}).get("awsvpcConfiguration") or {}
             if vpc.get("assignPublicIp") == "ENABLED":
                 eni.public_ip = self.public_ip or f"203.0.113.{self._random.randint(1, 254)}"
@@ -806,6 +873,8 @@ class EcsStandIn:
         now: float | None = None,
     ) -> None:
         current = self.clock.monotonic() if now is None else now
+        if task.status == "RUNNING":
+            self._changed(record, task, running=False)
         task.status = "STOPPED"
         task.desired_status = "STOPPED"
         task.stopped_reason = reason
@@ -820,6 +889,32 @@ class EcsStandIn:
             ec2_backends[record.backend.account_id][
                 record.backend.region_name
             ].delete_network_interface(eni.id)
+
+    def _changed(
+        self, record: _Record, task: _ServiceTask, *, running: bool, crash_looping: bool = False
+    ) -> None:
+        """Queue what the ``on_task`` listeners hear (told once the lock is released)."""
+        eni = _eni(task, record.backend)
+        address = (eni.public_ip or eni.private_ip_address) if eni is not None else None
+        tags = {tag.get("key"): tag.get("value") for tag in record.service.tags or []}
+        definition = record.backend.describe_task_definition(task.task_definition_arn)
+        app: dict[str, Any] = definition.container_definitions[0]
+        environment = {
+            str(e.get("name")): str(e.get("value", "")) for e in app.get("environment") or []
+        }
+        pr = tags.get("pr")
+        self._changes.append(
+            TaskChange(
+                running=running,
+                task_arn=task.task_arn,
+                address=str(address) if address else None,
+                pr=int(pr) if pr and str(pr).isdigit() else None,
+                sha=tags.get("sha"),
+                task_definition_arn=str(task.task_definition_arn),
+                environment=environment,
+                crash_looping=crash_looping,
+            )
+        )
 
     def _task_of(self, arn: str) -> _ServiceTask | None:
         for record in self._records:
@@ -873,6 +968,16 @@ class EcsStandIn:
     def _wall(self, when: float, now: float) -> datetime:
         """Wall-clock time of monotonic instant ``when`` (ticks are lazy, so it may be past)."""
         return self.clock.now() - timedelta(seconds=max(now - when, 0.0))
+
+
+def loopback_addresses_from(start: int = 2) -> Iterator[str]:
+    """127.0.0.2, 127.0.0.3, … — Linux routes all of 127/8 to the loopback interface."""
+    n = start
+    while True:
+        last = n & 255
+        if last not in (0, 255):
+            yield f"127.{(n >> 16) & 255}.{(n >> 8) & 255}.{last}"
+        n += 1
 
 
 def _bind(
@@ -996,5 +1101,6 @@ __all__ = [
     "NOT_IDEMPOTENT",
     "EcsStandIn",
     "Network",
+    "TaskChange",
     "start_server",
 ]

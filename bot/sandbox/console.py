@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bot.domain.labels import TRIGGER_START, TRIGGER_STOP
+from bot.domain.smoke import Check
 from bot.sandbox.harness import MAINTAINER_LOGIN, Outcome, Sandbox
 from bot.sandbox.slack import MAINTAINER_USER_ID, SlackChange
 from bot.sandbox.webhooks import Delivery, WebhookSender
@@ -482,12 +483,23 @@ class Console:
         self.sandbox.superset.healthy = False
         self.say(f"   {image} now crash-loops; the stand-in Superset answers 503")
 
-    @console_command("fix <pr>", "the image boots again (then press Retry)")
+    @console_command("fix <pr>", "the image boots again (then press Retry), and its Superset works")
     def _fix(self, args: list[str], wait: bool) -> None:
-        image = self._image_of(int(args[0]))
+        pr = int(args[0])
+        image = self._image_of(pr)
         self.sandbox.ecs.fix(image)
         self.sandbox.superset.healthy = True
+        self.sandbox.superset.fix(pr)
         self.say(f"   {image} boots again")
+
+    @console_command(
+        "break login|examples|sqllab|chart <pr>",
+        "that part of the PR's Superset fails (the smoke check sees it)",
+    )
+    def _break(self, args: list[str], wait: bool) -> None:
+        check, pr = Check(args[0]), int(args[1])
+        self.sandbox.superset.break_check(pr, check)
+        self.say(f"   #{pr}'s Superset: {check.label} now fails (`fix {pr}` mends it)")
 
     def _image_of(self, pr: int) -> str:
         return f"apache/superset:pr-{pr}-{self.sandbox.github.head_sha(pr)[:7]}-ci"
@@ -521,6 +533,10 @@ def _url_of(shown_on: dict[str, Any], action_id: str, value: str) -> str | None:
                 url = element.get("url")
                 return str(url) if url else None
     return None
+
+    def _break(self, check: Check, pr: int) -> None:
+        self.sandbox.superset.break_check(pr, check)
+        self.say(f"   #{pr}'s Superset: {check.label} now fails (`fix {pr}` mends it)")
 
 
 def _typed_so_far() -> str:

@@ -35,7 +35,7 @@ from bot.sandbox.aws import FAKE_KEY, EcsStandIn, Network, known_services, start
 from bot.sandbox.github import GitHubStandIn, seed_sandbox
 from bot.sandbox.slack import DEFAULT_CHANNEL, MAINTAINER_USER_ID, SlackStandIn
 from bot.sandbox.slack_client import Response, SlackRequester
-from bot.sandbox.superset import SupersetStandIn
+from bot.sandbox.superset import SupersetFleet
 from bot.sandbox.webhooks import Delivery, WebhookSender
 
 MAINTAINER_LOGIN = "maintainer"  # the sandbox maintainer on GitHub (write access)
@@ -93,10 +93,13 @@ class Sandbox:
         self.webhook_secret = secrets.token_hex(16)
         self.slack = SlackStandIn()
         self.github = GitHubStandIn()
-        self.superset = SupersetStandIn()
+        # Every environment is a Superset of its own: the ECS stand-in gives each task its
+        # own loopback address, where the fleet serves that task's Superset (its password).
+        self.superset = SupersetFleet()
         self.ecs = EcsStandIn(
-            drain_seconds=drain_seconds, stable_seconds=stable_seconds, public_ip="127.0.0.1"
+            drain_seconds=drain_seconds, stable_seconds=stable_seconds, loopback_addresses=True
         )
+        self.ecs.on_task(self.superset.task_changed)
         self.poll_seconds = poll_seconds
         self.extra_env = dict(env or {})
         self.allowed_users = allowed_users

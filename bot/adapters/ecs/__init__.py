@@ -1,8 +1,10 @@
 """The ECS adapter: per-PR services on Fargate, and the DRAINING rule (SPEC §6).
 
 ``engine`` holds the rule and the ECS operations; ``calls`` is how it reaches AWS,
-``errors`` what it raises, ``taskdef`` what each environment runs; ``console``
-links people to the logs and ``logs`` reads them (CloudWatch Logs, SPEC §14).
+``errors`` what it raises, ``taskdef`` what each environment runs, ``revisions``
+registers it (with the environment's own admin password, SPEC §15) and remembers what
+each revision says; ``console`` links people to the logs and ``logs`` reads them
+(CloudWatch Logs, SPEC §14).
 Other code imports from here.
 """
 

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 CALL_ATTEMPTS = 4  # ``call`` tries this often (each with botocore's own retries) before failing
 _EC2_OPERATIONS = frozenset({"DescribeNetworkInterfaces"})
 _LOGS_OPERATIONS = frozenset({"GetLogEvents"})
+_STS_OPERATIONS = frozenset({"GetCallerIdentity"})
 
 
 def make_clients(
@@ -113,6 +114,22 @@ def make_quick_clients(
     return ecs, logs
 
 
+def make_sts_client(settings: Settings) -> Any:
+    """An STS client, for the bot's own account (GetCallerIdentity needs no IAM permission)."""
+    config = Config(
+        region_name=settings.aws_region,
+        retries={"mode": "standard", "max_attempts": 2},
+        connect_timeout=10,
+        read_timeout=30,
+    )
+    return new_session().client(
+        "sts",
+        region_name=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url or None,
+        config=config,
+    )
+
+
 def new_session() -> boto3.session.Session:
     """A boto3 session whose API models come from one loader shared by the process."""
     core = botocore.session.get_session()
@@ -142,10 +159,12 @@ class AwsCalls:
         region: str,
         poll_seconds: float,
         logs: CloudWatchLogsClient | None = None,
+        sts: Any = None,
     ) -> None:
         self._ecs = ecs
         self._ec2 = ec2
         self._logs = logs
+        self._sts = sts
         self._clock = clock
         self._cluster = cluster
         self._region = region
@@ -179,6 +198,8 @@ class AwsCalls:
             if operation in _EC2_OPERATIONS
             else self._logs
             if operation in _LOGS_OPERATIONS
+            else self._sts
+            if operation in _STS_OPERATIONS
             else self._ecs
         )
         assert client is not None, f"no client for {operation}"
@@ -237,6 +258,8 @@ class AwsCalls:
             if operation in _EC2_OPERATIONS
             else "logs"
             if operation in _LOGS_OPERATIONS
+            else "sts"
+            if operation in _STS_OPERATIONS
             else "ecs"
         )
         return EcsError(

@@ -17,7 +17,8 @@ errors (throttling, 5xx, connection trouble — also after botocore's own retrie
 gave up) are retried with backoff on that clock; permanent ones (access denied,
 unknown cluster, invalid parameters) raise ``EcsError`` at once, naming the AWS
 error code, the operation and the resource, so a misconfiguration never looks
-like a ten-minute wait. The task definition's rules are in ``taskdef``.
+like a ten-minute wait. The task definition's rules are in ``taskdef``; registering
+revisions, their admin passwords and what never changes about them in ``revisions``.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ from __future__ import annotations
 import copy
 import logging
 import re
-import threading
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any, Self
 
-from bot.adapters.ecs.calls import AwsCalls, make_clients
+from bot.adapters.ecs.calls import AwsCalls, make_clients, make_sts_client
 from bot.adapters.ecs.errors import (
     DrainTimeoutError,
     EcsError,
@@ -41,16 +42,15 @@ from bot.adapters.ecs.errors import (
     Transient,
     name_taken,
 )
-from bot.adapters.ecs.taskdef import build_task_definition, load_template
-from bot.adapters.waiting import Reason, Wait, duration
+from bot.adapters.ecs.revisions import TaskDefinitions
+from bot.adapters.waiting import Reason, Wait, WaitText, duration
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
-from bot.domain.cost import Size, parse_cpu, parse_memory
+from bot.domain.cost import Size
 from bot.domain.events import Progress, Warning, format_elapsed, no_progress
 from bot.domain.naming import parse_service_name, service_name
 from bot.domain.requester import Requester
-from bot.errors import ConfigurationError
-from bot.orchestrator.ports import Service, ServiceState
+from bot.orchestrator.ports import AdminLogin, Service, ServiceState
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -62,7 +62,6 @@ DESCRIBE_BATCH = 10  # DescribeServices accepts at most 10 services per call
 LIST_PAGE = 100  # ListServices' largest page
 MAX_CLIENT_TOKEN = 36  # CreateService's clientToken: up to 36 ASCII characters
 STOPPED_CHECK_SECONDS = 30.0  # look for stopped tasks this often even without failedTasks
-SIZE_RETRY_SECONDS = 600.0  # a task definition that could not be described is asked again after
 
 _TAG_FORBIDDEN = re.compile(r"[^\w .:/=+\-@]")
 
@@ -83,6 +82,7 @@ class EcsEngine:
         *,
         ecs_client: ECSClient | None = None,
         ec2_client: EC2Client | None = None,
+        sts_client: Any = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._settings = settings
@@ -100,11 +100,20 @@ class EcsEngine:
         )
         self._clock = clock
         self._cluster = settings.ecs_cluster
-        # Task definition ARN → its size. A registered revision is immutable, so an answer
-        # is good forever; the ones this engine registers are known without asking.
-        self._sizes: dict[str, Size] = {}
-        self._unsized: dict[str, float] = {}  # ARN → when describing it failed (monotonic)
-        self._sizes_lock = threading.Lock()
+
+        def sts() -> AwsCalls:
+            client = sts_client or make_sts_client(settings)
+            return AwsCalls(
+                ecs_client,
+                None,
+                clock,
+                cluster=settings.ecs_cluster,
+                region=settings.aws_region,
+                poll_seconds=settings.showtime_poll_seconds,
+                sts=client,
+            )
+
+        self._definitions = TaskDefinitions(settings, self._aws, clock, sts=sts)
 
     def with_clock(self, clock: Clock) -> Self:
         """This engine (same clients, same caches) waiting and retrying on ``clock``."""
@@ -245,71 +254,40 @@ class EcsEngine:
     def register_task_definition(
         self, pr: int, sha: str, description: str, progress: Progress = no_progress
     ) -> str:
-        """Register this PR's task definition revision (rules: ``taskdef``); its ARN."""
-        params, warnings = build_task_definition(
-            load_template(self._settings.ecs_task_definition_file),
-            pr=pr,
-            sha=sha,
-            image=self.image(pr, sha),
-            description=description,
-            env_port=self._settings.showtime_env_port,
-            task_role_arn=self._settings.ecs_task_role_arn,
-        )
-        for text in warnings:
-            progress(Warning(text))
-        response = self._aws.call("RegisterTaskDefinition", params["family"], **params)
-        registered = response["taskDefinition"]
-        arn: str = registered["taskDefinitionArn"]
-        size = _size_of(registered) or _size_of(params)
-        if size is not None:
-            with self._sizes_lock:
-                self._sizes[arn] = size
-        return arn
+        """Register this PR's task definition revision, with its own admin password; its ARN.
+
+        The rules of what goes in are ``taskdef``'s; the password and the cache of what
+        each revision says are ``revisions``'.
+        """
+        return self._definitions.register(pr, sha, self.image(pr, sha), description, progress)
 
     def task_sizes(self, arns: Collection[str]) -> Mapping[str, Size]:
         """CPU and memory of each task definition (``public_ip`` False: that is the service's).
 
-        One DescribeTaskDefinition per revision this process has not seen, ever: the
-        revisions this engine registered are known from registering them, so only an
-        environment made elsewhere (the superset-showtime CLI) costs a call, once. One that
-        cannot be described (no permission, deregistered) is left out and asked again after
-        ``SIZE_RETRY_SECONDS``: a cost estimate is never worth failing a listing for.
+        One DescribeTaskDefinition per revision this process has not seen, ever — shared
+        with ``admin_login``: the revisions this engine registered are known from registering
+        them, so only an environment made elsewhere (the superset-showtime CLI) costs a
+        call, once. One that cannot be described (no permission, deregistered) is left out
+        and asked again after ten minutes: a cost estimate is never worth failing a listing for.
         """
-        now = self._clock.monotonic()
-        with self._sizes_lock:
-            missing = [
-                arn
-                for arn in dict.fromkeys(arns)
-                if arn not in self._sizes
-                and now - self._unsized.get(arn, -1e18) >= SIZE_RETRY_SECONDS
-            ]
-        for arn in missing:
-            try:
-                described = (
-                    self._aws.call("DescribeTaskDefinition", arn, taskDefinition=arn).get(
-                        "taskDefinition"
-                    )
-                    or {}
-                )
-            except EcsError as exc:
-                log.warning("cannot read the size of %s (%s); no cost estimate for it", arn, exc)
-                described = {}
-            size = _size_of(described)
-            with self._sizes_lock:
-                if size is None:
-                    self._unsized[arn] = now
-                else:
-                    self._sizes[arn] = size
-        with self._sizes_lock:
-            return {arn: self._sizes[arn] for arn in arns if arn in self._sizes}
+        return self._definitions.sizes(arns)
 
     def template_size(self) -> Size | None:
         """What a new environment will ask for: the template's task-level cpu and memory."""
-        try:
-            template = load_template(self._settings.ecs_task_definition_file)
-        except ConfigurationError:
-            return None
-        return _size_of(template)
+        return self._definitions.template_size()
+
+    def admin_login(self, task_definition_arn: str) -> AdminLogin:
+        """The environment's admin login, from its revision's ``ADMIN_PASSWORD`` (SPEC §15).
+
+        No DescribeTaskDefinition for a revision this process registered; one otherwise, once
+        per process (shared with ``task_sizes``). Without ``ADMIN_PASSWORD`` (the CLI's
+        revisions): ``admin``/``admin``, ``generated`` False. ``EcsError`` when it cannot be read.
+        """
+        return self._definitions.admin_login(task_definition_arn)
+
+    def deregister_task_definition(self, arn: str) -> None:
+        """Deregister a revision (a cancelled deploy's undo); already INACTIVE is fine."""
+        self._definitions.deregister(arn)
 
     # ----- creating, updating, deleting ---------------------------------------
 
@@ -338,12 +316,21 @@ class EcsEngine:
         """
         name = service_name(pr, sha)
         tags = self._service_tags(pr, sha, requested_by, expires)
+        params = self._create_params(name, task_definition_arn, tags, client_token)
+        response = self._create_or_clear_once(name, params, progress)
+        created = response["service"]
+        # ECS may answer without the tags; the ones sent are the ones the service has.
+        return _service(created, _tags_of(created) or tags)
+
+    def _create_params(
+        self, name: str, task_definition_arn: str, tags: dict[str, str], client_token: str
+    ) -> dict[str, Any]:
         network: dict[str, Any] = {
             "subnets": list(self._settings.ecs_subnets),
             "securityGroups": list(self._settings.ecs_security_groups),
             "assignPublicIp": self._settings.ecs_assign_public_ip,
         }
-        params: dict[str, Any] = {
+        return {
             "cluster": self._cluster,
             "serviceName": name,
             "taskDefinition": task_definition_arn,
@@ -360,6 +347,11 @@ class EcsEngine:
             "propagateTags": "SERVICE",  # tasks carry pr/sha too, for cost reports
             "clientToken": _client_token(client_token),
         }
+
+    def _create_or_clear_once(
+        self, name: str, params: dict[str, Any], progress: Progress
+    ) -> dict[str, Any]:
+        """CreateService; a name ECS still calls taken is cleared, then created once more."""
         try:
             response = self._aws.call("CreateService", name, **params)
         except EcsError as exc:
@@ -384,9 +376,7 @@ class EcsEngine:
                     resource=name,
                     aws_message=again.aws_message,
                 ) from again
-        created = response["service"]
-        # ECS may answer without the tags; the ones sent are the ones the service has.
-        return _service(created, _tags_of(created) or tags)
+        return response
 
     def _service_tags(
         self, pr: int, sha: str, requested_by: Requester, expires: datetime | None
@@ -415,11 +405,6 @@ class EcsEngine:
             taskDefinition=task_definition_arn,
             forceNewDeployment=True,
         )
-
-    def deregister_task_definition(self, arn: str) -> None:
-        """Deregister a revision nobody will run (a cancelled deploy's); an already INACTIVE
-        one is left as it is."""
-        self._aws.call("DeregisterTaskDefinition", arn, taskDefinition=arn)
 
     def delete_service(self, name: str) -> bool:
         """Ask ECS to delete ``name`` (force: desired count need not be 0 first).
@@ -467,84 +452,90 @@ class EcsEngine:
         calls of a healthy start to one DescribeServices per poll.
         """
         timeout = self._settings.showtime_stable_timeout_seconds
-
-        def text(state: str, detail: str, elapsed: float, reason: Reason) -> str:
-            if reason == "first":
-                return f"waiting for {name} to start ({detail})"
-            if reason == "changed":
-                return f"{name}: {detail}, {format_elapsed(elapsed)}"
-            return f"still starting {name} ({detail}), {format_elapsed(elapsed)}"
-
-        wait = Wait(self._clock, timeout, "wait_stable", progress, text)
-        seen_stopped: set[str] = set()
-        last_stopped_check = self._clock.monotonic()
+        wait = Wait(self._clock, timeout, "wait_stable", progress, _starting_text(name))
+        stopped = _StoppedTasks(checked_at=self._clock.monotonic())
         failures = 0
         counts = "no answer from ECS yet"
-        failed_seen = 0
         # A service just created or updated cannot be stable yet: the first look waits a poll.
         wait.pause(self._aws.poll_delay(0))
         while True:
             try:
-                response = self._aws.request(
-                    "DescribeServices", name, **self._describe_params(name)
-                )
+                raw = self._describe_starting(name, wait)
             except Transient as exc:
                 failures += 1
                 log.info("waiting for %s to be stable; AWS answered %s", name, exc.error.code)
             else:
                 failures = 0
-                raw = _only_service(response, name)
-                status = (raw or {}).get("status") or ""
-                if raw is None and wait.elapsed < STOPPED_CHECK_SECONDS and not wait.expired:
-                    # ECS reads are eventually consistent: a service just created may
-                    # not be visible for a moment.
-                    wait.pause(self._aws.poll_delay(0))
-                    continue
-                if raw is None or _state_of(status, name) is not ServiceState.ACTIVE:
-                    raise EcsError(
-                        f"{name} is {status or 'gone'} while waiting for it to start — "
-                        "it was stopped by someone else",
-                        "press Retry to deploy again",
-                        operation="DescribeServices",
-                        code="ServiceNotActive",
-                        resource=name,
-                    )
-                primary = _primary_deployment(raw)
-                running = int(raw.get("runningCount") or 0)
-                desired = int(raw.get("desiredCount") or 0)
-                rollout = primary.get("rolloutState") or ""
-                if _is_stable(raw, primary):
-                    log.info("%s is stable after %s", name, format_elapsed(wait.elapsed))
-                    return
-                deployment_id = primary.get("id", "")
-                now = self._clock.monotonic()
-                failed = int(primary.get("failedTasks") or 0)
-                if deployment_id and (
-                    rollout == "FAILED"
-                    or failed > failed_seen  # only new failures are worth a look
-                    or now - last_stopped_check >= STOPPED_CHECK_SECONDS
-                ):
-                    failed_seen = failed
-                    last_stopped_check = now
-                    self._fail_if_tasks_stopped(name, deployment_id, seen_stopped)
-                if rollout == "FAILED":
-                    raise EcsError(
-                        f"ECS gave up deploying {name}: "
-                        f"{primary.get('rolloutStateReason') or 'the deployment failed'}",
-                        "check the Logs, then press Retry",
-                        operation="DescribeServices",
-                        code="DeploymentFailed",
-                        resource=name,
-                    )
-                counts = f"{running} of {desired} tasks running"
-                # PENDING until the tasks run; then the rollout's state (old tasks draining).
-                wait.observe("PENDING" if running < desired else rollout or "IN_PROGRESS", counts)
+                if raw is not None:
+                    judged = self._judge_rollout(name, raw, wait, stopped)
+                    if judged is None:
+                        log.info("%s is stable after %s", name, format_elapsed(wait.elapsed))
+                        return
+                    counts = judged
             if wait.expired:
                 raise StableTimeoutError(
                     f"{name} did not become stable in {duration(timeout)} ({counts})",
                     "read the log in the thread (or press Logs) for why the task does not start, then press Retry",
                 )
             wait.pause(self._aws.poll_delay(failures))
+
+    def _describe_starting(self, name: str, wait: Wait) -> dict[str, Any] | None:
+        """The service as DescribeServices says (one request: ``Transient`` is the caller's);
+        None while a service just created is not visible yet (ECS reads are eventually
+        consistent). ``EcsError`` when it is no longer ACTIVE: someone else stopped it."""
+        response = self._aws.request("DescribeServices", name, **self._describe_params(name))
+        raw = _only_service(response, name)
+        status = (raw or {}).get("status") or ""
+        if raw is None and wait.elapsed < STOPPED_CHECK_SECONDS and not wait.expired:
+            return None
+        if raw is None or _state_of(status, name) is not ServiceState.ACTIVE:
+            raise EcsError(
+                f"{name} is {status or 'gone'} while waiting for it to start — "
+                "it was stopped by someone else",
+                "press Retry to deploy again",
+                operation="DescribeServices",
+                code="ServiceNotActive",
+                resource=name,
+            )
+        return raw
+
+    def _judge_rollout(
+        self, name: str, raw: dict[str, Any], wait: Wait, stopped: _StoppedTasks
+    ) -> str | None:
+        """None when the service is stable; else the task counts, reported on ``wait``.
+
+        Raises when the current deployment's task stopped or ECS gave up the rollout.
+        """
+        primary = _primary_deployment(raw)
+        running = int(raw.get("runningCount") or 0)
+        desired = int(raw.get("desiredCount") or 0)
+        rollout = primary.get("rolloutState") or ""
+        if _is_stable(raw, primary):
+            return None
+        deployment_id = primary.get("id", "")
+        now = self._clock.monotonic()
+        failed = int(primary.get("failedTasks") or 0)
+        if deployment_id and (
+            rollout == "FAILED"
+            or failed > stopped.failed_seen  # only new failures are worth a look
+            or now - stopped.checked_at >= STOPPED_CHECK_SECONDS
+        ):
+            stopped.failed_seen = failed
+            stopped.checked_at = now
+            self._fail_if_tasks_stopped(name, deployment_id, stopped.seen)
+        if rollout == "FAILED":
+            raise EcsError(
+                f"ECS gave up deploying {name}: "
+                f"{primary.get('rolloutStateReason') or 'the deployment failed'}",
+                "check the Logs, then press Retry",
+                operation="DescribeServices",
+                code="DeploymentFailed",
+                resource=name,
+            )
+        counts = f"{running} of {desired} tasks running"
+        # PENDING until the tasks run; then the rollout's state (old tasks draining).
+        wait.observe("PENDING" if running < desired else rollout or "IN_PROGRESS", counts)
+        return counts
 
     def _fail_if_tasks_stopped(self, name: str, deployment_id: str, seen: set[str]) -> None:
         """Raise TasksStoppedError if a task started by ``deployment_id`` has stopped."""
@@ -645,6 +636,27 @@ class EcsEngine:
 
 # ----- helpers -----------------------------------------------------------------------
 
+
+@dataclass
+class _StoppedTasks:
+    """What the stability wait remembers about stopped tasks from one poll to the next."""
+
+    checked_at: float  # monotonic: when ListTasks was last asked for stopped tasks
+    failed_seen: int = 0  # the deployment's failedTasks at that look
+    seen: set[str] = field(default_factory=set)  # stopped task ARNs already described
+
+
+def _starting_text(name: str) -> WaitText:
+    def text(state: str, detail: str, elapsed: float, reason: Reason) -> str:
+        if reason == "first":
+            return f"waiting for {name} to start ({detail})"
+        if reason == "changed":
+            return f"{name}: {detail}, {format_elapsed(elapsed)}"
+        return f"still starting {name} ({detail}), {format_elapsed(elapsed)}"
+
+    return text
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -719,12 +731,6 @@ def _requester(tags: Mapping[str, str]) -> Requester | None:
     if login := tags.get("github_user"):
         return Requester.github(login)
     return None
-
-
-def _size_of(definition: Mapping[str, Any]) -> Size | None:
-    """A task definition's task-level cpu and memory (Fargate requires both)."""
-    cpu, memory = parse_cpu(definition.get("cpu")), parse_memory(definition.get("memory"))
-    return None if cpu is None or memory is None else Size(cpu, memory)
 
 
 def _name_of(raw: dict[str, Any]) -> str:

@@ -3,8 +3,9 @@
 Pure — a template in, ``RegisterTaskDefinition`` parameters and warnings for the
 thread out — so each rule below is tested on its own, without AWS. The rules
 decide what PR code runs with: its image, its feature flags, the port the health
-check looks at, and (SPEC §12) no AWS credentials unless an operator grants a role.
-``load_template`` is the one part that reads a file.
+check looks at, its own admin password (SPEC §15), the region its log goes to and the
+execution role the settings name (SPEC §17), and (SPEC §12) no AWS credentials unless an
+operator grants a role. ``load_template`` is the one part that reads a file.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,25 @@ READ_ONLY_KEYS = frozenset(
         "tags",
     }
 )
+
+ADMIN_PASSWORD = "ADMIN_PASSWORD"  # read by Superset's docker/docker-init.sh (default: admin)
+LOAD_EXAMPLES = "SUPERSET_LOAD_EXAMPLES"  # "yes": docker-init.sh loads the examples
+PASSWORD_BYTES = 24  # secrets.token_urlsafe(24): 32 URL-safe characters (SPEC: at least 20)
+
+
+def new_admin_password() -> str:
+    """A fresh random admin password: URL-safe, so it survives a shell, a URL or JSON."""
+    return secrets.token_urlsafe(PASSWORD_BYTES)
+
+
+def app_environment(definition: Mapping[str, Any]) -> dict[str, str]:
+    """The app container's (the first one's) environment, as name → value."""
+    containers = definition.get("containerDefinitions") or [{}]
+    return {
+        str(entry.get("name")): str(entry.get("value", ""))
+        for entry in containers[0].get("environment") or []
+        if entry.get("name")
+    }
 
 
 def load_template(path: Path) -> dict[str, Any]:
@@ -65,6 +86,9 @@ def build_task_definition(
     description: str,
     env_port: int,
     task_role_arn: str | None,
+    admin_password: str | None = None,
+    log_region: str | None = None,
+    execution_role_arn: str | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """RegisterTaskDefinition parameters for this PR, and warnings for its thread.
 
@@ -73,6 +97,12 @@ def build_task_definition(
     PR line up together instead of interleaving every PR's images in one family. The
     image goes into the first container (the app); feature flags from the
     description replace any same-named variable of the template.
+
+    ``admin_password`` becomes the app's ``ADMIN_PASSWORD``, replacing the template's, set
+    last so nothing a PR description says can replace it. ``log_region`` replaces every
+    container's ``awslogs-region`` (the log lives where the bot runs, whatever the template
+    was copied from); ``execution_role_arn`` replaces ``executionRoleArn``. None leaves the
+    template's own.
     """
     body = {k: v for k, v in copy.deepcopy(dict(template)).items() if k not in READ_ONLY_KEYS}
     body["family"] = f"{template.get('family') or 'superset-ci'}-pr-{pr}"
@@ -105,10 +135,26 @@ def build_task_definition(
         entry for entry in app.get("environment") or [] if entry.get("name") not in flags.flags
     ]
     app["environment"] = environment + flags.environment()
+    if admin_password is not None:
+        app["environment"] = [
+            entry for entry in app["environment"] if entry.get("name") != ADMIN_PASSWORD
+        ] + [{"name": ADMIN_PASSWORD, "value": admin_password}]
+    if log_region is not None:
+        _log_to(body["containerDefinitions"], log_region)
+    if execution_role_arn is not None:
+        body["executionRoleArn"] = execution_role_arn
 
     if port_warning := _serve_on(app, env_port):
         warnings.append(port_warning)
     return body, warnings
+
+
+def _log_to(containers: list[dict[str, Any]], region: str) -> None:
+    """Send every ``awslogs`` container's log to ``region`` (AWS_REGION, SPEC §17)."""
+    for container in containers:
+        config = container.get("logConfiguration") or {}
+        if config.get("logDriver") == "awslogs":
+            config.setdefault("options", {})["awslogs-region"] = region
 
 
 def _serve_on(app: dict[str, Any], port: int) -> str | None:
