@@ -30,6 +30,7 @@ from bot.orchestrator.ports import LabelledPr, PullRequest
 from .calls import (
     Client,
     GitHubCalls,
+    GitHubRecorder,
     LabelTooLongError,
     RetryPolicy,
     already_exists,
@@ -51,9 +52,10 @@ class GitHubAdapter:
         *,
         retry: RetryPolicy | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        recorder: GitHubRecorder | None = None,
     ) -> None:
         self._settings = settings
-        self.calls = GitHubCalls(settings, retry=retry, clock=clock)
+        self.calls = GitHubCalls(settings, retry=retry, clock=clock, recorder=recorder)
         self._own_login: str | None = None
         self._defined: set[str] = set()  # label definitions known to exist
         self._definitions_lock = threading.Lock()  # guards _name_locks only (never waits)
