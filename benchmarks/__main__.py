@@ -1,4 +1,4 @@
-"""``python -m benchmarks [ack|api|memory|flood|wait|home|smoke ...]``: run benchmarks and print their tables.
+"""``python -m benchmarks [ack|api|memory|flood|wait|home|smoke|metrics ...]``: run benchmarks and print their tables.
 
 Progress goes to stderr, the tables to stdout, so ``python -m benchmarks > tables.txt``
 keeps only the tables.
@@ -12,7 +12,16 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import ack_latency, api_calls, flood, home_tab, memory, requester_wait, smoke
+from benchmarks import (
+    ack_latency,
+    api_calls,
+    flood,
+    home_tab,
+    memory,
+    metrics_scrape,
+    requester_wait,
+    smoke,
+)
 from benchmarks.table import Table
 
 BENCHMARKS: dict[str, Callable[[], list[Table]]] = {
@@ -23,6 +32,7 @@ BENCHMARKS: dict[str, Callable[[], list[Table]]] = {
     "wait": requester_wait.run,
     "home": home_tab.run,
     "smoke": smoke.run,
+    "metrics": metrics_scrape.run,
 }
 
 

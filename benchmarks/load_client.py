@@ -9,8 +9,9 @@ the next send, as with Slack), each timed like ``SlackRequester.send`` — wall 
 from the POST until the whole HTTP answer is read.
 
 Input (stdin, JSON): ``{"threads": 4, "interval": 0.05, "requests": [{"url", "body",
-"headers"}, ...]}``. Output (stdout, JSON): ``[[status, seconds], ...]`` in request
-order; status 0 means no HTTP answer (connection error or 10 s timeout).
+"headers", "method"}, ...]}`` (``method`` POST unless given). Output (stdout, JSON):
+``[[status, seconds], ...]`` in request order; status 0 means no HTTP answer (connection
+error or 10 s timeout).
 """
 
 from __future__ import annotations
@@ -34,13 +35,16 @@ START_DELAY = 0.2  # lets every thread be ready before the first request is due
 
 
 def send_all(
-    signed: Sequence[SignedRequest], *, threads: int, interval: float
+    signed: Sequence[SignedRequest], *, threads: int, interval: float, method: str = "POST"
 ) -> list[tuple[int, float]]:
     """Send ``signed`` from a separate process; returns (status, seconds) per request."""
     plan = {
         "threads": threads,
         "interval": interval,
-        "requests": [{"url": r.url, "body": r.body, "headers": dict(r.headers)} for r in signed],
+        "requests": [
+            {"url": r.url, "body": r.body, "headers": dict(r.headers), "method": method}
+            for r in signed
+        ],
     }
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run(
@@ -82,7 +86,8 @@ def _run(plan: dict[str, Any]) -> list[tuple[int, float]]:
                 item = items[index]
                 started = time.perf_counter()
                 try:
-                    answer = session.post(
+                    answer = session.request(
+                        item.get("method", "POST"),
                         item["url"],
                         data=item["body"].encode(),
                         headers=item["headers"],

@@ -20,11 +20,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = sub.add_parser(
-        "serve", help="run the bot (default): HTTP mode, or Socket Mode with SLACK_APP_TOKEN"
+        "serve",
+        help="run the bot (default): HTTP mode, or Socket Mode with SLACK_APP_TOKEN (plus HTTP "
+        "with PORT)",
     )
-    serve.add_argument("--host", default="0.0.0.0", help="HTTP mode: address to listen on")
+    serve.add_argument("--host", default="0.0.0.0", help="HTTP: address to listen on")
     serve.add_argument(
-        "--port", type=int, default=None, help="HTTP mode: port (default $PORT or 3000)"
+        "--port",
+        type=int,
+        default=None,
+        help="HTTP port (default $PORT or 3000); in Socket Mode, HTTP (/healthz, /metrics, "
+        "/github/webhook) is served only with --port or $PORT",
     )
     sandbox = sub.add_parser("sandbox", help="the whole system on this machine, no accounts needed")
     sandbox.add_argument(

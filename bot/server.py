@@ -1,8 +1,11 @@
 """Serving: HTTP mode under waitress (a production WSGI server), or Socket Mode.
 
-Routes: ``POST /slack/events`` (Bolt), ``GET /healthz``. SIGTERM (Heroku's
-restart) stops taking work, lets running jobs reach their next wait and record
-their step, and exits within 25 s; their jobs resume on the next start.
+Routes: ``POST /slack/events`` (Bolt), ``GET /healthz``, ``GET /metrics`` (Prometheus,
+outside any signature check), ``POST /github/webhook`` (with GITHUB_WEBHOOK_SECRET). In
+Socket Mode Slack's requests come over the socket; with PORT set too, the same waitress
+server and limits serve the other routes (``/slack/events`` is 404 there), so one process
+does it all. SIGTERM (Heroku's restart) stops taking work, lets running jobs reach their
+next wait and record their step, and exits within 25 s; their jobs resume on the next start.
 
 What an unauthenticated client can cost is bounded in two layers (SPEC §12). waitress
 refuses any body over the largest route limit before buffering it, and bounds how many
@@ -27,6 +30,8 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 
 from bot import __version__
+from bot.config import Settings
+from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.wiring import Bot
 
 if TYPE_CHECKING:
@@ -43,8 +48,10 @@ SOCKET_MODE_PING_SECONDS = 5.0
 KIB = 1024
 MIB = 1024 * KIB
 
-SLACK_EVENTS = "/slack/events"
+SLACK_EVENTS = "/slack/events"  # HTTP mode only (Socket Mode: 404)
 GITHUB_WEBHOOK = "/github/webhook"  # only with GITHUB_WEBHOOK_SECRET (404 otherwise)
+HEALTHZ = "/healthz"
+METRICS = "/metrics"
 # The largest request body each route accepts, refused (413) before it is read. Slack's
 # payloads are a few KB (a button press carries its message: tens of KB).
 BODY_LIMITS: dict[str, int] = {
@@ -119,10 +126,13 @@ def wsgi_app(bot: Bot) -> WsgiApp:
     # 5 minutes ago to the millisecond. Bolt sets this level when the App is built; set after.
     logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
 
+    # In Socket Mode Slack's requests come over the socket: none may come in here.
+    slack_events = not bot.settings.socket_mode
+
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
-        if path == SLACK_EVENTS:
+        if path == SLACK_EVENTS and slack_events:
             if method != "POST":
                 return _json(start_response, "405 Method Not Allowed", _error("use POST"))
             # At most 1 MiB (`guarded`), on at most HTTP_THREADS threads at once.
@@ -154,7 +164,16 @@ def wsgi_app(bot: Bot) -> WsgiApp:
             }
             status, answer = bot.webhook.receive(headers, raw)
             return _json(start_response, _STATUS_LINES[status], answer)
-        if path == "/healthz" and method in ("GET", "HEAD"):
+        if path == METRICS and bot.metrics is not None:
+            if method not in ("GET", "HEAD"):
+                return _json(start_response, "405 Method Not Allowed", _error("use GET"))
+            data = bot.metrics.exposition()
+            start_response(
+                "200 OK",
+                [("Content-Type", METRICS_CONTENT_TYPE), ("Content-Length", str(len(data)))],
+            )
+            return [data]
+        if path == HEALTHZ and method in ("GET", "HEAD"):
             body = {
                 "ok": True,
                 "version": __version__,
@@ -165,7 +184,8 @@ def wsgi_app(bot: Bot) -> WsgiApp:
             return _json(start_response, "200 OK", body)
         return _json(start_response, "404 Not Found", _error("not_found"))
 
-    return guarded(app)
+    served = guarded(app)
+    return counting_deliveries(served, bot.metrics.webhook_delivery) if bot.metrics else served
 
 
 _STATUS_LINES = {
@@ -174,6 +194,25 @@ _STATUS_LINES = {
     400: "400 Bad Request",
     401: "401 Unauthorized",
 }
+
+
+def counting_deliveries(app: WsgiApp, record: Callable[[str, int], None]) -> WsgiApp:
+    """Tell ``record`` of every answer at ``/github/webhook`` (401s and 400s included) with
+    the delivery's X-GitHub-Event, which the recorder bounds. Bodies over the limit are
+    waitress's 413 from their headers alone, before any app: those are not counted."""
+
+    def counted(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "") != GITHUB_WEBHOOK:
+            return app(environ, start_response)
+        event = str(environ.get("HTTP_X_GITHUB_EVENT", ""))
+
+        def start(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            record(event, int(status.split(" ", 1)[0]))
+            return start_response(status, headers, *exc_info)
+
+        return app(environ, start)
+
+    return counted
 
 
 def guarded(app: WsgiApp) -> WsgiApp:
@@ -310,6 +349,69 @@ def socket_mode_handler(
     )
 
 
+def http_port(settings: Settings, port: int | None) -> int | None:
+    """The port to serve HTTP on, or None for none: HTTP mode always serves (``--port``,
+    else PORT, else 3000); Socket Mode only when ``--port`` or PORT asks for it."""
+    if port is not None:
+        return port
+    if not settings.socket_mode or "port" in settings.model_fields_set:
+        return settings.port
+    return None
+
+
+@dataclass
+class Serving:
+    """What takes requests: the Socket Mode client, the HTTP server, or both."""
+
+    socket: SocketModeHandler | None
+    http: HttpServer | None
+    routes: tuple[str, ...] = ()  # what the HTTP server answers
+
+    @property
+    def port(self) -> int | None:
+        return self.http.port if self.http is not None else None
+
+    def describe(self, host: str) -> str:
+        parts = ["Socket Mode"] if self.socket is not None else []
+        if self.http is not None:
+            parts.append(f"HTTP on {host}:{self.http.port} ({', '.join(self.routes)})")
+        return " and ".join(parts)
+
+    def close(self) -> None:
+        if self.socket is not None:
+            self.socket.close()
+        if self.http is not None:
+            self.http.close()
+
+
+def open_serving(
+    bot: Bot,
+    *,
+    host: str = "0.0.0.0",
+    port: int | None = None,
+    ping_interval: float = SOCKET_MODE_PING_SECONDS,
+) -> Serving:
+    """Connect to Slack's socket (Socket Mode) and/or listen for HTTP (see ``http_port``)."""
+    socket = None
+    if bot.settings.socket_mode:
+        socket = socket_mode_handler(bot, ping_interval=ping_interval)
+        socket.connect()
+    listen = http_port(bot.settings, port)
+    http = None
+    if listen is not None:
+        try:
+            http = HttpServer(bot, host, listen)
+        except BaseException:
+            if socket is not None:
+                socket.close()
+            raise
+        http.start()
+    routes = [] if socket is not None else [f"POST {SLACK_EVENTS}"]
+    routes += [f"GET {HEALTHZ}", f"GET {METRICS}"]
+    routes += [f"POST {GITHUB_WEBHOOK}"] if bot.webhook is not None else []
+    return Serving(socket, http, tuple(routes))
+
+
 def start_bot(bot: Bot) -> None:
     """Adopt jobs a previous process left, then start heartbeats and the sweeper."""
     resumed = bot.orchestrator.resume_orphans()
@@ -325,7 +427,8 @@ def serve(
     port: int | None = None,
     ready: Callable[[int], None] | None = None,
 ) -> None:
-    """Run until SIGTERM/SIGINT. HTTP mode unless SLACK_APP_TOKEN is set (Socket Mode)."""
+    """Run until SIGTERM/SIGINT. HTTP mode unless SLACK_APP_TOKEN is set (Socket Mode, and
+    HTTP beside it with PORT or ``port``)."""
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -334,26 +437,14 @@ def serve(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    closer: Callable[[], None]
-    if bot.settings.socket_mode:
-        handler = socket_mode_handler(bot)
-        handler.connect()
-        closer = handler.close
-        log.info("serving in Socket Mode")
-        start_bot(bot)
-        if ready:
-            ready(0)
-    else:
-        server = HttpServer(bot, host, port if port is not None else bot.settings.port)
-        server.start()
-        closer = server.close
-        log.info("serving HTTP on %s:%s (POST /slack/events, GET /healthz)", host, server.port)
-        start_bot(bot)
-        if ready:
-            ready(server.port)
+    serving = open_serving(bot, host=host, port=port)
+    log.info("serving: %s", serving.describe(host))
+    start_bot(bot)
+    if ready:
+        ready(serving.port or 0)
     stop.wait()
     finished = bot.orchestrator.shutdown(SHUTDOWN_SECONDS)
     log.info(
         "stopped (%s)", "all jobs idle" if finished else "jobs paused; they resume on next start"
     )
-    closer()
+    serving.close()

@@ -25,6 +25,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.adapters.store import SqlJobStore
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
+from bot.metrics import Metrics
 from bot.orchestrator.context import Background, Deps, Ports
 from bot.orchestrator.facade import Orchestrator
 from bot.orchestrator.github_events import GitHubEvents
@@ -56,6 +57,7 @@ class Bot:
     app: App
     stopping: threading.Event
     webhook: WebhookIntake | None = None  # POST /github/webhook, with GITHUB_WEBHOOK_SECRET
+    metrics: Metrics | None = None  # GET /metrics
 
 
 def policy_of(settings: Settings) -> Policy:
@@ -138,17 +140,23 @@ def slack_client(settings: Settings) -> WebClient:
     )
 
 
-def real_ports(settings: Settings, clock: Clock) -> Ports:
-    from bot.adapters.ecs import EcsEngine, EcsLogs
+def real_ports(settings: Settings, clock: Clock, metrics: Metrics | None = None) -> Ports:
+    """The adapters on the real services (or what the settings point at), every GitHub and
+    AWS call counted in ``metrics``."""
+    from bot.adapters.ecs import EcsEngine, EcsLogs, make_clients
     from bot.adapters.github import GitHubAdapter, GitHubDeployments
     from bot.adapters.health import HttpHealthProbe
+    from bot.adapters.smoke import HttpSmokeCheck
 
-    github = GitHubAdapter(settings, clock=clock)
+    aws_call = metrics.aws_call if metrics is not None else None
+    github = GitHubAdapter(settings, clock=clock, recorder=metrics)
+    ecs_client, ec2_client = make_clients(settings, recorder=aws_call)
     return Ports(
         github=github,
-        ecs=EcsEngine(settings, clock=clock),
+        ecs=EcsEngine(settings, ecs_client=ecs_client, ec2_client=ec2_client, clock=clock),
         health=HttpHealthProbe(settings, clock=clock),
-        logs=EcsLogs(settings, clock=clock),
+        logs=EcsLogs(settings, clock=clock, recorder=aws_call),
+        smoke=HttpSmokeCheck(settings, clock),
         # The Deployments mirror shares the adapter's calls (and so its write pacing).
         deployments=GitHubDeployments(github.calls),
     )
@@ -158,7 +166,7 @@ def build_bot(
     settings: Settings,
     *,
     clock: Clock = SYSTEM_CLOCK,
-    make_ports: Callable[[Settings, Clock], Ports] = real_ports,
+    make_ports: Callable[[Settings, Clock, Metrics], Ports] = real_ports,
     verify_token: bool = True,
 ) -> Bot:
     """Wire the real adapters (or ``make_ports``'s) behind one service layer and one Bolt app."""
@@ -166,7 +174,8 @@ def build_bot(
     # Every wait — ECS polls, health checks, GitHub rate limits — ends at once on SIGTERM;
     # a job's own waits also on a cancel, or when another replica adopted it.
     process_clock = InterruptibleClock.for_process(clock, stopping)
-    ports = make_ports(settings, process_clock)
+    metrics = Metrics(clock=clock)
+    ports = make_ports(settings, process_clock, metrics)
     store = SqlJobStore(settings.showtime_db_url, clock=clock)
     client = slack_client(settings)
     reporter = ThreadReporter(client, settings, clock)
@@ -174,6 +183,15 @@ def build_bot(
         policy_of(settings), ports, store, process_clock, stopping=stopping, threads=reporter
     )
     orchestrator.add_listener(reporter)
+    orchestrator.add_listener(metrics.job_listener)
+    runner = orchestrator.jobs.runner
+    metrics.watch_jobs(
+        # Jobs beyond the pool's workers wait for one; queued ones wait for their PR's job.
+        running=lambda: min(len(runner.inflight_ids()), runner.workers),
+        queued=lambda: (
+            max(len(runner.inflight_ids()) - runner.workers, 0) + len(store.queued_prs())
+        ),
+    )
     authorizer = Authorizer(settings, client, clock)
     intake = Intake(
         settings,
@@ -184,8 +202,10 @@ def build_bot(
         authorizer,
         clock,
     )
-    app = build_app(settings, client, intake, verify_token=verify_token)
+    app = build_app(settings, client, intake, verify_token=verify_token, acks=metrics.slack_ack)
     webhook = (
         WebhookIntake(settings, orchestrator.events) if settings.github_webhook_secret else None
     )
-    return Bot(settings, store, ports, orchestrator, client, intake, app, stopping, webhook)
+    return Bot(
+        settings, store, ports, orchestrator, client, intake, app, stopping, webhook, metrics
+    )

@@ -13,6 +13,7 @@ from support import SLACK_USER, World
 from bot.adapters.health import HttpHealthProbe
 from bot.clock import Clock
 from bot.config import Settings
+from bot.metrics import Metrics
 from bot.orchestrator.context import Ports
 from bot.sandbox.harness import Outcome, home_marks, settle, settle_home
 from bot.sandbox.slack import SlackStandIn
@@ -44,10 +45,9 @@ def bot_on(
         }
     )
 
-    def make_ports(settings: Settings, clock: Clock) -> Ports:
-        return replace(
-            real_ports(settings, clock), health=HttpHealthProbe(settings, clock, http_get=http_get)
-        )
+    def make_ports(settings: Settings, clock: Clock, metrics: Metrics) -> Ports:
+        probe = HttpHealthProbe(settings, clock, http_get=http_get)
+        return replace(real_ports(settings, clock, metrics), health=probe)
 
     return build_bot(configured, clock=world.clock, make_ports=make_ports)
 

@@ -35,12 +35,13 @@ password and the token never reach a log line, an event or a result.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import requests
 
@@ -90,6 +91,12 @@ class HttpSmokeCheck:
         self._clock = clock
         self._request_seconds = request_seconds
         self._retry_seconds = retry_seconds
+
+    def with_clock(self, clock: Clock) -> Self:
+        """The same check, waiting on ``clock`` (a job's: a cancel ends its 15 s pauses)."""
+        bound = copy.copy(self)
+        bound._clock = clock
+        return bound
 
     def wait_usable(
         self,

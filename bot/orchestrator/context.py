@@ -20,7 +20,14 @@ from bot.domain import labels as L
 from bot.orchestrator.guard import Fence, Observer, guard
 from bot.orchestrator.jobs import Job, JobRecord, JobStore, LostJobError, PrRecord, StartRecord
 from bot.orchestrator.policy import Policy
-from bot.orchestrator.ports import DeploymentsPort, EcsPort, GitHubPort, HealthProbe, LogsPort
+from bot.orchestrator.ports import (
+    DeploymentsPort,
+    EcsPort,
+    GitHubPort,
+    HealthProbe,
+    LogsPort,
+    SmokeCheckPort,
+)
 from bot.orchestrator.runner import InterruptibleClock, JobControl, JobLost
 
 log = logging.getLogger(__name__)
@@ -60,6 +67,7 @@ class Ports:
     health: HealthProbe
     logs: LogsPort
     deployments: DeploymentsPort | None = None
+    smoke: SmokeCheckPort | None = None  # the Superset smoke check (SPEC §15)
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,10 @@ class Deps:
     def deployments(self) -> DeploymentsPort | None:
         return self.ports.deployments
 
+    @property
+    def smoke(self) -> SmokeCheckPort | None:
+        return self.ports.smoke
+
     @classmethod
     def of(
         cls,
@@ -128,6 +140,7 @@ class Deps:
             deployments=guard(deployments.with_clock(clock), DeploymentsPort, fence=fence)
             if deployments is not None
             else None,
+            smoke=raw.smoke.with_clock(clock) if raw.smoke is not None else None,
         )
         return replace(self, ports=ports, clock=clock)
 

@@ -5,17 +5,23 @@ listener calls ``ack()``. So listeners do nothing after ``ack()`` but queue the
 request on the intake pool: a burst of slow requests (GitHub paces its calls)
 then waits in that queue, while new requests still get their ack at once. Jobs
 themselves run on the orchestrator's own pool, never here.
+
+Every ack is told to an ``AckRecorder`` (the operators' metrics) with its payload type and
+how long Bolt took to give it, whichever listener gave it and over HTTP or the socket.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltRequest, BoltResponse, Respond
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_bolt.request import payload_utils
 from slack_sdk import WebClient
 
 from bot.config import Settings
@@ -26,11 +32,23 @@ log = logging.getLogger(__name__)
 LISTENER_THREADS = 16  # each only acks and queues: microseconds of work
 INTAKE_THREADS = 32  # validations, status and list answers, status messages
 
+# (payload type, seconds from the request reaching Bolt to its ack): see ``TimedApp``.
+AckRecorder = Callable[[str, float], None]
+
+
+def no_ack_recorder(kind: str, seconds: float) -> None:
+    """An ``AckRecorder`` that keeps nothing."""
+
 
 def build_app(
-    settings: Settings, client: WebClient, intake: Intake, *, verify_token: bool = True
+    settings: Settings,
+    client: WebClient,
+    intake: Intake,
+    *,
+    verify_token: bool = True,
+    acks: AckRecorder = no_ack_recorder,
 ) -> App:
-    app = _bolt(settings, client, verify_token)
+    app = _bolt(settings, client, verify_token, acks)
     work = ThreadPoolExecutor(INTAKE_THREADS, thread_name_prefix="intake")
 
     @app.command("/showtime")
@@ -56,7 +74,42 @@ def build_app(
     return app
 
 
-def _bolt(settings: Settings, client: WebClient, verify_token: bool) -> App:
+class TimedApp(App):
+    """Bolt's App, timing each ack.
+
+    ``dispatch`` is where both ways in meet (the WSGI adapter and the Socket Mode client
+    call it, then send its answer to Slack), and it returns as soon as a listener acked:
+    its duration is what Slack waits for, Bolt's 10 ms polls for ``ack()`` included.
+    """
+
+    def __init__(self, *, acks: AckRecorder, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._acks = acks
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        began = time.perf_counter()
+        response = super().dispatch(req)
+        if 200 <= response.status < 300:  # refused or unhandled requests are no acks
+            self._acks(payload_type(req.body), time.perf_counter() - began)
+        return response
+
+
+def payload_type(body: dict[str, Any]) -> str:
+    """What Slack sent: command, action, view_submission, event, options (else other)."""
+    if payload_utils.is_slash_command(body):
+        return "command"
+    if payload_utils.is_action(body):
+        return "action"
+    if payload_utils.is_view_submission(body):
+        return "view_submission"
+    if payload_utils.is_event(body):
+        return "event"
+    if payload_utils.is_options(body):
+        return "options"
+    return "other"
+
+
+def _bolt(settings: Settings, client: WebClient, verify_token: bool, acks: AckRecorder) -> App:
     """Bolt, single-workspace, with our client.
 
     Bolt reads SLACK_BOT_TOKEN itself and, given a client too, warns that the token goes
@@ -65,7 +118,8 @@ def _bolt(settings: Settings, client: WebClient, verify_token: bool) -> App:
     refuse those at start-up, see ``bot.config``.)
     """
     secret = settings.slack_signing_secret
-    return App(
+    return TimedApp(
+        acks=acks,
         client=client,
         signing_secret=secret.get_secret_value() if secret else None,
         token_verification_enabled=verify_token,

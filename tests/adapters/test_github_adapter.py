@@ -672,7 +672,7 @@ def test_sigterm_cuts_a_github_rate_limit_wait_short(
         showtime_db_url=f"sqlite:///{tmp_path / 'jobs.db'}",
     )
 
-    def github_only(settings: Settings, clock: Clock) -> Ports:
+    def github_only(settings: Settings, clock: Clock, metrics: object) -> Ports:
         never: Any = object()  # this test reaches GitHub only
         return Ports(
             github=GitHubAdapter(settings, clock=clock), ecs=never, health=never, logs=never

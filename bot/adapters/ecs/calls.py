@@ -8,6 +8,10 @@ test's FakeClock governs the wait. Waits that poll anyway use ``request`` —
 exactly one call — and back off through ``poll_delay`` instead. Either way a
 botocore exception leaves here as an ``EcsError`` (or ``Transient`` while it is
 worth retrying), classified and worded by ``errors``.
+
+Clients made here can tell an ``AwsRecorder`` (the operators' metrics) of every call they
+make, through botocore's own ``after-call`` events: whoever makes the call — the engine,
+the logs reader, a wait's poll — it is counted once, after botocore's retries.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import copy
 import functools
 import logging
 import random
+import re
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Self
 
 import boto3
@@ -50,11 +56,44 @@ _EC2_OPERATIONS = frozenset({"DescribeNetworkInterfaces"})
 _LOGS_OPERATIONS = frozenset({"GetLogEvents"})
 _STS_OPERATIONS = frozenset({"GetCallerIdentity"})
 
+# (service, operation, outcome), e.g. ("ecs", "DescribeServices", "ok"): see ``record_calls``.
+AwsRecorder = Callable[[str, str, str], None]
+_ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9._]{0,63}")
+
+
+def record_calls(client: Any, recorder: AwsRecorder) -> None:
+    """Tell ``recorder`` of each call ``client`` makes, once it is answered or given up.
+
+    The outcome is ``ok``, AWS's error code (``ThrottlingException``, ``AccessDenied``…;
+    ``4xx``/``5xx`` when the answer has none), or the exception that kept AWS from
+    answering (``EndpointConnectionError``, ``ReadTimeoutError``). ``service`` is the API's
+    name (``ecs``, ``ec2``, ``logs``).
+    """
+    service = str(client.meta.service_model.service_name)
+
+    def answered(event_name: str, http_response: Any, parsed: Mapping[str, Any], **_: Any) -> None:
+        recorder(service, event_name.rsplit(".", 1)[-1], _outcome(http_response, parsed))
+
+    def unanswered(event_name: str, exception: BaseException, **_: Any) -> None:
+        recorder(service, event_name.rsplit(".", 1)[-1], type(exception).__name__)
+
+    client.meta.events.register("after-call", answered)
+    client.meta.events.register("after-call-error", unanswered)
+
+
+def _outcome(http_response: Any, parsed: Mapping[str, Any]) -> str:
+    status = int(getattr(http_response, "status_code", 0) or 0)
+    if 200 <= status < 300:
+        return "ok"
+    code = str((parsed.get("Error") or {}).get("Code") or "")
+    return code if _ERROR_CODE.fullmatch(code) else f"{status // 100}xx"
+
 
 def make_clients(
     settings: Settings,
     *,
     max_attempts: int = 2,
+    recorder: AwsRecorder | None = None,
 ) -> tuple[ECSClient, EC2Client]:
     """ECS and EC2 clients with botocore's standard retries (throttling, 5xx, timeouts).
 
@@ -82,11 +121,14 @@ def make_clients(
     ec2 = session.client(
         "ec2", region_name=settings.aws_region, endpoint_url=endpoint, config=config
     )
+    if recorder is not None:
+        record_calls(ecs, recorder)
+        record_calls(ec2, recorder)
     return ecs, ec2
 
 
 def make_quick_clients(
-    settings: Settings, *, log_region: str | None = None
+    settings: Settings, *, log_region: str | None = None, recorder: AwsRecorder | None = None
 ) -> tuple[ECSClient, CloudWatchLogsClient]:
     """ECS and CloudWatch Logs clients for reading an environment's log (SPEC §14).
 
@@ -111,6 +153,9 @@ def make_quick_clients(
         endpoint_url=endpoint,
         config=config,
     )
+    if recorder is not None:
+        record_calls(ecs, recorder)
+        record_calls(logs, recorder)
     return ecs, logs
 
 

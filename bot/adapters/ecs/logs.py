@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
-from bot.adapters.ecs.calls import AwsCalls, make_quick_clients
+from bot.adapters.ecs.calls import AwsCalls, AwsRecorder, make_quick_clients
 from bot.adapters.ecs.console import EcsConsole
 from bot.adapters.ecs.errors import EcsError, Transient
 from bot.adapters.ecs.taskdef import load_template
@@ -67,8 +67,10 @@ class EcsLogs:
         ecs_client: ECSClient | None = None,
         logs_client: CloudWatchLogsClient | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        recorder: AwsRecorder | None = None,
     ) -> None:
         self._settings = settings
+        self._recorder = recorder  # told of the calls of the clients made here
         self._console = EcsConsole(settings)
         self._clock = clock
         self._given = (ecs_client, logs_client)
@@ -124,7 +126,9 @@ class EcsLogs:
             if calls is None:
                 ecs, logs = self._given
                 if ecs is None or logs is None:
-                    made_ecs, made_logs = make_quick_clients(self._settings, log_region=region)
+                    made_ecs, made_logs = make_quick_clients(
+                        self._settings, log_region=region, recorder=self._recorder
+                    )
                     ecs, logs = ecs or made_ecs, logs or made_logs
                 calls = AwsCalls(
                     ecs,

@@ -32,6 +32,7 @@ from bot.orchestrator.ports import LabelledPr, PrState, PullRequest
 from .calls import (
     Client,
     GitHubCalls,
+    GitHubRecorder,
     LabelTooLongError,
     RetryPolicy,
     already_exists,
@@ -53,9 +54,10 @@ class GitHubAdapter:
         *,
         retry: RetryPolicy | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        recorder: GitHubRecorder | None = None,
     ) -> None:
         self._settings = settings
-        self.calls = GitHubCalls(settings, retry=retry, clock=clock)
+        self.calls = GitHubCalls(settings, retry=retry, clock=clock, recorder=recorder)
         self._identity: dict[str, str] = {}  # "login": the bot's own, once known
         self._defined: set[str] = set()  # label definitions known to exist
         self._definitions_lock = threading.Lock()  # guards _name_locks only (never waits)

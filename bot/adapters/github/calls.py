@@ -12,6 +12,10 @@ the injected clock — the job's interruptible one, so SIGTERM cuts a wait short
 Errors leave as the bot's own exceptions: ``PrNotFoundError`` for a PR that is not there,
 ``GitHubAuthError`` for credentials or permissions an admin must fix, ``GitHubError`` for
 everything else — naming what failed and what to do, never the host (people see them).
+
+Every request a client sends is told to a ``GitHubRecorder`` (the operators' metrics): its
+method, its route as a template (``/repos/{owner}/{repo}/pulls/{number}``: no PR number,
+label or login) and its outcome, and the rate limit GitHub's answer announces.
 """
 
 from __future__ import annotations
@@ -22,13 +26,13 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Self, TypeVar
-from urllib.parse import quote
+from typing import Any, Protocol, Self, TypeVar
+from urllib.parse import quote, urlsplit
 
 import requests
 from github import Auth, Github, GithubException, RateLimitExceededException
 from github.Repository import Repository
-from github.Requester import Requester
+from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass, Requester
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
@@ -200,6 +204,127 @@ class Client:
     repo: Repository
 
 
+# ----- what each request is told as --------------------------------------------------
+
+
+class GitHubRecorder(Protocol):
+    """Who hears of every request (the operators' metrics); it must not block."""
+
+    def github_request(self, method: str, route: str, outcome: str) -> None: ...
+    def github_rate_limit(self, resource: str, remaining: int, limit: int) -> None: ...
+
+
+class NoRecorder:
+    """A ``GitHubRecorder`` that keeps nothing."""
+
+    def github_request(self, method: str, route: str, outcome: str) -> None:
+        pass
+
+    def github_rate_limit(self, resource: str, remaining: int, limit: int) -> None:
+        pass
+
+
+# After these segments comes a value (a number, a label name, a login), shown as its
+# placeholder: `/pulls/36121` → `/pulls/{number}`. Names as the GitHub stand-in counts them.
+_VALUE_AFTER = {
+    "pulls": "{number}",
+    "issues": "{number}",
+    "labels": "{name}",
+    "collaborators": "{login}",
+    "deployments": "{deployment_id}",
+    "statuses": "{status_id}",
+    "comments": "{comment_id}",
+    "commits": "{sha}",
+    "installations": "{installation_id}",
+    "users": "{login}",
+}
+# Fixed words of GitHub's REST paths; any other segment is a value and becomes `{value}`,
+# so a route is always one of a bounded set.
+_ROUTE_WORDS = frozenset(_VALUE_AFTER) | {
+    "repos",
+    "search",
+    "user",
+    "app",
+    "permission",
+    "access_tokens",
+    "rate_limit",
+    "reviews",
+    "files",
+    "merge",
+    "events",
+    "status",
+}
+
+
+def route_template(url: str, api_prefix: str = "") -> str:
+    """The route of a request URL (relative, or absolute as GitHub's links are), with every
+    value replaced by its placeholder; ``api_prefix`` is GitHub Enterprise's ``/api/v3``."""
+    path = urlsplit(url).path
+    if api_prefix and path.startswith(api_prefix + "/"):
+        path = path[len(api_prefix) :]
+    segments = [segment for segment in path.split("/") if segment]
+    route: list[str] = []
+    index = 0
+    if segments[:1] == ["repos"]:
+        route, index = ["repos", "{owner}", "{repo}"], 3
+    while index < len(segments):
+        word = segments[index]
+        if word in _VALUE_AFTER and index + 1 < len(segments):
+            route += [word, _VALUE_AFTER[word]]
+            index += 2
+        else:
+            route.append(word if word in _ROUTE_WORDS else "{value}")
+            index += 1
+    return "/" + "/".join(route)
+
+
+def request_outcome(status: int) -> str:
+    """``ok``; a 4xx status as itself (403, 404 and 422 mean different things); ``5xx``."""
+    if status < 400:
+        return "ok"
+    return str(status) if status < 500 else "5xx"
+
+
+class RecordingRequester(Requester):
+    """PyGithub's requester, telling a recorder about each request it sends.
+
+    Every JSON request — lazy objects completing, pages of a list, ``requestJsonAndCheck``
+    — goes through ``requestJson`` once (a redirect PyGithub follows is part of it), and
+    the bot makes no other kind.
+    """
+
+    def __init__(self, recorder: GitHubRecorder, api_prefix: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._recorder = recorder
+        self._api_prefix = api_prefix
+
+    def requestJson(
+        self,
+        verb: str,
+        url: str,
+        parameters: dict[str, Any] | None = None,
+        headers: dict[str, Any] | None = None,
+        input: Any | None = None,
+        cnx: HTTPRequestsConnectionClass | HTTPSRequestsConnectionClass | None = None,
+        follow_302_redirect: bool = False,
+    ) -> tuple[int, dict[str, Any], str]:
+        route = route_template(url, self._api_prefix)
+        try:
+            status, answer_headers, output = super().requestJson(
+                verb, url, parameters, headers, input, cnx, follow_302_redirect
+            )
+        except requests.RequestException:
+            self._recorder.github_request(verb, route, "unreachable")
+            raise
+        self._recorder.github_request(verb, route, request_outcome(status))
+        remaining = _number(answer_headers.get("x-ratelimit-remaining"))
+        limit = _number(answer_headers.get("x-ratelimit-limit"))
+        if remaining is not None and limit is not None:
+            resource = str(answer_headers.get("x-ratelimit-resource") or "core")
+            self._recorder.github_rate_limit(resource, int(remaining), int(limit))
+        return status, answer_headers, output
+
+
 # ----- calls ---------------------------------------------------------------------
 
 
@@ -216,8 +341,11 @@ class GitHubCalls:
         *,
         retry: RetryPolicy | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        recorder: GitHubRecorder | None = None,
     ) -> None:
         self._settings = settings
+        self._recorder = recorder or NoRecorder()
+        self._api_prefix = urlsplit(settings.github_api_url).path.rstrip("/")
         self.repository = settings.github_repository
         self.repo_url = f"/repos/{self.repository}"
         self._clock = clock
@@ -345,7 +473,13 @@ class GitHubCalls:
         )
         # Lazy objects cost no request until an attribute is read: get_repo and
         # get_pull are free, and the first attribute of a PR is its one GET.
-        requester = github.requester.withLazy(True)
+        requester = RecordingRequester(
+            self._recorder, self._api_prefix, **{**github.requester.kwargs, "lazy": True}
+        )
+        # PyGithub takes no requester of ours, and the Github object's own sends search and
+        # /user: it is replaced (before it opened a connection) so those are told too.
+        setattr(github, "_Github__requester", requester)  # noqa: B010
+        assert github.requester is requester, "PyGithub renamed Github's requester"
         client = Client(github, requester, Repository(requester, url=self.repo_url))
         with self._clients_lock:
             self._all_clients.append(client)
