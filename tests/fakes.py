@@ -139,9 +139,22 @@ class FakeGitHub:
             return tuple(pr.labels)
 
     def ensure_label_definitions(self, names: Sequence[str]) -> None:
+        """Shared ones are made if missing; a per-SHA one is only coloured if it exists (one
+        that is gone would be a definition nobody carries)."""
         self._call("ensure_label_definitions", write=True)
         with self._lock:
-            self.definitions.update(names)
+            self.definitions.update(n for n in names if sha_of_label(n) is None)
+
+    def rename_label(self, old: str, new: str) -> bool:
+        self._call("rename_label", write=True)
+        with self._lock:
+            if old not in self.definitions or new in self.definitions:
+                return False  # GitHub: 404, or 422 already_exists
+            self.definitions.discard(old)
+            self.definitions.add(new)
+            for pr in self._prs.values():
+                pr.labels = [new if name == old else name for name in pr.labels]
+        return True
 
     def delete_label_definitions(self, names: Sequence[str]) -> None:
         self._call("delete_label_definitions", write=True)

@@ -258,6 +258,13 @@ class JobRun:
         if change.empty:
             return tuple(current)
         after = self.deps.github.apply_labels(self.pr, change, current)
+        # GitHub made any missing definition grey; the CLI's colours follow off the wait.
+        coloured = [name for name in change.add if L.label_definition(name)]
+        if coloured:
+            github = self.deps.github
+            self.later(
+                "colour label definitions", lambda: github.ensure_label_definitions(coloured)
+            )
         gone = {n for n in change.remove if L.sha_of_label(n)}
         if gone and not self._pruning:
             self._pruning = True

@@ -97,7 +97,13 @@ class GitHubPort(Waits, Protocol):
 
     @write
     def ensure_label_definitions(self, names: Sequence[str]) -> None:
-        """Create, with the CLI's colours, the definitions of ``names`` not yet known."""
+        """The CLI's colours on the definitions of ``names`` (made if missing), once each."""
+        ...
+
+    @write
+    def rename_label(self, old: str, new: str) -> bool:
+        """Rename the definition ``old`` to ``new`` (with ``new``'s colour): on the PR carrying
+        it, ``old`` becomes ``new`` in one write. False when ``old`` is gone already."""
         ...
 
     @write

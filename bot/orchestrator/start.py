@@ -163,13 +163,15 @@ def _claim(run: JobRun, record: StartRecord) -> StartRecord:
         current_names=list(record.labels),
     )
     labels = run.set_labels(change, record.labels)
-    # The coloured definition the labels will need once it runs: made while ECS works.
-    running = L.status_label(record.sha7, L.RUNNING)
+    # The claim waits for one write; the CLI's colours of what it added (🚦 deploying, a
+    # new ⌛) follow while ECS works, where nobody waits for them (SPEC §10).
     github = run.deps.github
-    run.deps.background.submit(
-        "create the 🚦 running label definition",
-        lambda: github.ensure_label_definitions([running]),
-    )
+    coloured = [name for name in change.add if L.label_definition(name)]
+    if coloured:
+        run.deps.background.submit(
+            "colour the claim's label definitions",
+            lambda: github.ensure_label_definitions(coloured),
+        )
     record = replace(record, labels=labels)
     if run.when_claimed is not None:
         run.when_claimed(record)  # the GitHub deployment, made in the background too
@@ -260,17 +262,35 @@ def _with_newest_log_line(run: JobRun, service: str) -> ev.Progress:
 
 
 def _labels_running(run: JobRun, record: StartRecord) -> StartRecord:
-    """One write: claim labels go, 🚦 running + 🌐 + 🎯 come, a replaced SHA's labels go.
+    """🏗️ goes, 🌐 + 🎯 come, a replaced SHA's labels go (one write), then 🚦 deploying
+    becomes 🚦 running by renaming its definition: one more write, which takes the claim
+    off and puts running on in the same request, coloured — and leaves no deploying
+    definition to delete nor a running one to create (SPEC §8, §10).
 
-    Runs only after the new environment passed its health check, so the labels never
-    point at something that does not answer.
+    Runs only after the new environment passed its checks, so the labels never point at
+    something that does not answer.
     """
     names = list(record.labels)
     change = D.running_labels(record.sha7, record.address, L.parse_labels(names).active_sha, names)
     if record.mode is DeployMode.ROLLING and record.previous_sha:
         retired = L.labels_of_sha(names, record.previous_sha)
         change = L.change_against(names, add=change.add, remove=[*change.remove, *retired])
-    return replace(record, labels=run.set_labels(change, names))
+    deploying = L.status_label(record.sha7, L.DEPLOYING)
+    running = L.status_label(record.sha7, L.RUNNING)
+    if deploying not in names:  # claimed by another tool's word (building, …): one write
+        return replace(record, labels=run.set_labels(change, names))
+    rest = L.change_against(
+        names,
+        add=[name for name in change.add if name != running],
+        remove=[name for name in change.remove if name != deploying],
+    )
+    labels = list(run.set_labels(rest, names))
+    if run.deps.github.rename_label(deploying, running):
+        labels = [running if name == deploying else name for name in labels]
+        return replace(record, labels=tuple(dict.fromkeys(labels)))
+    # Renamed before a restart, or 🚦 running is defined already (an in-place redeploy).
+    swap = L.change_against(labels, add=[running], remove=[deploying])
+    return replace(record, labels=run.set_labels(swap, labels))
 
 
 def _retire_previous(run: JobRun, record: StartRecord) -> StartRecord:

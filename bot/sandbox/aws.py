@@ -174,7 +174,7 @@ class _Deployment:
     ready_at: dict[str, float] = field(default_factory=dict)  # task ARN → runs (or fails) at
 
 
-_Crash = tuple[Literal["boot", "loop"], tuple[str, ...]]
+_Crash = tuple[Literal["boot", "loop", "chatter"], tuple[str, ...]]
 
 
 @dataclass
@@ -391,6 +391,12 @@ class EcsStandIn:
         to boot) every ``LOOP_SECONDS``."""
         with self._lock:
             self._crashing[image] = ("loop", tuple(lines))
+
+    def chatter(self, image: str, lines: Sequence[str]) -> None:
+        """Tasks of ``image`` boot and serve, and log ``lines`` every ``LOOP_SECONDS`` (an
+        environment that keeps printing what it should not)."""
+        with self._lock:
+            self._crashing[image] = ("chatter", tuple(lines))
 
     def fix(self, image: str) -> None:
         """Tasks of ``image`` started from now on boot normally."""
@@ -682,9 +688,10 @@ class EcsStandIn:
                 for container in task.containers:
                     container.last_status = "RUNNING"
                 self._write_log(record, task, when, now, crash)
-            if image is None and (crash is None or crash[0] == "loop"):
+            if image is None and (crash is None or crash[0] in ("loop", "chatter")):
                 task.status = "RUNNING"
-                self._changed(record, task, running=True, crash_looping=crash is not None)
+                looping = crash is not None and crash[0] == "loop"
+                self._changed(record, task, running=True, crash_looping=looping)
             else:
                 if image is not None:
                     self._stop(record, task, _pull_error(image), "TaskFailedToStart", when, now)
@@ -734,7 +741,7 @@ class EcsStandIn:
         if stream not in group.streams:
             group.create_log_stream(stream)
         # A looping task fails its first worker a second after the boot lines.
-        loop = crash[1] if crash and crash[0] == "loop" else ()
+        loop = crash[1] if crash and crash[0] in ("loop", "chatter") else ()
         written = _TaskLog(group, stream, loop=loop, next_loop_at=when + 1.0)
         self._task_logs[task.task_arn] = written
         port = next((m.get("containerPort") for m in app.get("portMappings") or []), 8088)

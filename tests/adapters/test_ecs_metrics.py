@@ -12,6 +12,7 @@ from bot.adapters.ecs import EcsEngine, EcsError, EcsLogs, make_clients
 from bot.adapters.ecs.calls import CALL_ATTEMPTS
 from bot.clock import FakeClock
 from bot.config import Settings
+from bot.domain.requester import Requester
 from bot.metrics import Metrics
 from bot.sandbox.aws import EcsStandIn
 
@@ -47,7 +48,7 @@ def test_a_deploy_and_a_log_read_are_told_call_by_call(
         pr=PR,
         sha=SHA,
         task_definition_arn=arn,
-        requested_by="U1",
+        requested_by=Requester.slack("U1"),
         expires=None,
         client_token="job-1",
     )

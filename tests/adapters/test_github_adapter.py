@@ -170,20 +170,25 @@ def test_add_returns_every_label_of_the_pr(standin: GitHubStandIn, adapter: GitH
     assert standin.total() == 0
 
 
-def test_definitions_get_the_clis_colours_once(
+def test_an_add_waits_for_no_definition_and_colours_follow_once(
     standin: GitHubStandIn, adapter: GitHubAdapter
 ) -> None:
+    """SPEC §10, §8: the label write is the only request the requester waits for (GitHub makes
+    a missing definition, grey); the CLI's colours follow off the wait, once per process."""
     definable = _definable(SPEC_LABELS)
     assert definable == [f"🎪 {SHA} 🚦 running", "🎪 ⌛ 1w", "🎪 🧊 showtime-freeze"]
 
     standin.reset_counts()
     adapter.add_labels(36121, SPEC_LABELS)
-    assert standin.count("POST", ROUTE_LABELS) == len(definable)  # cold cache, empty repo
-    # Shared labels (⌛, 🧊) are looked up first (they usually exist): a read each.
-    assert standin.count("GET", ROUTE_LABEL) == 2
-    assert standin.count("POST", ROUTE_ISSUE_LABELS) == 1
-    assert standin.total() == len(definable) + 2 + 1
+    assert standin.counts() == {("POST", ROUTE_ISSUE_LABELS): 1}
+    for name in SPEC_LABELS:
+        assert standin.label_definitions()[name] == (AUTO_LABEL_COLOUR, "")  # made by the add
 
+    standin.reset_counts()
+    adapter.ensure_label_definitions(definable)
+    # The per-SHA 🚦 is new with its SHA: coloured at once; shared ones are read first.
+    assert standin.count("PATCH", ROUTE_LABEL) == len(definable)
+    assert standin.count("GET", ROUTE_LABEL) == 2
     definitions = standin.label_definitions()
     for name in definable:
         colour, description = label_definition(name)  # type: ignore[misc]
@@ -193,7 +198,35 @@ def test_definitions_get_the_clis_colours_once(
 
     standin.reset_counts()
     adapter.add_labels(36122, SPEC_LABELS)
+    adapter.ensure_label_definitions(definable)
     assert standin.counts() == {("POST", ROUTE_ISSUE_LABELS): 1}  # warm cache: zero extra
+
+
+def test_a_gone_per_sha_definition_is_not_made_again_to_be_coloured(
+    standin: GitHubStandIn, adapter: GitHubAdapter
+) -> None:
+    """A 🚦 label renamed or taken off before its colour came would pile up if made again."""
+    deploying = f"🎪 {SHA} 🚦 deploying"
+    adapter.ensure_label_definitions([deploying])
+    assert deploying not in standin.label_definitions()
+
+
+def test_renaming_a_label_moves_it_on_the_pr_coloured_in_one_write(
+    standin: GitHubStandIn, adapter: GitHubAdapter
+) -> None:
+    deploying, running = f"🎪 {SHA} 🚦 deploying", f"🎪 {SHA} 🚦 running"
+    adapter.add_labels(36121, [deploying, "size/M"])
+    standin.reset_counts()
+    assert adapter.rename_label(deploying, running) is True
+    assert standin.counts() == {("PATCH", ROUTE_LABEL): 1}
+    assert standin.labels(36121) == [running, "size/M"]
+    assert deploying not in standin.label_definitions()
+    assert standin.label_definitions()[running][0] == label_definition(running)[0].lower()  # type: ignore[index]
+    # Again (after a restart): it is gone, so False — and so when the new name is defined.
+    assert adapter.rename_label(deploying, running) is False
+    adapter.add_labels(36122, [deploying])
+    assert adapter.rename_label(deploying, running) is False
+    assert standin.labels(36122) == [deploying]
 
 
 def test_add_five_labels_with_a_warm_cache_is_one_request(
@@ -207,16 +240,22 @@ def test_add_five_labels_with_a_warm_cache_is_one_request(
     assert standin.total() == 1
 
 
-def test_concurrent_jobs_create_a_definition_once(
+def test_concurrent_jobs_colour_a_definition_once(
     standin: GitHubStandIn, adapter: GitHubAdapter
 ) -> None:
     prs = list(range(1, 9))
     for number in prs:
         standin.add_pr(number, f"PR {number}")
     standin.reset_counts()
+
+    def label(number: int) -> None:
+        adapter.add_labels(number, ["🎪 ⌛ 24h", FREEZE])
+        adapter.ensure_label_definitions(["🎪 ⌛ 24h", FREEZE])
+
     with ThreadPoolExecutor(max_workers=len(prs)) as pool:
-        list(pool.map(lambda n: adapter.add_labels(n, ["🎪 ⌛ 24h", FREEZE]), prs))
-    assert standin.count("POST", ROUTE_LABELS) == 2
+        list(pool.map(label, prs))
+    assert standin.count("GET", ROUTE_LABEL) == 2  # one look each, whoever asked
+    assert standin.count("PATCH", ROUTE_LABEL) == 2  # grey from the first add: coloured once
     assert standin.count("POST", ROUTE_ISSUE_LABELS) == len(prs)
     assert all(standin.labels(n) == ["🎪 ⌛ 24h", FREEZE] for n in prs)
 
@@ -244,16 +283,18 @@ def test_many_threads_each_get_their_own_answers(
 def test_an_existing_definition_is_used_not_patched(
     standin: GitHubStandIn, adapter: GitHubAdapter
 ) -> None:
-    standin.define_label(TRIGGER_START, "00ff00", "a maintainer's own colour")
+    colour, description = label_definition(TRIGGER_START)  # type: ignore[misc]
+    standin.define_label(TRIGGER_START, colour, description)
     standin.reset_counts()
     adapter.add_labels(36121, [TRIGGER_START])
-    assert standin.count("GET", ROUTE_LABEL) == 1  # a read, not a write: it exists
+    adapter.ensure_label_definitions([TRIGGER_START])
+    assert standin.count("GET", ROUTE_LABEL) == 1  # a read, not a write: it exists, coloured
     assert standin.count("POST", ROUTE_LABELS) == 0
     assert standin.count("PATCH", ROUTE_LABEL) == 0
-    assert standin.label_definitions()[TRIGGER_START] == ("00ff00", "a maintainer's own colour")
 
     standin.reset_counts()
     adapter.add_labels(36122, [TRIGGER_START])
+    adapter.ensure_label_definitions([TRIGGER_START])
     assert standin.counts() == {("POST", ROUTE_ISSUE_LABELS): 1}
 
 
@@ -292,10 +333,11 @@ def test_teardown_removes_pr_labels_and_sha_definitions_only(
     assert not set(sha_labels) & set(remaining)
     assert {TRIGGER_STOP, FREEZE, "🎪 ⌛ 1w"} <= set(remaining)  # static definitions stay
 
-    # A deleted definition is no longer "known": the next add recreates it, coloured.
+    # A deleted definition is no longer "known": the next add makes it, its colour follows.
     standin.reset_counts()
     adapter.add_labels(36121, [f"🎪 {SHA} 🚦 running"])
-    assert standin.count("POST", ROUTE_LABELS) == 1
+    adapter.ensure_label_definitions([f"🎪 {SHA} 🚦 running"])
+    assert standin.count("PATCH", ROUTE_LABEL) == 1
     assert standin.label_definitions()[f"🎪 {SHA} 🚦 running"][0] == "28a745"
     adapter.close()
 
@@ -614,8 +656,7 @@ def test_replace_labels_is_one_read_and_one_write_and_keeps_other_labels(
     assert sorted(standin.labels(36121)) == sorted(after)
     writes = [key for key in standin.counts() if key[0] != "GET"]
     assert standin.total(method="GET") == 1
-    # The 🚦 running definition is created once (its CLI colour), then one PUT.
-    assert sum(standin.count(*key) for key in writes) == 2
+    assert sum(standin.count(*key) for key in writes) == 1  # one PUT (colours follow later)
 
 
 # ----- one caller never stalls another (SPEC §12) -------------------------------------------

@@ -68,6 +68,7 @@ def test_every_request_is_told_by_its_route_as_the_standin_counts_it(
 
     adapter.get_pr(PR)
     adapter.pr_commit_shas(PR)
+    adapter.ensure_label_definitions(["🎪 ⌛ 48h"])  # not there yet: GitHub's 404, then made
     adapter.add_labels(PR, ["🎪 ⌛ 48h"])
     adapter.remove_label(PR, "🎪 ⌛ 48h")
     adapter.find_labelled_prs()  # the search, through PyGithub's Github object
@@ -81,7 +82,7 @@ def test_every_request_is_told_by_its_route_as_the_standin_counts_it(
     for (method, route, _), n in seen.items():
         by_route[method, route] = by_route.get((method, route), 0.0) + n
     assert by_route == {key: float(n) for key, n in standin.counts().items()}
-    # The label definition the first add looked for was not there yet: GitHub's 404.
+    # The label definition looked for was not there yet: GitHub's 404.
     assert [key for key in seen if key[2] != "ok"] == [
         ("GET", "/repos/{owner}/{repo}/labels/{name}", "404")
     ]

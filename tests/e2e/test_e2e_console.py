@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from bot.sandbox.console import Console
 from bot.sandbox.harness import Sandbox
@@ -38,10 +39,14 @@ def test_a_console_session_shows_rendered_answers_only(sandbox: Sandbox, new_pr:
     assert step["/showtime help"].startswith("👁  only you │ *Showtime* gives a pull request")
     assert "`stop <pr>` · `cancel <pr>` · `status <pr>`" in step["/showtime help"]
     sha = sandbox.github.head_sha(new_pr)[:7]
-    assert f"🎉 @maintainer #{new_pr} runs {sha} at http://127.0.0.1:" in step[f"start {new_pr}"]
+    ran = re.search(
+        rf"🎉 @maintainer #{new_pr} runs {sha} at (http://127\.0\.0\.\d+:\d+)",
+        step[f"start {new_pr}"],
+    )
+    assert ran, step[f"start {new_pr}"]
     assert f"*running {sha}*" in step[f"status {new_pr}"]
-    url = f"http://127.0.0.1:{sandbox.superset.port}"
-    assert step[f"click open {new_pr}"].strip() == f"🌐 [Open] opens {url}"
+    # Each environment is its own (stand-in) Superset, on its own loopback address.
+    assert step[f"click open {new_pr}"].strip() == f"🌐 [Open] opens {ran.group(1)}"
     assert f"#{new_pr} (https://github.com/" in step["list"] and "*running*" in step["list"]
     assert f"#{new_pr} stopped" in step[f"stop {new_pr}"]
 

@@ -65,8 +65,8 @@ def test_a_crashing_environments_secrets_are_masked_in_its_failure_tail(
 def test_a_running_environments_secrets_are_masked_in_the_logs_answer(
     sandbox: Sandbox, new_pr: int
 ) -> None:
-    # The environment boots and runs, and keeps printing what it should not.
-    sandbox.ecs.crash_loop(image_of(sandbox, new_pr), LEAKY_LOG)
+    # The environment boots and serves, and keeps printing what it should not.
+    sandbox.ecs.chatter(image_of(sandbox, new_pr), LEAKY_LOG)
     started = sandbox.command(f"start {new_pr}")
     assert not started.failed, started
     wait_until_logged(sandbox, new_pr, KEY_BODY)

@@ -23,6 +23,7 @@ from bot.adapters.smoke import HttpSmokeCheck
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain.naming import service_name
+from bot.domain.requester import Requester
 from bot.domain.smoke import Check, SmokeReport
 from bot.sandbox.aws import EcsStandIn, TaskChange, loopback_addresses_from
 from bot.sandbox.superset import SupersetFleet, SupersetStandIn
@@ -46,7 +47,7 @@ class Cloud:
             pr=pr,
             sha=sha,
             task_definition_arn=arn,
-            requested_by="U0MAINTAINER",
+            requested_by=Requester.slack("U0MAINTAINER"),
             expires=None,
             client_token=f"job-{pr}-{sha}",
         )
@@ -228,7 +229,7 @@ def test_the_cli_made_environment_gets_a_superset_too(cloud: Cloud) -> None:
         pr=36123,
         sha=SHA,
         task_definition_arn=arn,
-        requested_by="github:someone",
+        requested_by=Requester.github("someone"),
         expires=None,
         client_token="cli",
     )

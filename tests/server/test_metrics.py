@@ -225,7 +225,7 @@ def test_jobs_running_and_queued_are_read_at_scrape_time(
         f"http://127.0.0.1:{sw.server.port}/github/webhook", WEBHOOK_SECRET, github
     )
     assert hooks.push(GOOD, SENDER).status == 202
-    wait_until(lambda: sw.bot.store.followup_prs() == [GOOD], "the push to wait")
+    wait_until(lambda: sw.bot.store.queued_prs() == [GOOD], "the push to wait")
     families = scrape(sw)
     assert samples(families, "showtime_jobs_running") == {(): 1.0}
     assert samples(families, "showtime_jobs_queued") == {(): 1.0}
@@ -234,7 +234,7 @@ def test_jobs_running_and_queued_are_read_at_scrape_time(
 
     def ended() -> bool:
         jobs = sw.bot.store.recent(limit=10, pr=GOOD)
-        return len(jobs) == 2 and not any(j.live for j in jobs) and not sw.bot.store.followup_prs()
+        return len(jobs) == 2 and not any(j.live for j in jobs) and not sw.bot.store.queued_prs()
 
     wait_until(ended, "the start and the rolling update to end")
     families = scrape(sw)

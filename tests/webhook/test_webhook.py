@@ -141,13 +141,14 @@ def test_a_push_rolls_a_running_environment_forward(hook_world: HookWorld) -> No
     assert jobs[-1].record.mode == "rolling"  # type: ignore[union-attr]
     assert running(hw) == new != old
     assert [s["serviceName"] for s in hw.world.services()] == [f"pr-{PR}-{new}-service"]
-    # SPEC §10 budgets 16 GitHub requests, the permission check included. Measured: 17 for
-    # a pusher whose permission is not cached yet — 1 permission read, 2 coloured 🚦
-    # definitions (deploying, running), the claim's POST, GET + PUT for running, 7 SHA
-    # definition deletes (the claim's 2, the replaced SHA's 5), 4 Deployments writes
-    # (create, in_progress, success, the replaced one inactive); the PR comes with the
-    # delivery, the bot's own login was read at start-up — and 16 for the next push within
-    # 5 minutes. Fail if it grows.
+    # SPEC §10 budgets 16 GitHub requests for the whole push-triggered update. Measured: 16
+    # with the pusher's permission known, 17 the first time (its read) — the PR read as it is
+    # now (the delivery is only a hint), the claim's POST (GitHub makes 🚦 deploying's
+    # definition), its colour PATCHed off the wait, GET + PUT for 🏗️/🌐/🎯 and the replaced
+    # SHA's labels, the rename of 🚦 deploying to 🚦 running (no running definition to make,
+    # no deploying one to delete), 6 SHA definition deletes (🏗️, the replaced SHA's 5) and
+    # 4 Deployments writes (create, in_progress, success, the replaced one inactive); the
+    # bot's own login was read at start-up. Fail if it grows.
     assert hw.world.github_standin.count("GET", ROUTE_PERMISSION) == 1
     assert hw.world.github_standin.count("GET", ROUTE_USER) == 0
     assert hw.world.github_standin.total() <= 17, hw.world.github_standin.counts()

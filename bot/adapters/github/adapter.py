@@ -173,13 +173,49 @@ class GitHubAdapter:
         return tuple(label["name"] for label in data)
 
     def _prepare(self, names: Sequence[str]) -> list[str]:
-        """Names to send, once each: none too long for GitHub, coloured definitions made."""
+        """Names to send, once each, none too long for GitHub.
+
+        No definition is made first: GitHub creates a missing one when a label is added to an
+        issue (in its default grey), so the requester waits for one write, not three. The
+        CLI's colours follow, from ``ensure_label_definitions``, off the requester's wait.
+        """
         wanted = list(dict.fromkeys(names))
         for name in wanted:
             if len(name) > MAX_LABEL_LENGTH:
                 raise LabelTooLongError(name)
-        self.ensure_label_definitions(wanted)
         return wanted
+
+    def rename_label(self, old: str, new: str) -> bool:
+        """Rename the definition ``old`` to ``new``, with ``new``'s colour: on every issue that
+        carries ``old`` (a per-SHA label is on one PR) it becomes ``new`` in this one write.
+        False when ``old`` is gone (a rename that already happened) or ``new`` is defined
+        already (an in-place redeploy's 🚦 running): then the caller changes the labels."""
+        if len(new) > MAX_LABEL_LENGTH:
+            raise LabelTooLongError(new)
+        colour, description = label_definition(new) or ("ededed", "")
+        url = f"{self.calls.repo_url}/labels/{segment(old)}"
+        body = {"new_name": new, "color": colour, "description": description}
+
+        def rename(client: Client) -> bool:
+            try:
+                client.requester.requestJsonAndCheck("PATCH", url, input=body)
+            except GithubException as exc:
+                if exc.status == 404 or already_exists(exc):
+                    return False  # renamed before, or ``new`` is defined already
+                raise
+            return True
+
+        with self._definition_lock(old), self._definition_lock(new):
+            renamed = self.calls.call(
+                "rename label definition",
+                f"{self.calls.repository} {old!r} → {new!r}",
+                rename,
+                write=True,
+            )
+            if renamed:
+                # Nothing left to do for either: ``new`` has its colour, ``old`` is no more.
+                self._defined.update((old, new))
+        return renamed
 
     def remove_label(self, number: int, name: str) -> None:
         """Remove one label; a label the PR does not carry is fine (404)."""
@@ -348,13 +384,14 @@ class GitHubAdapter:
         return tuple(label["name"] for label in data)
 
     def ensure_label_definitions(self, names: Sequence[str]) -> None:
-        """Create the CLI-coloured definitions not yet known to exist, once per process.
+        """The CLI's colours on these definitions, once per process (off anyone's wait).
 
-        Shared labels (static ones, ⌛ TTLs) almost always exist already: they are looked
-        up first (a read, which GitHub paces four times closer than a write) and created
-        only when missing. Per-SHA 🚦 labels are new with each SHA: created straight away,
-        "already_exists" counting as done. Jobs wanting the same definition wait for the one
-        request; others are not held up (one lock per name).
+        Shared labels (static ones, ⌛ TTLs) almost always exist already, coloured: they are
+        looked up first (a read, which GitHub paces four times closer than a write), and
+        created or coloured only when they are not. A per-SHA 🚦 label is new with its SHA —
+        made grey by the label write that added it, or not at all yet — so it is coloured
+        straight away, and created if the write has not made it. Jobs wanting the same
+        definition wait for the one request; others are not held up (one lock per name).
         """
         for name in dict.fromkeys(names):
             definition = label_definition(name)
@@ -363,10 +400,37 @@ class GitHubAdapter:
             with self._definition_lock(name):
                 if name in self._defined:
                     continue
-                if sha_of_label(name) is None and self._definition_exists(name):
+                colour, description = definition
+                url = f"{self.calls.repo_url}/labels/{segment(name)}"
+                resource = f"{self.calls.repository} {name!r}"
+                if sha_of_label(name) is None:
+                    found = self.calls.request_unless_404("read labels", resource, "GET", url)
+                    if found is not None and found.get("color", "").lower() == colour.lower():
+                        self._defined.add(name)
+                        continue
+                else:
+                    found = self.calls.request_unless_404(
+                        "colour label definition",
+                        resource,
+                        "PATCH",
+                        url,
+                        input={"color": colour, "description": description},
+                    )
+                if found is not None:
+                    if sha_of_label(name) is None:  # exists, in another colour: the CLI's
+                        self.calls.request(
+                            "colour label definition",
+                            resource,
+                            "PATCH",
+                            url,
+                            input={"color": colour, "description": description},
+                        )
                     self._defined.add(name)
                     continue
-                colour, description = definition
+                if sha_of_label(name) is not None:
+                    # Gone already (renamed to running, or taken off): nothing to colour, and
+                    # a definition no PR carries would only pile up.
+                    continue
 
                 def create(
                     client: Client,

@@ -398,13 +398,13 @@ class GitHubCalls:
         )
 
     def request_unless_404(
-        self, operation: str, resource: str, verb: str, url: str
+        self, operation: str, resource: str, verb: str, url: str, **kwargs: Any
     ) -> dict[str, Any] | None:
         """One request whose 404 means "not there", which the caller may accept: None."""
 
         def send(client: Client) -> dict[str, Any] | None:
             try:
-                _, data = client.requester.requestJsonAndCheck(verb, url)
+                _, data = client.requester.requestJsonAndCheck(verb, url, **kwargs)
             except GithubException as exc:
                 if exc.status != 404:
                     raise
