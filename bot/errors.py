@@ -78,6 +78,10 @@ class StoppedTaskError(RemoteError):
     started: bool = True
 
 
+class SmokeCheckError(ShowtimeError):
+    """Superset answers its health check, but nobody can log in to it (SPEC §15)."""
+
+
 class WaitTimeoutError(ShowtimeError):
     """A wait (DRAINING, stability, health) ran out of time."""
 

@@ -72,6 +72,7 @@ def policy_of(settings: Settings) -> Policy:
         stale_claim_after=timedelta(minutes=settings.showtime_stale_lock_minutes),
         env_port=settings.showtime_env_port,
         health_path=settings.showtime_health_path,
+        smoke_checks=tuple(settings.showtime_smoke_checks),
         notify_channel=settings.showtime_notify_channel,
         auto_redeploy=settings.showtime_auto_redeploy,
         pr_comments=settings.showtime_pr_comments,

@@ -82,6 +82,9 @@ class Succeeded:
     text: str
     url: str = ""
     estimate: Estimate | None = None  # what the PR's running environment costs, as it ends
+    checked: str = ""  # what the smoke check saw pass: "✓ login · 12 dashboards · SQL Lab"
+    degraded: str = ""  # up, but a check keeps failing: "SQL Lab failed: HTTP 500 from …"
+    log: LogTail | None = None  # a degraded environment's last lines (SPEC §15)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ What is masked:
   contains SECRET, PASSWORD, PASSWD, TOKEN, API_KEY or PRIVATE_KEY (any case; anything
   around it: ``DB_PASSWORD``, ``x-api-key``, ``accessToken``);
 - URL credentials: ``scheme://user:pw@host``, ``scheme://:pw@host``, also when the password
-  holds ``/`` or ``@`` (the user goes too: it names the bot's infrastructure).
+  holds ``/`` or ``@`` (the user goes too: it names the bot's infrastructure);
+- the admin password Superset's docker init prints (``admin user ( admin / … )``).
 
 Decided here:
 - An empty-ish value (``""``, ``[]``, ``{}``, ``None``, ``null``) stays, as in
@@ -203,10 +204,16 @@ _SHAPED = re.compile(
 )
 
 
+# Superset's docker-init.sh prints the admin login it sets up: "Setting up admin user
+# ( admin / <ADMIN_PASSWORD> )" — the environment's own password (SPEC §15), in its log.
+_ADMIN_USER = re.compile(r"(admin user\s*\(\s*[^\s/()]{1,100}\s*/\s*)([^\s()]{1,200})(\s*\))", re.I)
+
+
 def mask_secrets(text: str) -> str:
     """``text`` with every credential it holds replaced by ``[masked]`` (see the module)."""
     if not text:
         return text
+    text = _ADMIN_USER.sub(lambda m: f"{m.group(1)}{MASK}{m.group(3)}", text)
     text = _mask_pem(text)
     text = _URL_CREDENTIALS.sub(_url, text)
     text = _AUTHORIZATION.sub(_authorization, text)

@@ -51,6 +51,7 @@ class EnvView:
     requester_id: Requester | None = None  # the service's requested_by tag
     title: str = ""  # the PR's title (its author's words)
     estimate: Estimate | None = None  # what it costs, when ECS runs it (queries fill it in)
+    degraded: str | None = None  # up, but its smoke check keeps failing: which, and how
 
     def time_left(self, now: datetime) -> timedelta | None:
         return None if self.expires is None else self.expires - now

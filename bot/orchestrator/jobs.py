@@ -30,6 +30,7 @@ class JobKind(StrEnum):
     FREEZE = "freeze"
     UNFREEZE = "unfreeze"
     CLEANUP = "cleanup"  # a cleanup run, or cleanup/sweeper holding a PR for a direct change
+    CHECK = "check"  # the smoke check again, on the running environment ("Check again")
 
     @property
     def announced(self) -> bool:
@@ -114,6 +115,8 @@ class StartRecord(PrRecord):
     previous_task_definition: str = ""  # what an in-place redeploy's service ran before
     created_service: bool = False  # this job created the service (a failure deletes it)
     address: str = ""  # ip:port once healthy
+    checked: str = ""  # what the smoke check saw pass (SPEC §15)
+    degraded: str = ""  # the smoke check that keeps failing, and how, when it does
     logs_url: str = ""  # the service's logs in the AWS console
     deployment_id: int | None = None  # its GitHub deployment (SHOWTIME_GITHUB_DEPLOYMENTS)
 
@@ -315,6 +318,7 @@ PARAMS_TYPES: dict[JobKind, type[JobParams]] = {
     JobKind.FREEZE: JobParams,
     JobKind.UNFREEZE: JobParams,
     JobKind.CLEANUP: CleanupParams,
+    JobKind.CHECK: JobParams,
 }
 RECORD_TYPES: dict[JobKind, type[JobRecord]] = {
     JobKind.START: StartRecord,
@@ -323,6 +327,7 @@ RECORD_TYPES: dict[JobKind, type[JobRecord]] = {
     JobKind.FREEZE: PrRecord,
     JobKind.UNFREEZE: PrRecord,
     JobKind.CLEANUP: CleanupRecord,
+    JobKind.CHECK: StartRecord,  # what a deploy's smoke step keeps: the same fields
 }
 
 T = TypeVar("T")

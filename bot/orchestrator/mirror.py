@@ -106,7 +106,11 @@ class DeploymentMirror:
                 lambda: port.set_deployment_status(
                     deployment,
                     "success",
-                    description=f"{record.sha7} runs",
+                    description=(
+                        f"{record.sha7} runs, degraded: {record.degraded}"
+                        if record.degraded
+                        else f"{record.sha7} runs"
+                    )[:140],
                     environment_url=url,
                     log_url=record.logs_url or None,
                 ),

@@ -13,6 +13,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from bot.domain.cost import LIST_PRICES, Rates
+from bot.domain.smoke import Check
 from bot.domain.ttl import TTL_VALUES
 
 
@@ -27,6 +28,7 @@ class Policy:
     stale_claim_after: timedelta = timedelta(minutes=60)  # a claim with no live job is stale
     env_port: int = 8080  # where an environment serves
     health_path: str = "/health"
+    smoke_checks: tuple[Check, ...] = ()  # what must pass before "ready" (none: health only)
     notify_channel: str | None = None  # where notices go that have no thread yet
     auto_redeploy: bool = True  # a push rolls a running environment to the new head
     pr_comments: bool = False  # tell the outcome on the PR too

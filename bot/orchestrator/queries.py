@@ -14,7 +14,7 @@ from bot.errors import UserInputError
 from bot.orchestrator import costs
 from bot.orchestrator import inventory as inv
 from bot.orchestrator.context import Deps
-from bot.orchestrator.jobs import pr_lock
+from bot.orchestrator.jobs import Job, JobKind, JobState, StartRecord, pr_lock
 from bot.orchestrator.models import Overview, PrLogs, PrStatus
 from bot.orchestrator.ports import ServiceState
 
@@ -22,6 +22,7 @@ from bot.orchestrator.ports import ServiceState
 # serves everyone who asks: many people running `list` or opening the Home tab at once cost
 # one look.
 LIST_FRESH_SECONDS = 5.0
+SMOKE_JOBS = 20  # a PR's recent jobs looked through for its environments' smoke results
 
 
 class Queries:
@@ -55,7 +56,9 @@ class Queries:
             frozen=facts.labels.frozen,
             blocked=facts.labels.blocked,
             ttl=facts.labels.ttl,
-            environments=[self._linked(view) for view in views],
+            environments=self._checked(
+                [self._linked(view) for view in views], deps.store.recent(SMOKE_JOBS, pr=pr)
+            ),
             live_job=live,
             live_job_thread=(live.channel, live.thread_ts)
             if live and live.channel and live.thread_ts
@@ -111,7 +114,23 @@ class Queries:
         shown = costs.priced(
             deps, shown, costs.sizes(deps, services, costs.open_periods(deps, now))
         )
+        shown = self._checked(shown, deps.store.recent(SMOKE_JOBS * 10))
         return Overview(shown, costs.spend(deps, shown, now), now)
+
+    def _checked(self, views: list[inv.EnvView], jobs: list[Job]) -> list[inv.EnvView]:
+        """Each running environment with what its latest smoke check found (SPEC §15): a
+        deploy's or a Check again's, from the job store — no remote call."""
+        latest: dict[tuple[int, str], str] = {}
+        for job in jobs:  # newest first
+            found = job.record
+            if (
+                job.kind in (JobKind.START, JobKind.CHECK)
+                and job.state is JobState.SUCCEEDED
+                and isinstance(found, StartRecord)
+                and job.pr is not None
+            ):
+                latest.setdefault((job.pr, found.sha7), found.degraded)
+        return [replace(view, degraded=latest.get((view.pr, view.sha)) or None) for view in views]
 
     def now(self) -> datetime:
         return self._deps.clock.now()

@@ -20,7 +20,13 @@ from bot.domain import labels as L
 from bot.domain.modes import DeployMode
 from bot.domain.naming import service_name
 from bot.domain.ttl import expires_at
-from bot.errors import RefusedError, ShowtimeError, StoppedTaskError, UserInputError
+from bot.errors import (
+    RefusedError,
+    ShowtimeError,
+    SmokeCheckError,
+    StoppedTaskError,
+    UserInputError,
+)
 from bot.orchestrator import costs
 from bot.orchestrator import decisions as D
 from bot.orchestrator.context import Deps, JobRun
@@ -129,7 +135,7 @@ class Step:
     work: Work
     begins: Text | None = None
     ends: Text | None = None
-    when: Callable[[StartRecord], bool] = lambda record: True
+    when: Callable[[JobRun, StartRecord], bool] = lambda run, record: True
 
 
 def _service(run: JobRun, record: StartRecord) -> str:
@@ -261,6 +267,43 @@ def _with_newest_log_line(run: JobRun, service: str) -> ev.Progress:
     return progress
 
 
+def _smoke(run: JobRun, record: StartRecord) -> StartRecord:
+    """Usable, not just up (SPEC §15): log in as the environment's admin and do what a
+    reviewer does first — examples, SQL Lab, a chart — through Superset's REST API.
+
+    The password is read back from the task definition (``admin_login``), never kept by
+    the job. Login never working fails the deploy like a health check; a later check that
+    keeps failing leaves it up but **degraded**, said wherever the environment is shown.
+    """
+    smoke = run.deps.smoke
+    assert smoke is not None  # the step runs only with a smoke check (``_smoke_wanted``)
+    login = run.deps.ecs.admin_login(record.task_definition)
+    report = smoke.wait_usable(
+        f"http://{record.address}",
+        login,
+        run.deps.policy.smoke_checks,
+        examples=login.examples,
+        progress=_with_newest_log_line(run, _service(run, record)),
+    )
+    if not report.login_ok:
+        raise SmokeCheckError(
+            f"Superset answers its health check, but nobody can log in: {report.problem()}",
+            "read the log in the thread for why (login blocked, the admin user not set up), "
+            "fix the PR, then press Retry",
+        )
+    return replace(record, checked=report.summary(), degraded=report.problem())
+
+
+def _smoke_wanted(run: JobRun, record: StartRecord) -> bool:
+    return bool(run.deps.policy.smoke_checks) and run.deps.smoke is not None
+
+
+def _smoke_said(run: JobRun, record: StartRecord) -> str:
+    if record.degraded:
+        return f"Superset is up but degraded: {record.degraded}"
+    return f"Superset works: {record.checked}"
+
+
 def _labels_running(run: JobRun, record: StartRecord) -> StartRecord:
     """🏗️ goes, 🌐 + 🎯 come, a replaced SHA's labels go (one write), then 🚦 deploying
     becomes 🚦 running by renaming its definition: one more write, which takes the claim
@@ -318,21 +361,21 @@ STEPS: tuple[Step, ...] = (
         _clear_name,
         lambda run, r: f"Making sure the name `{_service(run, r)}` is free",
         lambda run, r: f"`{_service(run, r)}` is free",
-        when=lambda r: r.mode is not DeployMode.REDEPLOY,
+        when=lambda run, r: r.mode is not DeployMode.REDEPLOY,
     ),
     Step(
         "create_service",
         _create_service,
         lambda run, r: f"Creating service `{_service(run, r)}`",
         lambda run, r: f"Service `{_service(run, r)}` created",
-        when=lambda r: r.mode is not DeployMode.REDEPLOY,
+        when=lambda run, r: r.mode is not DeployMode.REDEPLOY,
     ),
     Step(
         "redeploy",
         _redeploy,
         lambda run, r: f"Redeploying `{_service(run, r)}` in place (no downtime)",
         lambda run, r: f"New deployment of `{_service(run, r)}` started",
-        when=lambda r: r.mode is DeployMode.REDEPLOY,
+        when=lambda run, r: r.mode is DeployMode.REDEPLOY,
     ),
     Step(
         "wait_stable",
@@ -348,6 +391,16 @@ STEPS: tuple[Step, ...] = (
         lambda run, r: "Superset answers its health check",
     ),
     Step(
+        "smoke",
+        _smoke,
+        lambda run, r: (
+            "Checking that Superset works: "
+            + ", ".join(check.label for check in run.deps.policy.smoke_checks)
+        ),
+        _smoke_said,
+        when=_smoke_wanted,
+    ),
+    Step(
         "labels_running",
         _labels_running,
         lambda run, r: "Labelling the PR 🚦 running",
@@ -358,7 +411,7 @@ STEPS: tuple[Step, ...] = (
         _retire_previous,
         lambda run, r: f"Removing the previous environment {r.previous_sha}",
         lambda run, r: f"Previous environment {r.previous_sha} removed",
-        when=lambda r: r.mode is DeployMode.ROLLING and r.previous_sha is not None,
+        when=lambda run, r: r.mode is DeployMode.ROLLING and r.previous_sha is not None,
     ),
 )
 ORDER = ("validate", *(step.name for step in STEPS))
@@ -380,7 +433,7 @@ def run_start(run: JobRun, mirror: DeploymentMirror) -> ev.Succeeded:
     try:
         for step in STEPS:
             record = run.record(StartRecord)
-            if run.done(step.name, ORDER) or not step.when(record):
+            if run.done(step.name, ORDER) or not step.when(run, record):
                 continue
             run.check()  # a cancel (or shutdown) between steps stops here
             if step.name == POINT_OF_NO_RETURN:
@@ -415,10 +468,16 @@ def run_start(run: JobRun, mirror: DeploymentMirror) -> ev.Succeeded:
     if record.mode is DeployMode.ROLLING and record.previous_sha:
         previous = {record.previous_sha}
         run.later("retire the previous deployment", lambda: mirror.inactive(run, previous))
+    log_tail = None
+    if record.degraded:  # why, in the environment's own words (SPEC §15)
+        log_tail = run.deps.logs.tail(_service(run, record), FAILURE_LOG_LINES)
     return ev.Succeeded(
         text=f"#{run.pr} {record.mode.outcome} {record.sha7} at {url}",
         url=url,
         estimate=costs.estimate_of(run.deps, run.pr, record.labels),
+        checked=record.checked,
+        degraded=record.degraded,
+        log=log_tail,
     )
 
 
@@ -427,7 +486,7 @@ def _ttl(run: JobRun, record: StartRecord) -> str:
 
 
 # The steps during which the new task exists: a failure there is explained by its log.
-_TASK_STEPS = frozenset({"wait_stable", "address", "health"})
+_TASK_STEPS = frozenset({"wait_stable", "address", "health", "smoke"})
 FAILURE_LOG_LINES = 30  # SPEC §14: the thread shows at most 30 lines
 
 
@@ -455,7 +514,7 @@ def failure_log(run: JobRun, error: BaseException) -> ev.LogTail | None:
 def _failing_step(run: JobRun, record: StartRecord) -> str | None:
     """The step that was running when the job failed: the first one not yet done."""
     for step in STEPS:
-        if not run.done(step.name, ORDER) and step.when(record):
+        if not run.done(step.name, ORDER) and step.when(run, record):
             return step.name
     return None
 
@@ -549,3 +608,62 @@ def _undo(run: JobRun, what: str, work: Callable[[], object]) -> None:
     except Exception as exc:
         log.warning("could not %s after a cancel", what, exc_info=True, extra={"job": run.job.id})
         run.say(ev.Warning(f"could not {what} after the cancel ({exc}); the sweeper finishes it"))
+
+
+# ----- Check again (SPEC §15): the smoke step alone, on the running environment ----------------
+
+
+def validate_check(deps: Deps, job: Job, known: PullRequest | None = None) -> StartRecord:
+    """The PR's active environment, running, with its address (one GitHub read), and the task
+    definition its service runs (ECS's list): what the smoke check needs."""
+    assert job.pr is not None
+    info = known if known is not None and known.number == job.pr else deps.github.get_pr(job.pr)
+    labels = L.parse_labels(info.labels)
+    raise_refusal(D.refuse_change(labels), job.pr)
+    show = labels.active
+    if show is None or show.status != L.RUNNING or not show.address:
+        raise UserInputError(
+            f"#{job.pr} has no running environment to check",
+            f"start one with `/showtime start {job.pr}`",
+        )
+    if not deps.policy.smoke_checks or deps.smoke is None:
+        raise RefusedError(
+            "no smoke checks are configured (SHOWTIME_SMOKE_CHECKS is empty)",
+            "an admin sets SHOWTIME_SMOKE_CHECKS to use Check again",
+        )
+    name = service_name(job.pr, show.sha)
+    service = next((s for s in deps.ecs.find_services(job.pr) if s.name == name), None)
+    if service is None or not service.task_definition:
+        raise UserInputError(
+            f"`{name}` does not run in ECS", f"start it with `/showtime start {job.pr}`"
+        )
+    return StartRecord(
+        labels=tuple(info.labels),
+        title=info.title,
+        sha7=show.sha,
+        mode=DeployMode.REDEPLOY,
+        task_definition=service.task_definition,
+        address=show.address,
+        logs_url=deps.logs.console_url(name),
+    )
+
+
+def run_check(run: JobRun) -> ev.Succeeded:
+    record = run.record(StartRecord)
+    run.say(ev.StepStarted("smoke", "Checking again that Superset works"))
+    record = _smoke(run, record)
+    run.step("smoke", record)
+    run.say(ev.StepFinished("smoke", _smoke_said(run, record)))
+    log_tail = (
+        run.deps.logs.tail(_service(run, record), FAILURE_LOG_LINES) if record.degraded else None
+    )
+    url = f"http://{record.address}"
+    return ev.Succeeded(
+        text=f"#{run.pr} {record.sha7} at {url}: "
+        + (f"still degraded: {record.degraded}" if record.degraded else "works again"),
+        url=url,
+        estimate=costs.estimate_of(run.deps, run.pr, record.labels),
+        checked=record.checked,
+        degraded=record.degraded,
+        log=log_tail,
+    )

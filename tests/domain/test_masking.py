@@ -25,6 +25,11 @@ PEM = (
 )
 
 MASKED = [
+    # The environment's own admin password, as Superset's docker-init.sh prints it (SPEC §15)
+    (
+        "Setting up admin user ( admin / Zx9_abcDEF-1234567890abcdef )",
+        f"Setting up admin user ( admin / {M} )",
+    ),
     # AWS
     ("key id AKIAIOSFODNN7EXAMPLE used", f"key id {M} used"),
     ("session ASIAIOSFODNN7EXAMPLE", f"session {M}"),
