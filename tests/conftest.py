@@ -66,6 +66,9 @@ def world(aws_env: None, tmp_path: Path, world_settings: dict[str, Any]) -> Iter
             "showtime_poll_seconds": 5.0,
             "showtime_db_url": f"sqlite:///{tmp_path / 'jobs.db'}",
             "showtime_job_workers": 16,
+            # Environments here are TEST-NET addresses: the Superset smoke check is the
+            # sandbox's and the smoke tests' (opted in with world_settings).
+            "showtime_smoke_checks": (),
             **world_settings,
         }
         settings = Settings(**values)

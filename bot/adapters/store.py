@@ -323,6 +323,18 @@ class SqlJobStore(Records):
         with self._read() as conn:
             return [_job(row) for row in conn.execute(query).mappings()]
 
+    def prs_touched(self, since: datetime, limit: int = 200) -> list[int]:
+        """PRs whose jobs changed since ``since``, newest first: what the bot itself touched."""
+        query = (
+            select(jobs.c.pr, func.max(jobs.c.updated_at).label("last"))
+            .where(jobs.c.pr.is_not(None), jobs.c.updated_at >= since)
+            .group_by(jobs.c.pr)
+            .order_by(func.max(jobs.c.updated_at).desc())
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [int(row.pr) for row in conn.execute(query)]
+
     def latest_thread(self, pr: int) -> tuple[str, str] | None:
         """(channel, thread_ts) of the PR's newest job that has a thread."""
         query = (

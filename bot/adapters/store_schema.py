@@ -152,6 +152,7 @@ queued_jobs = Table(
     Column("kind", String(16), nullable=False),
     Column("sha", String(40)),
     Column("head_only", Boolean, nullable=False, default=False),
+    Column("needs_environment", Boolean, nullable=False, default=False),
     Column("requester", String(200), nullable=False),
     Column("requester_name", String(200), nullable=False, default=""),
     Column("params", JSON, nullable=False),

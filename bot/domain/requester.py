@@ -43,7 +43,10 @@ class Requester:
         """A stored value back as a requester (an unprefixed one is untagged, not guessed)."""
         kind, sep, rest = stored.partition(":")
         if sep and kind in RequesterKind.__members__.values() and rest:
-            return cls(RequesterKind(kind), rest, name)
+            typed = RequesterKind(kind)
+            if typed is not RequesterKind.SLACK and not name:
+                name = rest  # a login or a part of the bot is its own name
+            return cls(typed, rest, name)
         return cls(RequesterKind.UNTAGGED, stored, name)
 
     @property

@@ -168,8 +168,14 @@ class JobRun:
         self.deps = deps.for_job(control, self)
         # Writes nobody waits for, done once the outcome is announced, before the job ends.
         self.afterwards: list[tuple[str, Callable[[], object]]] = []
-        self._unused_definitions: set[str] = set()  # SHA labels this job took off the PR
+        # SHA labels this job took off the PR, whose definitions go once the outcome is out;
+        # kept with each recorded step, so a job resumed after a restart deletes them too.
+        carried = job.record.prune if isinstance(job.record, PrRecord) else ()
+        self._unused_definitions: set[str] = set(carried)
         self._pruning = False
+        if carried:
+            self._pruning = True
+            self.later("delete label definitions", self._delete_unused_definitions)
         self.deployment: Future[object] | None = None  # the GitHub deployment being made
         self.when_claimed: Callable[[StartRecord], None] | None = None
         self._noted: set[str] = set()
@@ -222,6 +228,8 @@ class JobRun:
 
     def step(self, name: str, record: JobRecord) -> Job:
         """Record a finished step and what the steps produced; only the owner can."""
+        if isinstance(record, PrRecord):
+            record = replace(record, prune=tuple(sorted(self._unused_definitions)))
         try:
             job = self.deps.store.record_step(self._job.id, name, owner=self.owner, record=record)
         except LostJobError as exc:

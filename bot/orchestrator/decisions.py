@@ -321,17 +321,20 @@ def labels_before_claim(current: list[str], before: list[str], sha7: str) -> L.L
     return L.change_against(current, add=add, remove=remove)
 
 
-def stale_push(state: str, head: str, labels: PrLabels, sha: str) -> str | None:
-    """Why a push's queued rolling update to ``sha`` is not deployed now that its turn came
-    (SPEC §11): the PR moved on, closed, or has nothing to update any more."""
+def stale_follow_up(
+    state: str, head: str, labels: PrLabels, sha: str, needs_environment: bool
+) -> str | None:
+    """Why a start GitHub queued for ``sha`` is not deployed now that its turn came
+    (SPEC §11): the PR moved on or closed — or, for a push's rolling update, has nothing to
+    update any more or is frozen."""
     if state != "open":
         return "the PR is closed"
     if not head.startswith(sha.lower()):
         return f"the PR's head is `{head[:7]}` now"
     if labels.blocked:
         return "the PR is blocked"
-    if labels.frozen:
+    if needs_environment and labels.frozen:
         return "the PR is frozen"
-    if not labels.has_environment:
+    if needs_environment and not labels.has_environment:
         return "the PR has no environment any more"
     return None

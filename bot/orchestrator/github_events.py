@@ -123,6 +123,7 @@ class GitHubEvents:
         handling failed is not, so GitHub's redelivery works."""
         keys = delivery_keys(event.delivery, event.body_sha)
         if self._deps.store.remembered(keys):
+            self._deps.store.remember(keys)  # its own GUID too: a repeat of the repeat
             return "a repeat of a handled delivery: nothing"
         if event.sender.casefold() == self._deps.github.own_login().casefold():
             done = "sent by the bot itself: ignored"
@@ -205,9 +206,10 @@ class GitHubEvents:
                 reporting=Reporting.in_pr_thread(self._deps.policy.notify_channel),
                 idempotency_key=f"delivery:{event.body_sha}",
                 known_pr=now,
-                # A push that must wait deploys only if it is still the head then, and only
-                # while an environment runs; a trigger deploys the head it was added on.
-                head_only=event.action == "synchronize",
+                # A start that must wait deploys only if its SHA is still the head then — a
+                # push's rolling update only while an environment runs.
+                head_only=kind is JobKind.START,
+                needs_environment=event.action == "synchronize",
             )
         )
         return _said(answer, event.pr)

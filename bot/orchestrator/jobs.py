@@ -99,6 +99,7 @@ class PrRecord:
 
     labels: tuple[str, ...] = ()
     title: str = ""
+    prune: tuple[str, ...] = ()  # SHA label definitions to delete once the outcome is out
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,8 @@ class QueuedJob:
     kind: JobKind  # START or STOP
     requester: Requester
     sha: str | None = None  # the SHA a start deploys (40 hex, or the prefix a person typed)
-    head_only: bool = False
+    head_only: bool = False  # GitHub's: deployed only if still the PR's head (SPEC §11)
+    needs_environment: bool = False  # a push's rolling update: only while one runs
     params: JobParams = field(default_factory=JobParams)
     channel: str | None = None  # where the request was made: its thread, if the PR has none
     queued_at: datetime | None = None
@@ -262,6 +264,10 @@ class JobStore(Protocol):
     def live_jobs(self) -> list[Job]: ...
     def recent(self, limit: int = 50, pr: int | None = None) -> list[Job]: ...
     def latest_thread(self, pr: int) -> tuple[str, str] | None: ...
+    def prs_touched(self, since: datetime, limit: int = 200) -> list[int]:
+        """PRs whose jobs changed since ``since`` (what the bot itself touched)."""
+        ...
+
     def set_thread(self, job_id: str, channel: str, thread_ts: str) -> Job: ...
     def mark_running(self, job_id: str, owner: str) -> Job: ...
     def record_step(self, job_id: str, step: str, *, owner: str, record: JobRecord) -> Job: ...

@@ -61,9 +61,11 @@ class JobRequest:
     # The PR as the request already has it (read moments ago): validation uses it instead of
     # reading it again.
     known_pr: PullRequest | None = None
-    # A push's: if it has to wait for the PR's running job, it deploys then only if its SHA
-    # is still the PR's head (SPEC §11: no head nobody allowed is ever deployed).
+    # GitHub's: if it has to wait for the PR's running job, it deploys then only if its SHA
+    # is still the PR's head (SPEC §11: no head nobody allowed is ever deployed) — and a
+    # push's rolling update only while an environment still runs.
     head_only: bool = False
+    needs_environment: bool = False
 
     @property
     def lock_key(self) -> str | None:

@@ -346,6 +346,7 @@ class Jobs:
             requester=request.requester,
             sha=sha,
             head_only=request.head_only,
+            needs_environment=request.needs_environment,
             params=request.params,
             channel=request.reporting.channel,
         )
@@ -399,7 +400,10 @@ class Jobs:
         if entry.head_only:
             now = self._deps.github.get_pr(entry.pr)
             labels = parse_labels(now.labels)
-            if why := decisions.stale_push(now.state, now.head_sha, labels, entry.sha or ""):
+            why = decisions.stale_follow_up(
+                now.state, now.head_sha, labels, entry.sha or "", entry.needs_environment
+            )
+            if why:
                 self._deps.store.dequeue(entry.id)
                 sha7 = (entry.sha or "")[:7]
                 self.notify_pr(

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -43,6 +43,8 @@ from bot.orchestrator.models import (
 from bot.orchestrator.ports import LabelledPr, PullRequest, Service, ServiceState
 
 log = logging.getLogger(__name__)
+
+RECONCILE_WINDOW = timedelta(days=2)  # how far back the PRs the bot touched are reconciled
 
 
 class JobStarter(Protocol):
@@ -190,6 +192,28 @@ class Sweeper:
                 continue
             if _past(service, default_ttl, now):
                 self._sweep_confirmed(service.pr, services, now)
+        self._reconcile_unsearched(labelled, services, live, now)
+
+    def _reconcile_unsearched(
+        self, labelled: set[int], services: list[Service], live: set[int], now: datetime
+    ) -> None:
+        """Labels that say an environment runs where ECS runs none, on the PRs the bot itself
+        touched lately that search does not find (SPEC §12): a PR without ⌛ — say, labels a
+        paused replica wrote after losing its job — is invisible to a ``label:`` search.
+        One read of each such PR, decided from its labels as they are now."""
+        since = now - RECONCILE_WINDOW
+        with_service = {s.pr for s in services}
+        for pr in self._deps.store.prs_touched(since):
+            if pr in labelled or pr in live or pr in with_service:
+                continue  # search found it, a job works on it, or ECS runs something of it
+            current = self._current(pr)
+            if current is None or current.labels.blocked or not current.labels.has_environment:
+                continue
+            plan = _plan({pr: current}, [], set(), now, self._deps.policy.default_ttl)
+            for item in plan.get(pr, []):
+                if item.why in (Why.NO_SERVICE, Why.CLOSED, Why.EXPIRED):
+                    done = self._do(item, SWEEPER)
+                    log.info("sweeper: %s%s", item.what, f" ({done.error})" if done.error else "")
 
     def _sweep_confirmed(self, pr: int, services: list[Service], now: datetime) -> None:
         """Re-read the PR and act only on what its current labels still call for."""

@@ -82,6 +82,11 @@ class Traffic:
         with self._traffic_lock:
             self._faults.append(fault)
 
+    def clear_faults(self) -> None:
+        """GitHub is well again: the faults not yet answered are dropped."""
+        with self._traffic_lock:
+            self._faults.clear()
+
     def counts(self) -> dict[tuple[str, str], int]:
         """Requests so far per (method, route template); unknown routes by raw path."""
         with self._traffic_lock:

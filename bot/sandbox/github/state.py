@@ -113,6 +113,12 @@ class GitHubState:
             pull.state, pull.merged = "closed", merged
             pull.closed_at = pull.updated_at = self.now()
 
+    def reopen_pr(self, number: int) -> None:
+        with self.lock:
+            pull = self._pull_or_error(number)
+            pull.state, pull.merged, pull.closed_at = "open", False, None
+            pull.updated_at = self.now()
+
     def set_labels(self, number: int, names: list[str]) -> None:
         """Replace the PR's labels, as a person editing them on GitHub would."""
         with self.lock:
