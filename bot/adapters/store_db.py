@@ -27,6 +27,7 @@ from bot.adapters.store_schema import (
     normalise_url,
     safe_url,
     sqlite_engine,
+    upgrade,
 )
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.orchestrator.jobs import StoreError
@@ -64,6 +65,7 @@ class Database:
                 if conn.dialect.name == "postgresql":
                     conn.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK_ID)))
                 metadata.create_all(conn)
+                upgrade(conn)
         except BaseException:
             self._engine.dispose()
             raise

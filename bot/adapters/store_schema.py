@@ -87,6 +87,11 @@ class StateType(TypeDecorator[JobState]):
 _json = JSON().with_variant(JSONB(), "postgresql")
 metadata = MetaData()
 
+# The states a job row may hold. "cancelled" came with Cancel (SPEC §16): a store made by an
+# older bot is upgraded on start (``upgrade``), since create_all never changes a table.
+JOBS_STATE_CHECK = "state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')"
+
+
 jobs = Table(
     "jobs",
     metadata,
@@ -113,9 +118,7 @@ jobs = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("finished_at", UTCDateTime()),
-    CheckConstraint(
-        "state IN ('queued', 'running', 'succeeded', 'failed')", name="jobs_state_known"
-    ),
+    CheckConstraint(JOBS_STATE_CHECK, name="jobs_state_known"),
     Index("jobs_pr_created", "pr", "created_at"),
     Index("jobs_state", "state"),
 )
@@ -260,3 +263,41 @@ def sqlite_engine(url: URL, *, in_memory: bool) -> Engine:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def upgrade(conn: Connection) -> None:
+    """Bring a store an older bot made up to this schema (create_all only adds tables).
+
+    The one change so far: ``jobs.state`` may be ``cancelled``. PostgreSQL swaps the check
+    constraint; SQLite, which cannot alter one, has its schema text edited (the change does
+    not touch how rows are stored, so SQLite documents this as the way).
+    """
+    if conn.dialect.name == "postgresql":
+        found = conn.execute(
+            text(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conname = 'jobs_state_known' AND conrelid = 'jobs'::regclass"
+            )
+        ).scalar()
+        if found is not None and "cancelled" not in found:
+            conn.execute(text("ALTER TABLE jobs DROP CONSTRAINT jobs_state_known"))
+            conn.execute(
+                text(f"ALTER TABLE jobs ADD CONSTRAINT jobs_state_known CHECK ({JOBS_STATE_CHECK})")
+            )
+        return
+    sql = conn.execute(
+        text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'jobs'")
+    ).scalar()
+    before = "'succeeded', 'failed')"
+    if sql is None or "cancelled" in sql or before not in sql:
+        return
+    # SQLite's documented way to change a CHECK constraint in place (it does not change how
+    # rows are stored): edit the table's schema text and bump the schema version.
+    version = int(conn.execute(text("PRAGMA schema_version")).scalar() or 0)
+    conn.execute(text("PRAGMA writable_schema=ON"))
+    conn.execute(
+        text("UPDATE sqlite_master SET sql = :sql WHERE type = 'table' AND name = 'jobs'"),
+        {"sql": sql.replace(before, "'succeeded', 'failed', 'cancelled')")},
+    )
+    conn.execute(text(f"PRAGMA schema_version={version + 1}"))
+    conn.execute(text("PRAGMA writable_schema=OFF"))
