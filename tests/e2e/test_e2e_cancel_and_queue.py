@@ -1,0 +1,117 @@
+"""Control while it waits, end to end (SPEC §16): the bot as its own process, Slack's requests
+signed over HTTP, ECS holding a name DRAINING as long as the test says."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from bot.orchestrator.jobs import JobKind, JobState
+from bot.sandbox.harness import Sandbox
+from bot.slack import views
+
+
+def drain_for(sandbox: Sandbox, seconds: float) -> None:
+    """Deleted services stay DRAINING this long (the ones already draining too)."""
+    sandbox.ecs.drain_seconds = seconds
+
+
+def wait_for_step(sandbox: Sandbox, pr: int, text: str) -> None:
+    def seen() -> bool:
+        message = sandbox.status_message(pr)
+        if message is None:
+            return False
+        thread = sandbox.slack.thread(message["channel"], message["ts"])
+        return any(text in str(m.get("text", "")) for m in thread)
+
+    sandbox.wait_for(seen, timeout=60)
+
+
+def test_cancel_inside_a_draining_wait(sandbox: Sandbox, new_pr: int) -> None:
+    sandbox.command(f"start {new_pr}")
+    sandbox.command(f"stop {new_pr}")
+    drain_for(sandbox, 3600)  # ECS will not release the name: the next start waits
+    try:
+        sandbox.command(f"start {new_pr}", wait=False)
+        wait_for_step(sandbox, new_pr, "DRAINING")
+        message = sandbox.status_message(new_pr)
+        assert message is not None and views.ACTION_CANCEL in json.dumps(message["blocks"])
+        pressed = time.monotonic()
+        sandbox.click(message, views.ACTION_CANCEL, wait=False)
+        sandbox.wait_for(
+            lambda: not [j for j in sandbox.store.recent(pr=new_pr) if j.live], timeout=30
+        )
+        assert time.monotonic() - pressed < 5.0  # SPEC §10
+    finally:
+        drain_for(sandbox, 2.0)
+    job = sandbox.store.recent(pr=new_pr)[0]
+    assert job.kind is JobKind.START and job.state is JobState.CANCELLED
+    message = sandbox.status_message(new_pr)
+    assert message is not None
+    fresh = sandbox.slack.message(message["channel"], message["ts"]) or message
+    assert "Cancelled" in json.dumps(fresh["blocks"]) and "Start again" in json.dumps(
+        fresh["blocks"]
+    )
+    thread = [str(m["text"]) for m in sandbox.slack.thread(message["channel"], message["ts"])]
+    assert any(t.startswith("⏹") and "cancelled by <@" in t for t in thread), thread
+    assert not [s for s in sandbox.services() if s["status"] == "ACTIVE"]
+
+
+def test_the_queue_survives_a_kill_9(sandbox: Sandbox, new_pr: int) -> None:
+    """A start waits behind a deploy that waits on DRAINING; the bot is killed with -9 and
+    started again: the deploy resumes, and the queued start runs once it ends."""
+    sandbox.command(f"start {new_pr}")
+    sandbox.command(f"stop {new_pr}")
+    drain_for(sandbox, 3600)
+    try:
+        sandbox.command(f"start {new_pr}", wait=False)
+        wait_for_step(sandbox, new_pr, "DRAINING")
+        newer = sandbox.github.push_commit(new_pr)
+        queued = sandbox.command(f"start {new_pr}", wait=False)
+        sandbox.wait_for(lambda: new_pr in sandbox.store.queued_prs(), timeout=30)
+        assert queued.response.ok
+        sandbox.kill_bot()
+        sandbox.start_bot()
+    finally:
+        drain_for(sandbox, 0.5)
+    sandbox.wait_for(
+        lambda: (
+            new_pr not in sandbox.store.queued_prs()
+            and not [j for j in sandbox.store.recent(pr=new_pr) if j.live]
+        ),
+        timeout=90,
+    )
+    starts = [j for j in sandbox.store.recent(pr=new_pr) if j.kind is JobKind.START]
+    assert starts[0].record.sha == newer  # type: ignore[union-attr]
+    assert starts[0].state is JobState.SUCCEEDED
+    active = [s["serviceName"] for s in sandbox.services() if s["status"] == "ACTIVE"]
+    assert active == [f"pr-{new_pr}-{newer[:7]}-service"]
+
+
+def test_nobody_is_told_busy_for_start_redeploy_or_stop(sandbox: Sandbox, new_pr: int) -> None:
+    sandbox.command(f"start {new_pr}")
+    sandbox.command(f"stop {new_pr}")
+    drain_for(sandbox, 3600)
+    try:
+        sandbox.command(f"start {new_pr}", wait=False)
+        wait_for_step(sandbox, new_pr, "DRAINING")
+        answers: list[str] = []
+        again = sandbox.command(f"start {new_pr}")  # the very commit being deployed
+        sandbox.github.push_commit(new_pr)
+        queued = sandbox.command(f"start {new_pr}")  # a newer one: it waits
+        stop = sandbox.command(f"stop {new_pr}")
+        for outcome in (again, queued, stop):
+            answers.extend([outcome.response.text, *outcome.replies])
+    finally:
+        drain_for(sandbox, 0.5)
+    sandbox.wait_for(
+        lambda: (
+            new_pr not in sandbox.store.queued_prs()
+            and not [j for j in sandbox.store.recent(pr=new_pr) if j.live]
+        ),
+        timeout=90,
+    )
+    assert not [a for a in answers if "busy" in a], answers
+    assert any("queued behind the running deploy" in a for a in answers), answers
+    assert any("cancelling the running deploy" in a for a in answers), answers
+    assert not [s for s in sandbox.services() if s["status"] == "ACTIVE"]
