@@ -73,6 +73,18 @@ class Execution:
         self.remember(job)
         self.runner.run_here(job.id, lambda control: self._execute(job.id, control, False))
 
+    def refused(self, job: Job, exc: BaseException) -> None:
+        """A begun job its validation refused: recorded as failed, with why."""
+        reason = (
+            f"refused: {exc}"
+            if isinstance(exc, ShowtimeError)
+            else "refused: internal error while validating"
+        )
+        try:
+            self._deps.store.finish(job.id, JobState.FAILED, public_text(reason), owner=self._owner)
+        except ShowtimeError:
+            log.warning("could not record refused job %s; it is adopted later", job.id)
+
     def cached(self) -> int:
         with self._lock:
             return len(self._jobs)

@@ -19,17 +19,14 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Protocol
 
 from bot.domain import events as ev
-from bot.domain.labels import parse_labels
 from bot.domain.requester import Requester
 from bot.errors import RefusedError, ShowtimeError, public_text
-from bot.orchestrator import changes, decisions, start
+from bot.orchestrator import changes, start
 from bot.orchestrator.context import Deps
 from bot.orchestrator.execution import Execution, Handler
 from bot.orchestrator.jobs import (
@@ -41,9 +38,6 @@ from bot.orchestrator.jobs import (
     JobState,
     JobStore,
     LostJobError,
-    QueuedJob,
-    StartParams,
-    StartRecord,
     pr_lock,
 )
 from bot.orchestrator.mirror import DeploymentMirror
@@ -65,6 +59,7 @@ from bot.orchestrator.models import (
     TooLate,
 )
 from bot.orchestrator.ports import CannotPostError, PullRequest, Threads
+from bot.orchestrator.queue import PrQueue
 from bot.orchestrator.runner import JobRunner
 
 log = logging.getLogger(__name__)
@@ -142,7 +137,8 @@ class Jobs:
             stopping=stopping,
             open_thread=lambda job: self._report(job, Reporting(channel=job.channel)),
         )
-        self.execution.after_each(self._next_of)
+        self.queue = PrQueue(deps, self)
+        self.execution.after_each(self.queue.next_of)
         self._validators: dict[JobKind, Validator] = {}
         for kind, handler, validator in (
             (JobKind.START, lambda run: start.run_start(run, mirror), start.validate),
@@ -180,7 +176,7 @@ class Jobs:
             job = self.begin(request)
         except JobBusyError as exc:
             if queue and request.kind in QUEUEABLE and request.pr is not None:
-                return self._enqueue(request, exc.job)
+                return self._queued(request, exc.job)
             return Busy(exc.job)
         except DuplicateRequestError as exc:
             return Duplicate(exc.job)
@@ -235,21 +231,10 @@ class Jobs:
             )
             return self.execution.remember(stored)
         except BaseException as exc:
-            self._refused(job, exc)
+            with self._lock:
+                self._pending.discard(job.id)
+            self.execution.refused(job, exc)
             raise
-
-    def _refused(self, job: Job, exc: BaseException) -> None:
-        with self._lock:
-            self._pending.discard(job.id)
-        reason = (
-            f"refused: {exc}"
-            if isinstance(exc, ShowtimeError)
-            else "refused: internal error while validating"
-        )
-        try:
-            self._deps.store.finish(job.id, JobState.FAILED, public_text(reason), owner=self._owner)
-        except ShowtimeError:
-            log.warning("could not record refused job %s; it is adopted later", job.id)
 
     def _where(self, request: JobRequest) -> tuple[str | None, str | None]:
         reporting = request.reporting
@@ -323,112 +308,17 @@ class Jobs:
             return
         self.run(job, resumed=True)
 
-    # ----- the queue of one ----------------------------------------------------------------
-
-    def _enqueue(self, request: JobRequest, running: Job) -> Answer:
-        """``request`` waits for ``running``; a stop also cancels a running deploy."""
-        assert request.pr is not None
-        if request.kind is JobKind.STOP and running.kind is JobKind.STOP:
-            return Busy(running)  # already being stopped: a second stop would find nothing
-        sha = request.sha
-        if request.kind is JobKind.START and sha is None:
-            try:  # pinned to the head of now: a later push is a request of its own
-                sha = (request.known_pr or self._deps.github.get_pr(request.pr)).head_sha
-            except ShowtimeError as exc:
-                return Refused(exc)
-        deploying = running.record.sha if isinstance(running.record, StartRecord) else ""
-        if request.kind is JobKind.START and sha and deploying.startswith(sha.lower()):
-            return Busy(running)  # that very commit is being deployed: once is enough
-        entry = QueuedJob(
-            id=uuid.uuid4().hex,
-            pr=request.pr,
-            kind=request.kind,
-            requester=request.requester,
-            sha=sha,
-            head_only=request.head_only,
-            needs_environment=request.needs_environment,
-            params=request.params,
-            channel=request.reporting.channel,
-        )
-        waiting, replaced = self._deps.store.enqueue(entry)
-        if waiting.id != entry.id:
-            return Refused(
-                RefusedError(
-                    f"#{request.pr} is being stopped: a stop is queued behind the running "
-                    f"`{running.kind}`, so this `{request.kind}` is not queued",
-                    f"start it again once it has stopped (`/showtime start {request.pr}`)",
-                )
-            )
-        if replaced is not None:
-            self._tell_replaced(replaced, entry)
-        if request.kind is JobKind.STOP and running.kind is JobKind.START:
-            self.cancel(request.pr, request.requester)
-        log.info("#%s: %s queued behind job %s", request.pr, request.kind, running.correlation_id)
-        return Queued(entry, running, replaced)
-
-    def _tell_replaced(self, replaced: QueuedJob, by: QueuedJob) -> None:
-        what = _queued_text(replaced)
-        text = f"the queued {what} was replaced by a newer request from {by.requester.label_name}"
-        self.notify_pr(replaced.pr, (replaced.sha or "")[:7], text, to=replaced.requester)
-
-    def _next_of(self, job: Job) -> None:
-        """A job of the PR ended: its queued job (if any) runs now."""
-        if job.pr is not None:
-            self.next_queued(job.pr)
-
-    def next_queued(self, pr: int) -> str:
-        """Run the PR's queued job now that no job runs for it; what became of it."""
-        try:
-            entry = self._deps.store.queued(pr)
-            if entry is None:
-                return "nothing queued"
-            return self._run_queued(entry)
-        except Exception:
-            log.exception("the queued job of #%s failed to start", pr, extra={"pr": pr})
-            return "failed to start (it stays queued)"
-
-    def _run_queued(self, entry: QueuedJob) -> str:
-        request = JobRequest(
-            kind=entry.kind,
-            requester=entry.requester,
-            pr=entry.pr,
-            sha=entry.sha,
-            params=entry.params,
-            reporting=Reporting.in_pr_thread(entry.channel or self._deps.policy.notify_channel),
-            idempotency_key=f"queued:{entry.id}",  # a crash between run and dequeue runs it once
-        )
-        if entry.head_only:
-            now = self._deps.github.get_pr(entry.pr)
-            labels = parse_labels(now.labels)
-            why = decisions.stale_follow_up(
-                now.state, now.head_sha, labels, entry.sha or "", entry.needs_environment
-            )
-            if why:
-                self._deps.store.dequeue(entry.id)
-                sha7 = (entry.sha or "")[:7]
-                self.notify_pr(
-                    entry.pr, sha7, f"{_queued_text(entry)} not deployed: {why}", offer="redeploy"
-                )
-                return f"dropped: {why}"
-            request = replace(request, known_pr=now)
-        answer = self.submit(request, queue=False)
-        if isinstance(answer, Busy):
-            return "still waiting"  # another job took the PR first; its end runs this
-        self._deps.store.dequeue(entry.id)
-        if isinstance(answer, Refused):
-            self.notify_pr(
-                entry.pr,
-                (entry.sha or "")[:7],
-                f"the queued {_queued_text(entry)} was refused: {answer.error}",
-                to=entry.requester,
-            )
-        return type(answer).__name__.lower()
+    def _queued(self, request: JobRequest, running: Job) -> Answer:
+        """``request`` waits for ``running`` (the PR's queue of one); a stop during a deploy
+        also cancels the deploy."""
+        answer = self.queue.enqueue(request, running)
+        stops_a_deploy = request.kind is JobKind.STOP and running.kind is JobKind.START
+        if isinstance(answer, Queued) and stops_a_deploy and running.pr is not None:
+            self.cancel(running.pr, request.requester)
+        return answer
 
     def queued_left(self) -> None:
-        """Queued jobs whose PR has no live job (their process stopped between the two)."""
-        for pr in self._deps.store.queued_prs():
-            if self._deps.store.live_job(pr_lock(pr)) is None:
-                self.next_queued(pr)
+        self.queue.left()
 
     # ----- cancel ------------------------------------------------------------------------
 
@@ -510,14 +400,6 @@ class Jobs:
 
     def cached(self) -> int:
         return self.execution.cached()
-
-
-def _queued_text(entry: QueuedJob) -> str:
-    """ "start of `abc1234` (asked by maintainer)", for messages about a queued request."""
-    params = entry.params
-    what = "update" if isinstance(params, StartParams) and params.reason else str(entry.kind)
-    sha = f" of `{entry.sha[:7]}`" if entry.sha else ""
-    return f"{what}{sha} (asked by {entry.requester.label_name})"
 
 
 def _event_text(event: ev.Event) -> str:

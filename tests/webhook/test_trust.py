@@ -101,7 +101,10 @@ def test_a_trigger_label_during_a_job_deploys_the_head_it_was_added_on_only(
     shas = deployed_shas(hw)
     assert head(hw) not in shas  # nobody allowed it
     assert asked not in shas  # no longer the head when its turn came
-    assert any(f"`{asked[:7]}`" in t and "not deployed" in t for t in thread_texts(hw))
+    hw.wait_until(  # said once its turn came (the notice follows the queue's update)
+        lambda: any(f"`{asked[:7]}`" in t and "not deployed" in t for t in thread_texts(hw)),
+        "the thread to say what was not deployed",
+    )
 
 
 # ----- old news changes nothing --------------------------------------------------------------
