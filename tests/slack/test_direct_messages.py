@@ -4,15 +4,19 @@ none after `notify off`, none for GitHub-started jobs; a DM Slack refuses fails 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from slack_support import OUTSIDER, SlackWorld
-from support import SLACK_USER
+from support import SLACK_USER, postgres_schema
 
+from bot.adapters.store import SqlJobStore
 from bot.domain.requester import Requester
 from bot.orchestrator.jobs import JobKind, StartParams
 from bot.orchestrator.models import JobRequest, Reporting, Started
@@ -239,3 +243,34 @@ def test_a_dm_slack_refuses_is_logged_and_fails_nothing(
     assert [r.getMessage() for r in caplog.records if r.name == "bot.slack.dms"] == [
         f"direct message to {gone} (#{PR} succeeded) refused by Slack: channel_not_found"
     ]
+
+
+# ----- the setting, in the job store ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_the_setting_is_kept_per_person_and_seen_by_every_replica(
+    backend: str, tmp_path: Path
+) -> None:
+    with contextlib.ExitStack() as stack:
+        url = (
+            f"sqlite:///{tmp_path / 'jobs.db'}"
+            if backend == "sqlite"
+            else stack.enter_context(postgres_schema())
+        )
+        one, two = SqlJobStore(url), SqlJobStore(url)  # two replicas, one database
+        stack.callback(one.close)
+        stack.callback(two.close)
+        assert one.notify_wanted("U0ONE") and one.notify_wanted("U0TWO")  # on by default
+
+        one.set_notify("U0ONE", False)
+        assert not two.notify_wanted("U0ONE") and two.notify_wanted("U0TWO")
+        # Many presses at once (two replicas, both first-timers for U0TWO): one row each,
+        # the last word wins, nothing fails.
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda n: (one, two)[n % 2].set_notify("U0TWO", n % 2 == 0), range(16)))
+        two.set_notify("U0TWO", False)
+        one.set_notify("U0ONE", True)
+        assert one.notify_wanted("U0ONE") and not one.notify_wanted("U0TWO")
