@@ -1,4 +1,4 @@
-"""``python -m benchmarks [ack|api|memory|flood|wait|home|smoke|metrics ...]``: run benchmarks and print their tables.
+"""``python -m benchmarks [ack|api|memory|flood|wait|home|smoke|metrics|dms ...]``: run benchmarks and print their tables.
 
 Progress goes to stderr, the tables to stdout, so ``python -m benchmarks > tables.txt``
 keeps only the tables.
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from benchmarks import (
     ack_latency,
     api_calls,
+    dms,
     flood,
     home_tab,
     memory,
@@ -33,6 +34,7 @@ BENCHMARKS: dict[str, Callable[[], list[Table]]] = {
     "home": home_tab.run,
     "smoke": smoke.run,
     "metrics": metrics_scrape.run,
+    "dms": dms.run,
 }
 
 
