@@ -157,6 +157,8 @@ class Console:
 
     def _dm_with(self, channel: str) -> str | None:
         """The name of the person ``channel`` is the app's DM with; None for a channel."""
+        if not channel.startswith("D"):  # Slack's conversation ids: D… is a direct message
+            return None
         info = self.sandbox.slack.channel(channel)
         if not info or not info.get("is_im"):
             return None
@@ -197,7 +199,10 @@ class Console:
             elif kind == "divider":
                 lines.append("─" * 40)
             elif kind == "section":
-                lines.append(_plain(block.get("text", {}).get("text", "")))
+                text = _plain(block.get("text", {}).get("text", ""))
+                if accessory := _accessory_button(block):
+                    text += f"  [{accessory.get('text', {}).get('text', '?')}]"
+                lines.append(text)
             elif kind == "context":
                 lines.append(
                     " · ".join(_plain(e.get("text", "")) for e in block.get("elements", []))
@@ -217,11 +222,13 @@ class Console:
     def _remember_buttons(self, message: dict[str, Any]) -> None:
         found = []
         for block in message.get("blocks") or []:
-            if block.get("type") == "actions":
-                for element in block.get("elements", []):
-                    label = str(element.get("text", {}).get("text", ""))
-                    value = str(element.get("value", ""))
-                    found.append((message, str(element.get("action_id")), label, value))
+            elements = block.get("elements", []) if block.get("type") == "actions" else []
+            if accessory := _accessory_button(block):
+                elements = [accessory]
+            for element in elements:
+                label = str(element.get("text", {}).get("text", ""))
+                value = str(element.get("value", ""))
+                found.append((message, str(element.get("action_id")), label, value))
         home = message.get("type") == "home"
 
         def replaced(button: tuple[dict[str, Any], str, str, str]) -> bool:
@@ -471,6 +478,9 @@ class Console:
         self.say(f"   ✗ step errored: {why}")
 
     def _click_home(self, action_id: str, value: str, wait: bool) -> None:
+        if action_id == ACTION_START:  # it opens a modal; the tab does not change
+            self._open_start_modal()
+            return
         view = self.sandbox.slack.home_view(MAINTAINER_USER_ID)
         if view is None:
             self.fail("no Home tab yet; type `home`")
@@ -481,6 +491,11 @@ class Console:
             return
         for reply in outcome.replies:
             self.say("🏠 Home │ " + _plain(reply).replace("\n", "\n" + " " * 6))
+        now = self.sandbox.slack.home_view(MAINTAINER_USER_ID)
+        if wait and not outcome.replies and now is not None and now != view:
+            # A setting flipped (direct messages): the tab as it is now, its answer on top.
+            self.say("🏠 Home │ " + self._render(now).replace("\n", "\n" + " " * 6))
+            self._remember_buttons(now)
         if outcome.failed:
             self.errors += 1
             self.say(f"   ✗ step errored: {(outcome.replies or ['no answer'])[-1][:200]}")
@@ -658,6 +673,12 @@ def _url_of(shown_on: dict[str, Any], action_id: str, value: str) -> str | None:
                 url = element.get("url")
                 return str(url) if url else None
     return None
+
+
+def _accessory_button(block: dict[str, Any]) -> dict[str, Any] | None:
+    """The button at a section's side, if it has one."""
+    accessory = block.get("accessory") if block.get("type") == "section" else None
+    return accessory if isinstance(accessory, dict) and accessory.get("type") == "button" else None
 
 
 def _input_labels(view: dict[str, Any]) -> dict[str, str]:

@@ -50,33 +50,38 @@ class Controls:
 
 
 def controls_blocks(controls: Controls) -> list[V.Block]:
-    """Start an environment, and the direct-message setting with the button that flips it."""
-    setting = (
-        "🔔 Direct messages about your environments are *on*: ready, failed, and an hour "
-        "before one expires."
-        if controls.notify
-        else "🔕 Direct messages about your environments are *off*."
-    )
-    flip = (
-        V.button("Turn DMs off", ACTION_NOTIFY, "off")
-        if controls.notify
-        else V.button("Turn DMs on", ACTION_NOTIFY, "on")
-    )
+    """Start an environment, and the direct-message setting, each beside its button."""
     start = V.button("Start an environment", ACTION_START, controls.dm_channel, style="primary")
+    if controls.notify:
+        setting = (
+            "🔔 Direct messages about your environments are *on*: ready, failed, and an hour "
+            "before one expires (`/showtime notify off` too)."
+        )
+        flip = V.button("Turn DMs off", ACTION_NOTIFY, "off")
+    else:
+        setting = (
+            "🔕 Direct messages about your environments are *off* (`/showtime notify on` too)."
+        )
+        flip = V.button("Turn DMs on", ACTION_NOTIFY, "on")
     return [
-        {"type": "actions", "block_id": "home-controls", "elements": [start, flip]},
-        V.context(f"{setting} (`/showtime notify on|off` too)"),
+        _beside(
+            "*Start an environment* for a PR: the same as `/showtime start`, from a form.", start
+        ),
+        _beside(setting, flip),
     ]
+
+
+def _beside(text: str, button: dict[str, Any]) -> V.Block:
+    """A section with its button at its side (Slack's ``accessory``)."""
+    return {**V.mrkdwn(text), "accessory": button}
 
 
 def dm_channel_of(view: dict[str, Any] | None) -> str:
     """The DM channel a published tab's Start button carries ("" when it has none)."""
     for block in (view or {}).get("blocks") or []:
-        if block.get("type") != "actions":
-            continue
-        for element in block.get("elements") or []:
-            if element.get("action_id") == ACTION_START:
-                return str(element.get("value") or "")
+        accessory = block.get("accessory") or {}
+        if accessory.get("action_id") == ACTION_START:
+            return str(accessory.get("value") or "")
     return ""
 
 

@@ -396,7 +396,7 @@ NOTIFY_HINT = "`/showtime notify off` stops these messages"
 
 
 def _thread(thread_url: str | None) -> str:
-    return link(thread_url, "its thread") if safe_url(thread_url) else "its thread"
+    return link(thread_url, "see its thread") if safe_url(thread_url) else "see its thread"
 
 
 def ready_dm_blocks(
@@ -422,7 +422,7 @@ def ready_dm_blocks(
         buttons.insert(0, button("Open", ACTION_OPEN, value, url=opened, style="primary"))
     return [
         mrkdwn(head),
-        context(f"Its progress and buttons are in {_thread(thread_url)} · {NOTIFY_HINT}"),
+        context(f"Its progress and buttons: {_thread(thread_url)} · {NOTIFY_HINT}"),
         {"type": "actions", "block_id": f"showtime-dm-{pr}", "elements": buttons},
     ]
 
@@ -446,7 +446,7 @@ def failed_dm_blocks(
         lines.append(f"*Next:* {quote(next_action, REASON_LIMIT, multiline=True)}")
     return [
         mrkdwn("\n".join(lines)),
-        context(f"The log and Retry are in {_thread(thread_url)} · {NOTIFY_HINT}"),
+        context(f"The log and Retry: {_thread(thread_url)} · {NOTIFY_HINT}"),
     ]
 
 
@@ -456,7 +456,7 @@ def expiry_dm_blocks(*, text: str, pr: int, sha: str, thread_url: str | None) ->
     extend = button("Extend TTL", ACTION_DM_EXTEND, button_value(pr, sha), style="primary")
     return [
         mrkdwn(f"⌛ {quote(text, REASON_LIMIT, multiline=True)}"),
-        context(f"Extend reports in {_thread(thread_url)} · {NOTIFY_HINT}"),
+        context(f"Extend reports in the PR's thread: {_thread(thread_url)} · {NOTIFY_HINT}"),
         {"type": "actions", "block_id": f"showtime-dm-expiry-{pr}", "elements": [extend]},
     ]
 

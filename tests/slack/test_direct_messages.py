@@ -39,12 +39,12 @@ def text_of(message: dict[str, Any]) -> str:
 
 
 def buttons_of(message: dict[str, Any]) -> list[tuple[str, str, str | None]]:
-    """(action_id, value, url) of every button."""
+    """(action_id, value, url) of every button: in a row, or beside a section."""
     return [
         (e["action_id"], e.get("value", ""), e.get("url"))
         for b in message.get("blocks") or []
-        if b.get("type") == "actions"
-        for e in b["elements"]
+        for e in (b["elements"] if b.get("type") == "actions" else [b.get("accessory") or {}])
+        if e.get("type") == "button"
     ]
 
 
@@ -85,7 +85,9 @@ def test_a_ready_environment_is_told_to_its_requester_with_open_credentials_and_
     assert f"#{PR}>* — feat(alerts): run report schedules" in said
     assert f"`{sha7(sw)}` is ready: <{URL}|{URL}>" in said
     # The thread link is the status message's permalink, as Slack itself gives it.
-    assert f"<{permalink(sw, sw.status_message())}|its thread>" in said
+    assert (
+        f"Its progress and buttons: <{permalink(sw, sw.status_message())}|see its thread>" in said
+    )
     assert buttons_of(dm) == [
         (views.ACTION_OPEN, f"{PR}:{sha7(sw)}", URL),
         (views.ACTION_CREDENTIALS, f"{PR}:{sha7(sw)}", None),
@@ -106,7 +108,7 @@ def test_a_failed_deploy_is_told_with_its_reason_and_the_thread(slack_world: Sla
     assert said.startswith(f"❌ Your deploy of *<https://github.com/apache/superset/pull/{PR}|")
     assert f"`{sha7(sw)}` failed: a task of pr-{PR}-{sha7(sw)}-service stopped" in said
     assert "*Next:*" in said
-    assert f"The log and Retry are in <{permalink(sw, sw.status_message())}|its thread>" in said
+    assert f"The log and Retry: <{permalink(sw, sw.status_message())}|see its thread>" in said
     assert buttons_of(dm) == []
 
 
@@ -121,7 +123,8 @@ def test_an_hour_before_expiry_the_requester_gets_extend_which_reports_in_the_pr
 
     _ready, expiring = sw.slack.direct_messages(SLACK_USER)
     assert re.search(r"expires in (29|30)m; press Extend to keep it", text_of(expiring))
-    assert f"Extend reports in <{permalink(sw, status)}|its thread>" in text_of(expiring)
+    thread = f"Extend reports in the PR's thread: <{permalink(sw, status)}|see its thread>"
+    assert thread in text_of(expiring)
     assert buttons_of(expiring) == [(views.ACTION_DM_EXTEND, f"{PR}:{sha7(sw)}", None)]
     # The warning in the thread now names whose environment it is.
     warning = next(t for t in sw.thread_texts(status) if "expires in" in t)
@@ -171,7 +174,7 @@ def test_notify_off_stops_them_the_home_tab_shows_it_and_flips_it_back(
     assert every_dm(sw) == []
     assert any("expires in" in t for t in sw.thread_texts(sw.status_message()))  # still said
     tab = sw.open_home()
-    assert "🔕 Direct messages about your environments are *off*." in text_of(tab)
+    assert "🔕 Direct messages about your environments are *off*" in text_of(tab)
     assert (home.ACTION_NOTIFY, "on", None) in buttons_of(tab)
 
     flipped = sw.click_home(home.ACTION_NOTIFY, "on")
