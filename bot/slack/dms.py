@@ -50,11 +50,12 @@ class DirectMessages:
             return
         user = job.requester.slack_user
         outcome = event.outcome
-        if user is None or isinstance(outcome, ev.Cancelled) or not self._wanted(user):
+        if user is None or job.pr is None or isinstance(outcome, ev.Cancelled):
+            return
+        if not self._wanted(user):
             return
         record = job.record if isinstance(job.record, StartRecord) else StartRecord()
         thread = self.thread_url(job.channel, job.thread_ts)
-        assert job.pr is not None  # a start is always of a PR
         if isinstance(outcome, ev.Succeeded):
             blocks = views.ready_dm_blocks(
                 repository=self._repository,
