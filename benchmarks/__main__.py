@@ -1,4 +1,4 @@
-"""``python -m benchmarks [ack|api|memory|flood|wait|home|smoke|metrics|cancel ...]``: run benchmarks and print their tables.
+"""``python -m benchmarks [ack|api|memory|flood|wait|home|smoke|metrics|cancel|dms ...]``: run benchmarks and print their tables.
 
 Progress goes to stderr, the tables to stdout, so ``python -m benchmarks > tables.txt``
 keeps only the tables.
@@ -16,6 +16,7 @@ from benchmarks import (
     ack_latency,
     api_calls,
     cancel,
+    dms,
     flood,
     home_tab,
     memory,
@@ -35,6 +36,7 @@ BENCHMARKS: dict[str, Callable[[], list[Table]]] = {
     "smoke": smoke.run,
     "metrics": metrics_scrape.run,
     "cancel": cancel.run,
+    "dms": dms.run,
 }
 
 

@@ -41,6 +41,7 @@ from bot.orchestrator.service import Broadcast, Jobs
 from bot.orchestrator.sweeper import Sweeper, validate_cleanup
 from bot.slack.app import build_app
 from bot.slack.auth import Authorizer
+from bot.slack.dms import DirectMessages
 from bot.slack.intake import Intake
 from bot.slack.progress import ThreadReporter
 from bot.webhook import WebhookIntake
@@ -184,6 +185,7 @@ def build_bot(
         policy_of(settings), ports, store, process_clock, stopping=stopping, threads=reporter
     )
     orchestrator.add_listener(reporter)
+    orchestrator.add_listener(DirectMessages(client, store, settings.github_repository))
     orchestrator.add_listener(metrics.job_listener)
     runner = orchestrator.jobs.runner
     metrics.watch_jobs(

@@ -3,7 +3,8 @@
 - "only once" keys (``remembered_keys``): webhook deliveries handled, warnings sent;
 - the queue of one per PR (``queued_jobs``): the job waiting for the PR's live job to end;
 - held units of limited pools (``reservations``): the environment limit, the monthly budget;
-- when each environment ran, and with what size (``environment_periods``).
+- when each environment ran, and with what size (``environment_periods``);
+- who wants direct messages about their environments (``notify_settings``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bot.adapters.store_schema import (
     cancel_requests,
     environment_periods,
     jobs,
+    notify_settings,
     queued_jobs,
     remembered_keys,
     reservations,
@@ -261,6 +263,37 @@ class Records(Database):
                 )
             )
         return int(result.rowcount or 0)
+
+    # ----- direct messages (SPEC §16) ------------------------------------------------------
+
+    def set_notify(self, user: str, on: bool) -> None:
+        """``user`` wants direct messages about their environments (``on``), or not."""
+        values = {"notify": on, "updated_at": self._clock.now()}
+        for _attempt in range(CREATE_ATTEMPTS):
+            try:
+                with self._write() as conn:
+                    changed = conn.execute(
+                        notify_settings.update()
+                        .where(notify_settings.c.user_id == user)
+                        .values(**values)
+                    )
+                    if not changed.rowcount:
+                        conn.execute(notify_settings.insert().values(user_id=user, **values))
+                return
+            except IntegrityError:
+                continue  # another replica inserted the row meanwhile: update it
+        raise StoreError(
+            "Could not record your direct-message setting: it kept conflicting with other writers",
+            "try again in a moment",
+        )
+
+    def notify_wanted(self, user: str) -> bool:
+        """Does ``user`` want direct messages? Yes unless they turned them off."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(notify_settings.c.notify).where(notify_settings.c.user_id == user)
+            ).first()
+        return True if row is None else bool(row.notify)
 
 
 def new_queue_id() -> str:

@@ -3,7 +3,8 @@
 Tables: ``jobs`` (each job, its state and audit trail), ``job_locks`` (one live job per lock
 key, enforced by a primary key), ``remembered_keys`` ("only once" keys: webhook deliveries,
 button presses), ``queued_jobs`` (the job waiting for a PR's live job to end), ``reservations``
-(held units of limited pools) and ``environment_periods`` (when each environment ran).
+(held units of limited pools), ``environment_periods`` (when each environment ran) and
+``notify_settings`` (who turned direct messages off, or on again).
 
 The schema is made with ``create_all`` on construction. ``create_all`` only adds missing tables,
 so changing an existing table needs a migration tool (Alembic) first.
@@ -212,6 +213,16 @@ environment_periods = Table(
         postgresql_where=text("stopped IS NULL"),
     ),
     Index("environment_periods_stopped", "stopped"),
+)
+
+# Direct messages about one's own environments (SPEC §16): a row per person who said
+# `/showtime notify on|off` (or flipped it on the Home tab); no row means on, the default.
+notify_settings = Table(
+    "notify_settings",
+    metadata,
+    Column("user_id", String(64), primary_key=True),  # a Slack user id
+    Column("notify", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 

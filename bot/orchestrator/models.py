@@ -10,6 +10,7 @@ from typing import Literal
 from bot.domain.events import LogTail
 from bot.domain.requester import Requester
 from bot.errors import ShowtimeError
+from bot.orchestrator.decisions import Refusal
 from bot.orchestrator.inventory import EnvView
 from bot.orchestrator.jobs import CLEANUP_LOCK, Job, JobKind, JobParams, QueuedJob, pr_lock
 from bot.orchestrator.ports import PullRequest
@@ -175,9 +176,13 @@ class Notice:
     thread_ts: str | None
     offer: NoticeOffer = "extend"
     to: Requester | None = None  # the one person it is for (mentioned when a Slack user)
+    about: NoticeAbout = "other"
 
 
 NoticeOffer = Literal["extend", "redeploy", "none"]
+# What a notice is about, for listeners that treat some kinds apart: the expiry warning is
+# also the direct message an hour before an environment goes (SPEC §16).
+NoticeAbout = Literal["expiry", "other"]
 
 
 @dataclass(frozen=True)
@@ -205,6 +210,38 @@ class PrLogs:
     service: str
     tail: LogTail
     console_url: str  # the same log in the AWS console, for those who can open it
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What ``creds <pr>`` and the Credentials button show, to the person who asked only:
+    the admin login of one environment, read back from its task definition (SPEC §15).
+
+    The password is never logged, stored or posted where others read it; ``repr`` leaves it
+    out, so a log line that names this object cannot carry it.
+    """
+
+    pr: int
+    sha: str  # 7 characters
+    url: str | None  # where it serves (its 🌐 label), if it says
+    username: str
+    password: str = field(repr=False)
+    generated: bool  # False: the CLI's environment, Superset's default admin/admin
+
+
+@dataclass(frozen=True)
+class StartCheck:
+    """What the Start modal checks before Slack's 3 s are up: the PR as it is now, why a
+    start of it would be refused (closed, blocked), and the commit a SHA names.
+
+    ``sha`` is the full SHA of the commit asked for (None: none was asked, or it is not one
+    of the PR's commits — ``sha_found`` says which).
+    """
+
+    pr: PullRequest
+    refusal: Refusal | None
+    sha: str | None = None
+    sha_found: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """What people ask to see: one PR's status, every environment (priced, with this month's
-spend), where a PR's thread is, an environment's log."""
+spend), where a PR's thread is, an environment's log and admin login, and whether a PR can be
+started (the Start modal's check)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from bot.domain.labels import parse_labels
 from bot.domain.naming import service_name
 from bot.errors import UserInputError
 from bot.orchestrator import costs
+from bot.orchestrator import decisions as D
 from bot.orchestrator import inventory as inv
 from bot.orchestrator.context import Deps
 from bot.orchestrator.jobs import Job, JobKind, JobState, StartRecord, pr_lock
-from bot.orchestrator.models import Overview, PrLogs, PrStatus
+from bot.orchestrator.models import Credentials, Overview, PrLogs, PrStatus, StartCheck
 from bot.orchestrator.ports import ServiceState
 
 # How long one look at every environment (a GitHub search and ECS list/describe rounds)
@@ -168,6 +170,79 @@ class Queries:
             tail=deps.logs.tail(name, lines),
             console_url=deps.logs.console_url(name),
         )
+
+    def credentials(self, pr: int, sha: str | None = None) -> Credentials:
+        """The admin login of the PR's environment for ``sha`` (a status message's or a
+        direct message's Credentials button knows it), else of its active one (🎯).
+
+        One GitHub read (the labels: which environment, its URL), ECS's list of the PR's
+        services (which task definition it runs), then ``admin_login`` (no AWS call for a
+        revision this process registered, one DescribeTaskDefinition otherwise). What was
+        read is never logged: the answer goes to the one person who asked.
+        ``UserInputError`` when the PR has no such environment running.
+        """
+        deps = self._deps
+        labels = parse_labels(deps.github.get_pr(pr).labels)
+        if sha is None:
+            show = labels.active
+            if show is None:
+                raise UserInputError(
+                    f"#{pr} has no active environment (🎯), so there is no login to show",
+                    f"start one with `/showtime start {pr}`",
+                )
+        else:
+            wanted = parse_sha(sha)
+            show = labels.show(wanted[:7]) if wanted else None
+            if show is None:
+                raise UserInputError(
+                    f"#{pr} no longer has the environment `{sha[:7]}`",
+                    f"`/showtime creds {pr}` shows the login of its active one",
+                )
+        name = service_name(pr, show.sha)
+        service = next(
+            (
+                s
+                for s in deps.ecs.find_services(pr)
+                if s.name == name and s.status is ServiceState.ACTIVE
+            ),
+            None,
+        )
+        if service is None or not service.task_definition:
+            raise UserInputError(
+                f"#{pr}'s environment `{show.sha}` runs no service in ECS now",
+                f"`/showtime status {pr}` shows what runs; start it again if it is gone",
+            )
+        login = deps.ecs.admin_login(service.task_definition)
+        return Credentials(
+            pr=pr,
+            sha=show.sha,
+            url=show.url,
+            username=login.username,
+            password=login.password,
+            generated=login.generated,
+        )
+
+    def start_check(self, pr: int, sha: str | None = None) -> StartCheck:
+        """Can ``pr`` (at ``sha``) be started? The reads the Start modal makes before its
+        answer: the PR (one GitHub read), and its commits when ``sha`` is not its head.
+
+        ``UserInputError`` when GitHub has no such PR. Everything else that refuses a start
+        (the environment limit, the budget, a job running) is the job's own validation's.
+        """
+        deps = self._deps
+        info = deps.github.get_pr(pr)
+        refusal = D.refuse_start(
+            state=info.state, merged=info.merged, labels=parse_labels(info.labels)
+        )
+        if sha is None or refusal is not None:
+            return StartCheck(info, refusal)
+        wanted = sha.lower()
+        if info.head_sha.startswith(wanted):
+            return StartCheck(info, None, sha=info.head_sha)
+        matches = [c for c in deps.github.pr_commit_shas(pr) if c.startswith(wanted)]
+        if not matches:
+            return StartCheck(info, None, sha=None, sha_found=False)
+        return StartCheck(info, None, sha=matches[-1])
 
     def _linked(self, view: inv.EnvView) -> inv.EnvView:
         return replace(view, logs_url=self._deps.logs.console_url(view.service))

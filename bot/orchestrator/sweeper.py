@@ -23,6 +23,7 @@ from typing import Protocol
 
 from bot.domain import events as ev
 from bot.domain import labels as L
+from bot.domain.naming import service_name
 from bot.domain.requester import CLEANUP, SWEEPER, Requester
 from bot.domain.ttl import expires_at, format_duration, next_ttl
 from bot.errors import ShowtimeError, UserInputError
@@ -262,7 +263,29 @@ class Sweeper:
             longer = next_ttl(ttl)
             if names and (added := costs.ttl_change(self._deps, pr, names, longer).text()):
                 text += f" · Extend to {longer}: {added}"
-        self._jobs.notify(Notice(pr=pr, sha=show.sha, text=text, channel=channel, thread_ts=thread))
+        self._jobs.notify(
+            Notice(
+                pr=pr,
+                sha=show.sha,
+                text=text,
+                channel=channel,
+                thread_ts=thread,
+                to=self._requester_of(pr, show.sha),
+                about="expiry",
+            )
+        )
+
+    def _requester_of(self, pr: int, sha: str) -> Requester | None:
+        """Whose environment it is: its service's ``requested_by`` tag (the person the
+        warning is for, and whom it is sent to directly). Asked of ECS only here, once per
+        environment and expiry; not knowing it never stops the warning."""
+        try:
+            name = service_name(pr, sha)
+            found = (s for s in self._deps.ecs.find_services(pr) if s.name == name)
+            return next((s.requested_by for s in found), None)
+        except ShowtimeError as exc:
+            log.info("sweeper: whose #%s is could not be read: %s", pr, exc)
+            return None
 
     def _mend_record(
         self,

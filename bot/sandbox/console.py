@@ -16,9 +16,12 @@ from typing import Any, TextIO
 
 from bot.domain.labels import TRIGGER_START, TRIGGER_STOP
 from bot.domain.smoke import Check
-from bot.sandbox.harness import MAINTAINER_LOGIN, Outcome, Sandbox
+from bot.domain.ttl import TTL_VALUES
+from bot.errors import ShowtimeError, UserInputError
+from bot.sandbox.harness import HOME_ANSWERS, MAINTAINER_LOGIN, Outcome, Sandbox, home_marks
 from bot.sandbox.slack import MAINTAINER_USER_ID, SlackChange
 from bot.sandbox.webhooks import Delivery, WebhookSender
+from bot.slack.modal import ACTION_START, PR_BLOCK, SHA_BLOCK, TTL_BLOCK
 
 _LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
 _BARE_LINK = re.compile(r"<(https?://[^>]+)>")
@@ -131,6 +134,9 @@ class Console:
 
     def _on_change(self, change: SlackChange) -> None:
         message = change.message
+        if change.kind in ("modal", "modal_closed"):
+            self._show_modal(change)
+            return
         body = self._render(message)
         prefix = {
             "message": "📣 #showtime │ ",
@@ -143,8 +149,45 @@ class Console:
             return
         if change.kind == "edit" and message.get("thread_ts") not in (None, message.get("ts")):
             prefix = "   ↳ (edited) "
+        elif change.kind in ("message", "edit") and (to := self._dm_with(change.channel)):
+            # The app's Messages tab with one person, not the channel everyone reads.
+            prefix = f"✉️  DM to @{to} │ " if change.kind == "message" else f"✏️  DM to @{to} now │ "
         self.say(prefix + body.replace("\n", "\n" + " " * 6))
         self._remember_buttons(message)
+
+    def _dm_with(self, channel: str) -> str | None:
+        """The name of the person ``channel`` is the app's DM with; None for a channel."""
+        if not channel.startswith("D"):  # Slack's conversation ids: D… is a direct message
+            return None
+        info = self.sandbox.slack.channel(channel)
+        if not info or not info.get("is_im"):
+            return None
+        user = self.sandbox.slack.user(str(info.get("user") or "")) or {}
+        return str(user.get("name") or info.get("user") or "?")
+
+    def _show_modal(self, change: SlackChange) -> None:
+        """A modal as the person sees it: its title, its fields, and how to fill it here."""
+        view = change.message
+        title = _plain(str((view.get("title") or {}).get("text", "")))
+        if change.kind == "modal_closed":
+            self.say(f"🪟 {title} │ closed")
+            return
+        lines = []
+        for block in view.get("blocks") or []:
+            if block.get("type") == "input":
+                label = _plain(str((block.get("label") or {}).get("text", "")))
+                optional = " (optional)" if block.get("optional") else ""
+                options = [
+                    str(o.get("value")) for o in (block.get("element") or {}).get("options") or []
+                ]
+                field = " | ".join(options) if options else "____"
+                lines.append(f"{label}{optional}: {field}")
+            elif block.get("type") == "context":
+                lines.append(
+                    " · ".join(_plain(e.get("text", "")) for e in block.get("elements", []))
+                )
+        lines.append("[Cancel] [Start] — here: submit <pr> [<sha>] [<ttl>]")
+        self.say(f"🪟 {title} │ " + "\n".join(lines).replace("\n", "\n" + " " * 6))
 
     def _render(self, message: dict[str, Any]) -> str:
         lines: list[str] = []
@@ -156,7 +199,10 @@ class Console:
             elif kind == "divider":
                 lines.append("─" * 40)
             elif kind == "section":
-                lines.append(_plain(block.get("text", {}).get("text", "")))
+                text = _plain(block.get("text", {}).get("text", ""))
+                if accessory := _accessory_button(block):
+                    text += f"  [{accessory.get('text', {}).get('text', '?')}]"
+                lines.append(text)
             elif kind == "context":
                 lines.append(
                     " · ".join(_plain(e.get("text", "")) for e in block.get("elements", []))
@@ -176,11 +222,13 @@ class Console:
     def _remember_buttons(self, message: dict[str, Any]) -> None:
         found = []
         for block in message.get("blocks") or []:
-            if block.get("type") == "actions":
-                for element in block.get("elements", []):
-                    label = str(element.get("text", {}).get("text", ""))
-                    value = str(element.get("value", ""))
-                    found.append((message, str(element.get("action_id")), label, value))
+            elements = block.get("elements", []) if block.get("type") == "actions" else []
+            if accessory := _accessory_button(block):
+                elements = [accessory]
+            for element in elements:
+                label = str(element.get("text", {}).get("text", ""))
+                value = str(element.get("value", ""))
+                found.append((message, str(element.get("action_id")), label, value))
         home = message.get("type") == "home"
 
         def replaced(button: tuple[dict[str, Any], str, str, str]) -> bool:
@@ -230,6 +278,8 @@ class Console:
             self.fail(f"could not read {line!r}; type `help`")
         except TimeoutError as exc:
             self.fail(str(exc))
+        except ShowtimeError as exc:  # a wait that ran out, a button that is not there
+            self.fail(f"{exc.message}; {exc.next_action}" if exc.next_action else exc.message)
         if self.expecting_failure:  # the line it was meant for did not fail
             self.expecting_failure = False
             self.fail("expected this step to fail, and it did not")
@@ -334,10 +384,15 @@ class Console:
             self.say(f"   {number}. [{label}]  on: {first}")
 
     @console_command(
-        "home", "open the app's Home tab (what runs, whose, what it costs); click its buttons"
+        "home [start]",
+        "open the app's Home tab (what runs, whose, what it costs); click its buttons;\n"
+        "home start presses its Start an environment: the Start modal opens",
     )
     def _home(self, args: list[str], wait: bool) -> None:
         """The Home tab as the person sees it (the bot publishes it when the tab opens)."""
+        if args and args[0] == "start":
+            self._open_start_modal()
+            return
         view = self.sandbox.open_home()
         if view is None:
             self.fail("the bot published no Home tab")
@@ -345,7 +400,87 @@ class Console:
         self.say("🏠 Home │ " + self._render(view).replace("\n", "\n" + " " * 6))
         self._remember_buttons(view)
 
+    def _open_start_modal(self) -> None:
+        slack, requester = self.sandbox.slack, self.sandbox.requester
+        assert requester is not None
+        view = slack.home_view(MAINTAINER_USER_ID) or self.sandbox.open_home()
+        if view is None:
+            self.fail("the bot published no Home tab")
+            return
+        try:
+            response = requester.click_home(view, ACTION_START, MAINTAINER_USER_ID)
+        except UserInputError as exc:  # no such button: not allowed to start
+            self.fail(f"{exc.message}; {exc.next_action}")
+            return
+        if not response.ok:
+            self.fail(f"the bot answered HTTP {response.status_code}")
+            return
+        slack.wait_for(lambda: slack.modal(MAINTAINER_USER_ID), 10, "the modal to open")
+
+    @console_command(
+        "submit <pr> [<sha>] [<ttl>]",
+        "fill in the open Start modal and press Start (errors show beside its fields)",
+    )
+    def _submit(self, args: list[str], wait: bool) -> None:
+        slack, requester = self.sandbox.slack, self.sandbox.requester
+        assert requester is not None
+        view = slack.modal(MAINTAINER_USER_ID)
+        if view is None:
+            self.fail("no modal is open; type `home start`")
+            return
+        values = {PR_BLOCK: args[0]}
+        for word in args[1:]:
+            values[TTL_BLOCK if word.lower() in TTL_VALUES else SHA_BLOCK] = word
+        known, shown = home_marks(self.sandbox.store, slack, MAINTAINER_USER_ID)
+        try:
+            answer = requester.submit_view(MAINTAINER_USER_ID, view, values)
+        except UserInputError as exc:  # Slack itself would not submit it
+            self.fail(f"{exc.message}; {exc.next_action}")
+            return
+        if answer.errors:
+            labels = _input_labels(view)
+            for block, error in answer.errors.items():
+                self.say(f"   ⚠️  {labels.get(block, block)}: {error}")
+            self._step_failed("the modal answered with errors")
+            return
+        if not answer.closed:
+            self.fail(f"the bot answered HTTP {answer.response.status_code}")
+            return
+        if wait:
+            self._home_answers(shown, known)
+
+    def _home_answers(self, shown: int, known: set[str]) -> None:
+        """What the Home tab says of a modal's start, until it says how it ended (scripts)."""
+
+        def answered() -> list[str]:
+            replies = [
+                str(block["text"]["text"])
+                for view in self.sandbox.slack.home_views(MAINTAINER_USER_ID)[shown:]
+                for block in view.get("blocks", [])
+                if block.get("type") == "section"
+                and str(block["text"]["text"]).startswith(HOME_ANSWERS)
+            ]
+            done = replies and replies[-1].startswith(("✅", "❌", "🚫"))
+            return replies if done else []
+
+        replies = self.sandbox.slack.wait_for(answered, 120, "the Home tab to say how it ended")
+        for reply in replies:
+            self.say("🏠 Home │ " + _plain(reply).replace("\n", "\n" + " " * 6))
+        if replies[-1].startswith(("❌", "🚫")):
+            self._step_failed(replies[-1][:200])
+
+    def _step_failed(self, why: str) -> None:
+        if self.expecting_failure:
+            self.expecting_failure = False
+            self.say(f"   ✓ failed, as expected: {why}")
+            return
+        self.errors += 1
+        self.say(f"   ✗ step errored: {why}")
+
     def _click_home(self, action_id: str, value: str, wait: bool) -> None:
+        if action_id == ACTION_START:  # it opens a modal; the tab does not change
+            self._open_start_modal()
+            return
         view = self.sandbox.slack.home_view(MAINTAINER_USER_ID)
         if view is None:
             self.fail("no Home tab yet; type `home`")
@@ -356,6 +491,11 @@ class Console:
             return
         for reply in outcome.replies:
             self.say("🏠 Home │ " + _plain(reply).replace("\n", "\n" + " " * 6))
+        now = self.sandbox.slack.home_view(MAINTAINER_USER_ID)
+        if wait and not outcome.replies and now is not None and now != view:
+            # A setting flipped (direct messages): the tab as it is now, its answer on top.
+            self.say("🏠 Home │ " + self._render(now).replace("\n", "\n" + " " * 6))
+            self._remember_buttons(now)
         if outcome.failed:
             self.errors += 1
             self.say(f"   ✗ step errored: {(outcome.replies or ['no answer'])[-1][:200]}")
@@ -534,9 +674,20 @@ def _url_of(shown_on: dict[str, Any], action_id: str, value: str) -> str | None:
                 return str(url) if url else None
     return None
 
-    def _break(self, check: Check, pr: int) -> None:
-        self.sandbox.superset.break_check(pr, check)
-        self.say(f"   #{pr}'s Superset: {check.label} now fails (`fix {pr}` mends it)")
+
+def _accessory_button(block: dict[str, Any]) -> dict[str, Any] | None:
+    """The button at a section's side, if it has one."""
+    accessory = block.get("accessory") if block.get("type") == "section" else None
+    return accessory if isinstance(accessory, dict) and accessory.get("type") == "button" else None
+
+
+def _input_labels(view: dict[str, Any]) -> dict[str, str]:
+    """A modal's fields by block id → their labels (errors are keyed by block id)."""
+    return {
+        str(block.get("block_id")): _plain(str((block.get("label") or {}).get("text", "")))
+        for block in view.get("blocks") or []
+        if block.get("type") == "input"
+    }
 
 
 def _typed_so_far() -> str:

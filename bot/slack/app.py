@@ -1,4 +1,5 @@
-"""The Bolt app: listeners only. Each acks at once and hands the body to ``Intake``.
+"""The Bolt app: listeners only. Each acks at once and hands the body to ``Intake`` — but
+the Start modal's submission, whose errors Slack takes only in the ack (see below).
 
 Bolt runs a listener on its ``listener_executor`` and answers Slack once the
 listener calls ``ack()``. So listeners do nothing after ``ack()`` but queue the
@@ -25,6 +26,7 @@ from slack_bolt.request import payload_utils
 from slack_sdk import WebClient
 
 from bot.config import Settings
+from bot.slack import modal
 from bot.slack.intake import Intake
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,24 @@ def build_app(
             return
         ack()
         work.submit(intake.handle_command, command, body, respond)  # type: ignore[arg-type]
+
+    # Before the catch-all below (Bolt runs the first listener that matches): the modal
+    # opens with the press's trigger_id, good for 3 s, so not behind the intake queue.
+    @app.action(modal.ACTION_START)
+    def start_button(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        intake.open_start_modal(body)
+
+    @app.view(modal.CALLBACK_START)
+    def start_submitted(ack: Ack, body: dict[str, Any]) -> None:
+        # The one listener that works before its ack: errors beside a field can only be
+        # said in the ack. ``check_start_form`` bounds its GitHub read to 2 s of Slack's 3.
+        checked = intake.check_start_form(body)
+        if isinstance(checked, dict):
+            ack(response_action="errors", errors=checked)
+            return
+        ack()
+        work.submit(intake.start_from_modal, checked, body)
 
     @app.action(re.compile(r"^showtime_"))
     def button(ack: Ack, body: dict[str, Any], respond: Respond) -> None:

@@ -12,6 +12,10 @@ only — a GitHub login can look exactly like a Slack id (``UCEO12345``), so not
 guessed from a value's shape; an older bot's untagged value counts only when it is exactly
 your id. Environments made from GitHub or by the CLI are in "All environments".
 
+For a person who may start environments the tab also has a **Start an environment** button
+(the Start modal, ``bot.slack.modal``) and their direct-message setting with a button to flip
+it (SPEC §16); everyone else sees what runs, and no button at all.
+
 Slack's limits for a Home view: 100 blocks, 3000 characters a text, 150 a header. Every
 outsider's word (titles, label values) goes through ``quote``.
 """
@@ -19,6 +23,7 @@ outsider's word (titles, label values) goes through ``quote``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,12 +31,58 @@ from bot.domain.ttl import format_duration
 from bot.orchestrator.inventory import EnvView
 from bot.orchestrator.models import Overview
 from bot.slack import views as V
+from bot.slack.modal import ACTION_START
 from bot.slack.text import quote, safe_url
 
 MAX_HOME_BLOCKS = 100
 MAX_HEADER = 150
 OWN_SHOWN = 10  # "Your environments": a section and a row of buttons each
 SECTION_CHARS = 2900  # lines packed per section, under Slack's 3000
+ACTION_NOTIFY = "showtime_notify"  # value "on" or "off": what the press sets
+
+
+@dataclass(frozen=True)
+class Controls:
+    """What a person who may start environments gets on their tab (SPEC §16)."""
+
+    notify: bool  # direct messages about their environments are on
+    dm_channel: str = ""  # the app's DM with them (``D…``): where the modal's start reports
+
+
+def controls_blocks(controls: Controls) -> list[V.Block]:
+    """Start an environment, and the direct-message setting, each beside its button."""
+    start = V.button("Start an environment", ACTION_START, controls.dm_channel, style="primary")
+    if controls.notify:
+        setting = (
+            "🔔 Direct messages about your environments are *on*: ready, failed, and an hour "
+            "before one expires (`/showtime notify off` too)."
+        )
+        flip = V.button("Turn DMs off", ACTION_NOTIFY, "off")
+    else:
+        setting = (
+            "🔕 Direct messages about your environments are *off* (`/showtime notify on` too)."
+        )
+        flip = V.button("Turn DMs on", ACTION_NOTIFY, "on")
+    return [
+        _beside(
+            "*Start an environment* for a PR: the same as `/showtime start`, from a form.", start
+        ),
+        _beside(setting, flip),
+    ]
+
+
+def _beside(text: str, button: dict[str, Any]) -> V.Block:
+    """A section with its button at its side (Slack's ``accessory``)."""
+    return {**V.mrkdwn(text), "accessory": button}
+
+
+def dm_channel_of(view: dict[str, Any] | None) -> str:
+    """The DM channel a published tab's Start button carries ("" when it has none)."""
+    for block in (view or {}).get("blocks") or []:
+        accessory = block.get("accessory") or {}
+        if accessory.get("action_id") == ACTION_START:
+            return str(accessory.get("value") or "")
+    return ""
 
 
 def is_mine(view: EnvView, user_id: str) -> bool:
@@ -46,8 +97,10 @@ def home_view(
     repository: str,
     now: datetime,
     notice: str | None = None,
+    controls: Controls | None = None,
 ) -> dict[str, Any]:
-    """The Home tab for ``user_id``; ``notice`` (the bot's mrkdwn) answers a press there."""
+    """The Home tab for ``user_id``; ``notice`` (the bot's mrkdwn) answers a press there;
+    ``controls`` for a person who may start environments."""
     environments = overview.environments
     footer = V.context(
         f"Updated {now.strftime('%H:%M UTC')} · ≈ list-price estimates (Fargate Linux/x86, "
@@ -57,6 +110,8 @@ def home_view(
     blocks: list[V.Block] = [_header("🎪 Showtime environments")]
     if notice:
         blocks.append(V.mrkdwn(notice))
+    if controls is not None:
+        blocks.extend(controls_blocks(controls))
     blocks.append(V.mrkdwn(f"💵 {V.spend_text(overview.spend)}"))
 
     mine = [v for v in environments if is_mine(v, user_id)]

@@ -11,6 +11,8 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as CheckTimeout
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -36,7 +38,7 @@ from bot.orchestrator.jobs import (
 from bot.orchestrator.queries import Queries
 from bot.orchestrator.service import Jobs
 from bot.orchestrator.sweeper import Sweeper
-from bot.slack import cards, home, views
+from bot.slack import cards, home, modal, views
 from bot.slack.auth import Authorizer, PerUserLimit
 from bot.slack.text import link as link_to
 from bot.slack.text import mention, quote
@@ -46,10 +48,15 @@ log = logging.getLogger(__name__)
 READS_PER_MINUTE = 10  # read-only commands per user (SPEC §12)
 MAX_ERROR_TEXT = 1500  # characters of one part of an error answer
 HOME_FOLLOW_SECONDS = 120.0  # a press on the Home tab: how long its job is followed there
+# The Start modal's checks that need GitHub (and the allowed groups) run before its ack,
+# because Slack shows errors beside a field only in the ack itself, within 3 s: they get
+# this long, then the person is asked to try again (SPEC §16).
+MODAL_CHECK_SECONDS = 2.0
+MODAL_CHECK_THREADS = 8
 
 _SLOW_DOWN = (
-    f"🐢 Slow down: at most {READS_PER_MINUTE} `help`, `status`, `list` or `logs` a minute "
-    "each. Try again in a minute."
+    f"🐢 Slow down: at most {READS_PER_MINUTE} `help`, `status`, `list`, `logs` or `creds` "
+    "a minute each. Try again in a minute."
 )
 
 CANNOT_POST = {
@@ -93,6 +100,8 @@ class Intake:
         self.client = client
         self.auth = authorizer
         self.reads = PerUserLimit(READS_PER_MINUTE, 60.0, clock)
+        self.modal_check_seconds = MODAL_CHECK_SECONDS
+        self._checks = ThreadPoolExecutor(MODAL_CHECK_THREADS, thread_name_prefix="modal-check")
 
     # ----- slash command ------------------------------------------------------
 
@@ -105,7 +114,7 @@ class Intake:
             return command.text
         # `logs` reads AWS for allowed users only, but counts like the other reads: one
         # person repeating it must not use up the API rate everyone's deploys need.
-        reading = C.Help | C.Status | C.ListEnvironments | C.Logs
+        reading = C.Help | C.Status | C.ListEnvironments | C.Logs | C.Creds
         if isinstance(command, reading) and not self.reads.allow(user_id):
             return _SLOW_DOWN
         if isinstance(command, C.Help):
@@ -123,11 +132,15 @@ class Intake:
                     overview.environments, self.queries.now(), spend=overview.spend
                 )
                 say("Showtime environments", blocks)
+            elif isinstance(command, C.Notify):
+                self._notify(command.on, str(body.get("user_id", "")), say)
             elif refusal := self.auth.refusal(body.get("user_id", "")):
                 # cleanup --dry-run too: it reads every labelled PR and every service.
                 say(f"🚫 {refusal}")
             elif isinstance(command, C.Logs):
                 self._logs(command.pr, command.lines, None, say)
+            elif isinstance(command, C.Creds):
+                self._creds(command.pr, None, say)
             elif isinstance(command, C.Cancel):
                 user = str(body.get("user_id", ""))
                 self._cancel(
@@ -294,6 +307,12 @@ class Intake:
                 say(f"🚫 {refusal}")
             elif action_id == views.ACTION_LOGS:
                 self._logs_button(action, user, say)
+            elif action_id == views.ACTION_CREDENTIALS:
+                self._credentials_button(action, user, say)
+            elif action_id == views.ACTION_DM_EXTEND:
+                self._dm_extend(action, body, say)
+            elif action_id == home.ACTION_NOTIFY:
+                self._notify(action.get("value") == "on", user, say)
             elif action_id in (views.ACTION_CANCEL, views.ACTION_CANCEL_QUEUED):
                 self._cancel_button(action_id, action, body, say)
             else:
@@ -379,10 +398,21 @@ class Intake:
         if not user or event.get("tab", "home") != "home":
             return
         # The hash of the view the person has: a newer publish since then wins the race.
-        self._publish_home(user, view_hash=(event.get("view") or {}).get("hash"))
+        # The event's channel is the app's DM with them: the Start modal's status message
+        # goes there when SHOWTIME_NOTIFY_CHANNEL is unset.
+        self._publish_home(
+            user,
+            view_hash=(event.get("view") or {}).get("hash"),
+            dm_channel=str(event.get("channel") or ""),
+        )
 
     def _publish_home(
-        self, user: str, *, notice: str | None = None, view_hash: str | None = None
+        self,
+        user: str,
+        *,
+        notice: str | None = None,
+        view_hash: str | None = None,
+        dm_channel: str = "",
     ) -> None:
         try:
             overview = self.queries.overview()
@@ -392,6 +422,7 @@ class Intake:
                 repository=self.settings.github_repository,
                 now=self.queries.now(),
                 notice=notice,
+                controls=self._home_controls(user, dm_channel),
             )
         except ShowtimeError as exc:
             view = home.error_view(_error_text(exc, usage=False))
@@ -411,9 +442,10 @@ class Intake:
 
     def _home_say(self, body: dict[str, Any]) -> Say:
         user = str((body.get("user") or {}).get("id") or "")
+        dm_channel = _dm_channel_of(body)
 
         def say(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-            self._publish_home(user, notice=text)
+            self._publish_home(user, notice=text, dm_channel=dm_channel)
 
         return say
 
@@ -430,6 +462,185 @@ class Intake:
             public_text(done.outcome or done.state.value), MAX_ERROR_TEXT, multiline=True
         )
         say(f"{icon} {what}: {outcome}")
+
+    # ----- credentials (SPEC §15) ------------------------------------------------
+
+    def _creds(self, pr: int, sha: str | None, say: Say) -> None:
+        """The environment's admin login, only to the person who asked (read-only: no job).
+        The password is in the blocks alone, never in the notification text."""
+        creds = self.queries.credentials(pr, sha)
+        blocks = views.credentials_blocks(creds, self.settings.github_repository)
+        say(f"Admin login of #{pr} `{creds.sha}`", blocks)
+
+    def _credentials_button(self, action: dict[str, Any], user: str, say: Say) -> None:
+        """Credentials on a status message or a ready DM: that environment's login."""
+        if not self.reads.allow(user):
+            say(_SLOW_DOWN)
+            return
+        parsed = views.parse_button_value(str(action.get("value", "")))
+        if parsed is None:
+            raise UserInputError("this button carries no pull request; it is from an old message")
+        pr, sha = parsed
+        self._creds(pr, sha, say)
+
+    # ----- direct messages (SPEC §16) ------------------------------------------
+
+    def _notify(self, on: bool, user: str, say: Say) -> None:
+        """Direct messages about one's own environments, on or off (kept in the job store)."""
+        if not user:
+            raise UserInputError("Slack did not say who you are", "try again")
+        self.jobs.store.set_notify(user, on)
+        if on:
+            say(
+                "🔔 Direct messages are on: I will write to you when an environment you "
+                "started is ready or failed, and an hour before it expires. "
+                "`/showtime notify off` stops them."
+            )
+        else:
+            say(
+                "🔕 Direct messages are off: the status messages and their threads still say "
+                "everything. `/showtime notify on` brings them back."
+            )
+
+    def _dm_extend(self, action: dict[str, Any], body: dict[str, Any], say: Say) -> None:
+        """Extend on the expiry warning a person got directly: the TTL job reports in the
+        PR's thread (else SHOWTIME_NOTIFY_CHANNEL), and the DM is answered with where."""
+        parsed = views.parse_button_value(str(action.get("value", "")))
+        if parsed is None:
+            raise UserInputError("this button carries no pull request; it is from an old message")
+        pr, _sha = parsed
+        user = body["user"]
+        request = M.JobRequest(
+            kind=JobKind.TTL,
+            pr=pr,
+            requester=self._requester(user["id"], user.get("username") or user.get("name", "")),
+            reporting=M.Reporting.in_pr_thread(self.settings.showtime_notify_channel),
+            idempotency_key=_click_key(
+                views.ACTION_DM_EXTEND,
+                body.get("container") or {},
+                body.get("message") or {},
+                action,
+                body,
+            ),
+            params=TtlParams(body.get("response_url"), button=True, extend=True),
+        )
+        answer = self.jobs.submit(request)
+        self._show(answer, request, say, quiet_duplicate=False)
+        if isinstance(answer, M.Started):
+            job = answer.job
+            say(f"⏳ Extending #{pr}: on it{self._thread_link(job.channel, job.thread_ts)}")
+
+    # ----- the Start modal (SPEC §16) ------------------------------------------
+
+    def open_start_modal(self, body: dict[str, Any]) -> None:
+        """ "Start an environment" on the Home tab: the modal, with the press's trigger_id
+        (good for 3 s, so this runs at once, not behind the intake queue)."""
+        user = str((body.get("user") or {}).get("id") or "")
+        action = (body.get("actions") or [{}])[0]
+        dm_channel = str(action.get("value") or "")
+        view = modal.start_modal(
+            default_ttl=self.settings.showtime_default_ttl, dm_channel=dm_channel
+        )
+        try:
+            self.client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=view)
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            log.warning("views.open for %s failed: %s", user, error)
+            self._publish_home(
+                user,
+                notice=f"❌ Slack did not open the form (`{quote(error, 60)}`); press it again.",
+                dm_channel=dm_channel,
+            )
+
+    def check_start_form(self, body: dict[str, Any]) -> M.JobRequest | dict[str, str]:
+        """A submitted Start modal: the job request it makes, or the errors to show beside
+        its fields (``response_action: errors``), by block id.
+
+        This is the one place the bot reads GitHub before it acks: Slack shows field errors
+        only in the ack, within 3 s. The fields are read first (no call); then who may act
+        (the allowed groups, cached) and the PR (one GitHub read, plus its commits when a
+        SHA that is not the head was given), bounded by ``modal_check_seconds``: past it
+        the answer asks to try again and nothing starts. Everything else that can refuse a
+        start (the limit, the budget, a job running) is the job's, after the ack.
+        """
+        view = body.get("view") or {}
+        form = modal.read_start_form(view, self.settings.github_repository)
+        if isinstance(form, dict):
+            return form
+        user = body.get("user") or {}
+        user_id = str(user.get("id") or "")
+        checking = self._checks.submit(self._check_start, form, user_id)
+        try:
+            errors, check = checking.result(timeout=self.modal_check_seconds)
+        except CheckTimeout:
+            log.warning(
+                "the Start modal's check of #%s took over %.1fs; asked to try again",
+                form.pr,
+                self.modal_check_seconds,
+            )
+            return {
+                modal.PR_BLOCK: modal.error_text(
+                    "GitHub is slow to answer right now, so nothing was started: "
+                    "press Start again in a moment."
+                )
+            }
+        if errors or check is None:
+            return errors
+        channel = self.settings.showtime_notify_channel or form.dm_channel or user_id
+        return M.JobRequest(
+            kind=JobKind.START,
+            pr=form.pr,
+            sha=check.sha,
+            params=StartParams(None, ttl=form.ttl),
+            requester=self._requester(user_id, str(user.get("username") or user.get("name") or "")),
+            reporting=M.Reporting.new_message(channel),
+            idempotency_key=f"modal:{view.get('id')}:{view.get('hash')}",
+            known_pr=check.pr,
+        )
+
+    def _check_start(
+        self, form: modal.StartForm, user: str
+    ) -> tuple[dict[str, str], M.StartCheck | None]:
+        """Who asks and the PR as GitHub has it; errors by block id (never raises)."""
+        if refusal := self.auth.refusal(user):
+            return {modal.PR_BLOCK: modal.error_text(f"🚫 {refusal}")}, None
+        try:
+            check = self.queries.start_check(form.pr, form.sha)
+        except UserInputError as exc:  # no such PR
+            return {modal.PR_BLOCK: modal.error_text(public_text(exc.message))}, None
+        except ShowtimeError as exc:
+            text = f"GitHub could not tell ({public_text(exc.message)}); try again."
+            return {modal.PR_BLOCK: modal.error_text(text)}, None
+        except Exception:
+            log.exception("the Start modal's check of #%s failed", form.pr)
+            text = "An internal error stopped the check; try again. The bot's log has why."
+            return {modal.PR_BLOCK: modal.error_text(text)}, None
+        if check.refusal is not None:
+            why = f"#{form.pr}: {check.refusal.message}"
+            if check.refusal.next_action:
+                why += f" — {check.refusal.next_action}"
+            return {modal.PR_BLOCK: modal.error_text(why)}, None
+        if not check.sha_found:
+            sha = form.sha or ""
+            text = f"{sha[:12]} is not a commit of #{form.pr}; leave it empty for its head."
+            return {modal.SHA_BLOCK: modal.error_text(text)}, None
+        return {}, check
+
+    def start_from_modal(self, request: M.JobRequest, body: dict[str, Any]) -> None:
+        """After the ack: the same job as `/showtime start`, answered on the Home tab (where
+        the person is when the modal closes) — "on it", or why not."""
+        say = self._home_say(body)
+        with _answering(say, body, usage=False):
+            answer = self.jobs.submit(request)
+            self._show(answer, request, say, quiet_duplicate=False)
+            if isinstance(answer, M.Started):
+                self._follow_on_home(answer.job, say)
+
+    def _home_controls(self, user: str, dm_channel: str) -> home.Controls | None:
+        """Start and the DM setting, for a person who may start environments."""
+        if self.auth.refusal(user) is not None:
+            return None
+        return home.Controls(notify=self.jobs.store.notify_wanted(user), dm_channel=dm_channel)
 
     # ----- helpers ------------------------------------------------------------
 
@@ -494,6 +705,15 @@ def _click_key(
         ]
     material = json.dumps(parts, sort_keys=True, default=str)
     return "click:" + hashlib.sha256(material.encode()).hexdigest()[:40]
+
+
+def _dm_channel_of(body: dict[str, Any]) -> str:
+    """The app's DM with the person, as a Home tab press (its Start button's value) or a Start
+    modal (its private_metadata) carries it."""
+    view = body.get("view") or {}
+    if view.get("type") == "modal":
+        return str(view.get("private_metadata") or "")
+    return home.dm_channel_of(view)
 
 
 def _on_home(body: dict[str, Any]) -> bool:

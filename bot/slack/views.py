@@ -22,8 +22,17 @@ from bot.domain.events import LogTail
 from bot.domain.ttl import format_duration
 from bot.errors import public_text
 from bot.orchestrator.inventory import EnvView
-from bot.orchestrator.models import PrLogs, Spend
-from bot.slack.text import code_block, escape, link, log_lines, mention, quote, safe_url
+from bot.orchestrator.models import Credentials, PrLogs, Spend
+from bot.slack.text import (
+    code_block,
+    code_safe,
+    escape,
+    link,
+    log_lines,
+    mention,
+    quote,
+    safe_url,
+)
 
 Block = dict[str, Any]
 
@@ -44,6 +53,11 @@ ACTION_FREEZE = "showtime_freeze"
 ACTION_UNFREEZE = "showtime_unfreeze"
 ACTION_CANCEL = "showtime_cancel"  # a running deploy: stop it and undo what it made
 ACTION_CANCEL_QUEUED = "showtime_cancel_queued"  # value "<pr>:<queued entry id>"
+# The environment's admin login, answered to the presser only (SPEC §15).
+ACTION_CREDENTIALS = "showtime_credentials"
+# Extend on the expiry warning sent as a direct message: the job reports in the PR's
+# thread, not in the DM (a status message's Extend acts on the message it was pressed on).
+ACTION_DM_EXTEND = "showtime_dm_extend"
 # URL buttons: Slack opens them and still sends the click, which the bot only acks. Logs is
 # not one: it answers the presser with the log's last lines (SPEC §14).
 LINK_ACTIONS = (ACTION_OPEN,)
@@ -192,6 +206,7 @@ def card_buttons(card: Card) -> list[dict[str, Any]]:
             buttons.append(button("Open", ACTION_OPEN, value, url=url, style="primary"))
         if card.logs_url:
             buttons.append(button("Logs", ACTION_LOGS, value))
+        buttons.append(button("Credentials", ACTION_CREDENTIALS, value))
         buttons.append(button("Stop", ACTION_STOP, value, style="danger"))
         buttons.append(button("Redeploy", ACTION_REDEPLOY, button_value(card.pr)))
         buttons.append(button("Extend TTL", ACTION_EXTEND, value))
@@ -347,6 +362,103 @@ def notice_blocks(text: str, *, pr: int, sha: str | None, offer: str | None) -> 
             {"type": "actions", "block_id": f"showtime-notice-{pr}", "elements": [offered]}
         )
     return blocks
+
+
+# ----- an environment's admin login (SPEC §15) ---------------------------------------------
+
+CLI_LOGIN_NOTE = "the CLI's default: this environment has no password of its own"
+
+
+def credentials_blocks(creds: Credentials, repository: str) -> list[Block]:
+    """The answer to `creds <pr>` and the Credentials button, for the one person who asked:
+    where, the user and the password in code spans (copied as they are, never linked)."""
+    subject = f"🔑 *{pr_link(repository, creds.pr)}* `{quote(creds.sha, 40)}`"
+    if url := safe_url(creds.url):
+        subject += f" — {link(url, url)}"
+    if creds.generated:
+        login = f"user `{_code(creds.username)}` · password `{_code(creds.password)}`"
+    else:
+        login = f"{_code(creds.username)} / {_code(creds.password)} ({CLI_LOGIN_NOTE})"
+    return [
+        mrkdwn(f"{subject}\n{login}"),
+        context("Only you can see this. Share it with the PR's reviewers, not in a channel."),
+    ]
+
+
+def _code(text: str) -> str:
+    """A value from outside the bot (a task definition's) for a code span: inert, one line."""
+    return code_safe(quote(text, 200))
+
+
+# ----- direct messages (SPEC §16) -----------------------------------------------------------
+
+NOTIFY_HINT = "`/showtime notify off` stops these messages"
+
+
+def _thread(thread_url: str | None) -> str:
+    return link(thread_url, "see its thread") if safe_url(thread_url) else "see its thread"
+
+
+def ready_dm_blocks(
+    *,
+    repository: str,
+    pr: int,
+    title: str,
+    sha: str,
+    url: str | None,
+    thread_url: str | None,
+) -> list[Block]:
+    """Your environment is ready: where, Open, Credentials, and the thread it was made in."""
+    head = f"🎉 Your environment of *{pr_link(repository, pr)}*"
+    if title:
+        head += f" — {quote(title, TITLE_LIMIT)}"
+    head += f" · `{quote(sha, 40)}` is ready"
+    opened = safe_url(url)
+    if opened:
+        head += f": {link(opened, opened)}"
+    value = button_value(pr, sha)
+    buttons = [button("Credentials", ACTION_CREDENTIALS, value)]
+    if opened:
+        buttons.insert(0, button("Open", ACTION_OPEN, value, url=opened, style="primary"))
+    return [
+        mrkdwn(head),
+        context(f"Its progress and buttons: {_thread(thread_url)} · {NOTIFY_HINT}"),
+        {"type": "actions", "block_id": f"showtime-dm-{pr}", "elements": buttons},
+    ]
+
+
+def failed_dm_blocks(
+    *,
+    repository: str,
+    pr: int,
+    sha: str | None,
+    reason: str,
+    next_action: str,
+    thread_url: str | None,
+) -> list[Block]:
+    """Your deploy failed: why, and the thread (its log, Retry)."""
+    at = f" · `{quote(sha, 40)}`" if sha else ""
+    lines = [
+        f"❌ Your deploy of *{pr_link(repository, pr)}*{at} failed: "
+        f"{quote(reason, REASON_LIMIT, multiline=True)}"
+    ]
+    if next_action:
+        lines.append(f"*Next:* {quote(next_action, REASON_LIMIT, multiline=True)}")
+    return [
+        mrkdwn("\n".join(lines)),
+        context(f"The log and Retry: {_thread(thread_url)} · {NOTIFY_HINT}"),
+    ]
+
+
+def expiry_dm_blocks(*, text: str, pr: int, sha: str, thread_url: str | None) -> list[Block]:
+    """Your environment expires within the hour (``text``: the warning, the bot's own
+    words with figures), with Extend."""
+    extend = button("Extend TTL", ACTION_DM_EXTEND, button_value(pr, sha), style="primary")
+    return [
+        mrkdwn(f"⌛ {quote(text, REASON_LIMIT, multiline=True)}"),
+        context(f"Extend reports in the PR's thread: {_thread(thread_url)} · {NOTIFY_HINT}"),
+        {"type": "actions", "block_id": f"showtime-dm-expiry-{pr}", "elements": [extend]},
+    ]
 
 
 # ----- an environment's log (SPEC §14) ---------------------------------------------------

@@ -54,7 +54,8 @@ def test_cancel_inside_a_draining_wait(sandbox: Sandbox, new_pr: int) -> None:
     )
     thread = [str(m["text"]) for m in sandbox.slack.thread(message["channel"], message["ts"])]
     assert any(t.startswith("⏹") and "cancelled by <@" in t for t in thread), thread
-    assert not [s for s in sandbox.services() if s["status"] == "ACTIVE"]
+    jobs = [(j.kind, j.state, j.step, j.outcome) for j in sandbox.store.recent(pr=new_pr)]
+    assert not [s for s in sandbox.services() if s["status"] == "ACTIVE"], jobs
 
 
 def test_the_queue_survives_a_kill_9(sandbox: Sandbox, new_pr: int) -> None:
@@ -114,4 +115,5 @@ def test_nobody_is_told_busy_for_start_redeploy_or_stop(sandbox: Sandbox, new_pr
     assert not [a for a in answers if "busy" in a], answers
     assert any("queued behind the running deploy" in a for a in answers), answers
     assert any("cancelling the running deploy" in a for a in answers), answers
-    assert not [s for s in sandbox.services() if s["status"] == "ACTIVE"]
+    jobs = [(j.kind, j.state, j.step, j.outcome) for j in sandbox.store.recent(pr=new_pr)]
+    assert not [s for s in sandbox.services() if s["status"] == "ACTIVE"], jobs

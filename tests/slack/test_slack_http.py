@@ -39,6 +39,7 @@ def test_start_posts_status_message_thread_and_final_update(slack_world: SlackWo
     assert slack_world.buttons(message) == [
         views.ACTION_OPEN,
         views.ACTION_LOGS,
+        views.ACTION_CREDENTIALS,
         views.ACTION_STOP,
         views.ACTION_REDEPLOY,
         views.ACTION_EXTEND,

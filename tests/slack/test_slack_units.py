@@ -84,6 +84,7 @@ def test_card_buttons_follow_state() -> None:
     assert ids == [
         views.ACTION_OPEN,
         views.ACTION_LOGS,
+        views.ACTION_CREDENTIALS,
         views.ACTION_STOP,
         views.ACTION_REDEPLOY,
         views.ACTION_EXTEND,
