@@ -159,7 +159,11 @@ class SlackPayloads:
     def app_home_opened(
         self, user_id: str = MAINTAINER_USER_ID, tab: str = "home"
     ) -> dict[str, Any]:
-        """The ``app_home_opened`` event, with the view ``user_id`` has (as Slack sends it)."""
+        """The ``app_home_opened`` event, with the view ``user_id`` has (as Slack sends it).
+
+        The event names the app's DM with the person, which exists from then on."""
+        with self.standin.lock:
+            self.standin.im_with(user_id)
         event: dict[str, Any] = {
             "type": "app_home_opened",
             "user": user_id,

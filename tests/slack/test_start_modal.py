@@ -219,10 +219,6 @@ def test_without_a_notify_channel_the_status_message_is_a_dm_edited_in_place(
     slack_world: SlackWorld,
 ) -> None:
     sw = slack_world
-    # In Slack the app's DM with a person exists once they open the app (the Home tab's
-    # app_home_opened names it); the stand-in makes it on first use.
-    with sw.slack.lock:
-        sw.slack.im_with(SLACK_USER)
     opened = open_modal(sw)
 
     answer, outcome = submit(sw, opened, {"pr": str(PR)})
