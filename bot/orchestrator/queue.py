@@ -79,8 +79,8 @@ class PrQueue:
                     f"start it again once it has stopped (`/showtime start {request.pr}`)",
                 )
             )
-        if replaced is not None:
-            self._tell_replaced(replaced, entry)
+        if replaced is not None and replaced.requester.stored != entry.requester.stored:
+            self._tell_replaced(replaced, entry)  # the asker knows: the answer says so
         log.info("#%s: %s queued behind job %s", request.pr, request.kind, running.correlation_id)
         return Queued(entry, running, replaced)
 

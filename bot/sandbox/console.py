@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from bot.domain.events import format_elapsed
 from bot.domain.labels import TRIGGER_START, TRIGGER_STOP
 from bot.domain.smoke import Check
 from bot.domain.ttl import TTL_VALUES
@@ -99,6 +100,7 @@ def help_text() -> str:
         first, *more = about.split("\n")
         lines.append(f"  {usage:<24}{first}" if len(usage) < 24 else f"  {usage}  {first}")
         lines.extend(" " * 26 + line for line in more)
+    lines.append("In a script, a line ending in ' &' does not wait for what it started.")
     lines.append(SEEDED)
     return "\n".join(lines)
 
@@ -253,7 +255,10 @@ class Console:
                 self.say(f"\nshowtime> {line}")
             if line in ("quit", "exit"):
                 break
-            self.handle(line, wait=echo)
+            # A script waits for what each line started; "… &" goes on at once (to press
+            # Cancel while it waits, say), as the interactive console always does.
+            background = line.endswith(" &")
+            self.handle(line.removesuffix("&").rstrip(), wait=echo and not background)
 
     def handle(self, line: str, *, wait: bool) -> None:
         try:
@@ -641,6 +646,18 @@ class Console:
         self.sandbox.superset.break_check(pr, check)
         self.say(f"   #{pr}'s Superset: {check.label} now fails (`fix {pr}` mends it)")
 
+    @console_command(
+        "drain <seconds>",
+        "a deleted service stays DRAINING this long (default 4): stop, drain 600, start,\n"
+        "then click cancel inside the wait",
+    )
+    def _drain(self, args: list[str], wait: bool) -> None:
+        seconds = float(args[0])
+        if seconds < 0:
+            raise UserInputError("the DRAINING time is a number of seconds", "e.g. `drain 600`")
+        self.sandbox.ecs.drain_seconds = seconds
+        self.say(f"   deleted services now stay DRAINING for {format_elapsed(seconds)}")
+
     def _image_of(self, pr: int) -> str:
         return f"apache/superset:pr-{pr}-{self.sandbox.github.head_sha(pr)[:7]}-ci"
 
@@ -652,9 +669,14 @@ class Console:
     def _expect_failure(self, args: list[str], wait: bool) -> None:
         self.expecting_failure = True
 
-    @console_command("wait <seconds>", "pause (scripts)")
+    @console_command(
+        "wait [<seconds>]", "pause (scripts); without seconds, until no job runs or waits"
+    )
     def _wait(self, args: list[str], wait: bool) -> None:
-        threading.Event().wait(float(args[0]))
+        if args:
+            threading.Event().wait(float(args[0]))
+        else:
+            self.sandbox.wait_idle(timeout=300)
 
     @console_command("help", "this list (also ?)", "?")
     def _help(self, args: list[str], wait: bool) -> None:

@@ -382,10 +382,10 @@ class Sandbox:
         return delivery
 
     def wait_idle(self, timeout: float = 120.0) -> None:
-        """Until the bot's job store shows no live job."""
+        """Until the bot's job store shows no live job and none queued."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not self.store.live_jobs():
+            if not self.store.live_jobs() and not self.store.queued_prs():
                 return
             time.sleep(0.05)
         raise TimeoutError("jobs still running")

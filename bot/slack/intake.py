@@ -267,8 +267,12 @@ class Intake:
                 f"⏳ #{entry.pr}: your {what} is queued behind the running deploy ({running}); "
                 "it runs when that one ends."
             )
-        if answer.replaced is not None:
-            text += f" It replaces the `{answer.replaced.kind}` {who_asked(answer.replaced.requester)} had queued, who is told."
+        replaced = answer.replaced
+        if replaced is not None and replaced.requester.stored == request.requester.stored:
+            text += f" It replaces the `{replaced.kind}` you had queued."
+        elif replaced is not None:
+            who = who_asked(replaced.requester)
+            text += f" It replaces the `{replaced.kind}` {who} had queued, who is told."
         say(text, views.queued_blocks(text, entry.pr, entry.id))
 
     def _cancel(self, pr: int, queued_id: str | None, who: Requester, say: Say) -> None:

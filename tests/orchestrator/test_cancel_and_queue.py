@@ -217,6 +217,10 @@ def test_a_newer_start_replaces_the_queued_one_and_its_asker_is_told(
     assert third.replaced.id == second.entry.id
     told = [n for n in world.recorder.notices if n.to == Requester.slack("U0SECOND", "u0second")]
     assert told and "replaced by a newer request" in told[0].text
+    # Replacing one's own queued request needs no notice: the answer says so.
+    fourth = world.orchestrator.submit(start_request(user="U0THIRD"))
+    assert isinstance(fourth, Queued) and fourth.replaced is not None
+    assert not [n for n in world.recorder.notices if n.to is not None and n.to.id == "U0THIRD"]
     let_go.set()
 
     world.orchestrator.jobs.runner.wait_idle(30)
