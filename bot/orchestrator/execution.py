@@ -19,6 +19,7 @@ from bot.domain import events as ev
 from bot.domain.events import format_elapsed
 from bot.domain.requester import Requester
 from bot.errors import ShowtimeError, public_text
+from bot.orchestrator import decisions as D
 from bot.orchestrator.context import Deps, JobRun
 from bot.orchestrator.jobs import Job, JobKind, JobState, LostJobError
 from bot.orchestrator.runner import Cancelled, Interrupted, JobControl, JobLost, JobRunner
@@ -172,8 +173,21 @@ class Execution:
             state, text = _final(outcome)
             if job.kind.announced and job.step not in (None, "validate"):
                 self._comment(run, _comment_text(job, outcome))
+            ending = run.job
+            if (
+                isinstance(outcome, ev.Succeeded)
+                and job.pr is not None
+                and D.ends_environments(job)
+            ):
+                # The PR's earlier status messages that showed what this job stopped or
+                # replaced: listeners update them, so none still says Running (SPEC §17).
+                try:
+                    earlier = self._deps.store.status_messages(job.pr, D.OUTDATED_LIMIT + 1)
+                    ending = D.with_outdated(ending, earlier)
+                except Exception:  # best effort: the job's own end goes on
+                    log.warning("could not list the earlier status messages", exc_info=True)
             run.fence()
-            self._emit(run.job, ev.Ended(outcome))
+            self._emit(ending, ev.Ended(outcome))
             self._deps.store.finish(job.id, state, text, owner=self._owner)
         except JobLost:
             log.warning("job lost to another process before it ended", extra={"job": job.id})

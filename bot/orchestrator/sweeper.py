@@ -235,8 +235,12 @@ class Sweeper:
         text = f"#{pr} ({show.sha}) expires in {left}; press Extend to keep it"
         if estimate := costs.estimate_of_show(self._deps, pr, labels, show):
             text += f"\n{estimate.text()}"
-            longer = next_ttl(ttl)
-            if names and (added := costs.ttl_change(self._deps, pr, names, longer).text()):
+            longer = next_ttl(ttl)  # None at the longest TTL: Extend adds nothing
+            if (
+                longer
+                and names
+                and (added := costs.ttl_change(self._deps, pr, names, longer).text())
+            ):
                 text += f" · Extend to {longer}: {added}"
         self._jobs.notify(Notice(pr=pr, sha=show.sha, text=text, channel=channel, thread_ts=thread))
 
