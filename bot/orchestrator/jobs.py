@@ -81,7 +81,7 @@ class StopParams(JobParams):
 @dataclass(frozen=True)
 class TtlParams(JobParams):
     ttl: str | None = None
-    extend: bool = False  # one step longer (24h → 48h → 72h → 1w → close)
+    extend: bool = False  # one step longer (24h → 48h → 72h → 1w, never close by itself)
 
 
 @dataclass(frozen=True)
