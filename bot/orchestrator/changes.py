@@ -19,7 +19,7 @@ STOP_ORDER = ("validate", "delete_services", "labels")
 
 
 def validate(deps: Deps, job: Job, known: PullRequest | None = None) -> PrRecord:
-    """Reads only: the PR (one GET; a stop also lists the PR's services in ECS). Refused on
+    """Reads only: the PR (one GET; a stop of a PR without labels also asks ECS). Refused on
     a blocked PR; a button pressed on a message about an environment that is gone is out of
     date (stop still works); a change that would change nothing is ``NothingToDo`` — the
     person who asked hears how things are, and nothing is posted or written (SPEC §17)."""
@@ -34,8 +34,11 @@ def validate(deps: Deps, job: Job, known: PullRequest | None = None) -> PrRecord
             f"start one with `/showtime start {job.pr}`",
         )
     if job.kind is JobKind.STOP:
-        services = [service.name for service in deps.ecs.find_services(job.pr)]
-        _nothing_to_do(D.nothing_to_stop(job.pr, info.labels, services))
+        if D.teardown_labels(list(info.labels)).empty:
+            # No label to remove: only ECS can say whether anything runs (a label-less
+            # service the CLI left). A stop with labels to remove costs no look here.
+            services = [service.name for service in deps.ecs.find_services(job.pr)]
+            _nothing_to_do(D.nothing_to_stop(job.pr, info.labels, services))
         return StopRecord(labels=tuple(info.labels), title=info.title)
     if job.kind in (JobKind.FREEZE, JobKind.UNFREEZE):
         _nothing_to_do(D.nothing_to_freeze(job.pr, labels, frozen=job.kind is JobKind.FREEZE))

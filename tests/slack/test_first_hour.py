@@ -360,6 +360,18 @@ def test_a_command_that_changes_nothing_is_said_only_to_whoever_asked(
     assert "DeleteService" not in sw.world.ecs_standin.calls
 
 
+def test_a_service_without_labels_is_something_to_stop(sw: SlackWorld) -> None:
+    """ECS is the truth: labels gone (removed by hand, the CLI) but a service runs."""
+    sw.command(f"start {PR}")
+    sw.world.github_standin.set_labels(PR, [])
+
+    outcome = sw.command(f"stop {PR}")
+
+    assert [job.state.value for job in outcome.jobs] == ["succeeded"]
+    assert sw.world.services() == []
+    assert "Stopped" in shown(sw, sw.status_message())
+
+
 def test_buttons_that_change_nothing_answer_only_the_presser(sw: SlackWorld) -> None:
     sw.command(f"start {PR}")
     older = fresh(sw, sw.status_message())  # as it was: offering Freeze
