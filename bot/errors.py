@@ -38,6 +38,12 @@ class AlreadyRunningError(RefusedError):
     """Another job already runs for this PR."""
 
 
+class NothingToDo(RefusedError):
+    """The request would change nothing (no environment to stop, already frozen, already
+    that TTL, Extend at the longest TTL): ``message`` says how things are. Only the person
+    who asked is told — no status message, no thread, no write (SPEC §17)."""
+
+
 class ConfigurationError(ShowtimeError):
     """A setting or credential is missing or wrong; an admin must fix it."""
 

@@ -461,7 +461,9 @@ class FakeHealth:
                 elapsed = now - started
                 progress(Waiting("health_check", f"HTTP {status}", elapsed, f"still {status}"))
             if now - started >= 900:
-                raise WaitTimeoutError(f"{url} did not answer 200 within 15m", "press Redeploy")
+                raise WaitTimeoutError(
+                    f"{url} did not answer 200 within 15m", "push a fix, then press Retry"
+                )
             self.clock.sleep(5)
 
 

@@ -72,7 +72,9 @@ class HttpHealthProbe:
             if wait.expired:
                 raise HealthTimeoutError(
                     f"{url} did not answer 200 within {duration(self._timeout)} (last: {state})",
-                    "read the log in the thread (or press Logs) for Superset's start-up errors, then press Redeploy",
+                    # The failed card offers Retry (and Logs), never Redeploy.
+                    "read the log in the thread (or press Logs) for Superset's start-up errors, "
+                    "push a fix, then press Retry",
                 )
             wait.pause(self._poll)
 

@@ -4,7 +4,8 @@
 - the queue of one per PR (``queued_jobs``): the job waiting for the PR's live job to end;
 - held units of limited pools (``reservations``): the environment limit, the monthly budget;
 - when each environment ran, and with what size (``environment_periods``);
-- who wants direct messages about their environments (``notify_settings``).
+- who wants direct messages about their environments (``notify_settings``);
+- a PR's status messages, as the newest job on each left it (read from ``jobs``).
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ from bot.orchestrator.jobs import (
     LIVE_STATES,
     JobKind,
     QueuedJob,
+    StatusMessage,
     StoreError,
     params_of,
+    record_of,
     to_json,
 )
 
@@ -45,6 +48,36 @@ _POOL_LOCK_ID = 0x5E0_7100
 
 
 class Records(Database):
+    def status_messages(self, pr: int, limit: int) -> list[StatusMessage]:
+        """The PR's ``limit`` newest status messages, newest first: for each thread of its
+        jobs, the newest job that ran on it (one refused at validation never touched it)."""
+        newest = (
+            select(func.max(jobs.c.seq).label("seq"))
+            .where(
+                jobs.c.pr == pr,
+                jobs.c.channel.is_not(None),
+                jobs.c.thread_ts.is_not(None),
+                jobs.c.step.is_not(None),
+            )
+            .group_by(jobs.c.channel, jobs.c.thread_ts)
+            .order_by(func.max(jobs.c.seq).desc())
+            .limit(limit)
+            .subquery()
+        )
+        query = (
+            select(jobs.c.channel, jobs.c.thread_ts, jobs.c.kind, jobs.c.state, jobs.c.data)
+            .join(newest, jobs.c.seq == newest.c.seq)
+            .order_by(jobs.c.seq.desc())
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        messages = []
+        for row in rows:
+            kind = JobKind(row.kind)
+            record = record_of(kind, row.data)
+            messages.append(StatusMessage(row.channel, row.thread_ts, kind, row.state, record))
+        return messages
+
     def reserve(
         self,
         job_id: str,

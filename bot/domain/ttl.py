@@ -11,6 +11,9 @@ from datetime import datetime, timedelta
 
 TTL_VALUES: tuple[str, ...] = ("24h", "48h", "72h", "1w", "close")
 CLOSE = "close"
+# What Extend steps through: every TTL with an expiry, shortest first (SPEC §17).
+EXTEND_STEPS: tuple[str, ...] = ("24h", "48h", "72h", "1w")
+LONGEST = EXTEND_STEPS[-1]
 
 _DURATION = re.compile(r"(\d{1,4})([hdw])", re.ASCII)
 _UNIT_HOURS = {"h": 1, "d": 24, "w": 24 * 7}
@@ -50,22 +53,24 @@ def expires_within_hour(created: datetime, ttl: str, now: datetime) -> bool:
     return left is not None and timedelta(0) < left <= timedelta(hours=1)
 
 
-def next_ttl(ttl: str | None) -> str:
-    """One Extend press: 24h → 48h → 72h → 1w → close (and close stays close).
+def next_ttl(ttl: str | None) -> str | None:
+    """One Extend press: 24h → 48h → 72h → 1w, and no further (None).
 
-    A TTL outside the ladder (a CLI ``12h``) moves to the first step longer than it.
+    Extend never takes the expiry away by itself: ``close`` (no expiry until the PR closes)
+    is set only by asking for it (``/showtime ttl <pr> close``), so at 1w — or at anything
+    as long, ``close`` included — there is no next step. A TTL outside the ladder (a CLI
+    ``12h``) moves to the first step longer than it; no TTL at all to the first step.
     """
-    if ttl in TTL_VALUES:
-        index = TTL_VALUES.index(ttl)
-        return TTL_VALUES[min(index + 1, len(TTL_VALUES) - 1)]
-    current = ttl_duration(ttl or "")
-    if current is None:
-        return TTL_VALUES[0]
-    for step in TTL_VALUES:
+    if ttl is None:
+        return EXTEND_STEPS[0]
+    current = ttl_duration(ttl)
+    if current is None:  # close (or a value nobody can read): nothing longer to offer
+        return None
+    for step in EXTEND_STEPS:
         step_duration = ttl_duration(step)
-        if step_duration is None or step_duration > current:
+        if step_duration is not None and step_duration > current:
             return step
-    return CLOSE
+    return None
 
 
 def format_duration(delta: timedelta | None) -> str:

@@ -6,9 +6,8 @@ from dataclasses import replace
 
 from bot.domain import events as ev
 from bot.domain import labels as L
-from bot.domain.naming import parse_service_name
-from bot.domain.ttl import next_ttl
-from bot.errors import RefusedError, UserInputError
+from bot.domain.naming import parse_service_name, service_name
+from bot.errors import NothingToDo, RefusedError, UserInputError
 from bot.orchestrator import costs
 from bot.orchestrator import decisions as D
 from bot.orchestrator.context import Deps, JobRun
@@ -20,8 +19,10 @@ STOP_ORDER = ("validate", "delete_services", "labels")
 
 
 def validate(deps: Deps, job: Job, known: PullRequest | None = None) -> PrRecord:
-    """Reads only: the PR (one GET). Refused on a blocked PR; a button pressed on a
-    message about an environment that is gone is out of date (stop still works)."""
+    """Reads only: the PR (one GET; a stop of a PR without labels also asks ECS). Refused on
+    a blocked PR; a button pressed on a message about an environment that is gone is out of
+    date (stop still works); a change that would change nothing is ``NothingToDo`` — the
+    person who asked hears how things are, and nothing is posted or written (SPEC §17)."""
     assert job.pr is not None
     info = known if known is not None and known.number == job.pr else deps.github.get_pr(job.pr)
     labels = L.parse_labels(info.labels)
@@ -32,18 +33,39 @@ def validate(deps: Deps, job: Job, known: PullRequest | None = None) -> PrRecord
             f"#{job.pr} has no environment any more; this message is out of date",
             f"start one with `/showtime start {job.pr}`",
         )
-    budget = deps.policy.monthly_budget
-    if job.kind is JobKind.TTL and isinstance(job.params, TtlParams) and budget is not None:
-        # A longer TTL is more money: held against the monthly budget like a new environment.
-        ttl = _target_ttl(job.params, labels.ttl)
-        costs.hold_for_ttl(deps, job, costs.ttl_change(deps, job.pr, info.labels, ttl), ttl)
-    cls = StopRecord if job.kind is JobKind.STOP else PrRecord
-    return cls(labels=tuple(info.labels), title=info.title)
+    if job.kind is JobKind.STOP:
+        if D.teardown_labels(list(info.labels)).empty:
+            # No label to remove: only ECS can say whether anything runs (a label-less
+            # service the CLI left). A stop with labels to remove costs no look here.
+            services = [service.name for service in deps.ecs.find_services(job.pr)]
+            _nothing_to_do(D.nothing_to_stop(job.pr, info.labels, services))
+        return StopRecord(labels=tuple(info.labels), title=info.title)
+    if job.kind in (JobKind.FREEZE, JobKind.UNFREEZE):
+        _nothing_to_do(D.nothing_to_freeze(job.pr, labels, frozen=job.kind is JobKind.FREEZE))
+    if job.kind is JobKind.TTL and isinstance(job.params, TtlParams):
+        ttl = _target_ttl(deps, job.params, labels)
+        _nothing_to_do(D.nothing_to_set(job.pr, labels, ttl))
+        budget = deps.policy.monthly_budget
+        if ttl is not None and budget is not None:
+            # A longer TTL is more money: held against the monthly budget like a new environment.
+            costs.hold_for_ttl(deps, job, costs.ttl_change(deps, job.pr, info.labels, ttl), ttl)
+    active = labels.active
+    # Its Logs button stays on the status message whatever job ran on it last (no AWS call).
+    logs_url = deps.logs.console_url(service_name(job.pr, active.sha)) if active else ""
+    return PrRecord(labels=tuple(info.labels), title=info.title, logs_url=logs_url)
 
 
-def _target_ttl(params: TtlParams, current: str | None) -> str:
-    """The TTL a ``ttl`` command or an Extend press asks for, given the PR's current one."""
-    return next_ttl(current) if params.extend else (params.ttl or current or next_ttl(None))
+def _nothing_to_do(refusal: D.Refusal | None) -> None:
+    if refusal is not None:
+        raise NothingToDo(refusal.message, refusal.next_action)
+
+
+def _target_ttl(deps: Deps, params: TtlParams, labels: L.PrLabels) -> str | None:
+    """The TTL a ``ttl`` command or an Extend press asks for, given the PR's current one;
+    None when Extend is at the longest step already."""
+    return D.ttl_target(
+        labels, asked=params.ttl, extend=params.extend, default_ttl=deps.policy.default_ttl
+    )
 
 
 def run_stop(run: JobRun, mirror: DeploymentMirror) -> ev.Succeeded:
@@ -82,12 +104,13 @@ def _sha_of_service(name: str) -> str:
 
 
 def run_ttl(run: JobRun) -> ev.Succeeded:
-    """Set the PR-level TTL, or with ``extend`` move it one step (24h → … → close)."""
+    """Set the PR-level TTL, or with ``extend`` move it one step (24h → 48h → 72h → 1w)."""
     params = run.job.params
     assert isinstance(params, TtlParams)
     record = run.record(PrRecord)
     names = list(record.labels)
-    ttl = _target_ttl(params, L.parse_labels(names).ttl)
+    ttl = _target_ttl(run.deps, params, L.parse_labels(names))
+    assert ttl is not None, "validation refuses an Extend at the longest TTL (same labels)"
     change = costs.ttl_change(run.deps, run.pr, names, ttl)
     record = replace(record, labels=run.set_labels(D.set_ttl_labels(names, ttl), names))
     run.step("labels", record)

@@ -7,7 +7,8 @@ orchestrator, so "is this PR blocked", "is this a redeploy or a rolling update",
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -15,6 +16,16 @@ from bot.domain import labels as L
 from bot.domain.cost import money
 from bot.domain.labels import PrLabels, Show
 from bot.domain.modes import DeployMode
+from bot.domain.ttl import CLOSE, LONGEST, next_ttl
+from bot.orchestrator.jobs import (
+    Job,
+    JobKind,
+    JobState,
+    Outdated,
+    PrRecord,
+    StartRecord,
+    StatusMessage,
+)
 
 
 @dataclass(frozen=True)
@@ -338,3 +349,113 @@ def stale_follow_up(
     if needs_environment and not labels.has_environment:
         return "the PR has no environment any more"
     return None
+
+
+# ----- nothing to do (SPEC §17): said only to the person who asked, nothing written ---------
+
+
+def nothing_to_stop(
+    pr: int, current_names: Sequence[str], services: Sequence[str]
+) -> Refusal | None:
+    """A stop with no showtime label to remove and no service of the PR in ECS (``services``,
+    ECS's own list, not the labels') changes nothing."""
+    if services or not teardown_labels(list(current_names)).empty:
+        return None
+    return Refusal(f"#{pr} has no environment; nothing to stop")
+
+
+def nothing_to_freeze(pr: int, labels: PrLabels, *, frozen: bool) -> Refusal | None:
+    """``freeze`` of a frozen PR, ``unfreeze`` of one that is not: nothing to change."""
+    if frozen and labels.frozen:
+        return Refusal(
+            f"#{pr} is already frozen: new commits do not redeploy it",
+            f"`/showtime unfreeze {pr}` lets them again",
+        )
+    if not frozen and not labels.frozen:
+        return Refusal(f"#{pr} is not frozen; nothing to unfreeze")
+    return None
+
+
+def ttl_target(
+    labels: PrLabels, *, asked: str | None, extend: bool, default_ttl: str
+) -> str | None:
+    """The TTL a ``ttl`` command (``asked``) or an Extend press moves the PR to; None when
+    Extend has no longer step (it never sets ``close`` by itself, SPEC §17)."""
+    current = labels.ttl or default_ttl  # no ⌛ label: the default applies (and is extended)
+    return next_ttl(current) if extend else (asked or current)
+
+
+def nothing_to_set(pr: int, labels: PrLabels, target: str | None) -> Refusal | None:
+    """An Extend at the longest TTL, or a TTL the PR has already (one ⌛ label of it)."""
+    if target is None and labels.ttl == CLOSE:
+        return Refusal(f"#{pr} has TTL close: it runs until the PR closes; nothing to extend")
+    if target is None:
+        current = labels.ttl or LONGEST
+        return Refusal(
+            f"#{pr} is already at the longest TTL ({current}); Extend goes no further",
+            f"`/showtime ttl {pr} close` keeps it until the PR closes",
+        )
+    if list(labels.ttls) == [target]:
+        return Refusal(f"#{pr}'s TTL is already {target}; nothing to change")
+    return None
+
+
+# ----- old status messages (SPEC §17): none still says Running once it is not --------------
+
+# The earlier status messages a stop or a rolling update updates, newest first: each is one
+# Slack chat.update, and a PR rarely has more than one or two that show its environment.
+OUTDATED_LIMIT = 5
+
+
+def ends_environments(job: Job) -> bool:
+    """Does ``job``, having succeeded, end an environment that an earlier status message may
+    show: a stop (every SHA), or a rolling update (the SHA it replaced)?"""
+    record = job.record
+    if job.kind is JobKind.STOP:
+        return True
+    return (
+        isinstance(record, StartRecord)
+        and record.mode is DeployMode.ROLLING
+        and bool(record.previous_sha)
+    )
+
+
+def shown_environment(message: StatusMessage) -> tuple[str, bool] | None:
+    """The SHA a status message shows (and whether as running) — so it offers Stop — as the
+    newest job on it left it; None when it shows none (stopped, cancelled, cleanup)."""
+    record = message.record
+    if message.kind is JobKind.START and isinstance(record, StartRecord):
+        if message.state is JobState.SUCCEEDED:
+            return record.sha7, True
+        if message.state is JobState.FAILED and record.sha7:
+            return record.sha7, False  # "failed" with Retry and Stop
+        return None
+    if message.kind in (JobKind.TTL, JobKind.FREEZE, JobKind.UNFREEZE) and isinstance(
+        record, PrRecord
+    ):
+        active = L.parse_labels(list(record.labels)).active
+        return (active.sha, active.status == L.RUNNING) if active is not None else None
+    return None
+
+
+def with_outdated(job: Job, earlier: Sequence[StatusMessage]) -> Job:
+    """``job`` (a stop or rolling update that succeeded) naming the earlier status messages
+    its end made untrue: after a stop, every one that shows an environment ("stopped");
+    after a rolling update, every one that shows another SHA running ("replaced by …").
+    Its own message is not among them (its end updates it anyway)."""
+    record = job.record
+    if not isinstance(record, PrRecord) or not ends_environments(job):
+        return job
+    replaced_by = record.sha7 if isinstance(record, StartRecord) else ""
+    outdated = []
+    for message in earlier:
+        if (message.channel, message.ts) == (job.channel, job.thread_ts):
+            continue
+        shown = shown_environment(message)
+        if shown is None:
+            continue
+        sha, running = shown
+        if replaced_by and (sha == replaced_by or not running):
+            continue
+        outdated.append(Outdated(message.channel, message.ts, sha, replaced_by))
+    return replace(job, record=replace(record, outdated=tuple(outdated[:OUTDATED_LIMIT])))

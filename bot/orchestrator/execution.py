@@ -18,7 +18,8 @@ from dataclasses import replace
 from bot.domain import events as ev
 from bot.domain.events import format_elapsed
 from bot.domain.requester import Requester
-from bot.errors import ShowtimeError, public_text
+from bot.errors import NothingToDo, ShowtimeError, public_text
+from bot.orchestrator import decisions as D
 from bot.orchestrator.context import Deps, JobRun
 from bot.orchestrator.jobs import Job, JobKind, JobState, LostJobError
 from bot.orchestrator.runner import Cancelled, Interrupted, JobControl, JobLost, JobRunner
@@ -74,14 +75,17 @@ class Execution:
         self.runner.run_here(job.id, lambda control: self._execute(job.id, control, False))
 
     def refused(self, job: Job, exc: BaseException) -> None:
-        """A begun job its validation refused: recorded as failed, with why."""
-        reason = (
-            f"refused: {exc}"
-            if isinstance(exc, ShowtimeError)
-            else "refused: internal error while validating"
-        )
+        """A begun job its validation refused: recorded as failed, with why — or, when it
+        had nothing to do (SPEC §17), as done: nothing went wrong."""
+        state = JobState.SUCCEEDED if isinstance(exc, NothingToDo) else JobState.FAILED
+        if isinstance(exc, NothingToDo):
+            reason = f"nothing to do: {exc}"
+        elif isinstance(exc, ShowtimeError):
+            reason = f"refused: {exc}"
+        else:
+            reason = "refused: internal error while validating"
         try:
-            self._deps.store.finish(job.id, JobState.FAILED, public_text(reason), owner=self._owner)
+            self._deps.store.finish(job.id, state, public_text(reason), owner=self._owner)
         except ShowtimeError:
             log.warning("could not record refused job %s; it is adopted later", job.id)
 
@@ -184,8 +188,21 @@ class Execution:
             state, text = _final(outcome)
             if job.kind.announced and job.step not in (None, "validate"):
                 self._comment(run, _comment_text(job, outcome))
+            ending = run.job
+            if (
+                isinstance(outcome, ev.Succeeded)
+                and job.pr is not None
+                and D.ends_environments(job)
+            ):
+                # The PR's earlier status messages that showed what this job stopped or
+                # replaced: listeners update them, so none still says Running (SPEC §17).
+                try:
+                    earlier = self._deps.store.status_messages(job.pr, D.OUTDATED_LIMIT + 1)
+                    ending = D.with_outdated(ending, earlier)
+                except Exception:  # best effort: the job's own end goes on
+                    log.warning("could not list the earlier status messages", exc_info=True)
             run.fence()
-            self._emit(run.job, ev.Ended(outcome))
+            self._emit(ending, ev.Ended(outcome))
             self._deps.store.finish(job.id, state, text, owner=self._owner)
         except JobLost:
             log.warning("job lost to another process before it ended", extra={"job": job.id})

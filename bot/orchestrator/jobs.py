@@ -82,7 +82,7 @@ class StopParams(JobParams):
 @dataclass(frozen=True)
 class TtlParams(JobParams):
     ttl: str | None = None
-    extend: bool = False  # one step longer (24h → 48h → 72h → 1w → close)
+    extend: bool = False  # one step longer (24h → 48h → 72h → 1w, never close by itself)
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,22 @@ class CleanupParams(JobParams):
 # ----- what its steps produced ------------------------------------------------------------
 
 
+# A record field the store does not keep: it only travels with the job as it ends.
+TRANSIENT = "transient"
+
+
+@dataclass(frozen=True)
+class Outdated:
+    """An earlier status message of the PR that the ending job made untrue (SPEC §17): it
+    showed ``sha`` (running, or failed with Stop), which is now stopped — or, after a rolling
+    update, replaced by ``replaced_by``."""
+
+    channel: str
+    ts: str
+    sha: str
+    replaced_by: str = ""  # "" when stopped
+
+
 @dataclass(frozen=True)
 class PrRecord:
     """The PR as the job last saw it: its labels after the job's last label write."""
@@ -100,6 +116,12 @@ class PrRecord:
     labels: tuple[str, ...] = ()
     title: str = ""
     prune: tuple[str, ...] = ()  # SHA label definitions to delete once the outcome is out
+    # The active environment's logs in the AWS console (its Logs button), computed with no
+    # AWS call: every job on a status message keeps the button (SPEC §17).
+    logs_url: str = ""
+    # Set as the job ends, never stored: the PR's earlier status messages its end made
+    # untrue (an environment stopped or replaced), for whoever shows them to update.
+    outdated: tuple[Outdated, ...] = field(default=(), metadata={TRANSIENT: True})
 
 
 @dataclass(frozen=True)
@@ -118,8 +140,10 @@ class StartRecord(PrRecord):
     address: str = ""  # ip:port once healthy
     checked: str = ""  # what the smoke check saw pass (SPEC §15)
     degraded: str = ""  # the smoke check that keeps failing, and how, when it does
-    logs_url: str = ""  # the service's logs in the AWS console
     deployment_id: int | None = None  # its GitHub deployment (SHOWTIME_GITHUB_DEPLOYMENTS)
+    # The task whose failure ended the deploy (id or ARN): its log stays in CloudWatch after
+    # the undo deleted its service, so the failed card's Logs button can still show it.
+    failed_task: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,6 +157,18 @@ class CleanupRecord:
 
 
 JobRecord = StartRecord | StopRecord | PrRecord | CleanupRecord
+
+
+@dataclass(frozen=True)
+class StatusMessage:
+    """One status message of a PR, as the newest job that ran on it (got past validation)
+    left it: what kind of job, how it ended, what it recorded."""
+
+    channel: str
+    ts: str
+    kind: JobKind
+    state: JobState
+    record: JobRecord
 
 
 @dataclass(frozen=True)
@@ -268,6 +304,11 @@ class JobStore(Protocol):
         """PRs whose jobs changed since ``since`` (what the bot itself touched)."""
         ...
 
+    def status_messages(self, pr: int, limit: int) -> list[StatusMessage]:
+        """The PR's ``limit`` newest status messages (threads of its jobs), newest first,
+        each as the newest job that ran on it left it."""
+        ...
+
     def set_thread(self, job_id: str, channel: str, thread_ts: str) -> Job: ...
     def mark_running(self, job_id: str, owner: str) -> Job: ...
     def record_step(self, job_id: str, step: str, *, owner: str, record: JobRecord) -> Job: ...
@@ -349,7 +390,7 @@ def to_json(value: object) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in dataclasses.fields(value):
         current = getattr(value, item.name)
-        if current == item.default:
+        if current == item.default or item.metadata.get(TRANSIENT):
             continue
         out[item.name] = list(current) if isinstance(current, tuple) else current
     return out

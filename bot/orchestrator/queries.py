@@ -9,7 +9,9 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.domain.commands import parse_sha
-from bot.domain.labels import parse_labels
+from bot.domain.events import LogTail
+from bot.domain.labels import FAILED, parse_labels
+from bot.domain.modes import DeployMode
 from bot.domain.naming import service_name
 from bot.errors import UserInputError
 from bot.orchestrator import costs
@@ -25,6 +27,8 @@ from bot.orchestrator.ports import ServiceState
 # one look.
 LIST_FRESH_SECONDS = 5.0
 SMOKE_JOBS = 20  # a PR's recent jobs looked through for its environments' smoke results
+# How far back the Logs button looks for the deploy of its SHA (one PR's jobs, newest first).
+RECENT_JOBS = 50
 
 
 class Queries:
@@ -143,14 +147,18 @@ class Queries:
 
     def logs(self, pr: int, lines: int, sha: str | None = None) -> PrLogs:
         """The last ``lines`` of the log of the PR's environment for ``sha`` (a status
-        message's Logs button knows it), else of its active one (🎯; one GitHub request).
+        message's Logs button knows it), else of its active one (🎯; one GitHub request) —
+        or, with none active, of its failed one.
 
-        ``UserInputError`` when the PR has no active environment; what the log itself
-        cannot tell (no stream yet, no permission) is the tail's ``problem``.
+        A failed deploy's service is gone (its undo deleted it), but CloudWatch keeps its
+        task's log: the job store names that task, so the failure's log is read, not "runs no
+        task now" (SPEC §17). ``UserInputError`` when the PR has no environment; what the
+        log itself cannot tell (no stream yet, no permission) is the tail's ``problem``.
         """
         deps = self._deps
         if sha is None:
-            show = parse_labels(deps.github.get_pr(pr).labels).active
+            labels = parse_labels(deps.github.get_pr(pr).labels)
+            show = labels.active or next((s for s in labels.shows if s.status == FAILED), None)
             if show is None:
                 raise UserInputError(
                     f"#{pr} has no active environment (🎯), so there is no log to show",
@@ -163,13 +171,36 @@ class Queries:
             )
         sha7 = sha[:7].lower()
         name = service_name(pr, sha7)
-        return PrLogs(
-            pr=pr,
-            sha=sha7,
-            service=name,
-            tail=deps.logs.tail(name, lines),
-            console_url=deps.logs.console_url(name),
-        )
+        failed = self._failed_deploy(pr, sha7)
+        if failed is None:
+            tail = deps.logs.tail(name, lines)
+            console = deps.logs.console_url(name)
+        elif failed.failed_task:
+            tail = deps.logs.tail(name, lines, failed.failed_task)
+            console = failed.logs_url
+        elif failed.logs_url:  # its log could not be read when it failed: look again
+            tail = deps.logs.tail(name, lines)
+            console = failed.logs_url
+        else:
+            tail = LogTail(
+                problem=f"no log: the deploy of `{sha7}` failed before its container ran, "
+                "so it wrote none (its thread says why)"
+            )
+            console = ""
+        return PrLogs(pr=pr, sha=sha7, service=name, tail=tail, console_url=console)
+
+    def _failed_deploy(self, pr: int, sha7: str) -> StartRecord | None:
+        """The record of the PR's latest deploy of ``sha7`` when it failed and took its
+        service with it (a fresh deploy or a rolling update; a failed in-place redeploy
+        leaves the running one, whose log is the one to read)."""
+        for job in self._deps.store.recent(RECENT_JOBS, pr=pr):
+            record = job.record
+            if job.kind is JobKind.START and isinstance(record, StartRecord):
+                if record.sha7 != sha7:
+                    continue
+                failed = job.state is JobState.FAILED and record.mode is not DeployMode.REDEPLOY
+                return record if failed else None
+        return None
 
     def credentials(self, pr: int, sha: str | None = None) -> Credentials:
         """The admin login of the PR's environment for ``sha`` (a status message's or a

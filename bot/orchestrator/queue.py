@@ -16,7 +16,7 @@ from typing import Protocol
 
 from bot.domain.labels import parse_labels
 from bot.domain.requester import Requester
-from bot.errors import RefusedError, ShowtimeError
+from bot.errors import NothingToDo, RefusedError, ShowtimeError
 from bot.orchestrator import decisions
 from bot.orchestrator.context import Deps
 from bot.orchestrator.jobs import Job, JobKind, QueuedJob, StartParams, StartRecord, pr_lock
@@ -134,10 +134,13 @@ class PrQueue:
             return "still waiting"  # another job took the PR first; its end runs this
         self._deps.store.dequeue(entry.id)
         if isinstance(answer, Refused):
+            # A stop queued behind a deploy it cancelled finds nothing left: that is no refusal.
+            done = isinstance(answer.error, NothingToDo)
+            why = "had nothing left to do" if done else "was refused"
             self._jobs.notify_pr(
                 entry.pr,
                 (entry.sha or "")[:7],
-                f"the queued {_queued_text(entry)} was refused: {answer.error}",
+                f"the queued {_queued_text(entry)} {why}: {answer.error}",
                 to=entry.requester,
             )
         return type(answer).__name__.lower()

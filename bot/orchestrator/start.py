@@ -30,7 +30,7 @@ from bot.errors import (
 from bot.orchestrator import costs
 from bot.orchestrator import decisions as D
 from bot.orchestrator.context import Deps, JobRun
-from bot.orchestrator.jobs import Job, StartParams, StartRecord
+from bot.orchestrator.jobs import Job, StartParams, StartRecord, StoreError
 from bot.orchestrator.mirror import DeploymentMirror
 from bot.orchestrator.ports import PullRequest
 from bot.orchestrator.runner import Cancelled, Interrupted
@@ -456,6 +456,12 @@ def run_start(run: JobRun, mirror: DeploymentMirror) -> ev.Succeeded:
         run.fence()
         # Read before the undo deletes the service (its task could no longer be found).
         run.failure_log = failure_log(run, exc)
+        # Which task failed, kept for the failed card's Logs button (its log outlives the
+        # service); no log at all (the container never ran): no button, no console link.
+        try:
+            run.step(run.job.step or "validate", failed_record(run, exc, run.failure_log))
+        except StoreError:
+            log.warning("could not record which task failed", exc_info=True)
         undo_failed_start(run)
         reason = exc.message if isinstance(exc, ShowtimeError) else "internal error"
         record = run.record(StartRecord)
@@ -502,13 +508,31 @@ def failure_log(run: JobRun, error: BaseException) -> ev.LogTail | None:
     if _failing_step(run, record) not in _TASK_STEPS:
         return None
     task = error.task if isinstance(error, StoppedTaskError) and error.task else None
-    if isinstance(error, StoppedTaskError) and not error.started:
+    if never_ran(error):
         return ev.LogTail(problem="no log: the container never started, so it wrote none")
     try:
         return run.deps.logs.tail(_service(run, record), FAILURE_LOG_LINES, task)
     except Exception:  # the port promises not to raise; this is the belt to its braces
         log.warning("could not read the failing task's log", exc_info=True)
         return ev.LogTail(problem="no log: reading it failed (the bot's log has why)")
+
+
+def never_ran(error: BaseException) -> bool:
+    """The failing task's container never ran (its image could not be pulled, …): no log."""
+    return isinstance(error, StoppedTaskError) and not error.started
+
+
+def failed_record(run: JobRun, error: BaseException, tail: ev.LogTail | None) -> StartRecord:
+    """The record of a deploy that failed: the task whose log explains it (named by the error,
+    else the one whose log was read), and the console link only when there is a log to link —
+    a failure before any task existed, or whose container never ran, has none (SPEC §17)."""
+    record = run.record(StartRecord)
+    if tail is None or never_ran(error):
+        return replace(record, failed_task="", logs_url="")
+    task = error.task if isinstance(error, StoppedTaskError) else ""
+    if not task and tail.stream:  # "<prefix>/<container>/<task id>"
+        task = tail.stream.rsplit("/", 1)[-1]
+    return replace(record, failed_task=task.rsplit("/", 1)[-1])
 
 
 def _failing_step(run: JobRun, record: StartRecord) -> str | None:

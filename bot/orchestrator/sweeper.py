@@ -257,11 +257,20 @@ class Sweeper:
             return
         channel, thread = self._where(pr)
         left = format_duration(expiry - self._deps.clock.now())
-        text = f"#{pr} ({show.sha}) expires in {left}; press Extend to keep it"
+        longer = next_ttl(ttl)  # None at the longest TTL: Extend adds nothing (SPEC §17)
+        keep = (
+            "press Extend to keep it"
+            if longer
+            else f"it is at the longest TTL; `/showtime ttl {pr} close` keeps it until the PR closes"
+        )
+        text = f"#{pr} ({show.sha}) expires in {left}; {keep}"
         if estimate := costs.estimate_of_show(self._deps, pr, labels, show):
             text += f"\n{estimate.text()}"
-            longer = next_ttl(ttl)
-            if names and (added := costs.ttl_change(self._deps, pr, names, longer).text()):
+            if (
+                longer
+                and names
+                and (added := costs.ttl_change(self._deps, pr, names, longer).text())
+            ):
                 text += f" · Extend to {longer}: {added}"
         self._jobs.notify(
             Notice(
@@ -272,6 +281,7 @@ class Sweeper:
                 thread_ts=thread,
                 to=self._requester_of(pr, show.sha),
                 about="expiry",
+                offer="extend" if longer else "none",
             )
         )
 

@@ -429,7 +429,10 @@ def settle(
         jobs = [j for j in store.recent(limit=30) if j.params.response_url == url]
         replies = [str(r.get("text", "")) for r in slack.responses(url)]
         if jobs and not any(job.live for job in jobs):
-            refused = any((j.outcome or "").startswith(("refused", "not started")) for j in jobs)
+            refused = any(
+                (j.outcome or "").startswith(("refused", "not started", "nothing to do"))
+                for j in jobs
+            )
             if replies or not refused:
                 return Outcome(response, jobs, replies)
         elif not jobs and (replies or response.text):

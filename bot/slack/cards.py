@@ -7,7 +7,7 @@ values, error texts); ``views.card_blocks`` quotes it when it builds the message
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from bot.domain.labels import parse_labels
 from bot.domain.requester import RequesterKind
 from bot.domain.ttl import format_duration
 from bot.orchestrator.inventory import EnvView
-from bot.orchestrator.jobs import Job, JobKind, PrRecord, StartRecord
+from bot.orchestrator.jobs import Job, JobKind, Outdated, PrRecord, StartRecord
 from bot.orchestrator.models import PrStatus
 from bot.slack.views import Card
 
@@ -118,7 +118,9 @@ def labels_card(
 def final_card(where: Where, job: Job, event: ev.Outcome) -> Card:
     record = job.record
     start = record if isinstance(record, StartRecord) else None
-    logs_url = start.logs_url if start and start.logs_url else None
+    # Every job on a PR's message knows its environment's console link (a failed deploy's
+    # only when it left a log), so Logs stays whatever ran last (SPEC §17).
+    logs_url = record.logs_url if isinstance(record, PrRecord) and record.logs_url else None
     if job.kind is JobKind.CLEANUP:
         return cleanup_card(
             where,
@@ -135,6 +137,16 @@ def final_card(where: Where, job: Job, event: ev.Outcome) -> Card:
             sha=sha7,
             headline="Cancelled" + (f": {sha7} was not deployed" if sha7 else ""),
             details=(f"cancelled after {format_elapsed(event.after_seconds)}",),
+        )
+    if isinstance(event, ev.Failed) and job.kind in (JobKind.TTL, JobKind.FREEZE, JobKind.UNFREEZE):
+        # The change failed, the environment did not: the message keeps what it offers.
+        names = list(record.labels) if isinstance(record, PrRecord) else []
+        card = labels_card(where, job, names, logs_url=logs_url)
+        return replace(
+            card,
+            reason=f"{job.kind} failed: {event.reason}",
+            next_action=event.next_action or None,
+            correlation_id=event.correlation_id,
         )
     if isinstance(event, ev.Failed):
         sha7 = start.sha7 if start and start.sha7 else None
@@ -153,6 +165,22 @@ def final_card(where: Where, job: Job, event: ev.Outcome) -> Card:
         return _card(where, job, state="stopped", headline="Stopped", details=(event.text,))
     names = list(record.labels) if isinstance(record, PrRecord) else []
     return labels_card(where, job, names, logs_url=logs_url, estimate=event.estimate)
+
+
+def outdated_card(where: Where, job: Job, message: Outdated) -> Card:
+    """An earlier status message of the PR, once ``job`` stopped or replaced what it showed:
+    "Stopped" or "Replaced by `abc1234`", with only Start again (SPEC §17)."""
+    record = job.record
+    headline = f"Replaced by `{message.replaced_by}`" if message.replaced_by else "Stopped"
+    return Card(
+        pr=job.pr or 0,
+        repository=where.repository,
+        title=record.title if isinstance(record, PrRecord) else "",
+        state="stopped",
+        sha=message.sha or None,
+        headline=headline,
+        details=(f"since {where.now.strftime('%Y-%m-%d %H:%M UTC')}",),
+    )
 
 
 def view_card(where: Where, status: PrStatus, view: EnvView) -> Card:

@@ -79,7 +79,8 @@ class DirectMessages:
         self._send(user, text, blocks, what=f"#{job.pr} {type(outcome).__name__.lower()}")
 
     def notice(self, notice: Notice) -> None:
-        """The expiry warning is told to whoever the environment is for, with Extend."""
+        """The expiry warning is told to whoever the environment is for, with Extend (when it
+        can go longer)."""
         if notice.about != "expiry" or notice.to is None:
             return
         user = notice.to.slack_user
@@ -90,6 +91,7 @@ class DirectMessages:
             pr=notice.pr,
             sha=notice.sha,
             thread_url=self.thread_url(notice.channel, notice.thread_ts),
+            extend=notice.offer == "extend",
         )
         self._send(user, f"⌛ #{notice.pr} expires soon", blocks, what=f"#{notice.pr} expiry")
 

@@ -23,7 +23,7 @@ from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.domain import commands as C
 from bot.domain.requester import Requester
-from bot.errors import RemoteError, ShowtimeError, UserInputError, public_text
+from bot.errors import NothingToDo, RemoteError, ShowtimeError, UserInputError, public_text
 from bot.orchestrator import models as M
 from bot.orchestrator.jobs import (
     CleanupParams,
@@ -246,9 +246,16 @@ class Intake:
             else:
                 say(f"⏳ {busy_text(job)}{link}")
         elif isinstance(answer, M.Duplicate):
-            if not quiet_duplicate:
-                state = "is already running" if answer.job.live else "was already done"
-                say(f"⏳ That press {state} (`{answer.job.kind}` #{request.pr}).")
+            job = answer.job
+            if not quiet_duplicate and not job.live and job.step is None:
+                # The same press was answered before it changed anything (refused, or
+                # nothing to do): it still changes nothing.
+                say(
+                    f"ℹ️ That press was answered already (`{job.kind}` #{request.pr}): nothing changed."
+                )
+            elif not quiet_duplicate:
+                state = "is already running" if job.live else "was already done"
+                say(f"⏳ That press {state} (`{job.kind}` #{request.pr}).")
         elif isinstance(answer, M.Refused):
             say(_error_text(answer.error))
         elif isinstance(answer, M.CannotPost):
@@ -745,7 +752,8 @@ def who_asked(requester: Requester) -> str:
 
 def _error_text(exc: ShowtimeError, usage: bool = True) -> str:
     """An error for the person who asked: its words can quote GitHub or AWS, so escaped."""
-    icon = "❌" if isinstance(exc, RemoteError) else "🚫"
+    # Nothing to do is no refusal: how things are, for the one who asked (SPEC §17).
+    icon = "ℹ️" if isinstance(exc, NothingToDo) else "❌" if isinstance(exc, RemoteError) else "🚫"
     text = quote(public_text(exc.message), MAX_ERROR_TEXT, multiline=True)
     if exc.next_action:
         text += f"\n*Next:* {quote(public_text(exc.next_action), MAX_ERROR_TEXT, multiline=True)}"

@@ -2,7 +2,8 @@
 
 One reply per step (posted when it starts, edited in place when it finishes), at
 most one heartbeat reply a minute during long waits, and at the end a reply that
-mentions the requester plus an in-place update of the status message. Jobs that
+mentions the requester plus an in-place update of the status message — and of the PR's
+earlier status messages the job made untrue (a stop, a rolling update). Jobs that
 have no thread yet (the sweeper's, say) get a top-level message first, which
 becomes their thread, so later buttons and resumed jobs post in the same place.
 
@@ -29,7 +30,7 @@ from bot.config import Settings
 from bot.domain import events as ev
 from bot.domain.events import WAIT_REPORT_SECONDS, format_elapsed
 from bot.domain.requester import Requester
-from bot.orchestrator.jobs import Job, StartRecord
+from bot.orchestrator.jobs import Job, PrRecord
 from bot.orchestrator.models import Notice
 from bot.orchestrator.ports import CannotPostError
 from bot.slack import cards
@@ -60,8 +61,9 @@ def failure_log(job: Job, event: ev.Failed) -> str:
     if event.log is None:
         return ""
     record = job.record
-    logs_url = record.logs_url if isinstance(record, StartRecord) else None
-    return "\n" + failure_log_text(event.log, logs_url)
+    # A failure that left no log (its container never ran) has no console link either.
+    logs_url = record.logs_url if isinstance(record, PrRecord) else None
+    return "\n" + failure_log_text(event.log, logs_url or None)
 
 
 def cancelled_line(job: Job, event: ev.Cancelled) -> str:
@@ -122,6 +124,8 @@ class ThreadReporter:
         self._post(notice.channel, notice.thread_ts, text, blocks=blocks)
 
     def job_event(self, job: Job, event: ev.Event) -> None:
+        if isinstance(event, ev.Ended):
+            self._retire(job)
         if not job.channel or not job.thread_ts:
             self._respond(job, event)
             return
@@ -195,6 +199,18 @@ class ThreadReporter:
             self._last_wait.pop(job.id, None)
             for key in [k for k in self._step_replies if k[0] == job.id]:
                 self._step_replies.pop(key, None)
+
+    def _retire(self, job: Job) -> None:
+        """The PR's earlier status messages that ``job``'s end made untrue (it stopped or
+        replaced what they show) say so, with only Start again: one chat.update each,
+        best effort (SPEC §17)."""
+        record = job.record
+        if not isinstance(record, PrRecord) or not record.outdated:
+            return
+        where = self.where()
+        for message in record.outdated:
+            card = cards.outdated_card(where, job, message)
+            self._update(message.channel, message.ts, card_text(card), blocks=card_blocks(card))
 
     def _respond(self, job: Job, event: ev.Event) -> None:
         """Jobs without a thread answer their requester through the command's response_url."""

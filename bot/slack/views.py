@@ -450,14 +450,21 @@ def failed_dm_blocks(
     ]
 
 
-def expiry_dm_blocks(*, text: str, pr: int, sha: str, thread_url: str | None) -> list[Block]:
+def expiry_dm_blocks(
+    *, text: str, pr: int, sha: str, thread_url: str | None, extend: bool = True
+) -> list[Block]:
     """Your environment expires within the hour (``text``: the warning, the bot's own
-    words with figures), with Extend."""
-    extend = button("Extend TTL", ACTION_DM_EXTEND, button_value(pr, sha), style="primary")
+    words with figures), with Extend — unless it is at the longest TTL already."""
+    if not extend:
+        return [
+            mrkdwn(f"⌛ {quote(text, REASON_LIMIT, multiline=True)}"),
+            context(f"Its thread: {_thread(thread_url)} · {NOTIFY_HINT}"),
+        ]
+    press = button("Extend TTL", ACTION_DM_EXTEND, button_value(pr, sha), style="primary")
     return [
         mrkdwn(f"⌛ {quote(text, REASON_LIMIT, multiline=True)}"),
         context(f"Extend reports in the PR's thread: {_thread(thread_url)} · {NOTIFY_HINT}"),
-        {"type": "actions", "block_id": f"showtime-dm-expiry-{pr}", "elements": [extend]},
+        {"type": "actions", "block_id": f"showtime-dm-expiry-{pr}", "elements": [press]},
     ]
 
 

@@ -28,14 +28,14 @@ def test_expiry_and_time_left() -> None:
         ("24h", "48h"),
         ("48h", "72h"),
         ("72h", "1w"),
-        ("1w", "close"),
-        ("close", "close"),
+        ("1w", None),  # Extend never removes the expiry by itself (SPEC §17)
+        ("close", None),
         (None, "24h"),
         ("12h", "24h"),
-        ("2w", "close"),
+        ("2w", None),
     ],
 )
-def test_extend_ladder(current: str | None, following: str) -> None:
+def test_extend_ladder(current: str | None, following: str | None) -> None:
     assert T.next_ttl(current) == following
 
 

@@ -187,6 +187,11 @@ def test_stop_during_a_deploy_cancels_it_then_stops(fake_world: FakeWorld) -> No
     stops = [j for j in world.store.recent(pr=PR) if j.kind is JobKind.STOP]
     assert [j.state for j in stops] == [JobState.SUCCEEDED]
     assert world.service_names() == [] and world.showtime_labels() == []
+    # The cancel left nothing to stop: the thread says so, not that the stop was refused.
+    told = [n.text for n in world.recorder.notices]
+    assert any("had nothing left to do" in t for t in told) and not any(
+        "refused" in t for t in told
+    )
 
 
 def test_a_newer_start_replaces_the_queued_one_and_its_asker_is_told(

@@ -192,8 +192,15 @@ def test_extend_says_what_it_adds_and_the_record_follows(fake_world: FakeWorld) 
     assert outcome.text.endswith("TTL is now 72h (`🎪 ⌛ 72h`): adds ≈ $0.82 ($0.034/h)")
     (period,) = periods(world)
     assert period.expires == datetime(2026, 3, 5, 9, 0, tzinfo=UTC)  # 📅 09:00 on the 2nd + 72 h
-    extend(world)  # 1w
-    last = extend(world)  # close
+    extend(world)  # 1w: Extend stops there (SPEC §17); close only when asked for
+    last = world.run(
+        JobRequest(
+            kind=JobKind.TTL,
+            pr=PR,
+            requester=Requester.slack("U1", "one"),
+            params=TtlParams(ttl="close"),
+        )
+    )
     assert (
         "no expiry now: ≈ $0.82 a day ($0.034/h) until the PR closes" in succeeded(world, last).text
     )

@@ -139,6 +139,16 @@ def test_sweeper_warns_once_within_the_last_hour(fake_world: FakeWorld) -> None:
     assert re.search(r"expires in (29|30)m; press Extend", warnings[0].text)
 
 
+def test_at_the_longest_ttl_the_warning_offers_no_extend(fake_world: FakeWorld) -> None:
+    world = fake_world
+    world.start(ttl="1w")
+    world.clock.advance(timedelta(days=7, minutes=-30).total_seconds())
+    world.orchestrator.sweep()
+    (warning,) = world.recorder.notices
+    assert warning.offer == "none" and "Extend" not in warning.text
+    assert f"`/showtime ttl {PR} close` keeps it until the PR closes" in warning.text
+
+
 def test_sweeper_stops_environments_of_closed_prs(fake_world: FakeWorld) -> None:
     world = fake_world
     world.start()

@@ -149,9 +149,14 @@ class TasksStoppedError(EcsError, StoppedTaskError):
                 task=arn,
                 started=False,
             )
+        # "Next:" names only what the failed card offers: Logs only when there is a log.
+        if started:
+            next_step = "read its log in the thread (or press Logs), push a fix or press Retry"
+        else:
+            next_step = "its container never started, so it wrote no log: fix what the reason says, then press Retry"
         return cls(
             f"a task of {name} stopped: {quoted}",
-            "read its log in the thread (or press Logs), push a fix or press Retry",
+            next_step,
             resource=name,
             stopped_reason=quoted,
             image=image,
