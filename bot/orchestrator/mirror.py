@@ -106,11 +106,27 @@ class DeploymentMirror:
                 lambda: port.set_deployment_status(
                     deployment,
                     "success",
-                    description=(
-                        f"{record.sha7} runs, degraded: {record.degraded}"
-                        if record.degraded
-                        else f"{record.sha7} runs"
-                    )[:140],
+                    description=_described(record),
+                    environment_url=url,
+                    log_url=record.logs_url or None,
+                ),
+            )
+
+    def checked(self, run: JobRun, record: StartRecord, url: str) -> None:
+        """Check again ran on an environment: its deployment (as its start recorded it) says
+        what the check found now — degraded, or not any more. One write; none when no start
+        recorded a deployment for it (the CLI's, or the mirror was off)."""
+        port = self._port(run)
+        if port is None:
+            return
+        for deployment in self._recorded(run.pr, {record.sha7}):
+            self._attempt(
+                run,
+                "update the deployment",
+                lambda deployment=deployment: port.set_deployment_status(  # type: ignore[misc]
+                    deployment,
+                    "success",
+                    description=_described(record),
                     environment_url=url,
                     log_url=record.logs_url or None,
                 ),
@@ -218,3 +234,10 @@ class DeploymentMirror:
                     )
                 )
         return None
+
+
+def _described(record: StartRecord) -> str:
+    """A running environment's deployment status, in GitHub's 140 characters."""
+    if record.degraded:
+        return f"{record.sha7} runs, degraded: {record.degraded}"[:140]
+    return f"{record.sha7} runs"

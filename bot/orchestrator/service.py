@@ -146,7 +146,7 @@ class Jobs:
             (JobKind.TTL, changes.run_ttl, changes.validate),
             (JobKind.FREEZE, changes.run_freeze, changes.validate),
             (JobKind.UNFREEZE, changes.run_freeze, changes.validate),
-            (JobKind.CHECK, start.run_check, start.validate_check),
+            (JobKind.CHECK, lambda run: start.run_check(run, mirror), start.validate_check),
         ):
             self.register(kind, handler, validator)
 

@@ -672,7 +672,7 @@ def validate_check(deps: Deps, job: Job, known: PullRequest | None = None) -> St
     )
 
 
-def run_check(run: JobRun) -> ev.Succeeded:
+def run_check(run: JobRun, mirror: DeploymentMirror) -> ev.Succeeded:
     record = run.record(StartRecord)
     run.say(ev.StepStarted("smoke", "Checking again that Superset works"))
     record = _smoke(run, record)
@@ -682,9 +682,9 @@ def run_check(run: JobRun) -> ev.Succeeded:
         run.deps.logs.tail(_service(run, record), FAILURE_LOG_LINES) if record.degraded else None
     )
     url = f"http://{record.address}"
+    run.later("update the deployment", lambda: mirror.checked(run, record, url))
     return ev.Succeeded(
-        text=f"#{run.pr} {record.sha7} at {url}: "
-        + (f"still degraded: {record.degraded}" if record.degraded else "works again"),
+        text=f"#{run.pr} {record.sha7} at {url}, checked again",
         url=url,
         estimate=costs.estimate_of(run.deps, run.pr, record.labels),
         checked=record.checked,

@@ -51,6 +51,15 @@ def _card(where: Where, job: Job, **fields: Any) -> Card:
 
 def progress_card(where: Where, job: Job) -> Card:
     record = job.record
+    if job.kind is JobKind.CHECK and isinstance(record, StartRecord):
+        return _card(
+            where,
+            job,
+            state="deploying",
+            sha=record.sha7 or None,
+            headline=f"Checking {record.sha7} again",
+            logs_url=record.logs_url or None,
+        )
     if isinstance(record, StartRecord):
         headline = f"{record.mode.headline} {record.sha7}".strip()
         return _card(
@@ -87,8 +96,11 @@ def labels_card(
     *,
     logs_url: str | None,
     estimate: Estimate | None = None,
+    checked: str = "",
+    degraded: str = "",
 ) -> Card:
-    """The card the PR's labels describe: its active environment, or 'no environment'."""
+    """The card the PR's labels describe: its active environment, or 'no environment' —
+    with what its smoke check found, when the job ran one."""
     labels = parse_labels(names)
     show = labels.active
     if show is None:
@@ -106,13 +118,21 @@ def labels_card(
         state=state,
         sha=show.sha,
         url=show.url,
-        headline=f"Running {show.sha}" if state == "running" else f"{show.status} {show.sha}",
+        headline=_headline(state, show.sha or "", degraded),
         ttl=ttl,
         time_left=left,
         frozen=labels.frozen,
         logs_url=logs_url,
         cost=estimate.text() if estimate is not None else None,
+        checked=checked or None,
+        degraded=degraded or None,
     )
+
+
+def _headline(state: str, sha: str, degraded: str) -> str:
+    if state != "running":
+        return f"{state} {sha}"
+    return f"Running {sha}, degraded" if degraded else f"Running {sha}"
 
 
 def final_card(where: Where, job: Job, event: ev.Outcome) -> Card:
@@ -138,13 +158,17 @@ def final_card(where: Where, job: Job, event: ev.Outcome) -> Card:
             headline="Cancelled" + (f": {sha7} was not deployed" if sha7 else ""),
             details=(f"cancelled after {format_elapsed(event.after_seconds)}",),
         )
-    if isinstance(event, ev.Failed) and job.kind in (JobKind.TTL, JobKind.FREEZE, JobKind.UNFREEZE):
-        # The change failed, the environment did not: the message keeps what it offers.
+    if isinstance(event, ev.Failed) and job.kind in _ON_A_RUNNING_ONE:
+        # The change (or Check again) failed, the environment did not: the message keeps
+        # what it offers.
         names = list(record.labels) if isinstance(record, PrRecord) else []
-        card = labels_card(where, job, names, logs_url=logs_url)
+        # A check that cannot even log in leaves the environment up, and unusable: degraded,
+        # with Check again still there.
+        broken = event.reason if job.kind is JobKind.CHECK else ""
+        card = labels_card(where, job, names, logs_url=logs_url, degraded=broken)
         return replace(
             card,
-            reason=f"{job.kind} failed: {event.reason}",
+            reason=None if broken else f"{job.kind} failed: {event.reason}",
             next_action=event.next_action or None,
             correlation_id=event.correlation_id,
         )
@@ -164,7 +188,19 @@ def final_card(where: Where, job: Job, event: ev.Outcome) -> Card:
     if job.kind is JobKind.STOP:
         return _card(where, job, state="stopped", headline="Stopped", details=(event.text,))
     names = list(record.labels) if isinstance(record, PrRecord) else []
-    return labels_card(where, job, names, logs_url=logs_url, estimate=event.estimate)
+    return labels_card(
+        where,
+        job,
+        names,
+        logs_url=logs_url,
+        estimate=event.estimate,
+        checked=event.checked,
+        degraded=event.degraded,
+    )
+
+
+# Jobs that change or look at a running environment without replacing it.
+_ON_A_RUNNING_ONE = (JobKind.TTL, JobKind.FREEZE, JobKind.UNFREEZE, JobKind.CHECK)
 
 
 def outdated_card(where: Where, job: Job, message: Outdated) -> Card:
@@ -206,6 +242,7 @@ def view_card(where: Where, status: PrStatus, view: EnvView) -> Card:
         url=view.url,
         headline=f"{view.status} {view.sha}",
         reason=f"⚠️ mismatch: {view.mismatch}" if view.mismatch else None,
+        degraded=view.degraded,
         ttl=view.ttl,
         time_left=format_duration(left) if view.ttl != "close" and left is not None else None,
         frozen=status.frozen,

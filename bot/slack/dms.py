@@ -64,8 +64,11 @@ class DirectMessages:
                 sha=record.sha7,
                 url=outcome.url or None,
                 thread_url=thread,
+                degraded=outcome.degraded,
             )
             text = f"🎉 #{job.pr} {record.sha7} is ready"
+            if outcome.degraded:
+                text = f"🟠 #{job.pr} {record.sha7} is up, but degraded"
         else:
             blocks = views.failed_dm_blocks(
                 repository=self._repository,

@@ -148,10 +148,10 @@ def _header(text: str) -> V.Block:
 
 
 def _own_text(view: EnvView, repository: str, now: datetime) -> str:
-    icon = V.STATE_ICONS.get(view.status, "❔")
+    icon, status = V.shown_status(view)
     title = f" — {quote(view.title, V.TITLE_LIMIT)}" if view.title else ""
     head = f"{icon} *{V.pr_link(repository, view.pr)}*{title} · `{quote(view.sha, 40)}`"
-    facts = [f"*{quote(view.status, 40)}*" + (" 🎯" if view.active else "")]
+    facts = [f"*{quote(status, 40)}*" + (" 🎯" if view.active else "")]
     if view.created:
         facts.append(f"age {format_duration(now - view.created)}")
     facts.append(f"⌛ {quote(_left(view, now), 40)}")

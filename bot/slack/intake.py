@@ -369,6 +369,7 @@ class Intake:
             views.ACTION_EXTEND: (JobKind.TTL, None, TtlParams(answer, button=True, extend=True)),
             views.ACTION_FREEZE: (JobKind.FREEZE, None, JobParams(answer, button=True)),
             views.ACTION_UNFREEZE: (JobKind.UNFREEZE, None, JobParams(answer, button=True)),
+            views.ACTION_CHECK: (JobKind.CHECK, sha, JobParams(answer, button=True)),
         }
         if action_id not in buttons:
             raise UserInputError(f"unknown button `{action_id}`")

@@ -35,7 +35,7 @@ from bot.orchestrator.models import Notice
 from bot.orchestrator.ports import CannotPostError
 from bot.slack import cards
 from bot.slack.text import log_line, mention, quote
-from bot.slack.views import card_blocks, card_text, failure_log_text, notice_blocks
+from bot.slack.views import Card, card_blocks, card_text, failure_log_text, notice_blocks
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +56,28 @@ def newest_line(event: ev.Waiting) -> str:
     return f" — `{line}`" if line.strip() else ""
 
 
-def failure_log(job: Job, event: ev.Failed) -> str:
-    """The failing task's log (or why there is none) as the failure's last lines."""
+def failure_log(job: Job, event: ev.Failed | ev.Succeeded) -> str:
+    """The failing task's log (or why there is none) as the failure's last lines; a
+    degraded environment's, likewise."""
     if event.log is None:
         return ""
     record = job.record
     # A failure that left no log (its container never ran) has no console link either.
     logs_url = record.logs_url if isinstance(record, PrRecord) else None
     return "\n" + failure_log_text(event.log, logs_url or None)
+
+
+def succeeded_text(prefix: str, job: Job, event: ev.Succeeded) -> str:
+    """ "🎉 @x #36121 runs abc1234 at http://…" with what the smoke check saw pass — or 🟠,
+    the check that keeps failing, what to do, and the environment's last lines."""
+    if not event.degraded:
+        checked = f"\n{said(event.checked)}" if event.checked else ""
+        return f"🎉 {prefix}{said(event.text)}{checked}"
+    return (
+        f"🟠 {prefix}{said(event.text)} — *degraded*: {said(event.degraded)}\n"
+        "*Next:* the log below may say why; push a fix (the environment rolls forward), "
+        "or press *Check again* on the status message once it works" + failure_log(job, event)
+    )
 
 
 def cancelled_line(job: Job, event: ev.Cancelled) -> str:
@@ -84,6 +98,7 @@ class ThreadReporter:
         self._lock = threading.Lock()
         self._step_replies: dict[tuple[str, str], str] = {}
         self._last_wait: dict[str, tuple[float, str]] = {}
+        self._shown: dict[str, Card] = {}  # the final card each job's outcome showed
 
     def where(self) -> cards.Where:
         return cards.Where(
@@ -175,12 +190,19 @@ class ThreadReporter:
         return True
 
     def _announce(self, job: Job, channel: str, thread: str, event: ev.Outcome) -> None:
-        """The outcome, in the thread, to the requester: the moment their wait ends."""
+        """The outcome, in the thread to the requester and on the status message, at the
+        same moment: the moment their wait ends (SPEC §10). What the job still does after
+        (label colours, Deployment statuses) changes the message only if it changes what
+        it shows."""
+        card = cards.final_card(self.where(), job, event)
+        self._update(channel, thread, card_text(card), blocks=card_blocks(card))
+        with self._lock:
+            self._shown[job.id] = card
         who = mention(job.requester.slack_user)
         # The mention goes in after the event's words were escaped: it is the bot's markup.
         prefix = f"{who} " if who else ""
         if isinstance(event, ev.Succeeded):
-            text = f"🎉 {prefix}{said(event.text)}"
+            text = succeeded_text(prefix, job, event)
         elif isinstance(event, ev.Cancelled):
             text = f"⏹ {prefix}{cancelled_line(job, event)}"
         else:
@@ -192,9 +214,13 @@ class ThreadReporter:
         self._post(channel, thread, text)
 
     def _finish(self, job: Job, channel: str, thread: str, event: ev.Outcome) -> None:
-        """The status message shows the end, buttons included, as the job ends."""
+        """The status message shows the end, buttons included, as the job ends (unless the
+        outcome's announcement showed it already)."""
         card = cards.final_card(self.where(), job, event)
-        self._update(channel, thread, card_text(card), blocks=card_blocks(card))
+        with self._lock:
+            shown = self._shown.pop(job.id, None)
+        if card != shown:
+            self._update(channel, thread, card_text(card), blocks=card_blocks(card))
         with self._lock:
             self._last_wait.pop(job.id, None)
             for key in [k for k in self._step_replies if k[0] == job.id]:
@@ -221,7 +247,7 @@ class ThreadReporter:
         if not url:
             return
         if isinstance(event, ev.Succeeded):
-            text = f"✅ {said(event.text)}"
+            text = succeeded_text("", job, event).replace("🎉", "✅", 1)
         elif isinstance(event, ev.Cancelled):
             text = f"⏹ {cancelled_line(job, event)}"
         else:

@@ -55,6 +55,8 @@ ACTION_CANCEL = "showtime_cancel"  # a running deploy: stop it and undo what it 
 ACTION_CANCEL_QUEUED = "showtime_cancel_queued"  # value "<pr>:<queued entry id>"
 # The environment's admin login, answered to the presser only (SPEC §15).
 ACTION_CREDENTIALS = "showtime_credentials"
+# A degraded environment's smoke check, run again on it (SPEC §15).
+ACTION_CHECK = "showtime_check"
 # Extend on the expiry warning sent as a direct message: the job reports in the PR's
 # thread, not in the DM (a status message's Extend acts on the message it was pressed on).
 ACTION_DM_EXTEND = "showtime_dm_extend"
@@ -67,6 +69,7 @@ STATE_ICONS = {
     "deploying": "🚧",
     "stopping": "🧹",
     "running": "🟢",
+    "degraded": "🟠",  # running, but a smoke check keeps failing (SPEC §15)
     "failed": "🔴",
     "stopped": "⚪",
     "cancelled": "⏹",
@@ -150,26 +153,46 @@ class Card:
     details: Sequence[str] = field(default=())
     cost: str | None = None  # "≈ $0.034/h · $0.41 so far · …" (the bot's own words)
     can_cancel: bool = False  # a deploy under way: the Cancel button (SPEC §16)
+    checked: str | None = None  # what the smoke check saw pass: "✓ login · 5 dashboards · …"
+    degraded: str | None = None  # up, but this check keeps failing: "SQL Lab failed: HTTP 500 …"
+
+    @property
+    def icon(self) -> str:
+        """🟢 running, 🟠 running but degraded, 🔴 failed, …"""
+        if self.state == "running" and self.degraded:
+            return STATE_ICONS["degraded"]
+        return STATE_ICONS.get(self.state, "❔")
+
+
+def shown_status(view: EnvView) -> tuple[str, str]:
+    """An environment's icon and status word as `list`, the Home tab and `status` show it:
+    a running one whose smoke check keeps failing is 🟠 degraded."""
+    if view.status == "running" and view.degraded:
+        return STATE_ICONS["degraded"], "running, degraded"
+    return STATE_ICONS.get(view.status, "❔"), view.status
 
 
 def card_text(card: Card) -> str:
     """The message's plain text (notifications, and clients without blocks)."""
-    icon = STATE_ICONS.get(card.state, "❔")
     sha = f" `{quote(card.sha, 40)}`" if card.sha else ""
     head = quote(card.headline or card.state)
     subject = f" #{card.pr}" if card.pr is not None else ""
-    return f"{icon}{subject}{sha}: {head}" if subject else f"{icon} {head}"
+    return f"{card.icon}{subject}{sha}: {head}" if subject else f"{card.icon} {head}"
 
 
 def card_blocks(card: Card) -> list[Block]:
     """The status message: one line of state, facts, and the buttons that fit the state."""
-    icon = STATE_ICONS.get(card.state, "❔")
+    icon = card.icon
     title = f" — {quote(card.title, TITLE_LIMIT)}" if card.title else ""
     sha = f" · `{quote(card.sha, 40)}`" if card.sha else ""
     subject = pr_link(card.repository, card.pr) if card.pr is not None else "Showtime"
     lines = [f"{icon} *{subject}*{title}{sha}", f"*{quote(card.headline or card.state)}*"]
     if safe_url(card.url) and card.state == "running":
         lines.append(f"🌐 {link(card.url, str(card.url))}")
+    if card.state == "running" and card.degraded:
+        lines.append(f"🟠 *Degraded:* {quote(card.degraded, REASON_LIMIT)}")
+    elif card.state == "running" and card.checked:
+        lines.append(quote(card.checked, DETAIL_LIMIT))
     if card.cost and card.state == "running":
         lines.append(f"💵 {quote(card.cost, DETAIL_LIMIT)}")
     if card.reason:
@@ -204,6 +227,8 @@ def card_buttons(card: Card) -> list[dict[str, Any]]:
     if card.state == "running":
         if url := safe_url(card.url):
             buttons.append(button("Open", ACTION_OPEN, value, url=url, style="primary"))
+        if card.degraded:
+            buttons.append(button("Check again", ACTION_CHECK, value))
         if card.logs_url:
             buttons.append(button("Logs", ACTION_LOGS, value))
         buttons.append(button("Credentials", ACTION_CREDENTIALS, value))
@@ -260,9 +285,9 @@ def env_line(view: EnvView, now: datetime) -> str:
         left = "?"
     # Label values (status, requester, TTL) are anyone-with-triage's words: quoted.
     pr = link(view.pr_url, f"#{view.pr}")
-    icon = STATE_ICONS.get(view.status, "❔")
+    icon, status = shown_status(view)
     parts = [
-        f"{icon} {pr} `{quote(view.sha, 40)}` *{quote(view.status, 40)}*"
+        f"{icon} {pr} `{quote(view.sha, 40)}` *{quote(status, 40)}*"
         + (" 🎯" if view.active else ""),
         f"age {age}",
         f"⌛ {quote(left, 40)}",
@@ -407,15 +432,22 @@ def ready_dm_blocks(
     sha: str,
     url: str | None,
     thread_url: str | None,
+    degraded: str = "",
 ) -> list[Block]:
-    """Your environment is ready: where, Open, Credentials, and the thread it was made in."""
-    head = f"🎉 Your environment of *{pr_link(repository, pr)}*"
+    """Your environment is ready: where, Open, Credentials, and the thread it was made in —
+    or up but degraded, and which check fails (SPEC §15)."""
+    head = f"{'🟠' if degraded else '🎉'} Your environment of *{pr_link(repository, pr)}*"
     if title:
         head += f" — {quote(title, TITLE_LIMIT)}"
-    head += f" · `{quote(sha, 40)}` is ready"
+    head += f" · `{quote(sha, 40)}` " + ("is up, but degraded" if degraded else "is ready")
     opened = safe_url(url)
     if opened:
         head += f": {link(opened, opened)}"
+    if degraded:
+        head += (
+            f"\n*Degraded:* {quote(degraded, REASON_LIMIT)} — its log and *Check again* are "
+            "in the thread"
+        )
     value = button_value(pr, sha)
     buttons = [button("Credentials", ACTION_CREDENTIALS, value)]
     if opened:

@@ -36,7 +36,10 @@ def test_sample_script_passes_and_shows_the_draining_wait(tmp_path: Path) -> Non
     out = result.stdout
     assert "Script passed: 0 step(s) errored." in out
     assert "is DRAINING; waiting" in out
-    assert out.count("🎉 @maintainer #36121 runs") == 2
+    # The first start, the start after the stop, the start the queued one waited behind.
+    assert out.count("🎉 @maintainer #36121 runs") == 3
+    assert "#36121 start cancelled by @maintainer after" in out  # Cancel inside DRAINING
+    assert "queued behind the running deploy" in out
     assert "#36121 now runs" in out  # the push rolled it forward
     assert "#36122 runs" in out and "PR merged" in out  # the trigger label, then the close
     assert "*1 environment*" in out
