@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from fakes import FakeEcs, FakeGitHub, FakeHealth, FakeLogs
@@ -39,6 +40,22 @@ from bot.wiring import policy_of, service_layer
 DRAIN_SECONDS = 150.0
 STABLE_SECONDS = 20.0
 SLACK_USER = "U0MAINTAINER"
+
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T], what: str, timeout: float = 60.0) -> T:
+    """Until ``predicate()`` is true (its value is returned), or fail naming ``what``.
+
+    The one way a test waits for something another thread or process does: a condition with
+    a deadline, looked at every 20 ms, never a fixed sleep before an assertion.
+    """
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {timeout:g}s waiting for {what}")
+        time.sleep(0.02)
+    return value
 
 
 def age_jobs(store: SqlJobStore, seconds: float) -> None:

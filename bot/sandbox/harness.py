@@ -420,7 +420,7 @@ def settle(
     Every job remembers the request's ``response_url``; a request that starts no job
     (status, list, a refusal) answers through that URL or in the ack itself.
     """
-    url = _response_url(response)
+    url = response_url_of(response)
     if not response.ok or not url:
         return Outcome(response)
     deadline = time.monotonic() + timeout
@@ -494,7 +494,7 @@ def settle_home(
     raise TimeoutError(f"the Home tab press did not settle in {timeout:g}s")
 
 
-def _response_url(response: Response) -> str | None:
+def response_url_of(response: Response) -> str | None:
     fields = parse_qs(response.request.body)
     if "response_url" in fields:
         return fields["response_url"][0]

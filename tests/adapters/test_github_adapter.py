@@ -27,7 +27,7 @@ from bot.adapters.github import (
     PrNotFoundError,
     RetryPolicy,
 )
-from bot.clock import Clock, FakeClock
+from bot.clock import Clock, FakeClock, SystemClock
 from bot.config import Settings
 from bot.domain.labels import (
     BLOCKED,
@@ -698,6 +698,18 @@ def test_a_rate_limit_wait_does_not_stall_other_callers(standin: GitHubStandIn) 
     assert clock.slept == [60]
 
 
+class WatchedClock(SystemClock):
+    """The system clock, saying when a wait of ten seconds or more began."""
+
+    def __init__(self) -> None:
+        self.long_wait = threading.Event()
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        if seconds >= 10:
+            self.long_wait.set()
+        return super().wait(event, seconds)
+
+
 def test_sigterm_cuts_a_github_rate_limit_wait_short(
     standin: GitHubStandIn, tmp_path: Path
 ) -> None:
@@ -719,7 +731,8 @@ def test_sigterm_cuts_a_github_rate_limit_wait_short(
             github=GitHubAdapter(settings, clock=clock), ecs=never, health=never, logs=never
         )
 
-    bot = build_bot(settings, verify_token=False, make_ports=github_only)
+    clock = WatchedClock()
+    bot = build_bot(settings, clock=clock, verify_token=False, make_ports=github_only)
     standin.fail_next("GET", ROUTE_PULL, 403, headers={"Retry-After": "60"}, times=10)
     outcome: list[BaseException] = []
 
@@ -731,7 +744,7 @@ def test_sigterm_cuts_a_github_rate_limit_wait_short(
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    time.sleep(0.3)  # it is waiting out the rate limit now
+    assert clock.long_wait.wait(10), "the read never began waiting out the rate limit"
     bot.stopping.set()
     reader.join(3)
     assert not reader.is_alive(), "a 60 s wait went on after SIGTERM"
