@@ -16,7 +16,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -25,7 +26,7 @@ from sqlalchemy import create_engine, select, text
 
 from bot.adapters.store import SqlJobStore
 from bot.adapters.store_schema import jobs, normalise_url
-from bot.clock import FakeClock
+from bot.clock import Clock, FakeClock
 from bot.config import Settings
 from bot.domain import events as ev
 from bot.domain.labels import sha_of_label
@@ -40,6 +41,8 @@ from bot.wiring import policy_of, service_layer
 DRAIN_SECONDS = 150.0
 STABLE_SECONDS = 20.0
 SLACK_USER = "U0MAINTAINER"
+WORLD_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+PRS = (36121, 36122, 36123)
 
 T = TypeVar("T")
 
@@ -113,6 +116,10 @@ class _Base:
 
     def ports(self, clock: InterruptibleClock) -> Ports:
         raise NotImplementedError
+
+    def close(self) -> None:
+        self.orchestrator.shutdown(5)
+        self.store.close()
 
     def build_orchestrator(self) -> Orchestrator:
         """A fresh orchestrator (as after a restart) on the same store, GitHub and ECS."""
@@ -232,6 +239,48 @@ class FakeWorld(_Base):
     def service_names(self, status: str | None = "ACTIVE") -> list[str]:
         assert self.aws is not None
         return sorted(s.name for s in self.aws.services(status))
+
+
+def world_settings_of(tmp_path: Path, overrides: dict[str, Any]) -> Settings:
+    """A world's settings: a SQLite job store in ``tmp_path``, polls every 5 s, 16 workers."""
+    values: dict[str, Any] = {
+        "_env_file": None,
+        "github_token": "test-token",
+        "showtime_poll_seconds": 5.0,
+        "showtime_db_url": f"sqlite:///{tmp_path / 'jobs.db'}",
+        "showtime_job_workers": 16,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+def fake_world_on(
+    clock: Clock,
+    tmp_path: Path,
+    overrides: dict[str, Any],
+    *,
+    stable_seconds: float = STABLE_SECONDS,
+) -> FakeWorld:
+    """A ``FakeWorld`` on ``clock`` (a ``FakeClock`` but in tests of the clocks themselves),
+    with PRs 36121-36123 open; ``close`` it when done."""
+    github = FakeGitHub()
+    for number in PRS:
+        github.add_pr(number, f"PR {number}", "FEATURE_ALERT_REPORTS=true\n")
+    settings = world_settings_of(
+        tmp_path,
+        {"ecs_subnets": ["subnet-test-a"], "ecs_security_groups": ["sg-test-a"], **overrides},
+    )
+    store = SqlJobStore(settings.showtime_db_url, clock=clock)
+    world = FakeWorld(
+        settings,
+        clock,  # type: ignore[arg-type]  # a SystemClock only in tests/orchestrator/test_clocks.py
+        store,
+        gh=github,
+        aws=FakeEcs(clock, drain_seconds=DRAIN_SECONDS, stable_seconds=stable_seconds),
+        probe=FakeHealth(clock),
+    )
+    world.build_orchestrator()
+    return world
 
 
 PG_URL_ENV = "SHOWTIME_TEST_PG_URL"

@@ -15,25 +15,12 @@ from bot.sandbox.aws import EcsStandIn, Network
 
 
 @pytest.fixture
-def ecs_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials, and nothing from the developer's own AWS setup."""
-    for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_ECS"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    # Environments never look at AMIs; loading moto's catalogue costs ~0.2 s per backend.
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-
-
-@pytest.fixture
 def ecs_clock() -> FakeClock:
     return FakeClock()
 
 
 @pytest.fixture
-def ecs_standin(ecs_aws_env: None, ecs_clock: FakeClock) -> Iterator[EcsStandIn]:
+def ecs_standin(aws_env: None, ecs_clock: FakeClock) -> Iterator[EcsStandIn]:
     with (
         mock_aws(),
         EcsStandIn(

@@ -82,7 +82,7 @@ def test_errors_are_told_by_their_aws_code(
     }
 
 
-def test_an_aws_that_cannot_be_reached_is_told_by_why(ecs_aws_env: None) -> None:
+def test_an_aws_that_cannot_be_reached_is_told_by_why(aws_env: None) -> None:
     with socket.socket() as closed:  # a port nobody listens on
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]

@@ -573,7 +573,7 @@ def test_a_private_address_when_public_ips_are_disabled(
 
 def test_a_full_deploy_through_threaded_moto_server_over_loopback(
     ecs_make_settings: EcsSettingsFactory,
-    ecs_aws_env: None,
+    aws_env: None,
     ecs_clock: FakeClock,
     ecs_events: list[Event],
 ) -> None:
