@@ -168,15 +168,7 @@ def _slack_events(bot: Bot) -> WsgiApp:
         raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         refusal = _slack_signature_problem(verifier, environ, raw)
         if refusal:
-            log.warning(
-                "refused %s %s from %s: %s; %d-byte body begins %s",
-                environ.get("REQUEST_METHOD", "POST"),
-                SLACK_EVENTS,
-                environ.get("REMOTE_ADDR", "?"),
-                refusal,
-                len(raw),
-                _quote(raw),
-            )
+            _refused(environ, f"{refusal}; {len(raw)}-byte body begins {_quote(raw)}")
             return _json(start_response, "401 Unauthorized", _error("invalid_signature"))
         # Bolt reads the body again, from the start.
         environ["wsgi.input"] = io.BytesIO(raw)
@@ -255,14 +247,7 @@ def guarded(app: WsgiApp) -> WsgiApp:
         # sets CONTENT_LENGTH for chunked bodies too; it also rejects malformed lengths.
         length = int(environ.get("CONTENT_LENGTH") or 0)
         if length > limit:
-            log.warning(
-                "refused %s %s from %s: %d-byte body over the %s limit",
-                environ.get("REQUEST_METHOD", "?"),
-                path,
-                environ.get("REMOTE_ADDR", "?"),
-                length,
-                _size(limit),
-            )
+            _refused(environ, f"{length}-byte body over the {_size(limit)} limit")
             return _json(
                 start_response,
                 "413 Payload Too Large",
@@ -271,6 +256,17 @@ def guarded(app: WsgiApp) -> WsgiApp:
         return app(environ, start_response)
 
     return guard
+
+
+def _refused(environ: dict[str, Any], why: str) -> None:
+    """One log line for a refused request (SPEC §12: never its whole body)."""
+    log.warning(
+        "refused %s %s from %s: %s",
+        environ.get("REQUEST_METHOD", "?"),
+        environ.get("PATH_INFO", ""),
+        environ.get("REMOTE_ADDR", "?"),
+        why,
+    )
 
 
 def _slack_signature_problem(

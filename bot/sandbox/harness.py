@@ -383,20 +383,16 @@ class Sandbox:
 
     def wait_idle(self, timeout: float = 120.0) -> None:
         """Until the bot's job store shows no live job."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.store.live_jobs():
-                return
-            time.sleep(0.05)
-        raise TimeoutError("jobs still running")
+        self.wait_for(lambda: not self.store.live_jobs(), timeout, "every job to finish")
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+    def wait_for(
+        self, predicate: Callable[[], bool], timeout: float = 60.0, what: str = "the condition"
+    ) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"gave up after {timeout:g}s waiting for {what}")
             time.sleep(0.05)
-        raise TimeoutError("condition not reached")
 
     def status_message(self, pr: int, channel: str = "C0SHOWTIME") -> dict[str, Any] | None:
         """The newest top-level message about ``pr`` in the channel."""

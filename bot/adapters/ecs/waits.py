@@ -30,7 +30,7 @@ from bot.adapters.ecs.services import (
     state_of,
     utc,
 )
-from bot.adapters.waiting import Reason, Wait, WaitText, duration
+from bot.adapters.waiting import Wait, WaitText, duration, phrased
 from bot.domain.events import Progress, format_elapsed
 from bot.orchestrator.ports import ServiceState
 
@@ -75,17 +75,11 @@ def wait_released(
 
 
 def _released_text(name: str, timeout: float) -> WaitText:
-    def text(state: str, detail: str, elapsed: float, reason: Reason) -> str:
-        if reason == "first":
-            return (
-                f"{name} is {state}; waiting for ECS to release the name "
-                f"(up to {duration(timeout)})"
-            )
-        if reason == "changed":
-            return f"{name} is now {state}, {format_elapsed(elapsed)}"
-        return f"still {state}, {format_elapsed(elapsed)}"
-
-    return text
+    return phrased(
+        f"{name} is {{state}}; waiting for ECS to release the name (up to {duration(timeout)})",
+        f"{name} is now {{state}}, {{elapsed}}",
+        "still {state}, {elapsed}",
+    )
 
 
 # ----- stability -----------------------------------------------------------------------------
@@ -140,14 +134,11 @@ def wait_stable(aws: AwsCalls, name: str, timeout: float, progress: Progress) ->
 
 
 def _starting_text(name: str) -> WaitText:
-    def text(state: str, detail: str, elapsed: float, reason: Reason) -> str:
-        if reason == "first":
-            return f"waiting for {name} to start ({detail})"
-        if reason == "changed":
-            return f"{name}: {detail}, {format_elapsed(elapsed)}"
-        return f"still starting {name} ({detail}), {format_elapsed(elapsed)}"
-
-    return text
+    return phrased(
+        f"waiting for {name} to start ({{detail}})",
+        f"{name}: {{detail}}, {{elapsed}}",
+        f"still starting {name} ({{detail}}), {{elapsed}}",
+    )
 
 
 def _describe_starting(aws: AwsCalls, name: str, wait: Wait) -> dict[str, Any] | None:
