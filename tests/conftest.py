@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto import mock_aws
+from ecs_support import ecs_on_moto
 from support import (
     DRAIN_SECONDS,
     STABLE_SECONDS,
@@ -20,7 +20,6 @@ from support import (
 
 from bot.adapters.store import SqlJobStore
 from bot.clock import FakeClock
-from bot.sandbox.aws import EcsStandIn
 from bot.sandbox.github import GitHubStandIn, seed_sandbox
 
 
@@ -49,28 +48,16 @@ def world(aws_env: None, tmp_path: Path, world_settings: dict[str, Any]) -> Iter
     github = GitHubStandIn(clock=clock)
     github.start()
     seed_sandbox(github)
-    with (
-        mock_aws(),
-        EcsStandIn(
-            clock=clock,
-            drain_seconds=DRAIN_SECONDS,
-            stable_seconds=STABLE_SECONDS,
-            public_ip="203.0.113.10",
-            seed=3,
-        ) as ecs,
-    ):
-        network = ecs.setup_network()
+    with ecs_on_moto(
+        clock,
+        drain_seconds=DRAIN_SECONDS,
+        stable_seconds=STABLE_SECONDS,
+        public_ip="203.0.113.10",
+        seed=3,
+    ) as (ecs, network):
+        github_values = {"github_api_url": github.base_url, "github_seconds_between_writes": 0}
         settings = world_settings_of(
-            tmp_path,
-            {
-                "github_api_url": github.base_url,
-                "github_seconds_between_writes": 0,
-                "aws_region": network.region,
-                "ecs_cluster": network.cluster,
-                "ecs_subnets": [network.subnet_id],
-                "ecs_security_groups": [network.security_group_id],
-                **world_settings,
-            },
+            tmp_path, {**github_values, **network.settings(), **world_settings}
         )
         store = SqlJobStore(settings.showtime_db_url, clock=clock)
         world = World(

@@ -31,6 +31,7 @@ from bot.config import Settings
 from bot.domain import events as ev
 from bot.domain.labels import sha_of_label
 from bot.domain.requester import Requester
+from bot.metrics import Metrics
 from bot.orchestrator.context import Ports
 from bot.orchestrator.facade import Orchestrator
 from bot.orchestrator.jobs import Job, JobKind, StartParams, StopParams
@@ -281,6 +282,20 @@ def fake_world_on(
     )
     world.build_orchestrator()
     return world
+
+
+def counted(
+    metrics: Metrics, counter: str, labels: tuple[str, ...]
+) -> dict[tuple[str, ...], float]:
+    """A counter's samples (``showtime_aws_calls``, without ``_total``), keyed by the values
+    of ``labels``: what an operator's Prometheus would read."""
+    return {
+        tuple(sample.labels[name] for name in labels): sample.value
+        for family in metrics.registry.collect()
+        if family.name == counter
+        for sample in family.samples
+        if sample.name == f"{counter}_total"
+    }
 
 
 PG_URL_ENV = "SHOWTIME_TEST_PG_URL"

@@ -244,6 +244,15 @@ class Network:
             "ECS_SECURITY_GROUPS": self.security_group_id,
         }
 
+    def settings(self) -> dict[str, Any]:
+        """The same, as ``Settings`` fields (for a bot built in the same process)."""
+        return {
+            "aws_region": self.region,
+            "ecs_cluster": self.cluster,
+            "ecs_subnets": [self.subnet_id],
+            "ecs_security_groups": [self.security_group_id],
+        }
+
 
 class EcsStandIn:
     """Makes moto's ECS behave like ECS while installed (see the module docstring)."""

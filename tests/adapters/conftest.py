@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
+from ecs_support import EcsSettingsFactory, EngineFactory, settings_on
 from moto import mock_aws
 
 from bot.adapters.ecs import EcsEngine, make_clients
@@ -40,27 +41,29 @@ def ecs_network(ecs_standin: EcsStandIn) -> Network:
     return ecs_standin.setup_network()
 
 
-EcsSettingsFactory = Callable[..., Settings]
-
-
 @pytest.fixture
 def ecs_make_settings() -> EcsSettingsFactory:
     """Settings pointing at a stand-in network, with per-test overrides."""
 
     def make(network: Network, **overrides: object) -> Settings:
-        values: dict[str, object] = {
-            "_env_file": None,
-            "aws_region": network.region,
-            "ecs_cluster": network.cluster,
-            "ecs_subnets": [network.subnet_id],
-            "ecs_security_groups": [network.security_group_id],
-            "showtime_poll_seconds": 5.0,
+        timeouts = {
             "showtime_drain_timeout_seconds": 600.0,
             "showtime_stable_timeout_seconds": 900.0,
             "showtime_health_timeout_seconds": 900.0,
         }
-        values.update(overrides)
-        return Settings(**values)  # type: ignore[arg-type]
+        return settings_on(network, **{**timeouts, **overrides})
+
+    return make
+
+
+@pytest.fixture
+def ecs_engine_with(
+    ecs_make_settings: EcsSettingsFactory, ecs_network: Network, ecs_clock: FakeClock
+) -> EngineFactory:
+    """An engine on the stand-in's network and the clock, with these settings overridden."""
+
+    def make(**overrides: object) -> EcsEngine:
+        return EcsEngine(ecs_make_settings(ecs_network, **overrides), clock=ecs_clock)
 
     return make
 

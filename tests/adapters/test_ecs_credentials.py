@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 import pytest
+from ecs_support import EcsSettingsFactory, cli_revision
 
 from bot.adapters.ecs import EcsEngine, EcsError, make_clients
 from bot.adapters.ecs.taskdef import app_environment, load_template
@@ -23,8 +24,6 @@ from bot.domain.events import Event
 from bot.logs import setup_logging
 from bot.orchestrator.ports import AdminLogin
 from bot.sandbox.aws import EcsStandIn, Network
-
-EcsSettingsFactory = Callable[..., Settings]
 
 SHA = "abc1234def5678"
 MOTO_ACCOUNT = "123456789012"  # moto's documentation account: never a real one
@@ -102,21 +101,13 @@ def test_another_process_reads_it_back_with_one_describe_shared_with_the_cost_es
 def test_a_revision_without_admin_password_is_the_clis_admin_admin(
     ecs_engine: EcsEngine,
 ) -> None:
-    ecs = boto3.client("ecs", region_name="us-west-2")
-    theirs = ecs.register_task_definition(
-        family="superset-ci",
-        cpu="512",
-        memory="2048",
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        containerDefinitions=[
-            {
-                "name": "superset-ci",
-                "image": "apache/superset:pr-36121-abc1234-ci",
-                "environment": [{"name": "SUPERSET_LOAD_EXAMPLES", "value": "no"}],
-            }
-        ],
-    )["taskDefinition"]["taskDefinitionArn"]
+    theirs = cli_revision(
+        container={
+            "name": "superset-ci",
+            "image": "apache/superset:pr-36121-abc1234-ci",
+            "environment": [{"name": "SUPERSET_LOAD_EXAMPLES", "value": "no"}],
+        }
+    )
 
     login = ecs_engine.admin_login(theirs)
 

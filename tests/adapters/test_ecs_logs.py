@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from ecs_support import create
 
 from bot.adapters.ecs import EcsEngine, EcsLogs, TasksStoppedError
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.domain.requester import Requester
 from bot.sandbox.aws import BOOT_LINES, CRASH_LINES, EcsStandIn
 
 PR, SHA = 36121, "abc1234"
@@ -19,15 +19,7 @@ NAME = f"pr-{PR}-{SHA}-service"
 
 
 def deploy(engine: EcsEngine, pr: int = PR, sha: str = SHA) -> None:
-    arn = engine.register_task_definition(pr, sha, "")
-    engine.create_service(
-        pr=pr,
-        sha=sha,
-        task_definition_arn=arn,
-        requested_by=Requester.slack("U1"),
-        expires=None,
-        client_token=f"job-{pr}-{sha}",
-    )
+    create(engine, pr, sha)
     engine.wait_stable(f"pr-{pr}-{sha}-service")
 
 

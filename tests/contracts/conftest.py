@@ -6,11 +6,10 @@ look at besides the port is what a person could see on GitHub or in the ECS cons
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
+from ecs_support import ecs_on_moto, settings_on
 from fakes import FakeEcs, FakeGitHub
-from moto import mock_aws
 from sides import PR, EcsSide, GitHubSide
 from support import DRAIN_SECONDS, STABLE_SECONDS, WORLD_START
 
@@ -18,7 +17,7 @@ from bot.adapters.ecs import EcsEngine
 from bot.adapters.github import GitHubAdapter
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.sandbox.aws import EcsStandIn, known_services
+from bot.sandbox.aws import known_services
 from bot.sandbox.github import GitHubStandIn, seed_sandbox
 
 SIDES = ["fake", "adapter"]
@@ -74,30 +73,12 @@ def ecs(request: pytest.FixtureRequest) -> Iterator[EcsSide]:
         )
         return
     request.getfixturevalue("aws_env")
-    with (
-        mock_aws(),
-        EcsStandIn(
-            clock=clock,
-            drain_seconds=DRAIN_SECONDS,
-            stable_seconds=STABLE_SECONDS,
-            public_ip="203.0.113.10",
-            seed=5,
-        ) as standin,
-    ):
-        network = standin.setup_network()
-        values: dict[str, Any] = {
-            "_env_file": None,
-            "aws_region": network.region,
-            "ecs_cluster": network.cluster,
-            "ecs_subnets": [network.subnet_id],
-            "ecs_security_groups": [network.security_group_id],
-            "showtime_poll_seconds": 5.0,
-        }
+    standin = {"drain_seconds": DRAIN_SECONDS, "stable_seconds": STABLE_SECONDS, "seed": 5}
+    with ecs_on_moto(clock, **standin) as (_, network):
 
         def statuses() -> dict[str, str]:
             found = known_services(network)
             return {s["serviceName"]: s["status"] for s in found if s["status"] != "INACTIVE"}
 
-        yield EcsSide(
-            port=EcsEngine(Settings(**values), clock=clock), clock=clock, statuses=statuses
-        )
+        engine = EcsEngine(settings_on(network), clock=clock)
+        yield EcsSide(port=engine, clock=clock, statuses=statuses)

@@ -3,6 +3,9 @@ engine on moto made to behave like ECS. Time is a fake clock both sides wait on.
 
 from __future__ import annotations
 
+from typing import Any
+
+import ecs_support
 from sides import EcsSide
 from support import DRAIN_SECONDS, STABLE_SECONDS
 
@@ -14,26 +17,11 @@ from bot.orchestrator.ports import Service, ServiceState
 PR, OTHER_PR = 36121, 36122
 SHA = "abc1234def5678"
 NAME = service_name(PR, SHA)
+MAINTAINER = Requester.slack("U0MAINTAINER")
 
 
-def create(
-    ecs: EcsSide,
-    pr: int = PR,
-    sha: str = SHA,
-    *,
-    token: str = "job-1",
-    events: list[Event] | None = None,
-) -> Service:
-    arn = ecs.port.register_task_definition(pr, sha, "")
-    return ecs.port.create_service(
-        pr=pr,
-        sha=sha,
-        task_definition_arn=arn,
-        requested_by=Requester.slack("U0MAINTAINER"),
-        expires=None,
-        client_token=token,
-        progress=(events if events is not None else []).append,
-    )
+def create(ecs: EcsSide, pr: int = PR, sha: str = SHA, **kwargs: Any) -> Service:
+    return ecs_support.create(ecs.port, pr, sha, requested_by=MAINTAINER, **kwargs)
 
 
 def names(services: list[Service] | tuple[Service, ...]) -> list[str]:
@@ -48,7 +36,7 @@ def test_a_created_service_is_found_by_its_pr(ecs: EcsSide) -> None:
     assert names(list(ecs.port.find_services())) == sorted([NAME, other.name])
     [found] = ecs.port.find_services(PR)
     assert (found.name, found.pr, found.sha, found.status) == (NAME, PR, SHA[:7], "ACTIVE")
-    assert found.requested_by == Requester.slack("U0MAINTAINER")
+    assert found.requested_by == MAINTAINER
     assert ecs.port.environment_names() == {NAME, other.name}
 
 
@@ -104,7 +92,7 @@ def test_creating_a_draining_name_is_not_idempotent_until_it_is_gone(ecs: EcsSid
     ecs.port.delete_service(NAME)
     events: list[Event] = []
     began = ecs.clock.monotonic()
-    create(ecs, token="job-2", events=events)
+    create(ecs, token="job-2", progress=events.append)
     warnings = [e.text for e in events if isinstance(e, Warning)]
     assert len(warnings) == 1 and "not idempotent" in warnings[0], warnings
     assert ecs.clock.monotonic() - began >= DRAIN_SECONDS
