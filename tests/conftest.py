@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,21 @@ from support import (
 from bot.adapters.store import SqlJobStore
 from bot.clock import FakeClock
 from bot.sandbox.github import GitHubStandIn, seed_sandbox
+
+
+@pytest.fixture
+def no_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No setting from the developer's environment, nor a ``.env`` file (the working directory
+    is the test's own): the test says every setting it means."""
+    for var in list(os.environ):
+        if var.startswith(("SLACK_", "SHOWTIME_", "GITHUB_", "ECS_", "AWS_")) or var in (
+            "DATABASE_URL",
+            "LOG_LEVEL",
+            "LOG_FORMAT",
+            "PORT",
+        ):
+            monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from bot.domain.requester import Requester
 from bot.metrics import Metrics
 from bot.orchestrator.context import Ports
 from bot.orchestrator.facade import Orchestrator
-from bot.orchestrator.jobs import Job, JobKind, StartParams, StopParams
+from bot.orchestrator.jobs import Job, JobKind, JobState, StartParams, StartRecord, StopParams
 from bot.orchestrator.models import JobRequest, Notice, Refused, Started
 from bot.orchestrator.runner import InterruptibleClock
 from bot.wiring import policy_of, service_layer
@@ -240,6 +240,59 @@ class FakeWorld(_Base):
     def service_names(self, status: str | None = "ACTIVE") -> list[str]:
         assert self.aws is not None
         return sorted(s.name for s in self.aws.services(status))
+
+
+def at_once(calls: list[Callable[[], T]], refused: type[Exception]) -> list[T | Exception]:
+    """Run ``calls`` in threads released at the same instant; what each returned, or the
+    ``refused`` error it raised (anything else fails the test)."""
+    barrier = threading.Barrier(len(calls))
+    results: list[T | Exception] = []
+    lock = threading.Lock()
+
+    def attempt(call: Callable[[], T]) -> None:
+        barrier.wait()
+        try:
+            result: T | Exception = call()
+        except refused as exc:
+            result = exc
+        with lock:
+            results.append(result)
+
+    threads = [threading.Thread(target=attempt, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(results) == len(calls), f"{len(calls) - len(results)} call(s) failed or hung"
+    return results
+
+
+def a_job(**fields: Any) -> Job:
+    """A start of #36121 by the maintainer, succeeded, with a status message in C1, as the
+    store would return it; ``fields`` change any of it (``state=JobState.RUNNING``…)."""
+    values: dict[str, Any] = {
+        "id": "j1",
+        "kind": JobKind.START,
+        "lock_key": "pr:36121",
+        "pr": 36121,
+        "sha": None,
+        "requester": Requester.slack(SLACK_USER, "maintainer"),
+        "channel": "C1",
+        "thread_ts": "1.0",
+        "params": StartParams(),
+        "record": StartRecord(sha7="abc1234"),
+        "step": None,
+        "state": JobState.SUCCEEDED,
+        "outcome": None,
+        "correlation_id": "ref12345",
+        "idempotency_key": None,
+        "owner": None,
+        "heartbeat_at": None,
+        "created_at": WORLD_START,
+        "updated_at": WORLD_START,
+        "finished_at": None,
+    }
+    return Job(**{**values, **fields})
 
 
 def world_settings_of(tmp_path: Path, overrides: dict[str, Any]) -> Settings:

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 from slack_sdk import WebClient
+from support import a_job
 
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.domain.requester import Requester
-from bot.orchestrator.jobs import Job, JobKind, JobState, StartParams, StartRecord
+from bot.orchestrator.jobs import Job
 from bot.sandbox.slack import SlackStandIn, block_kit_problems
 from bot.slack import cards, views
 from bot.slack.auth import Authorizer
@@ -149,25 +149,4 @@ def test_a_ttl_close_card_shows_no_time_left() -> None:
 
 
 def _job() -> Job:
-    return Job(
-        id="j1",
-        kind=JobKind.START,
-        lock_key=None,
-        pr=36121,
-        sha=None,
-        requester=Requester.slack("U0MAINTAINER", "maintainer"),
-        channel="C1",
-        thread_ts="1.0",
-        params=StartParams(),
-        record=StartRecord(sha7="abc1234"),
-        step=None,
-        state=JobState.SUCCEEDED,
-        outcome=None,
-        correlation_id="ref12345",
-        idempotency_key=None,
-        owner=None,
-        heartbeat_at=None,
-        created_at=NOW,
-        updated_at=NOW,
-        finished_at=None,
-    )
+    return a_job(lock_key=None, created_at=NOW, updated_at=NOW)
