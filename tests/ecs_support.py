@@ -3,8 +3,10 @@ definition registered the way the superset-showtime CLI does (straight through b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -88,6 +90,13 @@ def deploy(
     ecs.wait_stable(name, progress)
     ecs.address(name)
     return service
+
+
+def template_file(directory: Path, template: dict[str, Any]) -> Path:
+    """``template`` written where ECS_TASK_DEFINITION_FILE can name it."""
+    path = directory / "task-definition.json"
+    path.write_text(json.dumps(template))
+    return path
 
 
 def cli_revision(

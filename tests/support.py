@@ -43,6 +43,16 @@ DRAIN_SECONDS = 150.0
 STABLE_SECONDS = 20.0
 SLACK_USER = "U0MAINTAINER"
 WORLD_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+# One running environment as the superset-showtime CLI labels it (SPEC §8's example).
+CLI_LABELS = [
+    "🎪 abc123f 🚦 running",
+    "🎪 🎯 abc123f",
+    "🎪 abc123f 🌐 52.1.2.3:8080",
+    "🎪 abc123f 📅 2024-01-15T14-30",
+    "🎪 abc123f 🤡 maxime",
+    "🎪 ⌛ 1w",
+    "🎪 🧊 showtime-freeze",
+]
 PRS = (36121, 36122, 36123)
 
 T = TypeVar("T")

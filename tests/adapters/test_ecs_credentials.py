@@ -5,7 +5,6 @@ and the template following the settings (SPEC §17): against moto behaving like 
 from __future__ import annotations
 
 import io
-import json
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -14,7 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
-from ecs_support import EcsSettingsFactory, cli_revision
+from ecs_support import EcsSettingsFactory, EngineFactory, cli_revision, template_file
 
 from bot.adapters.ecs import EcsEngine, EcsError, make_clients
 from bot.adapters.ecs.taskdef import app_environment, load_template
@@ -123,18 +122,13 @@ def test_the_password_is_not_in_the_logins_repr(ecs_engine: EcsEngine) -> None:
 
 
 def test_a_template_password_and_a_pr_description_cannot_set_it(
-    ecs_make_settings: EcsSettingsFactory,
-    ecs_network: Network,
-    ecs_clock: FakeClock,
-    tmp_path: Path,
+    ecs_engine_with: EngineFactory, tmp_path: Path
 ) -> None:
     template = load_template(BUNDLED_TASK_DEFINITION)
     template["containerDefinitions"][0]["environment"].append(
         {"name": "ADMIN_PASSWORD", "value": "admin"}
     )
-    path = tmp_path / "task-definition.json"
-    path.write_text(json.dumps(template))
-    engine = engine_for(ecs_make_settings(ecs_network, ecs_task_definition_file=path), ecs_clock)
+    engine = ecs_engine_with(ecs_task_definition_file=template_file(tmp_path, template))
 
     arn = engine.register_task_definition(36121, SHA, "FEATURE_ADMIN_PASSWORD=true\n")
 
@@ -274,17 +268,12 @@ def test_an_execution_role_arn_is_used_as_it_is(
 
 
 def test_the_log_goes_to_the_bots_region_whatever_the_template_says(
-    ecs_make_settings: EcsSettingsFactory,
-    ecs_network: Network,
-    ecs_clock: FakeClock,
-    tmp_path: Path,
+    ecs_engine_with: EngineFactory, ecs_network: Network, tmp_path: Path
 ) -> None:
     template = load_template(BUNDLED_TASK_DEFINITION)
     options = template["containerDefinitions"][0]["logConfiguration"]["options"]
     options["awslogs-region"] = "eu-central-1"  # copied from another account's setup
-    path = tmp_path / "task-definition.json"
-    path.write_text(json.dumps(template))
-    engine = engine_for(ecs_make_settings(ecs_network, ecs_task_definition_file=path), ecs_clock)
+    engine = ecs_engine_with(ecs_task_definition_file=template_file(tmp_path, template))
 
     arn = engine.register_task_definition(36121, SHA, "")
 
