@@ -23,6 +23,12 @@ def deploy(engine: EcsEngine, pr: int = PR, sha: str = SHA) -> None:
     engine.wait_stable(f"pr-{pr}-{sha}-service")
 
 
+def failed_deploy(engine: EcsEngine) -> TasksStoppedError:
+    with pytest.raises(TasksStoppedError) as failure:
+        deploy(engine)
+    return failure.value
+
+
 @pytest.fixture
 def logs(ecs_settings: Settings, ecs_clock: FakeClock) -> EcsLogs:
     return EcsLogs(ecs_settings, clock=ecs_clock)
@@ -49,9 +55,7 @@ def test_a_task_that_crashed_on_boot_is_read_by_the_arn_the_error_carries(
     ecs_engine: EcsEngine, ecs_standin: EcsStandIn, logs: EcsLogs
 ) -> None:
     ecs_standin.crash_on_boot(ecs_engine.image(PR, SHA))
-    with pytest.raises(TasksStoppedError) as failure:
-        deploy(ecs_engine)
-    error = failure.value
+    error = failed_deploy(ecs_engine)
     assert "Essential container in task exited" in error.message
     assert error.task.startswith("arn:aws:ecs:") and error.started
     ecs_standin.reset()
@@ -67,11 +71,10 @@ def test_a_missing_image_never_started_so_its_task_has_no_stream(
     ecs_engine: EcsEngine, ecs_standin: EcsStandIn, logs: EcsLogs
 ) -> None:
     ecs_standin.mark_image_missing(ecs_engine.image(PR, SHA))
-    with pytest.raises(TasksStoppedError) as failure:
-        deploy(ecs_engine)
-    assert failure.value.image_missing and not failure.value.started
+    error = failed_deploy(ecs_engine)
+    assert error.image_missing and not error.started
 
-    tail = logs.tail(NAME, 30, failure.value.task)
+    tail = logs.tail(NAME, 30, error.task)
 
     assert tail.lines == ()
     assert tail.problem.startswith("no log yet: task `")

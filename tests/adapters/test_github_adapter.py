@@ -66,6 +66,12 @@ def standin() -> Iterator[GitHubStandIn]:
         yield server
 
 
+def open_prs(standin: GitHubStandIn, numbers: range) -> list[int]:
+    for number in numbers:
+        standin.add_pr(number, f"PR {number}")
+    return list(numbers)
+
+
 def _settings(standin: GitHubStandIn, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "github_token": TOKEN,
@@ -235,9 +241,7 @@ def test_add_five_labels_with_a_warm_cache_is_one_request(
 def test_concurrent_jobs_colour_a_definition_once(
     standin: GitHubStandIn, adapter: GitHubAdapter
 ) -> None:
-    prs = list(range(1, 9))
-    for number in prs:
-        standin.add_pr(number, f"PR {number}")
+    prs = open_prs(standin, range(1, 9))
     standin.reset_counts()
 
     def label(number: int) -> None:
@@ -256,9 +260,7 @@ def test_many_threads_each_get_their_own_answers(
     standin: GitHubStandIn, adapter: GitHubAdapter
 ) -> None:
     """One adapter serves every job thread: no request may carry another's URL or body."""
-    prs = list(range(100, 132))
-    for number in prs:
-        standin.add_pr(number, f"PR {number}")
+    prs = open_prs(standin, range(100, 132))
 
     def work(number: int) -> tuple[int, tuple[str, ...], int]:
         after = adapter.add_labels(number, [f"🎪 {number:07x} 🤡 user{number}"])

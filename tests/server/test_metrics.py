@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 
 import pytest
 import requests
@@ -18,18 +17,13 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
-from slack_support import SIGNING_SECRET, SlackWorld, serving
+from slack_support import SlackWorld, bot_on, serving
 from support import SLACK_USER, World, wait_until
 
-from bot.adapters.health import HttpHealthProbe
-from bot.clock import Clock
-from bot.config import Settings
-from bot.metrics import Metrics
-from bot.orchestrator.context import Ports
 from bot.orchestrator.github_events import delivery_keys
 from bot.sandbox.slack import SlackStandIn
 from bot.sandbox.webhooks import WebhookSender
-from bot.wiring import Bot, build_bot, real_ports
+from bot.wiring import Bot
 
 WEBHOOK_SECRET = "test-webhook-secret"
 SENDER = "maintainer-login"
@@ -40,21 +34,7 @@ Labels = tuple[tuple[str, str], ...]
 
 def metered_bot(world: World, slack: SlackStandIn, health: Callable[[str, float], int]) -> Bot:
     """The bot as ``serve`` wires it (adapters made by ``build_bot``), on the stand-ins."""
-    settings = world.settings.model_copy(
-        update={
-            "slack_bot_token": SecretStr(slack.bot_token),
-            "slack_signing_secret": SecretStr(SIGNING_SECRET),
-            "slack_api_url": slack.api_url,
-            "showtime_allowed_users": [SLACK_USER],
-            "github_webhook_secret": SecretStr(WEBHOOK_SECRET),
-        }
-    )
-
-    def make_ports(settings: Settings, clock: Clock, metrics: Metrics) -> Ports:
-        probe = HttpHealthProbe(settings, clock, http_get=health)
-        return replace(real_ports(settings, clock, metrics), health=probe)
-
-    return build_bot(settings, clock=world.clock, make_ports=make_ports)
+    return bot_on(world, slack, http_get=health, github_webhook_secret=SecretStr(WEBHOOK_SECRET))
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import re
 import time
 
 import pytest
-from slack_support import OUTSIDER, SlackWorld
+from slack_support import OUTSIDER, RUNNING_BUTTONS, SlackWorld
 from support import SLACK_USER
 
 from bot.sandbox.slack import block_kit_problems
@@ -37,14 +37,7 @@ def test_start_posts_status_message_thread_and_final_update(slack_world: SlackWo
         f"🎉 <@{SLACK_USER}> #36121 runs {sha} at http://203.0.113.10:8080"
     )
     assert message["edit_count"] >= 1
-    assert slack_world.buttons(message) == [
-        views.ACTION_OPEN,
-        views.ACTION_LOGS,
-        views.ACTION_STOP,
-        views.ACTION_REDEPLOY,
-        views.ACTION_EXTEND,
-        views.ACTION_FREEZE,
-    ]
+    assert slack_world.buttons(message) == RUNNING_BUTTONS
     blocks_text = str(slack_world.slack.message(message["channel"], message["ts"]))
     assert "http://203.0.113.10:8080" in blocks_text
 

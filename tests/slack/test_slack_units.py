@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from slack_sdk import WebClient
+from slack_support import RUNNING_BUTTONS
 from support import a_job
 
 from bot.clock import FakeClock
@@ -81,14 +82,7 @@ def test_card_buttons_follow_state() -> None:
     base = {"pr": 1, "repository": "apache/superset", "sha": "abc1234"}
     running = views.Card(state="running", url="http://1.2.3.4:8080", logs_url="https://x", **base)  # type: ignore[arg-type]
     ids = [b["action_id"] for b in views.card_buttons(running)]
-    assert ids == [
-        views.ACTION_OPEN,
-        views.ACTION_LOGS,
-        views.ACTION_STOP,
-        views.ACTION_REDEPLOY,
-        views.ACTION_EXTEND,
-        views.ACTION_FREEZE,
-    ]
+    assert ids == RUNNING_BUTTONS
     frozen = views.Card(state="running", frozen=True, **base)  # type: ignore[arg-type]
     assert views.ACTION_UNFREEZE in [b["action_id"] for b in views.card_buttons(frozen)]
     failed = views.Card(state="failed", **base)  # type: ignore[arg-type]
