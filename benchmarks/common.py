@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
-from bot.sandbox.harness import Sandbox
+from bot.sandbox.harness import Sandbox, response_url_of
 
 # The bot's settings every benchmark sandbox gets (on top of the harness's own).
 BOT_ENV = {
@@ -33,11 +33,22 @@ def add_prs(sandbox: Sandbox, numbers: Iterable[int]) -> None:
 
 
 def send_starts(sandbox: Sandbox, numbers: Iterable[int]) -> None:
-    """Type ``start <pr>`` for each PR without waiting for the deploys."""
+    """Type ``start <pr>`` for each PR without waiting for the deploys, but until each
+    request has made its job (or was answered without one): the ack comes before the job is
+    recorded, so a wait for "no live job" straight after the acks could end at once."""
+    urls: list[str] = []
     for number in numbers:
         outcome = sandbox.command(f"start {number}", wait=False)
-        if not outcome.response.ok:
+        url = response_url_of(outcome.response)
+        if not outcome.response.ok or url is None:
             raise RuntimeError(f"start {number} was answered {outcome.response.status_code}")
+        urls.append(url)
+    wait_until(lambda: _handled(sandbox, urls), 120, f"{len(urls)} starts to make their jobs")
+
+
+def _handled(sandbox: Sandbox, response_urls: list[str]) -> bool:
+    made = {job.params.response_url for job in sandbox.store.recent(limit=STORE_SCAN)}
+    return all(url in made or sandbox.slack.responses(url) for url in response_urls)
 
 
 def live_jobs(sandbox: Sandbox) -> int:

@@ -197,8 +197,8 @@ def _measure(sandbox: Sandbox, pr: int) -> _Run:
         if not outcome.response.ok:
             raise RuntimeError(f"start {pr} was answered {outcome.response.status_code}")
         common.wait_until(lambda: timeline.announced is not None, 180, "the URL")
+        # A job is recorded as ended after its last write (the Deployment's status too).
         common.wait_idle(sandbox, 60)
-        time.sleep(0.5)  # writes after the announcement have landed
     finally:
         unsubscribe()
     assert timeline.ecs_opened and timeline.ecs_closed and timeline.announced

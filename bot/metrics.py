@@ -78,6 +78,12 @@ class Metrics:
     def __init__(self, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._clock = clock
         self.registry = CollectorRegistry()
+        self._jobs_series()
+        self._remote_series()
+        self._incoming_series()
+        self.job_listener = JobMetrics(self)
+
+    def _jobs_series(self) -> None:
         registry = self.registry
         self._jobs = Counter(
             "showtime_jobs",
@@ -93,15 +99,17 @@ class Metrics:
             registry=registry,
         )
         self._running = Gauge(
-            "showtime_jobs_running",
-            "Jobs this process is working on now.",
-            registry=registry,
+            "showtime_jobs_running", "Jobs this process is working on now.", registry=registry
         )
         self._queued = Gauge(
             "showtime_jobs_queued",
             "Jobs waiting: for a free worker here, or for their PR's running job.",
             registry=registry,
         )
+
+    def _remote_series(self) -> None:
+        """What the bot asks of GitHub and AWS."""
+        registry = self.registry
         self._github = Counter(
             "showtime_github_requests",
             "GitHub REST requests by method, route template and outcome "
@@ -129,6 +137,10 @@ class Metrics:
             ["service", "operation", "outcome"],
             registry=registry,
         )
+
+    def _incoming_series(self) -> None:
+        """What Slack and GitHub send the bot."""
+        registry = self.registry
         self._deliveries = Counter(
             "showtime_webhook_deliveries",
             "Requests to /github/webhook by X-GitHub-Event and the HTTP status answered.",
@@ -148,7 +160,6 @@ class Metrics:
             buckets=ACK_SECONDS_BUCKETS,
             registry=registry,
         )
-        self.job_listener = JobMetrics(self)
 
     # ----- reading ------------------------------------------------------------------------
 

@@ -32,10 +32,13 @@ from slack_sdk.signature import SignatureVerifier
 from bot import __version__
 from bot.config import Settings
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from bot.metrics import Metrics
 from bot.wiring import Bot
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.webhook import WebhookIntake
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +121,40 @@ class HttpLimits:
 
 
 def wsgi_app(bot: Bot) -> WsgiApp:
+    slack = _slack_events(bot)
+    # In Socket Mode Slack's requests come over the socket: none may come in here.
+    slack_events = not bot.settings.socket_mode
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == SLACK_EVENTS and slack_events:
+            return _only("POST", method, start_response) or slack(environ, start_response)
+        if path == GITHUB_WEBHOOK and bot.webhook is not None:
+            webhook = bot.webhook
+            return _only("POST", method, start_response) or _delivery(
+                webhook, environ, start_response
+            )
+        if path == METRICS and bot.metrics is not None:
+            metrics = bot.metrics
+            return _only("GET", method, start_response) or _exposition(metrics, start_response)
+        if path == HEALTHZ and method in ("GET", "HEAD"):
+            return _json(start_response, "200 OK", _health(bot))
+        return _json(start_response, "404 Not Found", _error("not_found"))
+
+    served = guarded(app)
+    return counting_deliveries(served, bot.metrics.webhook_delivery) if bot.metrics else served
+
+
+def _only(allowed: str, method: str, start_response: StartResponse) -> list[bytes] | None:
+    """405 unless ``method`` is ``allowed`` (HEAD goes with GET); None when it is."""
+    if method == allowed or (allowed == "GET" and method == "HEAD"):
+        return None
+    return _json(start_response, "405 Method Not Allowed", _error(f"use {allowed}"))
+
+
+def _slack_events(bot: Bot) -> WsgiApp:
+    """``POST /slack/events``: Slack's signature checked here, then Bolt."""
     slack = SlackRequestHandler(bot.app, path=SLACK_EVENTS)
     secret = bot.settings.slack_signing_secret
     verifier = SignatureVerifier(secret.get_secret_value()) if secret else None
@@ -126,66 +163,51 @@ def wsgi_app(bot: Bot) -> WsgiApp:
     # 5 minutes ago to the millisecond. Bolt sets this level when the App is built; set after.
     logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
 
-    # In Socket Mode Slack's requests come over the socket: none may come in here.
-    slack_events = not bot.settings.socket_mode
+    def events(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        # At most 1 MiB (`guarded`), on at most HTTP_THREADS threads at once.
+        raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        refusal = _slack_signature_problem(verifier, environ, raw)
+        if refusal:
+            _refused(environ, f"{refusal}; {len(raw)}-byte body begins {_quote(raw)}")
+            return _json(start_response, "401 Unauthorized", _error("invalid_signature"))
+        # Bolt reads the body again, from the start.
+        environ["wsgi.input"] = io.BytesIO(raw)
+        return slack(environ, start_response)
 
-    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        method = environ.get("REQUEST_METHOD", "GET")
-        if path == SLACK_EVENTS and slack_events:
-            if method != "POST":
-                return _json(start_response, "405 Method Not Allowed", _error("use POST"))
-            # At most 1 MiB (`guarded`), on at most HTTP_THREADS threads at once.
-            raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-            refusal = _slack_signature_problem(verifier, environ, raw)
-            if refusal:
-                log.warning(
-                    "refused %s %s from %s: %s; %d-byte body begins %s",
-                    method,
-                    path,
-                    environ.get("REMOTE_ADDR", "?"),
-                    refusal,
-                    len(raw),
-                    _quote(raw),
-                )
-                return _json(start_response, "401 Unauthorized", _error("invalid_signature"))
-            # Bolt reads the body again, from the start.
-            environ["wsgi.input"] = io.BytesIO(raw)
-            return slack(environ, start_response)
-        if path == GITHUB_WEBHOOK and bot.webhook is not None:
-            if method != "POST":
-                return _json(start_response, "405 Method Not Allowed", _error("use POST"))
-            # At most 5 MiB (`guarded`); the signature is checked before anything is parsed.
-            raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-            headers = {
-                key[5:].replace("_", "-").lower(): str(value)
-                for key, value in environ.items()
-                if key.startswith("HTTP_")
-            }
-            status, answer = bot.webhook.receive(headers, raw)
-            return _json(start_response, _STATUS_LINES[status], answer)
-        if path == METRICS and bot.metrics is not None:
-            if method not in ("GET", "HEAD"):
-                return _json(start_response, "405 Method Not Allowed", _error("use GET"))
-            data = bot.metrics.exposition()
-            start_response(
-                "200 OK",
-                [("Content-Type", METRICS_CONTENT_TYPE), ("Content-Length", str(len(data)))],
-            )
-            return [data]
-        if path == HEALTHZ and method in ("GET", "HEAD"):
-            body = {
-                "ok": True,
-                "version": __version__,
-                "mode": "socket" if bot.settings.socket_mode else "http",
-                "jobs_in_flight": bot.orchestrator.jobs_in_flight(),
-                "stopping": bot.stopping.is_set(),
-            }
-            return _json(start_response, "200 OK", body)
-        return _json(start_response, "404 Not Found", _error("not_found"))
+    return events
 
-    served = guarded(app)
-    return counting_deliveries(served, bot.metrics.webhook_delivery) if bot.metrics else served
+
+def _delivery(
+    webhook: WebhookIntake, environ: dict[str, Any], start_response: StartResponse
+) -> list[bytes]:
+    """``POST /github/webhook``: at most 5 MiB (`guarded`); the signature is checked before
+    anything is parsed."""
+    raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    headers = {
+        key[5:].replace("_", "-").lower(): str(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    status, answer = webhook.receive(headers, raw)
+    return _json(start_response, _STATUS_LINES[status], answer)
+
+
+def _exposition(metrics: Metrics, start_response: StartResponse) -> list[bytes]:
+    data = metrics.exposition()
+    start_response(
+        "200 OK", [("Content-Type", METRICS_CONTENT_TYPE), ("Content-Length", str(len(data)))]
+    )
+    return [data]
+
+
+def _health(bot: Bot) -> dict[str, Any]:
+    return {
+        "ok": True,
+        "version": __version__,
+        "mode": "socket" if bot.settings.socket_mode else "http",
+        "jobs_in_flight": bot.orchestrator.jobs_in_flight(),
+        "stopping": bot.stopping.is_set(),
+    }
 
 
 _STATUS_LINES = {
@@ -225,14 +247,7 @@ def guarded(app: WsgiApp) -> WsgiApp:
         # sets CONTENT_LENGTH for chunked bodies too; it also rejects malformed lengths.
         length = int(environ.get("CONTENT_LENGTH") or 0)
         if length > limit:
-            log.warning(
-                "refused %s %s from %s: %d-byte body over the %s limit",
-                environ.get("REQUEST_METHOD", "?"),
-                path,
-                environ.get("REMOTE_ADDR", "?"),
-                length,
-                _size(limit),
-            )
+            _refused(environ, f"{length}-byte body over the {_size(limit)} limit")
             return _json(
                 start_response,
                 "413 Payload Too Large",
@@ -241,6 +256,17 @@ def guarded(app: WsgiApp) -> WsgiApp:
         return app(environ, start_response)
 
     return guard
+
+
+def _refused(environ: dict[str, Any], why: str) -> None:
+    """One log line for a refused request (SPEC §12: never its whole body)."""
+    log.warning(
+        "refused %s %s from %s: %s",
+        environ.get("REQUEST_METHOD", "?"),
+        environ.get("PATH_INFO", ""),
+        environ.get("REMOTE_ADDR", "?"),
+        why,
+    )
 
 
 def _slack_signature_problem(

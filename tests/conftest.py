@@ -2,26 +2,47 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FakeEcs, FakeGitHub, FakeHealth
-from moto import mock_aws
-from support import DRAIN_SECONDS, STABLE_SECONDS, FakeWorld, World
+from ecs_support import ecs_on_moto
+from support import (
+    DRAIN_SECONDS,
+    STABLE_SECONDS,
+    WORLD_START,
+    FakeWorld,
+    World,
+    fake_world_on,
+    world_settings_of,
+)
 
 from bot.adapters.store import SqlJobStore
 from bot.clock import FakeClock
-from bot.config import Settings
-from bot.sandbox.aws import EcsStandIn
 from bot.sandbox.github import GitHubStandIn, seed_sandbox
 
 
 @pytest.fixture
+def no_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No setting from the developer's environment, nor a ``.env`` file (the working directory
+    is the test's own): the test says every setting it means."""
+    for var in list(os.environ):
+        if var.startswith(("SLACK_", "SHOWTIME_", "GITHUB_", "ECS_", "AWS_")) or var in (
+            "DATABASE_URL",
+            "LOG_LEVEL",
+            "LOG_FORMAT",
+            "PORT",
+        ):
+            monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+    """Fake credentials, and nothing from the developer's own AWS setup."""
+    for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_ECS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -39,39 +60,29 @@ def world_settings() -> dict[str, Any]:
 
 @pytest.fixture
 def world(aws_env: None, tmp_path: Path, world_settings: dict[str, Any]) -> Iterator[World]:
-    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    clock = FakeClock(WORLD_START)
     github = GitHubStandIn(clock=clock)
     github.start()
     seed_sandbox(github)
-    with (
-        mock_aws(),
-        EcsStandIn(
-            clock=clock,
-            drain_seconds=DRAIN_SECONDS,
-            stable_seconds=STABLE_SECONDS,
-            public_ip="203.0.113.10",
-            seed=3,
-        ) as ecs,
-    ):
-        network = ecs.setup_network()
-        values: dict[str, Any] = {
-            "_env_file": None,
-            "github_token": "test-token",
-            "github_api_url": github.base_url,
-            "github_seconds_between_writes": 0,
-            "aws_region": network.region,
-            "ecs_cluster": network.cluster,
-            "ecs_subnets": [network.subnet_id],
-            "ecs_security_groups": [network.security_group_id],
-            "showtime_poll_seconds": 5.0,
-            "showtime_db_url": f"sqlite:///{tmp_path / 'jobs.db'}",
-            "showtime_job_workers": 16,
-            # Environments here are TEST-NET addresses: the Superset smoke check is the
-            # sandbox's and the smoke tests' (opted in with world_settings).
-            "showtime_smoke_checks": (),
-            **world_settings,
-        }
-        settings = Settings(**values)
+    with ecs_on_moto(
+        clock,
+        drain_seconds=DRAIN_SECONDS,
+        stable_seconds=STABLE_SECONDS,
+        public_ip="203.0.113.10",
+        seed=3,
+    ) as (ecs, network):
+        github_values = {"github_api_url": github.base_url, "github_seconds_between_writes": 0}
+        settings = world_settings_of(
+            tmp_path,
+            {
+                **github_values,
+                **network.settings(),
+                # Environments here are TEST-NET addresses: the Superset smoke check is the
+                # sandbox's and the smoke tests' (opted in with world_settings).
+                "showtime_smoke_checks": (),
+                **world_settings,
+            },
+        )
         store = SqlJobStore(settings.showtime_db_url, clock=clock)
         world = World(
             settings, clock, store, github_standin=github, ecs_standin=ecs, network=network
@@ -80,41 +91,15 @@ def world(aws_env: None, tmp_path: Path, world_settings: dict[str, Any]) -> Iter
         try:
             yield world
         finally:
-            world.orchestrator.shutdown(5)
-            store.close()
+            world.close()
             github.stop()
 
 
 @pytest.fixture
 def fake_world(tmp_path: Path, world_settings: dict[str, Any]) -> Iterator[FakeWorld]:
     """The orchestrator on in-memory fakes of its ports, one fake clock, a SQLite store."""
-    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-    github = FakeGitHub()
-    for number in (36121, 36122, 36123):
-        github.add_pr(number, f"PR {number}", "FEATURE_ALERT_REPORTS=true\n")
-    values: dict[str, Any] = {
-        "_env_file": None,
-        "github_token": "test-token",
-        "ecs_subnets": ["subnet-test-a"],
-        "ecs_security_groups": ["sg-test-a"],
-        "showtime_poll_seconds": 5.0,
-        "showtime_db_url": f"sqlite:///{tmp_path / 'jobs.db'}",
-        "showtime_job_workers": 16,
-        **world_settings,
-    }
-    settings = Settings(**values)
-    store = SqlJobStore(settings.showtime_db_url, clock=clock)
-    world = FakeWorld(
-        settings,
-        clock,
-        store,
-        gh=github,
-        aws=FakeEcs(clock, drain_seconds=DRAIN_SECONDS, stable_seconds=STABLE_SECONDS),
-        probe=FakeHealth(clock),
-    )
-    world.build_orchestrator()
+    world = fake_world_on(FakeClock(WORLD_START), tmp_path, world_settings)
     try:
         yield world
     finally:
-        world.orchestrator.shutdown(5)
-        store.close()
+        world.close()

@@ -11,6 +11,7 @@ services' wire behaviour; these fakes model only what the port promises.
 from __future__ import annotations
 
 import copy
+import secrets
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -20,12 +21,26 @@ from datetime import datetime
 from bot.adapters.github import PrNotFoundError
 from bot.clock import Clock
 from bot.domain.cost import Size
-from bot.domain.events import WAIT_REPORT_SECONDS, LogTail, Progress, Waiting, no_progress
-from bot.domain.labels import LabelChange, sha_of_label
+from bot.domain.events import (
+    WAIT_REPORT_SECONDS,
+    LogTail,
+    Progress,
+    Waiting,
+    Warning,
+    no_progress,
+)
+from bot.domain.labels import LabelChange, label_definition, sha_of_label
 from bot.domain.naming import service_name
 from bot.domain.requester import Requester
 from bot.errors import RemoteError, WaitTimeoutError
-from bot.orchestrator.ports import LabelledPr, PrState, PullRequest, Service, ServiceState
+from bot.orchestrator.ports import (
+    AdminLogin,
+    LabelledPr,
+    PrState,
+    PullRequest,
+    Service,
+    ServiceState,
+)
 from bot.sandbox.github import fake_sha
 
 REPOSITORY = "apache/superset"
@@ -139,11 +154,14 @@ class FakeGitHub:
             return tuple(pr.labels)
 
     def ensure_label_definitions(self, names: Sequence[str]) -> None:
-        """Shared ones are made if missing; a per-SHA one is only coloured if it exists (one
-        that is gone would be a definition nobody carries)."""
+        """The CLI's shared ones are made if missing; a per-SHA one is only coloured if it
+        exists (one that is gone would be a definition nobody carries); a label the CLI does
+        not colour is left to GitHub."""
         self._call("ensure_label_definitions", write=True)
         with self._lock:
-            self.definitions.update(n for n in names if sha_of_label(n) is None)
+            self.definitions.update(
+                n for n in names if label_definition(n) is not None and sha_of_label(n) is None
+            )
 
     def rename_label(self, old: str, new: str) -> bool:
         self._call("rename_label", write=True)
@@ -240,6 +258,7 @@ class FakeEcs:
         # The bundled template's size; a test may register others (the CLI's, bigger).
         self.size = Size(512, 2048)
         self.sizes: dict[str, Size] = {}
+        self.passwords: dict[str, str] = {}  # each registered revision's ADMIN_PASSWORD
         self.deregistered: list[str] = []
 
     def with_clock(self, clock: Clock) -> FakeEcs:
@@ -310,7 +329,15 @@ class FakeEcs:
         number = len(self.task_definitions)
         arn = f"arn:aws:ecs:us-west-2:000000000000:task-definition/superset-ci-pr-{pr}:{number}"
         self.sizes[arn] = self.size
+        self.passwords[arn] = secrets.token_urlsafe(24)
         return arn
+
+    def admin_login(self, task_definition_arn: str) -> AdminLogin:
+        self._call("admin_login")
+        password = self.passwords.get(task_definition_arn)
+        if password is None:  # not one of ours: the CLI's admin/admin
+            return AdminLogin("admin", "admin", generated=False, examples=True)
+        return AdminLogin("admin", password, generated=True, examples=True)
 
     def create_service(
         self,
@@ -325,6 +352,15 @@ class FakeEcs:
     ) -> Service:
         self._call("create_service")
         name = service_name(pr, sha)
+        if self._status(name) in ("ACTIVE", "DRAINING"):
+            # As the engine does when ECS refuses a name still taken: clear it once more.
+            progress(
+                Warning(
+                    f"ECS says {name} is still taken (Creation of service was not "
+                    "idempotent.); clearing it again"
+                )
+            )
+            self.clear_name(name, progress)
         with self._lock:
             self._tick()
             existing = self._services.get(name)
@@ -382,10 +418,11 @@ class FakeEcs:
         with self._lock:
             self._tick()
             service = self._services.get(name)
-            if service is None or service.status != "ACTIVE":
+            if service is None or service.status == "INACTIVE":
                 return False
-            self._delete(service)
-            return True
+            if service.status == "ACTIVE":
+                self._delete(service)
+            return True  # it is DRAINING now (ECS answers so for one already DRAINING too)
 
     def delete_pr_environments(self, pr: int) -> list[str]:
         self._call("delete_pr_environments")

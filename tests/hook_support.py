@@ -4,14 +4,13 @@ signed and sent over HTTP (the fixture is ``hook_world``, in tests/webhook/conft
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import SecretStr
 from slack_support import SlackWorld, bot_on, serving
-from support import World
+from support import World, wait_until
 
 from bot.orchestrator.github_events import delivery_keys
 from bot.orchestrator.jobs import Job
@@ -30,12 +29,7 @@ class HookWorld(SlackWorld):
     gate: threading.Event = field(default_factory=threading.Event)
 
     def wait_until(self, predicate: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if value := predicate():
-                return value
-            time.sleep(0.02)
-        raise AssertionError(f"gave up waiting for {what}")
+        return wait_until(predicate, what, timeout)
 
     def jobs(self, pr: int) -> list[Job]:
         return list(reversed(self.bot.store.recent(limit=50, pr=pr)))

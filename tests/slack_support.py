@@ -19,10 +19,21 @@ from bot.sandbox.harness import Outcome, home_marks, settle, settle_home
 from bot.sandbox.slack import SlackStandIn
 from bot.sandbox.slack_client import Response, SlackRequester
 from bot.server import HttpServer
+from bot.slack import views
 from bot.wiring import Bot, build_bot, real_ports
 
 SIGNING_SECRET = "test-signing-secret"
 OUTSIDER = "U0OUTSIDER"
+# What a running environment's status message offers, in order.
+RUNNING_BUTTONS = [
+    views.ACTION_OPEN,
+    views.ACTION_LOGS,
+    views.ACTION_CREDENTIALS,
+    views.ACTION_STOP,
+    views.ACTION_REDEPLOY,
+    views.ACTION_EXTEND,
+    views.ACTION_FREEZE,
+]
 
 
 def bot_on(

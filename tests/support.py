@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from fakes import FakeEcs, FakeGitHub, FakeHealth, FakeLogs
@@ -24,14 +26,15 @@ from sqlalchemy import create_engine, select, text
 
 from bot.adapters.store import SqlJobStore
 from bot.adapters.store_schema import jobs, normalise_url
-from bot.clock import FakeClock
+from bot.clock import Clock, FakeClock
 from bot.config import Settings
 from bot.domain import events as ev
 from bot.domain.labels import sha_of_label
 from bot.domain.requester import Requester
+from bot.metrics import Metrics
 from bot.orchestrator.context import Ports
 from bot.orchestrator.facade import Orchestrator
-from bot.orchestrator.jobs import Job, JobKind, StartParams, StopParams
+from bot.orchestrator.jobs import Job, JobKind, JobState, StartParams, StartRecord, StopParams
 from bot.orchestrator.models import JobRequest, Notice, Refused, Started
 from bot.orchestrator.runner import InterruptibleClock
 from bot.wiring import policy_of, service_layer
@@ -39,6 +42,34 @@ from bot.wiring import policy_of, service_layer
 DRAIN_SECONDS = 150.0
 STABLE_SECONDS = 20.0
 SLACK_USER = "U0MAINTAINER"
+WORLD_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+# One running environment as the superset-showtime CLI labels it (SPEC §8's example).
+CLI_LABELS = [
+    "🎪 abc123f 🚦 running",
+    "🎪 🎯 abc123f",
+    "🎪 abc123f 🌐 52.1.2.3:8080",
+    "🎪 abc123f 📅 2024-01-15T14-30",
+    "🎪 abc123f 🤡 maxime",
+    "🎪 ⌛ 1w",
+    "🎪 🧊 showtime-freeze",
+]
+PRS = (36121, 36122, 36123)
+
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T], what: str, timeout: float = 60.0) -> T:
+    """Until ``predicate()`` is true (its value is returned), or fail naming ``what``.
+
+    The one way a test waits for something another thread or process does: a condition with
+    a deadline, looked at every 20 ms, never a fixed sleep before an assertion.
+    """
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {timeout:g}s waiting for {what}")
+        time.sleep(0.02)
+    return value
 
 
 def age_jobs(store: SqlJobStore, seconds: float) -> None:
@@ -96,6 +127,10 @@ class _Base:
 
     def ports(self, clock: InterruptibleClock) -> Ports:
         raise NotImplementedError
+
+    def close(self) -> None:
+        self.orchestrator.shutdown(5)
+        self.store.close()
 
     def build_orchestrator(self) -> Orchestrator:
         """A fresh orchestrator (as after a restart) on the same store, GitHub and ECS."""
@@ -215,6 +250,115 @@ class FakeWorld(_Base):
     def service_names(self, status: str | None = "ACTIVE") -> list[str]:
         assert self.aws is not None
         return sorted(s.name for s in self.aws.services(status))
+
+
+def at_once(calls: list[Callable[[], T]], refused: type[Exception]) -> list[T | Exception]:
+    """Run ``calls`` in threads released at the same instant; what each returned, or the
+    ``refused`` error it raised (anything else fails the test)."""
+    barrier = threading.Barrier(len(calls))
+    results: list[T | Exception] = []
+    lock = threading.Lock()
+
+    def attempt(call: Callable[[], T]) -> None:
+        barrier.wait()
+        try:
+            result: T | Exception = call()
+        except refused as exc:
+            result = exc
+        with lock:
+            results.append(result)
+
+    threads = [threading.Thread(target=attempt, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(results) == len(calls), f"{len(calls) - len(results)} call(s) failed or hung"
+    return results
+
+
+def a_job(**fields: Any) -> Job:
+    """A start of #36121 by the maintainer, succeeded, with a status message in C1, as the
+    store would return it; ``fields`` change any of it (``state=JobState.RUNNING``…)."""
+    values: dict[str, Any] = {
+        "id": "j1",
+        "kind": JobKind.START,
+        "lock_key": "pr:36121",
+        "pr": 36121,
+        "sha": None,
+        "requester": Requester.slack(SLACK_USER, "maintainer"),
+        "channel": "C1",
+        "thread_ts": "1.0",
+        "params": StartParams(),
+        "record": StartRecord(sha7="abc1234"),
+        "step": None,
+        "state": JobState.SUCCEEDED,
+        "outcome": None,
+        "correlation_id": "ref12345",
+        "idempotency_key": None,
+        "owner": None,
+        "heartbeat_at": None,
+        "created_at": WORLD_START,
+        "updated_at": WORLD_START,
+        "finished_at": None,
+    }
+    return Job(**{**values, **fields})
+
+
+def world_settings_of(tmp_path: Path, overrides: dict[str, Any]) -> Settings:
+    """A world's settings: a SQLite job store in ``tmp_path``, polls every 5 s, 16 workers."""
+    values: dict[str, Any] = {
+        "_env_file": None,
+        "github_token": "test-token",
+        "showtime_poll_seconds": 5.0,
+        "showtime_db_url": f"sqlite:///{tmp_path / 'jobs.db'}",
+        "showtime_job_workers": 16,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+def fake_world_on(
+    clock: Clock,
+    tmp_path: Path,
+    overrides: dict[str, Any],
+    *,
+    stable_seconds: float = STABLE_SECONDS,
+) -> FakeWorld:
+    """A ``FakeWorld`` on ``clock`` (a ``FakeClock`` but in tests of the clocks themselves),
+    with PRs 36121-36123 open; ``close`` it when done."""
+    github = FakeGitHub()
+    for number in PRS:
+        github.add_pr(number, f"PR {number}", "FEATURE_ALERT_REPORTS=true\n")
+    settings = world_settings_of(
+        tmp_path,
+        {"ecs_subnets": ["subnet-test-a"], "ecs_security_groups": ["sg-test-a"], **overrides},
+    )
+    store = SqlJobStore(settings.showtime_db_url, clock=clock)
+    world = FakeWorld(
+        settings,
+        clock,  # type: ignore[arg-type]  # a SystemClock only in tests/orchestrator/test_clocks.py
+        store,
+        gh=github,
+        aws=FakeEcs(clock, drain_seconds=DRAIN_SECONDS, stable_seconds=stable_seconds),
+        probe=FakeHealth(clock),
+    )
+    world.build_orchestrator()
+    return world
+
+
+def counted(
+    metrics: Metrics, counter: str, labels: tuple[str, ...]
+) -> dict[tuple[str, ...], float]:
+    """A counter's samples (``showtime_aws_calls``, without ``_total``), keyed by the values
+    of ``labels``: what an operator's Prometheus would read."""
+    return {
+        tuple(sample.labels[name] for name in labels): sample.value
+        for family in metrics.registry.collect()
+        if family.name == counter
+        for sample in family.samples
+        if sample.name == f"{counter}_total"
+    }
 
 
 PG_URL_ENV = "SHOWTIME_TEST_PG_URL"

@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any, Self
 
-from bot.adapters.waiting import Reason, Wait, duration
+from bot.adapters.waiting import Wait, duration, phrased
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.events import Progress, format_elapsed, no_progress
@@ -49,13 +49,11 @@ class HttpHealthProbe:
     def wait_healthy(self, url: str, progress: Progress = no_progress) -> None:
         """GET ``url`` until it answers 200; ``HealthTimeoutError`` after the timeout."""
 
-        def text(state: str, detail: str, elapsed: float, reason: Reason) -> str:
-            if reason == "first":
-                return f"waiting for {url} to answer ({state})"
-            if reason == "changed":
-                return f"{url}: {state}, {format_elapsed(elapsed)}"
-            return f"still waiting for {url} ({state}), {format_elapsed(elapsed)}"
-
+        text = phrased(
+            f"waiting for {url} to answer ({{state}})",
+            f"{url}: {{state}}, {{elapsed}}",
+            f"still waiting for {url} ({{state}}), {{elapsed}}",
+        )
         wait = Wait(self._clock, self._timeout, "health_check", progress, text)
         while True:
             try:

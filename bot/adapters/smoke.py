@@ -45,7 +45,7 @@ from typing import Any, Self
 
 import requests
 
-from bot.adapters.waiting import Reason, Wait, duration
+from bot.adapters.waiting import Wait, WaitText, duration, phrased
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.events import Progress, format_elapsed, no_progress
@@ -158,17 +158,13 @@ class HttpSmokeCheck:
                     results[check] = looking.result(check, looking.step(check))
             return results
 
-    def _text(self) -> Callable[[str, str, float, Reason], str]:
+    def _text(self) -> WaitText:
         every, limit = duration(self._retry_seconds), duration(self._timeout)
-
-        def text(state: str, detail: str, elapsed: float, reason: Reason) -> str:
-            if reason == "first":
-                return f"{detail}; trying again every {every} for up to {limit}"
-            if reason == "changed":
-                return f"{detail}, {format_elapsed(elapsed)}"
-            return f"still waiting for {state}, {format_elapsed(elapsed)}"
-
-        return text
+        return phrased(
+            f"{{detail}}; trying again every {every} for up to {limit}",
+            "{detail}, {elapsed}",
+            "still waiting for {state}, {elapsed}",
+        )
 
 
 # ----- one round of checks ------------------------------------------------------------------

@@ -10,6 +10,7 @@ theirs. Time comes from an injected ``Clock``, so tests wait minutes in millisec
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Literal
 
@@ -20,6 +21,21 @@ Reason = Literal["first", "changed", "heartbeat"]
 
 # (state, detail, elapsed seconds, why the event is sent) → the event's text
 WaitText = Callable[[str, str, float, Reason], str]
+
+_FIELD = re.compile(r"\{(state|detail|elapsed)\}")
+
+
+def phrased(first: str, changed: str, heartbeat: str) -> WaitText:
+    """A wait's texts from three sentences — when it begins, when its state changes, and
+    the heartbeat — in which ``{state}``, ``{detail}`` and ``{elapsed}`` stand for the wait's
+    state, its detail and how long it has lasted (``2m10s``)."""
+    sentences: dict[Reason, str] = {"first": first, "changed": changed, "heartbeat": heartbeat}
+
+    def text(state: str, detail: str, elapsed: float, reason: Reason) -> str:
+        fields = {"state": state, "detail": detail, "elapsed": format_elapsed(elapsed)}
+        return _FIELD.sub(lambda match: fields[match.group(1)], sentences[reason])
+
+    return text
 
 
 class Wait:

@@ -244,6 +244,15 @@ class Network:
             "ECS_SECURITY_GROUPS": self.security_group_id,
         }
 
+    def settings(self) -> dict[str, Any]:
+        """The same, as ``Settings`` fields (for a bot built in the same process)."""
+        return {
+            "aws_region": self.region,
+            "ecs_cluster": self.cluster,
+            "ecs_subnets": [self.subnet_id],
+            "ecs_security_groups": [self.security_group_id],
+        }
+
 
 class EcsStandIn:
     """Makes moto's ECS behave like ECS while installed (see the module docstring)."""
@@ -545,11 +554,7 @@ class EcsStandIn:
         return result
 
     def _delete_service(self, response: BaseResponse, original: Callable[..., Any]) -> Any:
-        backend = _backend(response)
-        service = backend._get_service(
-            response._get_param("cluster", "default"), response._get_param("service")
-        )
-        record = _record_of(service)
+        service, record = _named_service(response)
         if record is None:
             return original(response)
         if service.status != "ACTIVE":
@@ -570,18 +575,14 @@ class EcsStandIn:
         return ActionResult({"service": service})
 
     def _update_service(self, response: BaseResponse, original: Callable[..., Any]) -> Any:
-        backend = _backend(response)
-        service = backend._get_service(
-            response._get_param("cluster", "default"), response._get_param("service")
-        )
-        record = _record_of(service)
+        service, record = _named_service(response)
         if record is None:
             return original(response)
         if service.status != "ACTIVE":
             raise ServiceNotActiveException()
         requested = response._get_param("taskDefinition")
         task_definition = (
-            backend.describe_task_definition(requested).arn
+            _backend(response).describe_task_definition(requested).arn
             if requested
             else service.task_definition
         )
@@ -1000,6 +1001,14 @@ def _bind(
 def _backend(response: BaseResponse) -> EC2ContainerServiceBackend:
     assert isinstance(response, EC2ContainerServiceResponse)
     return response.ecs_backend
+
+
+def _named_service(response: BaseResponse) -> tuple[Service, _Record | None]:
+    """The service a Delete/UpdateService request names, and the stand-in's record of it."""
+    service = _backend(response)._get_service(
+        response._get_param("cluster", "default"), response._get_param("service")
+    )
+    return service, _record_of(service)
 
 
 def _record_of(service: Service) -> _Record | None:

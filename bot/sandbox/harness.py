@@ -383,20 +383,20 @@ class Sandbox:
 
     def wait_idle(self, timeout: float = 120.0) -> None:
         """Until the bot's job store shows no live job and none queued."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.store.live_jobs() and not self.store.queued_prs():
-                return
-            time.sleep(0.05)
-        raise TimeoutError("jobs still running")
+        self.wait_for(
+            lambda: not self.store.live_jobs() and not self.store.queued_prs(),
+            timeout,
+            "every job to finish, queued ones too",
+        )
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+    def wait_for(
+        self, predicate: Callable[[], bool], timeout: float = 60.0, what: str = "the condition"
+    ) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"gave up after {timeout:g}s waiting for {what}")
             time.sleep(0.05)
-        raise TimeoutError("condition not reached")
 
     def status_message(self, pr: int, channel: str = "C0SHOWTIME") -> dict[str, Any] | None:
         """The newest top-level message about ``pr`` in the channel."""
@@ -420,7 +420,7 @@ def settle(
     Every job remembers the request's ``response_url``; a request that starts no job
     (status, list, a refusal) answers through that URL or in the ack itself.
     """
-    url = _response_url(response)
+    url = response_url_of(response)
     if not response.ok or not url:
         return Outcome(response)
     deadline = time.monotonic() + timeout
@@ -497,7 +497,7 @@ def settle_home(
     raise TimeoutError(f"the Home tab press did not settle in {timeout:g}s")
 
 
-def _response_url(response: Response) -> str | None:
+def response_url_of(response: Response) -> str | None:
     fields = parse_qs(response.request.body)
     if "response_url" in fields:
         return fields["response_url"][0]

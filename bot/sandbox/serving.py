@@ -86,9 +86,16 @@ class LoopbackServer:
         # Closed from inside the loop, woken through its trigger: at once, and no socket is
         # closed under a poll() in another thread.
         sockets = self._sockets
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(sockets))
+        try:
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(sockets))
+        except OSError:
+            # A request thread woke the loop between the thunk's queueing and this pull: the
+            # loop ran it already, closing the trigger with every socket (EBADF here).
+            logger.debug("%s: its loop closed the sockets before the wake-up", self._name)
         if self._thread is not None:
             self._thread.join(timeout=5)
+            if self._thread.is_alive():
+                logger.warning("%s did not stop within 5 s", self._name)
         self._thread = None
         server.task_dispatcher.shutdown()
 

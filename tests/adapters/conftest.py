@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
+from ecs_support import EcsSettingsFactory, EngineFactory, settings_on
 from moto import mock_aws
 
 from bot.adapters.ecs import EcsEngine, make_clients
@@ -15,25 +16,12 @@ from bot.sandbox.aws import EcsStandIn, Network
 
 
 @pytest.fixture
-def ecs_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials, and nothing from the developer's own AWS setup."""
-    for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_ECS"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    # Environments never look at AMIs; loading moto's catalogue costs ~0.2 s per backend.
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-
-
-@pytest.fixture
 def ecs_clock() -> FakeClock:
     return FakeClock()
 
 
 @pytest.fixture
-def ecs_standin(ecs_aws_env: None, ecs_clock: FakeClock) -> Iterator[EcsStandIn]:
+def ecs_standin(aws_env: None, ecs_clock: FakeClock) -> Iterator[EcsStandIn]:
     with (
         mock_aws(),
         EcsStandIn(
@@ -53,27 +41,29 @@ def ecs_network(ecs_standin: EcsStandIn) -> Network:
     return ecs_standin.setup_network()
 
 
-EcsSettingsFactory = Callable[..., Settings]
-
-
 @pytest.fixture
 def ecs_make_settings() -> EcsSettingsFactory:
     """Settings pointing at a stand-in network, with per-test overrides."""
 
     def make(network: Network, **overrides: object) -> Settings:
-        values: dict[str, object] = {
-            "_env_file": None,
-            "aws_region": network.region,
-            "ecs_cluster": network.cluster,
-            "ecs_subnets": [network.subnet_id],
-            "ecs_security_groups": [network.security_group_id],
-            "showtime_poll_seconds": 5.0,
+        timeouts = {
             "showtime_drain_timeout_seconds": 600.0,
             "showtime_stable_timeout_seconds": 900.0,
             "showtime_health_timeout_seconds": 900.0,
         }
-        values.update(overrides)
-        return Settings(**values)  # type: ignore[arg-type]
+        return settings_on(network, **{**timeouts, **overrides})
+
+    return make
+
+
+@pytest.fixture
+def ecs_engine_with(
+    ecs_make_settings: EcsSettingsFactory, ecs_network: Network, ecs_clock: FakeClock
+) -> EngineFactory:
+    """An engine on the stand-in's network and the clock, with these settings overridden."""
+
+    def make(**overrides: object) -> EcsEngine:
+        return EcsEngine(ecs_make_settings(ecs_network, **overrides), clock=ecs_clock)
 
     return make
 

@@ -5,7 +5,6 @@ and the template following the settings (SPEC §17): against moto behaving like 
 from __future__ import annotations
 
 import io
-import json
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -14,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from ecs_support import EcsSettingsFactory, EngineFactory, cli_revision, template_file
 
 from bot.adapters.ecs import EcsEngine, EcsError, make_clients
 from bot.adapters.ecs.taskdef import app_environment, load_template
@@ -23,8 +23,6 @@ from bot.domain.events import Event
 from bot.logs import setup_logging
 from bot.orchestrator.ports import AdminLogin
 from bot.sandbox.aws import EcsStandIn, Network
-
-EcsSettingsFactory = Callable[..., Settings]
 
 SHA = "abc1234def5678"
 MOTO_ACCOUNT = "123456789012"  # moto's documentation account: never a real one
@@ -102,21 +100,13 @@ def test_another_process_reads_it_back_with_one_describe_shared_with_the_cost_es
 def test_a_revision_without_admin_password_is_the_clis_admin_admin(
     ecs_engine: EcsEngine,
 ) -> None:
-    ecs = boto3.client("ecs", region_name="us-west-2")
-    theirs = ecs.register_task_definition(
-        family="superset-ci",
-        cpu="512",
-        memory="2048",
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        containerDefinitions=[
-            {
-                "name": "superset-ci",
-                "image": "apache/superset:pr-36121-abc1234-ci",
-                "environment": [{"name": "SUPERSET_LOAD_EXAMPLES", "value": "no"}],
-            }
-        ],
-    )["taskDefinition"]["taskDefinitionArn"]
+    theirs = cli_revision(
+        container={
+            "name": "superset-ci",
+            "image": "apache/superset:pr-36121-abc1234-ci",
+            "environment": [{"name": "SUPERSET_LOAD_EXAMPLES", "value": "no"}],
+        }
+    )
 
     login = ecs_engine.admin_login(theirs)
 
@@ -132,18 +122,13 @@ def test_the_password_is_not_in_the_logins_repr(ecs_engine: EcsEngine) -> None:
 
 
 def test_a_template_password_and_a_pr_description_cannot_set_it(
-    ecs_make_settings: EcsSettingsFactory,
-    ecs_network: Network,
-    ecs_clock: FakeClock,
-    tmp_path: Path,
+    ecs_engine_with: EngineFactory, tmp_path: Path
 ) -> None:
     template = load_template(BUNDLED_TASK_DEFINITION)
     template["containerDefinitions"][0]["environment"].append(
         {"name": "ADMIN_PASSWORD", "value": "admin"}
     )
-    path = tmp_path / "task-definition.json"
-    path.write_text(json.dumps(template))
-    engine = engine_for(ecs_make_settings(ecs_network, ecs_task_definition_file=path), ecs_clock)
+    engine = ecs_engine_with(ecs_task_definition_file=template_file(tmp_path, template))
 
     arn = engine.register_task_definition(36121, SHA, "FEATURE_ADMIN_PASSWORD=true\n")
 
@@ -283,17 +268,12 @@ def test_an_execution_role_arn_is_used_as_it_is(
 
 
 def test_the_log_goes_to_the_bots_region_whatever_the_template_says(
-    ecs_make_settings: EcsSettingsFactory,
-    ecs_network: Network,
-    ecs_clock: FakeClock,
-    tmp_path: Path,
+    ecs_engine_with: EngineFactory, ecs_network: Network, tmp_path: Path
 ) -> None:
     template = load_template(BUNDLED_TASK_DEFINITION)
     options = template["containerDefinitions"][0]["logConfiguration"]["options"]
     options["awslogs-region"] = "eu-central-1"  # copied from another account's setup
-    path = tmp_path / "task-definition.json"
-    path.write_text(json.dumps(template))
-    engine = engine_for(ecs_make_settings(ecs_network, ecs_task_definition_file=path), ecs_clock)
+    engine = ecs_engine_with(ecs_task_definition_file=template_file(tmp_path, template))
 
     arn = engine.register_task_definition(36121, SHA, "")
 

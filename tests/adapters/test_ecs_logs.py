@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from ecs_support import create
 
 from bot.adapters.ecs import EcsEngine, EcsLogs, TasksStoppedError
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.domain.requester import Requester
 from bot.sandbox.aws import BOOT_LINES, CRASH_LINES, EcsStandIn
 
 PR, SHA = 36121, "abc1234"
@@ -19,16 +19,14 @@ NAME = f"pr-{PR}-{SHA}-service"
 
 
 def deploy(engine: EcsEngine, pr: int = PR, sha: str = SHA) -> None:
-    arn = engine.register_task_definition(pr, sha, "")
-    engine.create_service(
-        pr=pr,
-        sha=sha,
-        task_definition_arn=arn,
-        requested_by=Requester.slack("U1"),
-        expires=None,
-        client_token=f"job-{pr}-{sha}",
-    )
+    create(engine, pr, sha)
     engine.wait_stable(f"pr-{pr}-{sha}-service")
+
+
+def failed_deploy(engine: EcsEngine) -> TasksStoppedError:
+    with pytest.raises(TasksStoppedError) as failure:
+        deploy(engine)
+    return failure.value
 
 
 @pytest.fixture
@@ -57,9 +55,7 @@ def test_a_task_that_crashed_on_boot_is_read_by_the_arn_the_error_carries(
     ecs_engine: EcsEngine, ecs_standin: EcsStandIn, logs: EcsLogs
 ) -> None:
     ecs_standin.crash_on_boot(ecs_engine.image(PR, SHA))
-    with pytest.raises(TasksStoppedError) as failure:
-        deploy(ecs_engine)
-    error = failure.value
+    error = failed_deploy(ecs_engine)
     assert "Essential container in task exited" in error.message
     assert error.task.startswith("arn:aws:ecs:") and error.started
     ecs_standin.reset()
@@ -75,11 +71,10 @@ def test_a_missing_image_never_started_so_its_task_has_no_stream(
     ecs_engine: EcsEngine, ecs_standin: EcsStandIn, logs: EcsLogs
 ) -> None:
     ecs_standin.mark_image_missing(ecs_engine.image(PR, SHA))
-    with pytest.raises(TasksStoppedError) as failure:
-        deploy(ecs_engine)
-    assert failure.value.image_missing and not failure.value.started
+    error = failed_deploy(ecs_engine)
+    assert error.image_missing and not error.started
 
-    tail = logs.tail(NAME, 30, failure.value.task)
+    tail = logs.tail(NAME, 30, error.task)
 
     assert tail.lines == ()
     assert tail.problem.startswith("no log yet: task `")

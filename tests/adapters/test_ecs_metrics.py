@@ -7,12 +7,13 @@ from __future__ import annotations
 import socket
 
 import pytest
+from ecs_support import create
+from support import counted
 
 from bot.adapters.ecs import EcsEngine, EcsError, EcsLogs, make_clients
 from bot.adapters.ecs.calls import CALL_ATTEMPTS
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.domain.requester import Requester
 from bot.metrics import Metrics
 from bot.sandbox.aws import EcsStandIn
 
@@ -20,14 +21,8 @@ PR, SHA = 36121, "abc1234"
 NAME = f"pr-{PR}-{SHA}-service"
 
 
-def calls_seen(metrics: Metrics) -> dict[tuple[str, str, str], float]:
-    return {
-        (s.labels["service"], s.labels["operation"], s.labels["outcome"]): s.value
-        for family in metrics.registry.collect()
-        if family.name == "showtime_aws_calls"
-        for s in family.samples
-        if s.name == "showtime_aws_calls_total"
-    }
+def calls_seen(metrics: Metrics) -> dict[tuple[str, ...], float]:
+    return counted(metrics, "showtime_aws_calls", ("service", "operation", "outcome"))
 
 
 def engine_with(settings: Settings, clock: FakeClock, metrics: Metrics) -> EcsEngine:
@@ -43,15 +38,7 @@ def test_a_deploy_and_a_log_read_are_told_call_by_call(
     engine = engine_with(ecs_settings, ecs_clock, metrics)
     ecs_standin.reset()
 
-    arn = engine.register_task_definition(PR, SHA, "")
-    engine.create_service(
-        pr=PR,
-        sha=SHA,
-        task_definition_arn=arn,
-        requested_by=Requester.slack("U1"),
-        expires=None,
-        client_token="job-1",
-    )
+    create(engine, PR, SHA)
     engine.wait_stable(NAME)
     EcsLogs(ecs_settings, clock=ecs_clock, recorder=metrics.aws_call).tail(NAME, 5)
 
@@ -82,7 +69,7 @@ def test_errors_are_told_by_their_aws_code(
     }
 
 
-def test_an_aws_that_cannot_be_reached_is_told_by_why(ecs_aws_env: None) -> None:
+def test_an_aws_that_cannot_be_reached_is_told_by_why(aws_env: None) -> None:
     with socket.socket() as closed:  # a port nobody listens on
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]

@@ -7,13 +7,14 @@ stand-in, so minutes of DRAINING cost milliseconds.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import boto3
 import pytest
+from ecs_support import EcsSettingsFactory, EngineFactory, cli_revision, create, deploy
 
 from bot.adapters.ecs import (
     DrainTimeoutError,
@@ -30,11 +31,8 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain.events import Event, Waiting, Warning
 from bot.domain.naming import service_name
-from bot.domain.requester import Requester
 from bot.orchestrator.ports import Service
 from bot.sandbox.aws import NOT_IDEMPOTENT, EcsStandIn, Network, start_server
-
-EcsSettingsFactory = Callable[..., Settings]
 
 SHA = "abc1234def5678"
 NAME = service_name(36121, SHA)
@@ -49,21 +47,8 @@ def ecs_deploy(
     token: str = "job-1",
 ) -> Service:
     """The orchestrator's ECS deploy steps, in its order (SPEC §6); health is the probe's."""
-    arn = engine.register_task_definition(pr, sha, "FEATURE_EMBEDDED_SUPERSET=true", events.append)
-    name = service_name(pr, sha)
-    engine.clear_name(name, events.append)
-    info = engine.create_service(
-        pr=pr,
-        sha=sha,
-        task_definition_arn=arn,
-        requested_by=Requester.slack("U123ABC"),
-        expires=None,
-        client_token=token,
-        progress=events.append,
-    )
-    engine.wait_stable(name, events.append)
-    engine.address(name)
-    return info
+    description = "FEATURE_EMBEDDED_SUPERSET=true"
+    return deploy(engine, pr, sha, token=token, description=description, progress=events.append)
 
 
 def ecs_service(name: str = NAME, cluster: str = "superset-ci") -> dict:
@@ -94,7 +79,7 @@ def test_fresh_start_on_a_free_name_creates_a_running_tagged_service(
     assert tags["showtime_managed"] == "true"
     assert tags["pr"] == "36121"
     assert tags["sha"] == "abc1234"
-    assert tags["requested_by"] == "slack:U123ABC"
+    assert tags["requested_by"] == "slack:U1"
     assert "showtime_expires" not in tags  # expires=None: the TTL is "close"
     assert info.name == NAME
     assert info.pr == 36121 and info.sha == "abc1234"
@@ -148,14 +133,12 @@ def test_a_draining_service_is_waited_out_with_progress_then_the_name_is_reused(
 
 
 def test_a_drain_that_outlasts_the_timeout_fails_typed_and_creates_nothing(
-    ecs_make_settings: EcsSettingsFactory,
-    ecs_network: Network,
+    ecs_engine_with: EngineFactory,
     ecs_standin: EcsStandIn,
     ecs_clock: FakeClock,
     ecs_events: list[Event],
 ) -> None:
-    settings = ecs_make_settings(ecs_network, showtime_drain_timeout_seconds=60)
-    engine = EcsEngine(settings, clock=ecs_clock)
+    engine = ecs_engine_with(showtime_drain_timeout_seconds=60)
     ecs_deploy(engine, ecs_events)
     engine.delete_service(NAME)
     ecs_standin.reset()
@@ -190,15 +173,7 @@ def test_a_race_on_the_name_clears_it_once_more_then_creates(
     ecs_engine.clear_name(NAME)
     ecs_standin.fail_next("CreateService", "InvalidParameterException", NOT_IDEMPOTENT)
 
-    info = ecs_engine.create_service(
-        pr=36121,
-        sha=SHA,
-        task_definition_arn=arn,
-        requested_by=Requester.slack("U1"),
-        expires=None,
-        client_token="job-1",
-        progress=ecs_events.append,
-    )
+    info = create(ecs_engine, 36121, SHA, arn=arn, token="job-1", progress=ecs_events.append)
 
     assert info.status == "ACTIVE"
     assert any("still taken" in getattr(e, "text", "") for e in ecs_events)
@@ -213,14 +188,7 @@ def test_a_name_still_taken_after_the_second_clear_is_a_race_error(
         ecs_standin.fail_next("CreateService", "InvalidParameterException", NOT_IDEMPOTENT)
 
     with pytest.raises(NotIdempotentError) as caught:
-        ecs_engine.create_service(
-            pr=36121,
-            sha=SHA,
-            task_definition_arn=arn,
-            requested_by=Requester.slack("U1"),
-            expires=None,
-            client_token="job-1",
-        )
+        create(ecs_engine, 36121, SHA, arn=arn, token="job-1")
 
     assert "another actor" in caught.value.message
     assert caught.value.code == "InvalidParameterException"
@@ -234,15 +202,7 @@ def test_a_repeated_create_with_the_same_client_token_returns_the_same_service(
     expires = ecs_clock.now() + timedelta(hours=48)
     before = ecs_clock.monotonic()
     first, second = (
-        ecs_engine.create_service(
-            pr=36121,
-            sha=SHA,
-            task_definition_arn=arn,
-            requested_by=Requester.slack("U1"),
-            expires=expires,
-            client_token="job-7f3a",
-        )
-        for _ in range(2)
+        create(ecs_engine, 36121, SHA, arn=arn, token="job-7f3a", expires=expires) for _ in range(2)
     )
 
     assert first == second
@@ -255,14 +215,12 @@ def test_a_repeated_create_with_the_same_client_token_returns_the_same_service(
 
 
 def test_the_task_definition_carries_the_image_flags_and_port(
-    ecs_make_settings: EcsSettingsFactory,
-    ecs_network: Network,
+    ecs_engine_with: EngineFactory,
     ecs_standin: EcsStandIn,
     ecs_clock: FakeClock,
     ecs_events: list[Event],
 ) -> None:
-    settings = ecs_make_settings(ecs_network, showtime_env_port=9000)
-    engine = EcsEngine(settings, clock=ecs_clock)
+    engine = ecs_engine_with(showtime_env_port=9000)
     description = "FEATURE_EMBEDDED_SUPERSET=true\nFEATURE_ALERTS=perhaps\n"
 
     arn = engine.register_task_definition(36121, SHA, description, ecs_events.append)
@@ -336,23 +294,14 @@ def test_stopped_tasks_of_a_predecessor_do_not_fail_the_new_service(
 
 
 def test_a_service_that_never_stabilises_times_out(
-    ecs_make_settings: EcsSettingsFactory,
-    ecs_network: Network,
+    ecs_engine_with: EngineFactory,
     ecs_standin: EcsStandIn,
     ecs_clock: FakeClock,
 ) -> None:
-    settings = ecs_make_settings(ecs_network, showtime_stable_timeout_seconds=60)
-    engine = EcsEngine(settings, clock=ecs_clock)
+    engine = ecs_engine_with(showtime_stable_timeout_seconds=60)
     ecs_standin.stable_seconds = 3600
     arn = engine.register_task_definition(36121, SHA, "")
-    engine.create_service(
-        pr=36121,
-        sha=SHA,
-        task_definition_arn=arn,
-        requested_by=Requester.slack("U1"),
-        expires=None,
-        client_token="t",
-    )
+    create(engine, 36121, SHA, arn=arn, token="t")
 
     with pytest.raises(StableTimeoutError) as caught:
         engine.wait_stable(NAME)
@@ -382,12 +331,11 @@ def test_access_denied_fails_at_once_naming_code_operation_and_resource(
 
 
 def test_an_unknown_cluster_fails_at_once_pointing_at_the_setting(
-    ecs_make_settings: EcsSettingsFactory,
-    ecs_network: Network,
+    ecs_engine_with: EngineFactory,
     ecs_standin: EcsStandIn,
     ecs_clock: FakeClock,
 ) -> None:
-    engine = EcsEngine(ecs_make_settings(ecs_network, ecs_cluster="superset-typo"), clock=ecs_clock)
+    engine = ecs_engine_with(ecs_cluster="superset-typo")
 
     with pytest.raises(EcsError) as caught:
         engine.clear_name(NAME)
@@ -419,14 +367,7 @@ def test_find_services_pages_through_list_and_describes_ten_at_a_time(
 ) -> None:
     arn = ecs_engine.register_task_definition(1, SHA, "")
     for pr in range(1, 106):
-        ecs_engine.create_service(
-            pr=pr,
-            sha=SHA,
-            task_definition_arn=arn,
-            requested_by=Requester.slack("U1"),
-            expires=None,
-            client_token=f"job-{pr}",
-        )
+        create(ecs_engine, pr, SHA, arn=arn, token=f"job-{pr}")
     ecs = boto3.client("ecs", region_name="us-west-2")
     for foreign in ("pr-999-aaaaaaa-service", "grafana"):  # untagged: not ours
         ecs.create_service(
@@ -553,15 +494,13 @@ def test_address_and_health_check_reach_a_local_superset(
 
 
 def test_a_private_address_when_public_ips_are_disabled(
-    ecs_make_settings: EcsSettingsFactory,
-    ecs_network: Network,
+    ecs_engine_with: EngineFactory,
     ecs_standin: EcsStandIn,
     ecs_clock: FakeClock,
     ecs_events: list[Event],
 ) -> None:
     ecs_standin.private_ip = "10.0.1.99"
-    settings = ecs_make_settings(ecs_network, ecs_assign_public_ip="DISABLED")
-    engine = EcsEngine(settings, clock=ecs_clock)
+    engine = ecs_engine_with(ecs_assign_public_ip="DISABLED")
 
     ecs_deploy(engine, ecs_events)
 
@@ -573,7 +512,7 @@ def test_a_private_address_when_public_ips_are_disabled(
 
 def test_a_full_deploy_through_threaded_moto_server_over_loopback(
     ecs_make_settings: EcsSettingsFactory,
-    ecs_aws_env: None,
+    aws_env: None,
     ecs_clock: FakeClock,
     ecs_events: list[Event],
 ) -> None:
@@ -605,16 +544,7 @@ def test_sizes_come_from_registering_or_one_describe_per_revision_ever(
     from bot.domain.cost import Size
 
     ours = ecs_engine.register_task_definition(36121, SHA, "")
-    ecs = boto3.client("ecs", region_name="us-west-2")
-    # The superset-showtime CLI registered this one: the engine has never seen it.
-    theirs = ecs.register_task_definition(
-        family="superset-ci-cli",
-        cpu="1 vCPU",
-        memory="4 GB",
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        containerDefinitions=[{"name": "app", "image": "apache/superset:cli"}],
-    )["taskDefinition"]["taskDefinitionArn"]
+    theirs = cli_revision(family="superset-ci-cli", cpu="1 vCPU", memory="4 GB")
     ecs_standin.reset()
 
     sizes = ecs_engine.task_sizes([ours, theirs, ours])

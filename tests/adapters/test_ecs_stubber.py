@@ -64,6 +64,16 @@ def describe_request(name: str = NAME) -> dict:
     return {"cluster": "superset-ci", "services": [name]}
 
 
+def describe_fails(stub: Stubber, code: str, message: str, status: int) -> None:
+    """The next DescribeServices is answered with AWS's error ``code``."""
+    stub.add_client_error(
+        "describe_services",
+        service_error_code=code,
+        service_message=message,
+        http_status_code=status,
+    )
+
+
 def service(status: str | None = "ACTIVE", **extra: object) -> dict:
     body: dict[str, object] = {
         "serviceName": NAME,
@@ -108,12 +118,7 @@ def test_access_denied_names_code_operation_resource_and_the_fix(ecs_stubbed: St
 def test_cluster_not_found_points_at_the_cluster_and_region_settings(
     ecs_stubbed: Stubbed,
 ) -> None:
-    ecs_stubbed.ecs.add_client_error(
-        "describe_services",
-        service_error_code="ClusterNotFoundException",
-        service_message="Cluster not found.",
-        http_status_code=400,
-    )
+    describe_fails(ecs_stubbed.ecs, "ClusterNotFoundException", "Cluster not found.", 400)
 
     with pytest.raises(EcsError) as caught:
         ecs_stubbed.engine.service_state(NAME)
@@ -123,12 +128,7 @@ def test_cluster_not_found_points_at_the_cluster_and_region_settings(
 
 
 def test_throttling_then_success_is_retried_on_the_clock(ecs_stubbed: Stubbed) -> None:
-    ecs_stubbed.ecs.add_client_error(
-        "describe_services",
-        service_error_code="ThrottlingException",
-        service_message="Rate exceeded",
-        http_status_code=400,
-    )
+    describe_fails(ecs_stubbed.ecs, "ThrottlingException", "Rate exceeded", 400)
     ecs_stubbed.ecs.add_response(
         "describe_services", {"services": [service("DRAINING")], "failures": []}
     )
@@ -141,12 +141,7 @@ def test_server_exceptions_that_never_stop_become_a_transient_error(
     ecs_stubbed: Stubbed,
 ) -> None:
     for _ in range(4):
-        ecs_stubbed.ecs.add_client_error(
-            "describe_services",
-            service_error_code="ServerException",
-            service_message="Service Unavailable",
-            http_status_code=500,
-        )
+        describe_fails(ecs_stubbed.ecs, "ServerException", "Service Unavailable", 500)
 
     with pytest.raises(EcsError) as caught:
         ecs_stubbed.engine.service_state(NAME)
@@ -160,12 +155,7 @@ def test_a_server_exception_inside_the_drain_wait_only_delays_it(ecs_stubbed: St
     events: list[Event] = []
     stub = ecs_stubbed.ecs
     stub.add_response("describe_services", {"services": [service("DRAINING")], "failures": []})
-    stub.add_client_error(
-        "describe_services",
-        service_error_code="ServerException",
-        service_message="Service Unavailable",
-        http_status_code=500,
-    )
+    describe_fails(stub, "ServerException", "Service Unavailable", 500)
     stub.add_response("describe_services", {"services": [service("DRAINING")], "failures": []})
     stub.add_response("describe_services", {"services": [service("INACTIVE")], "failures": []})
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from support import CLI_LABELS
 
 from bot.adapters.github import (
     NO_RETRIES,
@@ -27,7 +28,7 @@ from bot.adapters.github import (
     PrNotFoundError,
     RetryPolicy,
 )
-from bot.clock import Clock, FakeClock
+from bot.clock import Clock, FakeClock, SystemClock
 from bot.config import Settings
 from bot.domain.labels import (
     BLOCKED,
@@ -56,15 +57,6 @@ from bot.sandbox.github import (
 
 TOKEN = "ghp_secret_test_token_value"
 SHA = "abc123f"
-SPEC_LABELS = [
-    f"🎪 {SHA} 🚦 running",
-    f"🎪 🎯 {SHA}",
-    f"🎪 {SHA} 🌐 52.1.2.3:8080",
-    f"🎪 {SHA} 📅 2024-01-15T14-30",
-    f"🎪 {SHA} 🤡 maxime",
-    "🎪 ⌛ 1w",
-    "🎪 🧊 showtime-freeze",
-]
 
 
 @pytest.fixture
@@ -72,6 +64,12 @@ def standin() -> Iterator[GitHubStandIn]:
     with GitHubStandIn() as server:
         seed_sandbox(server)
         yield server
+
+
+def open_prs(standin: GitHubStandIn, numbers: range) -> list[int]:
+    for number in numbers:
+        standin.add_pr(number, f"PR {number}")
+    return list(numbers)
 
 
 def _settings(standin: GitHubStandIn, **overrides: Any) -> Settings:
@@ -153,12 +151,12 @@ def test_commit_shas_come_in_pages_of_100(standin: GitHubStandIn, adapter: GitHu
 
 
 def test_spec_labels_round_trip(standin: GitHubStandIn, adapter: GitHubAdapter) -> None:
-    after = adapter.add_labels(36121, SPEC_LABELS)
-    assert after == tuple(SPEC_LABELS)
-    assert standin.labels(36121) == SPEC_LABELS
-    assert adapter.get_pr(36121).labels == tuple(SPEC_LABELS)
+    after = adapter.add_labels(36121, CLI_LABELS)
+    assert after == tuple(CLI_LABELS)
+    assert standin.labels(36121) == CLI_LABELS
+    assert adapter.get_pr(36121).labels == tuple(CLI_LABELS)
 
-    adapter.remove_labels(36121, SPEC_LABELS)
+    adapter.remove_labels(36121, CLI_LABELS)
     assert standin.labels(36121) == []
 
 
@@ -175,13 +173,13 @@ def test_an_add_waits_for_no_definition_and_colours_follow_once(
 ) -> None:
     """SPEC §10, §8: the label write is the only request the requester waits for (GitHub makes
     a missing definition, grey); the CLI's colours follow off the wait, once per process."""
-    definable = _definable(SPEC_LABELS)
+    definable = _definable(CLI_LABELS)
     assert definable == [f"🎪 {SHA} 🚦 running", "🎪 ⌛ 1w", "🎪 🧊 showtime-freeze"]
 
     standin.reset_counts()
-    adapter.add_labels(36121, SPEC_LABELS)
+    adapter.add_labels(36121, CLI_LABELS)
     assert standin.counts() == {("POST", ROUTE_ISSUE_LABELS): 1}
-    for name in SPEC_LABELS:
+    for name in CLI_LABELS:
         assert standin.label_definitions()[name] == (AUTO_LABEL_COLOUR, "")  # made by the add
 
     standin.reset_counts()
@@ -193,11 +191,11 @@ def test_an_add_waits_for_no_definition_and_colours_follow_once(
     for name in definable:
         colour, description = label_definition(name)  # type: ignore[misc]
         assert definitions[name] == (colour.lower(), description)
-    for name in set(SPEC_LABELS) - set(definable):
+    for name in set(CLI_LABELS) - set(definable):
         assert definitions[name] == (AUTO_LABEL_COLOUR, "")  # GitHub's default on first use
 
     standin.reset_counts()
-    adapter.add_labels(36122, SPEC_LABELS)
+    adapter.add_labels(36122, CLI_LABELS)
     adapter.ensure_label_definitions(definable)
     assert standin.counts() == {("POST", ROUTE_ISSUE_LABELS): 1}  # warm cache: zero extra
 
@@ -243,9 +241,7 @@ def test_add_five_labels_with_a_warm_cache_is_one_request(
 def test_concurrent_jobs_colour_a_definition_once(
     standin: GitHubStandIn, adapter: GitHubAdapter
 ) -> None:
-    prs = list(range(1, 9))
-    for number in prs:
-        standin.add_pr(number, f"PR {number}")
+    prs = open_prs(standin, range(1, 9))
     standin.reset_counts()
 
     def label(number: int) -> None:
@@ -264,9 +260,7 @@ def test_many_threads_each_get_their_own_answers(
     standin: GitHubStandIn, adapter: GitHubAdapter
 ) -> None:
     """One adapter serves every job thread: no request may carry another's URL or body."""
-    prs = list(range(100, 132))
-    for number in prs:
-        standin.add_pr(number, f"PR {number}")
+    prs = open_prs(standin, range(100, 132))
 
     def work(number: int) -> tuple[int, tuple[str, ...], int]:
         after = adapter.add_labels(number, [f"🎪 {number:07x} 🤡 user{number}"])
@@ -318,7 +312,7 @@ def test_a_label_over_50_characters_is_never_sent(
 def test_teardown_removes_pr_labels_and_sha_definitions_only(
     standin: GitHubStandIn, adapter: GitHubAdapter
 ) -> None:
-    adapter.add_labels(36121, [*SPEC_LABELS, TRIGGER_STOP])
+    adapter.add_labels(36121, [*CLI_LABELS, TRIGGER_STOP])
     on_pr = standin.labels(36121)
     sha_labels = labels_of_sha(on_pr, SHA)
     assert len(sha_labels) == 5
@@ -365,10 +359,10 @@ def test_sha_label_definitions_lists_only_labels_with_a_sha(
 ) -> None:
     for i in range(180):
         standin.define_label(f"area:{i:03d}")
-    adapter.add_labels(36121, [*SPEC_LABELS, TRIGGER_START, f"🎪 🏗️ {SHA[:6]}1"])
+    adapter.add_labels(36121, [*CLI_LABELS, TRIGGER_START, f"🎪 🏗️ {SHA[:6]}1"])
     standin.reset_counts()
     found = adapter.sha_label_definitions()
-    assert sorted(found) == sorted([*labels_of_sha(SPEC_LABELS, SHA), f"🎪 🏗️ {SHA[:6]}1"])
+    assert sorted(found) == sorted([*labels_of_sha(CLI_LABELS, SHA), f"🎪 🏗️ {SHA[:6]}1"])
     assert standin.counts() == {("GET", ROUTE_LABELS): 2}  # 190 definitions, 100 a page
 
 
@@ -698,6 +692,18 @@ def test_a_rate_limit_wait_does_not_stall_other_callers(standin: GitHubStandIn) 
     assert clock.slept == [60]
 
 
+class WatchedClock(SystemClock):
+    """The system clock, saying when a wait of ten seconds or more began."""
+
+    def __init__(self) -> None:
+        self.long_wait = threading.Event()
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        if seconds >= 10:
+            self.long_wait.set()
+        return super().wait(event, seconds)
+
+
 def test_sigterm_cuts_a_github_rate_limit_wait_short(
     standin: GitHubStandIn, tmp_path: Path
 ) -> None:
@@ -719,7 +725,8 @@ def test_sigterm_cuts_a_github_rate_limit_wait_short(
             github=GitHubAdapter(settings, clock=clock), ecs=never, health=never, logs=never
         )
 
-    bot = build_bot(settings, verify_token=False, make_ports=github_only)
+    clock = WatchedClock()
+    bot = build_bot(settings, clock=clock, verify_token=False, make_ports=github_only)
     standin.fail_next("GET", ROUTE_PULL, 403, headers={"Retry-After": "60"}, times=10)
     outcome: list[BaseException] = []
 
@@ -731,7 +738,7 @@ def test_sigterm_cuts_a_github_rate_limit_wait_short(
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    time.sleep(0.3)  # it is waiting out the rate limit now
+    assert clock.long_wait.wait(10), "the read never began waiting out the rate limit"
     bot.stopping.set()
     reader.join(3)
     assert not reader.is_alive(), "a 60 s wait went on after SIGTERM"

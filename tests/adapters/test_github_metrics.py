@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support import counted
 
 from bot.adapters.github import NO_RETRIES, GitHubAdapter, GitHubAuthError, GitHubError
 from bot.adapters.github.calls import route_template
@@ -41,14 +42,8 @@ def settings(api_url: str) -> Settings:
     )
 
 
-def requests_seen(metrics: Metrics) -> dict[tuple[str, str, str], float]:
-    return {
-        (s.labels["method"], s.labels["route"], s.labels["outcome"]): s.value
-        for family in metrics.registry.collect()
-        if family.name == "showtime_github_requests"
-        for s in family.samples
-        if s.name == "showtime_github_requests_total"
-    }
+def requests_seen(metrics: Metrics) -> dict[tuple[str, ...], float]:
+    return counted(metrics, "showtime_github_requests", ("method", "route", "outcome"))
 
 
 def rate_limit(metrics: Metrics, resource: str) -> tuple[float | None, float | None]:

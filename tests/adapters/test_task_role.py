@@ -7,17 +7,15 @@ metadata endpoint; the task runs PR code. ``ECS_TASK_ROLE_ARN`` alone gives one.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import boto3
+from ecs_support import EcsSettingsFactory
 
 from bot.adapters.ecs import EcsEngine
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.sandbox.aws import Network
-
-EcsSettingsFactory = Callable[..., Settings]
 
 SHA = "abc1234def5678"
 ROLE = "arn:aws:iam::123456789012:role/showtime-environments"

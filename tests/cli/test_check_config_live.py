@@ -5,10 +5,8 @@ over loopback and moto's AWS server: one line per check, what to fix on a ✗, e
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.request import Request, urlopen
 
@@ -53,11 +51,7 @@ class Live:
 
 
 @pytest.fixture
-def live(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Live]:
-    for var in list(os.environ):
-        if var.startswith(("SLACK_", "SHOWTIME_", "GITHUB_", "ECS_", "AWS_")):
-            monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(tmp_path)  # no .env
+def live(moto_url: str, no_configuration: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
     # Environments never look at AMIs; loading moto's catalogue costs ~0.2 s per reset.
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     # moto's backends live in this process, shared by every server: begin empty.

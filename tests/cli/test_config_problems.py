@@ -4,8 +4,6 @@ invalid and missing together, exit status 2, no traceback, no value echoed."""
 from __future__ import annotations
 
 import logging
-import os
-from pathlib import Path
 
 import pytest
 
@@ -20,17 +18,7 @@ REQUIRED_TO_SERVE = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _no_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for var in list(os.environ):
-        if var.startswith(("SLACK_", "SHOWTIME_", "GITHUB_", "ECS_", "AWS_")) or var in (
-            "DATABASE_URL",
-            "LOG_LEVEL",
-            "LOG_FORMAT",
-            "PORT",
-        ):
-            monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(tmp_path)  # and no .env file
+pytestmark = pytest.mark.usefixtures("no_configuration")
 
 
 def test_invalid_and_missing_variables_are_named_together(

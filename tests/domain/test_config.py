@@ -10,19 +10,7 @@ from bot.errors import ConfigurationError
 SECRET = "xoxb-test-secret-value"
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
-    import os
-
-    for var in list(os.environ):
-        if var.startswith(("SLACK_", "SHOWTIME_", "GITHUB_", "ECS_", "AWS_")) or var in (
-            "DATABASE_URL",
-            "LOG_LEVEL",
-            "LOG_FORMAT",
-            "PORT",
-        ):
-            monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]
+pytestmark = pytest.mark.usefixtures("no_configuration")
 
 
 def test_defaults_match_the_spec() -> None:

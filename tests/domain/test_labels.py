@@ -6,19 +6,10 @@ from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
+from support import CLI_LABELS
 
 from bot.domain import labels as L
 from bot.domain.labels import PrLabels, Show, parse_labels, render_labels
-
-CLI_LABELS = [
-    "🎪 abc123f 🚦 running",
-    "🎪 🎯 abc123f",
-    "🎪 abc123f 🌐 52.1.2.3:8080",
-    "🎪 abc123f 📅 2024-01-15T14-30",
-    "🎪 abc123f 🤡 maxime",
-    "🎪 ⌛ 1w",
-    "🎪 🧊 showtime-freeze",
-]
 
 
 def test_cli_label_set_is_read_as_the_cli_means_it() -> None:

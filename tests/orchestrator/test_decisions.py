@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.domain import labels as L
-from bot.domain.labels import parse_labels
+from bot.domain.labels import LabelChange, parse_labels
 from bot.orchestrator import decisions as D
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -65,18 +65,25 @@ def test_refusals() -> None:
     assert D.refuse_new_environment(29, 30) is None
 
 
-def test_claim_adds_in_one_go_and_consumes_triggers() -> None:
-    names = [L.TRIGGER_START, "bug"]
-    plan = D.StartPlan(D.DeployMode.FRESH, A, None, None)
-    change = D.claim_labels(
+def claim(
+    names: list[str], mode: D.DeployMode, *, requester: str = "m", ttl: str | None = None
+) -> LabelChange:
+    """The claim of a deploy of ``A`` on a PR labelled ``names`` (the default TTL 48h)."""
+    plan = D.StartPlan(mode, A, None, None)
+    return D.claim_labels(
         parse_labels(names),
         plan,
         now=NOW,
-        requester="maxime",
-        ttl=None,
+        requester=requester,
+        ttl=ttl,
         default_ttl="48h",
         current_names=names,
     )
+
+
+def test_claim_adds_in_one_go_and_consumes_triggers() -> None:
+    names = [L.TRIGGER_START, "bug"]
+    change = claim(names, D.DeployMode.FRESH, requester="maxime")
     assert set(change.add) == {
         f"🎪 {A} 🚦 deploying",
         f"🎪 🏗️ {A}",
@@ -89,32 +96,14 @@ def test_claim_adds_in_one_go_and_consumes_triggers() -> None:
 
 def test_claim_with_explicit_ttl_leaves_exactly_one() -> None:
     names = ["🎪 ⌛ 24h", "🎪 ⌛ 1w"]
-    plan = D.StartPlan(D.DeployMode.FRESH, A, None, None)
-    change = D.claim_labels(
-        parse_labels(names),
-        plan,
-        now=NOW,
-        requester="m",
-        ttl="72h",
-        default_ttl="48h",
-        current_names=names,
-    )
+    change = claim(names, D.DeployMode.FRESH, ttl="72h")
     assert "🎪 ⌛ 72h" in change.add
     assert set(change.remove) == {"🎪 ⌛ 24h", "🎪 ⌛ 1w"}
 
 
 def test_redeploy_claim_keeps_created_and_address() -> None:
     names = running(A)
-    plan = D.StartPlan(D.DeployMode.REDEPLOY, A, None, None)
-    change = D.claim_labels(
-        parse_labels(names),
-        plan,
-        now=NOW,
-        requester="m",
-        ttl=None,
-        default_ttl="48h",
-        current_names=names,
-    )
+    change = claim(names, D.DeployMode.REDEPLOY)
     assert change.remove == (f"🎪 {A} 🚦 running",)
     assert not any("📅" in n for n in change.add)
 

@@ -7,17 +7,17 @@ Each test reproduces a defect found in review (issue 10) and fails without its f
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
-from support import World, age_jobs, postgres_schema
+from support import World, age_jobs, at_once, postgres_schema
 
 from bot.adapters.store import SqlJobStore
 from bot.domain import events as ev
 from bot.domain.requester import Requester
 from bot.errors import RefusedError
-from bot.orchestrator.jobs import JobKind, JobState, TtlParams
+from bot.orchestrator.jobs import Job, JobKind, JobState, TtlParams
 from bot.orchestrator.models import JobRequest
 
 PR = 36121
@@ -97,34 +97,22 @@ def test_a_replica_that_lost_its_job_stops_and_undoes_nothing(
 def test_two_simultaneous_starts_cannot_exceed_the_environment_limit(world: World) -> None:
     world.settings = world.settings.model_copy(update={"showtime_max_environments": 1})
     orchestrator = world.build_orchestrator()
-    barrier = threading.Barrier(2)
-    results: list[object] = []
 
-    def attempt(pr: int) -> None:
-        barrier.wait()
-        try:
-            results.append(
-                orchestrator.jobs.begin(
-                    JobRequest(kind=JobKind.START, pr=pr, requester=Requester.slack("U1"))
-                )
-            )
-        except RefusedError as exc:
-            results.append(exc)
+    def begin(pr: int) -> Callable[[], Job]:
+        request = JobRequest(kind=JobKind.START, pr=pr, requester=Requester.slack("U1"))
+        return lambda: orchestrator.jobs.begin(request)
 
-    threads = [threading.Thread(target=attempt, args=(pr,)) for pr in (36121, 36122)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    results = at_once([begin(36121), begin(36122)], RefusedError)
     refused = [r for r in results if isinstance(r, RefusedError)]
     assert len(results) == 2 and len(refused) == 1, results
     assert "the limit is 1" in refused[0].message
     # The hold ends with its job: once the winner stops, the other PR may start.
-    winner = next(r for r in results if not isinstance(r, RefusedError))
-    orchestrator.jobs.run(winner)  # type: ignore[attr-defined]
-    orchestrator.wait(winner.id, 60)  # type: ignore[attr-defined]
-    world.stop(winner.pr)  # type: ignore[attr-defined]
-    other = 36122 if winner.pr == 36121 else 36121  # type: ignore[attr-defined]
+    [winner] = [r for r in results if isinstance(r, Job)]
+    orchestrator.jobs.run(winner)
+    orchestrator.wait(winner.id, 60)
+    assert winner.pr is not None
+    world.stop(winner.pr)
+    other = 36122 if winner.pr == 36121 else 36121
     assert world.start(other).state is JobState.SUCCEEDED
 
 

@@ -78,14 +78,23 @@ def clients(endpoint_url: str | None = None) -> tuple[Any, Any]:
     return made[0], made[1]
 
 
-def register(ecs: Any, image: str = IMAGE) -> str:
+def register(ecs: Any, image: str = IMAGE, *, logging: bool = False) -> str:
+    """A task definition for #36121; with ``logging``, its container logs through awslogs,
+    as the bundled template's does."""
+    container: dict[str, Any] = {"name": "superset", "image": image, "essential": True}
+    if logging:
+        container["portMappings"] = [{"containerPort": 8088}]
+        container["logConfiguration"] = {
+            "logDriver": "awslogs",
+            "options": {"awslogs-group": "/ecs/envs", "awslogs-stream-prefix": "ecs"},
+        }
     definition = ecs.register_task_definition(
         family="superset-ci-pr-36121",
         networkMode="awsvpc",
         requiresCompatibilities=["FARGATE"],
         cpu="512",
         memory="2048",
-        containerDefinitions=[{"name": "superset", "image": image, "essential": True}],
+        containerDefinitions=[container],
     )
     return str(definition["taskDefinition"]["taskDefinitionArn"])
 
@@ -363,30 +372,6 @@ def test_over_loopback_http_a_threaded_moto_server_drains_too(
         server.stop()
 
 
-def register_logging(ecs: Any, image: str = IMAGE) -> str:
-    """A task definition whose container logs through awslogs, as the bundled template's."""
-    definition = ecs.register_task_definition(
-        family="superset-ci-pr-36121",
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        cpu="512",
-        memory="2048",
-        containerDefinitions=[
-            {
-                "name": "superset",
-                "image": image,
-                "essential": True,
-                "portMappings": [{"containerPort": 8088}],
-                "logConfiguration": {
-                    "logDriver": "awslogs",
-                    "options": {"awslogs-group": "/ecs/envs", "awslogs-stream-prefix": "ecs"},
-                },
-            }
-        ],
-    )
-    return str(definition["taskDefinition"]["taskDefinitionArn"])
-
-
 def log_events(standin: EcsStandIn, stream: str) -> list[str]:
     logs = new_session().client(
         "logs", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x"
@@ -400,7 +385,7 @@ def test_a_task_writes_its_boot_log_where_awslogs_says_once_its_container_starts
 ) -> None:
     from bot.sandbox.aws import BOOT_LINES
 
-    ecs_sandbox.create(taskDefinition=register_logging(ecs_sandbox.ecs))
+    ecs_sandbox.create(taskDefinition=register(ecs_sandbox.ecs, logging=True))
     pending = ecs_sandbox.tasks()[0]["taskArn"]
     stream = f"ecs/superset/{pending.rsplit('/', 1)[-1]}"
     with pytest.raises(ClientError, match="The specified log stream does not exist"):
@@ -419,7 +404,7 @@ def test_a_crash_on_boot_logs_a_traceback_and_stops_like_an_exited_container(
 ) -> None:
     ecs_sandbox.standin.crash_on_boot(IMAGE, ["Traceback (most recent call last):", "Boom"])
     ecs_sandbox.create(
-        taskDefinition=register_logging(ecs_sandbox.ecs),
+        taskDefinition=register(ecs_sandbox.ecs, logging=True),
         deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": False}},
     )
 
@@ -444,7 +429,7 @@ def test_a_crash_loop_keeps_the_task_running_and_logging(
     from bot.sandbox.aws import LOOP_SECONDS
 
     ecs_sandbox.standin.crash_loop(IMAGE, ["worker failed to boot"])
-    ecs_sandbox.create(taskDefinition=register_logging(ecs_sandbox.ecs))
+    ecs_sandbox.create(taskDefinition=register(ecs_sandbox.ecs, logging=True))
     ecs_sandbox.clock.advance(STABLE + 1)
     task = ecs_sandbox.tasks()[0]["taskArn"]
     once = ecs_sandbox.standin.log_lines(task).count("worker failed to boot")

@@ -15,6 +15,7 @@ import requests
 from github import Auth, Github, GithubException, GithubRetry
 from github.GithubException import BadCredentialsException, UnknownObjectException
 from github.Repository import Repository
+from support import CLI_LABELS
 
 from bot.sandbox.github import (
     AUTO_LABEL_COLOUR,
@@ -29,15 +30,6 @@ from bot.sandbox.github import (
     seed_sandbox,
 )
 
-SPEC_LABELS = [
-    "🎪 abc123f 🚦 running",
-    "🎪 🎯 abc123f",
-    "🎪 abc123f 🌐 52.1.2.3:8080",
-    "🎪 abc123f 📅 2024-01-15T14-30",
-    "🎪 abc123f 🤡 maxime",
-    "🎪 ⌛ 1w",
-    "🎪 🧊 showtime-freeze",
-]
 HEX40 = re.compile(r"[0-9a-f]{40}")
 
 
@@ -91,14 +83,14 @@ def test_seeded_prs_read_like_github_prs(repo: Repository) -> None:
 
 def test_spec_labels_round_trip_through_pygithub(standin: GitHubStandIn, repo: Repository) -> None:
     issue = repo.get_issue(36121)
-    issue.add_to_labels(*SPEC_LABELS)
-    assert [label.name for label in repo.get_pull(36121).labels] == SPEC_LABELS
-    assert standin.labels(36121) == SPEC_LABELS
+    issue.add_to_labels(*CLI_LABELS)
+    assert [label.name for label in repo.get_pull(36121).labels] == CLI_LABELS
+    assert standin.labels(36121) == CLI_LABELS
 
-    for name in SPEC_LABELS:
+    for name in CLI_LABELS:
         issue.remove_from_labels(name)  # PyGithub percent-encodes the emoji in the URL
     assert standin.labels(36121) == []
-    assert standin.count("DELETE", ROUTE_ISSUE_LABEL) == len(SPEC_LABELS)
+    assert standin.count("DELETE", ROUTE_ISSUE_LABEL) == len(CLI_LABELS)
 
 
 def test_adding_a_label_creates_its_definition_like_github(

@@ -13,10 +13,9 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import boto3
 import pytest
 import requests
-from moto import mock_aws
+from ecs_support import cli_revision, create, ecs_on_moto, settings_on
 
 from bot.adapters.ecs import EcsEngine, make_clients
 from bot.adapters.smoke import HttpSmokeCheck
@@ -42,15 +41,8 @@ class Cloud:
 
     def deploy(self, pr: int, sha: str = SHA) -> tuple[str, str]:
         """Register, create, wait until stable: (task definition ARN, the task's address)."""
-        arn = self.engine.register_task_definition(pr, sha, "")
-        self.engine.create_service(
-            pr=pr,
-            sha=sha,
-            task_definition_arn=arn,
-            requested_by=Requester.slack("U0MAINTAINER"),
-            expires=None,
-            client_token=f"job-{pr}-{sha}",
-        )
+        arn = create(self.engine, pr, sha).task_definition
+        assert arn is not None
         name = service_name(pr, sha)
         self.engine.wait_stable(name)
         return arn, self.engine.address(name)
@@ -64,31 +56,14 @@ class Cloud:
 
 
 @pytest.fixture
-def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
-    for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+def cloud(aws_env: None) -> Iterator[Cloud]:
     clock = FakeClock()
     fleet = SupersetFleet()
-    with (
-        mock_aws(),
-        EcsStandIn(
-            clock=clock, drain_seconds=60, stable_seconds=10, loopback_addresses=True, seed=5
-        ) as standin,
-    ):
+    with ecs_on_moto(
+        clock, drain_seconds=60, stable_seconds=10, loopback_addresses=True, seed=5
+    ) as (standin, network):
         standin.on_task(fleet.task_changed)
-        network = standin.setup_network()
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None,
-            aws_region=network.region,
-            ecs_cluster=network.cluster,
-            ecs_subnets=[network.subnet_id],
-            ecs_security_groups=[network.security_group_id],
-            showtime_env_port=fleet.port,
-            showtime_poll_seconds=5.0,
-        )
+        settings = settings_on(network, showtime_env_port=fleet.port)
         ecs, ec2 = make_clients(settings, max_attempts=0)
         engine = EcsEngine(settings, ecs_client=ecs, ec2_client=ec2, clock=clock)
         try:
@@ -216,23 +191,8 @@ def test_a_task_definition_without_admin_password_logs_in_as_admin_admin(cloud: 
 
 def test_the_cli_made_environment_gets_a_superset_too(cloud: Cloud) -> None:
     """Tasks of services made outside the bot (the CLI) get an address and a Superset."""
-    ecs = boto3.client("ecs", region_name="us-west-2")
-    arn = ecs.register_task_definition(
-        family="superset-ci",
-        cpu="512",
-        memory="2048",
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        containerDefinitions=[{"name": "superset-ci", "image": "apache/superset:cli"}],
-    )["taskDefinition"]["taskDefinitionArn"]
-    cloud.engine.create_service(
-        pr=36123,
-        sha=SHA,
-        task_definition_arn=arn,
-        requested_by=Requester.github("someone"),
-        expires=None,
-        client_token="cli",
-    )
+    arn = cli_revision()
+    create(cloud.engine, 36123, SHA, arn=arn, requested_by=Requester.github("someone"))
     cloud.engine.wait_stable(service_name(36123, SHA))
     address = cloud.engine.address(service_name(36123, SHA))
 

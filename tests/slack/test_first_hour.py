@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from slack_support import OUTSIDER, SlackWorld, bot_on, serving
+from slack_support import OUTSIDER, RUNNING_BUTTONS, SlackWorld, bot_on, serving
 from support import SLACK_USER, World
 
 from bot.sandbox.aws import CRASH_LINES
@@ -33,15 +33,6 @@ BUTTON_WORDS = {
     "Unfreeze": views.ACTION_UNFREEZE,
     "Cancel": views.ACTION_CANCEL,
 }
-RUNNING_BUTTONS = [
-    views.ACTION_OPEN,
-    views.ACTION_LOGS,
-    views.ACTION_CREDENTIALS,
-    views.ACTION_STOP,
-    views.ACTION_REDEPLOY,
-    views.ACTION_EXTEND,
-    views.ACTION_FREEZE,
-]
 
 
 @pytest.fixture

@@ -5,16 +5,16 @@ Each test reproduces a defect found in review (issue 10) and fails without its f
 
 from __future__ import annotations
 
-import time
 import urllib.error
 from typing import Any
 
 import pytest
 from slack_support import OUTSIDER, SlackWorld
-from support import age_jobs
+from support import age_jobs, wait_until
 
 from bot.adapters.store import StoreError
 from bot.sandbox.github import ROUTE_SEARCH_ISSUES
+from bot.sandbox.harness import response_url_of
 
 PR = 36121
 
@@ -65,10 +65,11 @@ def test_a_job_that_could_not_even_be_given_up_is_adopted_by_the_same_process(
 
     monkeypatch.setattr(sw.bot.store, "finish", store_blip)
     sw.requester.slash_command(f"start {PR}")  # its job stays live: nothing to settle on
-    deadline = time.monotonic() + 30
-    while not any("Internal error" in str(r.get("text")) for r in sw.slack.responses()):
-        assert time.monotonic() < deadline, "the person was never told"
-        time.sleep(0.02)
+    wait_until(
+        lambda: any("Internal error" in str(r.get("text")) for r in sw.slack.responses()),
+        "the person to be told",
+        30,
+    )
     stranded = sw.bot.store.live_job(f"pr:{PR}")
     assert stranded is not None  # neither run nor given up
 
@@ -88,10 +89,11 @@ def test_read_only_commands_are_limited_per_user(slack_world: SlackWorld) -> Non
     sw.world.github_standin.reset_counts()
     eleventh = sw.command("list", user_id=OUTSIDER)
     assert "Slow down" in eleventh.response.text
-    time.sleep(0.3)  # nothing is queued behind the ack
-    assert sw.world.github_standin.total() == 0
-    # Someone else is not slowed down by it.
+    # Someone else is not slowed down by it; once their command (queued after it) has been
+    # answered, the limited `list` has neither answered on its response URL nor searched.
     assert "Slow down" not in sw.command(f"status {PR}").response.text
+    assert sw.slack.responses(response_url_of(eleventh.response)) == []
+    assert sw.world.github_standin.count("GET", ROUTE_SEARCH_ISSUES) == 0
 
 
 def test_cleanup_dry_run_needs_an_allowed_user(slack_world: SlackWorld) -> None:

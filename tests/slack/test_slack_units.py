@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 from slack_sdk import WebClient
+from slack_support import RUNNING_BUTTONS
+from support import a_job
 
 from bot.clock import FakeClock
 from bot.config import Settings
-from bot.domain.requester import Requester
-from bot.orchestrator.jobs import Job, JobKind, JobState, StartParams, StartRecord
+from bot.orchestrator.jobs import Job
 from bot.sandbox.slack import SlackStandIn, block_kit_problems
 from bot.slack import cards, views
 from bot.slack.auth import Authorizer
@@ -81,15 +82,7 @@ def test_card_buttons_follow_state() -> None:
     base = {"pr": 1, "repository": "apache/superset", "sha": "abc1234"}
     running = views.Card(state="running", url="http://1.2.3.4:8080", logs_url="https://x", **base)  # type: ignore[arg-type]
     ids = [b["action_id"] for b in views.card_buttons(running)]
-    assert ids == [
-        views.ACTION_OPEN,
-        views.ACTION_LOGS,
-        views.ACTION_CREDENTIALS,
-        views.ACTION_STOP,
-        views.ACTION_REDEPLOY,
-        views.ACTION_EXTEND,
-        views.ACTION_FREEZE,
-    ]
+    assert ids == RUNNING_BUTTONS
     frozen = views.Card(state="running", frozen=True, **base)  # type: ignore[arg-type]
     assert views.ACTION_UNFREEZE in [b["action_id"] for b in views.card_buttons(frozen)]
     failed = views.Card(state="failed", **base)  # type: ignore[arg-type]
@@ -150,25 +143,4 @@ def test_a_ttl_close_card_shows_no_time_left() -> None:
 
 
 def _job() -> Job:
-    return Job(
-        id="j1",
-        kind=JobKind.START,
-        lock_key=None,
-        pr=36121,
-        sha=None,
-        requester=Requester.slack("U0MAINTAINER", "maintainer"),
-        channel="C1",
-        thread_ts="1.0",
-        params=StartParams(),
-        record=StartRecord(sha7="abc1234"),
-        step=None,
-        state=JobState.SUCCEEDED,
-        outcome=None,
-        correlation_id="ref12345",
-        idempotency_key=None,
-        owner=None,
-        heartbeat_at=None,
-        created_at=NOW,
-        updated_at=NOW,
-        finished_at=None,
-    )
+    return a_job(lock_key=None, created_at=NOW, updated_at=NOW)

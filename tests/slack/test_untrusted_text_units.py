@@ -11,12 +11,14 @@ import json
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from support import a_job
+
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.domain import events as ev
 from bot.domain.requester import Requester
 from bot.orchestrator.inventory import EnvView
-from bot.orchestrator.jobs import Job, JobKind, JobState, StartParams, StartRecord
+from bot.orchestrator.jobs import Job, JobState, StartRecord
 from bot.slack import views
 from bot.slack.progress import ThreadReporter
 from bot.slack.views import Card
@@ -143,27 +145,13 @@ MAINTAINER = Requester.slack("U0MAINTAINER", "maintainer")
 
 
 def job(requester: Requester = MAINTAINER) -> Job:
-    return Job(
-        id="j1",
-        kind=JobKind.START,
-        lock_key="pr:36121",
-        pr=36121,
-        sha=None,
+    return a_job(
         requester=requester,
-        channel="C1",
-        thread_ts="1.0",
-        params=StartParams(),
         record=StartRecord(sha7="abc1234", title=f"Fix {MENTION}"),
         step="claim",
         state=JobState.RUNNING,
-        outcome=None,
-        correlation_id="ref12345",
-        idempotency_key=None,
-        owner=None,
-        heartbeat_at=None,
         created_at=NOW,
         updated_at=NOW,
-        finished_at=None,
     )
 
 

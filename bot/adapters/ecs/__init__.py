@@ -1,6 +1,8 @@
 """The ECS adapter: per-PR services on Fargate, and the DRAINING rule (SPEC §6).
 
-``engine`` holds the rule and the ECS operations; ``calls`` is how it reaches AWS,
+``engine`` holds the rule and the ECS operations (the port), ``services`` what ECS says of
+the services (listed, described, their address), ``waits`` the waits for a name to be
+released and a deployment to be stable; ``calls`` is how they reach AWS,
 ``errors`` what it raises, ``taskdef`` what each environment runs, ``revisions``
 registers it (with the environment's own admin password, SPEC §15) and remembers what
 each revision says; ``console`` links people to the logs and ``logs`` reads them

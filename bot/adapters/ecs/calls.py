@@ -216,6 +216,15 @@ class AwsCalls:
         self._poll_seconds = poll_seconds
         self._random = random.Random()
 
+    @property
+    def clock(self) -> Clock:
+        """What retries and polls wait on."""
+        return self._clock
+
+    @property
+    def cluster(self) -> str:
+        return self._cluster
+
     def with_clock(self, clock: Clock) -> Self:
         """The same clients, retrying on ``clock`` (a job's: a cancel ends its backoff)."""
         bound = copy.copy(self)

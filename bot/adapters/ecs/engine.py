@@ -7,18 +7,20 @@ is looked up with ``DescribeServices`` — not ``ListServices``, which only retu
 ACTIVE services and would report a DRAINING name as free — and an ACTIVE
 occupant is deleted, a DRAINING one waited out (``clear_name``).
 
-The engine also creates, redeploys, deletes and finds the services (by name and
-tag, in ECS itself), waits for stability — judging stopped tasks only by the
-current deployment's ``startedBy`` — and finds the address (task → ENI → IP).
+The engine is the ``EcsPort``: it creates, redeploys and deletes the services here, and
+keeps the rule in ``clear_name``. What ECS says of services — which exist (by name and tag,
+in ECS itself), a name's state, a service's address (task → ENI → IP) — is read in
+``services``; the two long waits, for a name to be released and for a deployment to be
+stable (judging stopped tasks only by the current deployment's ``startedBy``), are
+``waits``'. They poll on the injected ``Clock`` and report through ``bot.adapters.waiting``.
 
-Its waits (draining, stability) poll on an injected ``Clock`` and report through
-``bot.adapters.waiting``. Every AWS call goes through ``calls.AwsCalls``: transient
-errors (throttling, 5xx, connection trouble — also after botocore's own retries
-gave up) are retried with backoff on that clock; permanent ones (access denied,
-unknown cluster, invalid parameters) raise ``EcsError`` at once, naming the AWS
-error code, the operation and the resource, so a misconfiguration never looks
-like a ten-minute wait. The task definition's rules are in ``taskdef``; registering
-revisions, their admin passwords and what never changes about them in ``revisions``.
+Every AWS call goes through ``calls.AwsCalls``: transient errors (throttling, 5xx,
+connection trouble — also after botocore's own retries gave up) are retried with backoff
+on that clock; permanent ones (access denied, unknown cluster, invalid parameters) raise
+``EcsError`` at once, naming the AWS error code, the operation and the resource, so a
+misconfiguration never looks like a ten-minute wait. The task definition's rules are in
+``taskdef``; registering revisions, their admin passwords and what never changes about
+them in ``revisions``.
 """
 
 from __future__ import annotations
@@ -27,28 +29,19 @@ import copy
 import logging
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any, Self
 
+from bot.adapters.ecs import services, waits
 from bot.adapters.ecs.calls import AwsCalls, make_clients, make_sts_client
-from bot.adapters.ecs.errors import (
-    DrainTimeoutError,
-    EcsError,
-    NotIdempotentError,
-    StableTimeoutError,
-    TasksStoppedError,
-    Transient,
-    name_taken,
-)
+from bot.adapters.ecs.errors import EcsError, NotIdempotentError, name_taken
 from bot.adapters.ecs.revisions import TaskDefinitions
-from bot.adapters.waiting import Reason, Wait, WaitText, duration
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.domain.cost import Size
-from bot.domain.events import Progress, Warning, format_elapsed, no_progress
-from bot.domain.naming import parse_service_name, service_name
+from bot.domain.events import Progress, Warning, no_progress
+from bot.domain.naming import service_name
 from bot.domain.requester import Requester
 from bot.orchestrator.ports import AdminLogin, Service, ServiceState
 
@@ -58,10 +51,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DESCRIBE_BATCH = 10  # DescribeServices accepts at most 10 services per call
-LIST_PAGE = 100  # ListServices' largest page
 MAX_CLIENT_TOKEN = 36  # CreateService's clientToken: up to 36 ASCII characters
-STOPPED_CHECK_SECONDS = 30.0  # look for stopped tasks this often even without failedTasks
 
 _TAG_FORBIDDEN = re.compile(r"[^\w .:/=+\-@]")
 
@@ -90,36 +80,29 @@ class EcsEngine:
             default_ecs, default_ec2 = make_clients(settings)
             ecs_client = ecs_client or default_ecs
             ec2_client = ec2_client or default_ec2
-        self._aws = AwsCalls(
-            ecs_client,
-            ec2_client,
-            clock,
-            cluster=settings.ecs_cluster,
-            region=settings.aws_region,
-            poll_seconds=settings.showtime_poll_seconds,
-        )
-        self._clock = clock
-        self._cluster = settings.ecs_cluster
 
-        def sts() -> AwsCalls:
-            client = sts_client or make_sts_client(settings)
+        def calls(sts: Any = None) -> AwsCalls:
             return AwsCalls(
                 ecs_client,
-                None,
+                ec2_client,
                 clock,
                 cluster=settings.ecs_cluster,
                 region=settings.aws_region,
                 poll_seconds=settings.showtime_poll_seconds,
-                sts=client,
+                sts=sts,
             )
 
-        self._definitions = TaskDefinitions(settings, self._aws, clock, sts=sts)
+        self._aws = calls()
+        self._cluster = settings.ecs_cluster
+        # The account's id (for the execution role's ARN) is asked only when first needed.
+        self._definitions = TaskDefinitions(
+            settings, self._aws, clock, sts=lambda: calls(sts_client or make_sts_client(settings))
+        )
 
     def with_clock(self, clock: Clock) -> Self:
         """This engine (same clients, same caches) waiting and retrying on ``clock``."""
         bound = copy.copy(self)
         bound._aws = self._aws.with_clock(clock)
-        bound._clock = clock
         return bound
 
     # ----- names ------------------------------------------------------------
@@ -127,67 +110,27 @@ class EcsEngine:
     def image(self, pr: int, sha: str) -> str:
         return self._settings.showtime_image_template.format(pr=pr, sha=sha[:7])
 
-    # ----- reading ECS ----------------------------------------------------
+    # ----- reading ECS (``services``) ------------------------------------------------
 
     def service_state(self, name: str) -> ServiceState:
         """State of exactly this name (DescribeServices sees DRAINING; ListServices does not)."""
-        response = self._aws.call("DescribeServices", name, **self._describe_params(name))
-        return _described_state(response, name)
+        return services.service_state(self._aws, name)
 
     def find_services(self, pr: int | None = None) -> list[Service]:
-        """Every ACTIVE showtime service (of one PR when ``pr`` is given), from ECS itself.
-
-        ListServices is paged and only names ACTIVE services, which is what "exists"
-        means here; only names shaped like ours (``pr-<n>-…``) are described, 10 per
-        DescribeServices call, and only services tagged ``showtime_managed=true`` —
-        as both this bot and the superset-showtime CLI tag them — are returned.
-        """
-        prefix = f"pr-{pr}-" if pr is not None else "pr-"
-        names = [arn.rsplit("/", 1)[-1] for arn in self._list_service_arns()]
-        candidates = [n for n in names if n.startswith(prefix)]
-        found: list[Service] = []
-        for start in range(0, len(candidates), DESCRIBE_BATCH):
-            batch = candidates[start : start + DESCRIBE_BATCH]
-            response = self._aws.call(
-                "DescribeServices",
-                ", ".join(batch),
-                cluster=self._cluster,
-                services=batch,
-                include=["TAGS"],
-            )
-            for raw in response.get("services") or []:
-                tags = _tags_of(raw)
-                if tags.get("showtime_managed") != "true":
-                    continue
-                service = _service(raw, tags)
-                if pr is None or service.pr == pr:
-                    found.append(service)
-        return found
+        """Every ACTIVE showtime service (of one PR), from ECS itself (not from labels)."""
+        return services.find_services(self._aws, pr)
 
     def environment_names(self) -> set[str]:
-        """Names of the ACTIVE services named like environments, for SHOWTIME_MAX_ENVIRONMENTS.
+        """Names of every running ``pr-…-service``, whoever made it (the capacity limit)."""
+        return services.environment_names(self._aws)
 
-        ListServices pages only (no DescribeServices): the limit protects the cluster's
-        capacity, so every running ``pr-<n>-…-service`` counts, whoever made it.
+    def address(self, name: str) -> str:
+        """The IP of the service's newest running task: task → ENI → public IP.
+
+        With ECS_ASSIGN_PUBLIC_IP=DISABLED the private IP (the bot then runs inside the VPC).
         """
-        names = (arn.rsplit("/", 1)[-1] for arn in self._list_service_arns())
-        return {name for name in names if parse_service_name(name) is not None}
-
-    def _list_service_arns(self) -> list[str]:
-        arns: list[str] = []
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {"cluster": self._cluster, "maxResults": LIST_PAGE}
-            if token:
-                params["nextToken"] = token
-            response = self._aws.call("ListServices", f"cluster {self._cluster}", **params)
-            arns.extend(response.get("serviceArns") or [])
-            token = response.get("nextToken")
-            if not token:
-                return arns
-
-    def _describe_params(self, name: str) -> dict[str, Any]:
-        return {"cluster": self._cluster, "services": [name]}
+        public = self._settings.ecs_assign_public_ip != "DISABLED"
+        return services.address(self._aws, name, public=public)
 
     # ----- the DRAINING rule ------------------------------------------------
 
@@ -206,48 +149,8 @@ class EcsEngine:
             # wait's first poll tells, and returns at once when the name is free.
             self.delete_service(name)
             state = ServiceState.DRAINING
-        self._wait_released(name, state, progress)
-
-    def _wait_released(self, name: str, state: ServiceState, progress: Progress) -> None:
         timeout = self._settings.showtime_drain_timeout_seconds
-
-        def text(state: str, detail: str, elapsed: float, reason: Reason) -> str:
-            if reason == "first":
-                return (
-                    f"{name} is {state}; waiting for ECS to release the name "
-                    f"(up to {duration(timeout)})"
-                )
-            if reason == "changed":
-                return f"{name} is now {state}, {format_elapsed(elapsed)}"
-            return f"still {state}, {format_elapsed(elapsed)}"
-
-        wait = Wait(self._clock, timeout, "clear_name", progress, text)
-        wait.observe(state.value)
-        failures = 0
-        while True:
-            if wait.expired:
-                last = wait.state or state.value
-                raise DrainTimeoutError(
-                    f"{name} is still {last} after {duration(timeout)}",
-                    "press Retry later; it will work once ECS finishes draining the old service",
-                    name=name,
-                    state=last,
-                )
-            wait.pause(self._aws.poll_delay(failures))
-            try:
-                response = self._aws.request(
-                    "DescribeServices", name, **self._describe_params(name)
-                )
-            except Transient as exc:
-                failures += 1
-                log.info("still waiting for %s; AWS answered %s", name, exc.error.code)
-                continue
-            failures = 0
-            current = _described_state(response, name)
-            if current in (ServiceState.INACTIVE, ServiceState.MISSING):
-                log.info("%s is %s after %s", name, current, format_elapsed(wait.elapsed))
-                return
-            wait.observe(current.value)
+        waits.wait_released(self._aws, name, state, timeout, progress)
 
     # ----- task definitions -------------------------------------------------
 
@@ -320,7 +223,7 @@ class EcsEngine:
         response = self._create_or_clear_once(name, params, progress)
         created = response["service"]
         # ECS may answer without the tags; the ones sent are the ones the service has.
-        return _service(created, _tags_of(created) or tags)
+        return services.service_of(created, services.tags_of(created) or tags)
 
     def _create_params(
         self, name: str, task_definition_arn: str, tags: dict[str, str], client_token: str
@@ -381,7 +284,7 @@ class EcsEngine:
     def _service_tags(
         self, pr: int, sha: str, requested_by: Requester, expires: datetime | None
     ) -> dict[str, str]:
-        now = self._clock.now()
+        now = self._aws.clock.now()
         tags = {
             "showtime_managed": "true",
             "pr": str(pr),
@@ -431,348 +334,23 @@ class EcsEngine:
         """
         deleted: list[str] = []
         for service in self.find_services(pr):
-            if _state_of(service.status, service.name) is not ServiceState.ACTIVE:
+            if service.status is not ServiceState.ACTIVE:
                 continue  # deleted since ListServices named it
             if self.delete_service(service.name):
                 deleted.append(service.name)
         return deleted
 
-    # ----- waiting for the service to run ----------------------------------------
+    # ----- waiting for the service to run (``waits``) ------------------------------------
 
     def wait_stable(self, name: str, progress: Progress = no_progress) -> None:
-        """Wait until the service runs its desired count on its newest deployment.
-
-        Stable means runningCount == desiredCount and the PRIMARY deployment's
-        rolloutState is COMPLETED (or, without rollout states, it is the only
-        deployment and runs every task). A stopped task of the *current* deployment
-        fails the wait at once, quoting ECS's stoppedReason: tasks are matched on
-        ``startedBy`` (the deployment id) because a re-created service name still
-        lists its predecessor's stopped tasks. Stopped tasks are looked up when the
-        deployment counts failed tasks, and every 30 s otherwise, to keep the AWS
-        calls of a healthy start to one DescribeServices per poll.
-        """
+        """Until the service runs its desired count on its newest deployment, or
+        ``TasksStoppedError`` (a task of this deployment stopped), ``EcsError`` (ECS gave
+        up) or ``StableTimeoutError`` after SHOWTIME_STABLE_TIMEOUT_SECONDS."""
         timeout = self._settings.showtime_stable_timeout_seconds
-        wait = Wait(self._clock, timeout, "wait_stable", progress, _starting_text(name))
-        stopped = _StoppedTasks(checked_at=self._clock.monotonic())
-        failures = 0
-        counts = "no answer from ECS yet"
-        # A service just created or updated cannot be stable yet: the first look waits a poll.
-        wait.pause(self._aws.poll_delay(0))
-        while True:
-            try:
-                raw = self._describe_starting(name, wait)
-            except Transient as exc:
-                failures += 1
-                log.info("waiting for %s to be stable; AWS answered %s", name, exc.error.code)
-            else:
-                failures = 0
-                if raw is not None:
-                    judged = self._judge_rollout(name, raw, wait, stopped)
-                    if judged is None:
-                        log.info("%s is stable after %s", name, format_elapsed(wait.elapsed))
-                        return
-                    counts = judged
-            if wait.expired:
-                raise StableTimeoutError(
-                    f"{name} did not become stable in {duration(timeout)} ({counts})",
-                    "read the log in the thread (or press Logs) for why the task does not start, then press Retry",
-                )
-            wait.pause(self._aws.poll_delay(failures))
-
-    def _describe_starting(self, name: str, wait: Wait) -> dict[str, Any] | None:
-        """The service as DescribeServices says (one request: ``Transient`` is the caller's);
-        None while a service just created is not visible yet (ECS reads are eventually
-        consistent). ``EcsError`` when it is no longer ACTIVE: someone else stopped it."""
-        response = self._aws.request("DescribeServices", name, **self._describe_params(name))
-        raw = _only_service(response, name)
-        status = (raw or {}).get("status") or ""
-        if raw is None and wait.elapsed < STOPPED_CHECK_SECONDS and not wait.expired:
-            return None
-        if raw is None or _state_of(status, name) is not ServiceState.ACTIVE:
-            raise EcsError(
-                f"{name} is {status or 'gone'} while waiting for it to start — "
-                "it was stopped by someone else",
-                "press Retry to deploy again",
-                operation="DescribeServices",
-                code="ServiceNotActive",
-                resource=name,
-            )
-        return raw
-
-    def _judge_rollout(
-        self, name: str, raw: dict[str, Any], wait: Wait, stopped: _StoppedTasks
-    ) -> str | None:
-        """None when the service is stable; else the task counts, reported on ``wait``.
-
-        Raises when the current deployment's task stopped or ECS gave up the rollout.
-        """
-        primary = _primary_deployment(raw)
-        running = int(raw.get("runningCount") or 0)
-        desired = int(raw.get("desiredCount") or 0)
-        rollout = primary.get("rolloutState") or ""
-        if _is_stable(raw, primary):
-            return None
-        deployment_id = primary.get("id", "")
-        now = self._clock.monotonic()
-        failed = int(primary.get("failedTasks") or 0)
-        if deployment_id and (
-            rollout == "FAILED"
-            or failed > stopped.failed_seen  # only new failures are worth a look
-            or now - stopped.checked_at >= STOPPED_CHECK_SECONDS
-        ):
-            stopped.failed_seen = failed
-            stopped.checked_at = now
-            self._fail_if_tasks_stopped(name, deployment_id, stopped.seen)
-        if rollout == "FAILED":
-            raise EcsError(
-                f"ECS gave up deploying {name}: "
-                f"{primary.get('rolloutStateReason') or 'the deployment failed'}",
-                "check the Logs, then press Retry",
-                operation="DescribeServices",
-                code="DeploymentFailed",
-                resource=name,
-            )
-        counts = f"{running} of {desired} tasks running"
-        # PENDING until the tasks run; then the rollout's state (old tasks draining).
-        wait.observe("PENDING" if running < desired else rollout or "IN_PROGRESS", counts)
-        return counts
-
-    def _fail_if_tasks_stopped(self, name: str, deployment_id: str, seen: set[str]) -> None:
-        """Raise TasksStoppedError if a task started by ``deployment_id`` has stopped."""
-        ours: list[dict[str, Any]] = []
-        token: str | None = None
-        try:
-            while True:  # every page: a predecessor's stopped tasks may fill the first
-                params: dict[str, Any] = {
-                    "cluster": self._cluster,
-                    "serviceName": name,
-                    "desiredStatus": "STOPPED",
-                }
-                if token:
-                    params["nextToken"] = token
-                listed = self._aws.request("ListTasks", name, **params)
-                fresh = [arn for arn in listed.get("taskArns") or [] if arn not in seen][:100]
-                if fresh:
-                    described = self._aws.request(
-                        "DescribeTasks", name, cluster=self._cluster, tasks=fresh
-                    )
-                    seen.update(fresh)
-                    ours.extend(
-                        t
-                        for t in described.get("tasks") or []
-                        if t.get("startedBy") == deployment_id
-                    )
-                token = listed.get("nextToken")
-                if not token:
-                    break
-        except Transient as exc:
-            log.info("could not look at stopped tasks of %s (%s); next time", name, exc.error.code)
-            return
-        if not ours:
-            return
-        task = max(ours, key=lambda t: _utc(t.get("stoppedAt")) or _EPOCH)
-        raise TasksStoppedError.of_task(name, task)
-
-    # ----- reaching the environment -----------------------------------------------
-
-    def address(self, name: str) -> str:
-        """The IP of the service's newest running task: task → ENI → public IP.
-
-        With ECS_ASSIGN_PUBLIC_IP=DISABLED the private IP (the bot then runs inside the VPC).
-        """
-        listed = self._aws.call(
-            "ListTasks", name, cluster=self._cluster, serviceName=name, desiredStatus="RUNNING"
-        )
-        arns = (listed.get("taskArns") or [])[:100]
-        if not arns:
-            raise EcsError(
-                f"{name} has no running task to take an address from",
-                "press Retry; if it repeats, check the service's events in the ECS console",
-                operation="ListTasks",
-                code="NoRunningTask",
-                resource=name,
-            )
-        tasks = self._aws.call("DescribeTasks", name, cluster=self._cluster, tasks=arns).get(
-            "tasks"
-        )
-        running = [t for t in tasks or [] if t.get("lastStatus") == "RUNNING"] or list(tasks or [])
-        if not running:
-            raise EcsError(
-                f"{name}'s tasks could not be described",
-                "press Retry",
-                operation="DescribeTasks",
-                code="NoRunningTask",
-                resource=name,
-            )
-        # During a rolling update the old deployment's task may still run: take the newest.
-        task = max(running, key=lambda t: _utc(t.get("startedAt") or t.get("createdAt")) or _EPOCH)
-        eni = _eni_of(task)
-        if not eni:
-            raise EcsError(
-                f"task {task.get('taskArn', '?')} of {name} has no network interface",
-                "the task definition's networkMode must be awsvpc",
-                operation="DescribeTasks",
-                code="NoNetworkInterface",
-                resource=name,
-            )
-        described = self._aws.call("DescribeNetworkInterfaces", eni, NetworkInterfaceIds=[eni])
-        interfaces = described.get("NetworkInterfaces") or [{}]
-        if self._settings.ecs_assign_public_ip == "DISABLED":
-            ip = interfaces[0].get("PrivateIpAddress")
-        else:
-            ip = (interfaces[0].get("Association") or {}).get("PublicIp")
-        if not ip:
-            raise EcsError(
-                f"{name}'s network interface {eni} has no "
-                + ("private" if self._settings.ecs_assign_public_ip == "DISABLED" else "public")
-                + " IP address",
-                "check ECS_ASSIGN_PUBLIC_IP and that ECS_SUBNETS are public subnets",
-                operation="DescribeNetworkInterfaces",
-                code="NoAddress",
-                resource=eni,
-            )
-        return str(ip)
+        waits.wait_stable(self._aws, name, timeout, progress)
 
 
 # ----- helpers -----------------------------------------------------------------------
-
-
-@dataclass
-class _StoppedTasks:
-    """What the stability wait remembers about stopped tasks from one poll to the next."""
-
-    checked_at: float  # monotonic: when ListTasks was last asked for stopped tasks
-    failed_seen: int = 0  # the deployment's failedTasks at that look
-    seen: set[str] = field(default_factory=set)  # stopped task ARNs already described
-
-
-def _starting_text(name: str) -> WaitText:
-    def text(state: str, detail: str, elapsed: float, reason: Reason) -> str:
-        if reason == "first":
-            return f"waiting for {name} to start ({detail})"
-        if reason == "changed":
-            return f"{name}: {detail}, {format_elapsed(elapsed)}"
-        return f"still starting {name} ({detail}), {format_elapsed(elapsed)}"
-
-    return text
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _state_of(status: str, name: str) -> ServiceState:
-    """ECS's status as a state; one it did not give or we do not know counts as ACTIVE.
-
-    Treating the unknown as "the name is taken" is the safe side: clearing an ACTIVE
-    name deletes and waits, which also works for a service that is really DRAINING.
-    """
-    if status in (ServiceState.ACTIVE, ServiceState.DRAINING, ServiceState.INACTIVE):
-        return ServiceState(status)
-    log.warning("ECS reported status %r for %s; treating the name as taken", status, name)
-    return ServiceState.ACTIVE
-
-
-def _described_state(response: dict[str, Any], name: str) -> ServiceState:
-    """The state of ``name`` in a DescribeServices answer; MISSING when ECS does not know it.
-
-    A failure other than MISSING (ECS could not look) raises rather than read as free.
-    """
-    raw = _only_service(response, name)
-    if raw is not None:
-        return _state_of(raw.get("status") or "", name)
-    for failure in response.get("failures") or []:
-        reason = failure.get("reason", "")
-        if reason and reason != "MISSING":
-            raise EcsError(
-                f"AWS DescribeServices failed for {name}: {reason}"
-                + (f": {failure['detail']}" if failure.get("detail") else ""),
-                "press Retry; if it fails again, check the cluster in the ECS console",
-                operation="DescribeServices",
-                code=reason,
-                resource=name,
-            )
-    return ServiceState.MISSING  # MISSING, or an empty answer
-
-
-def _tags_of(raw: dict[str, Any]) -> dict[str, str]:
-    return {t["key"]: t["value"] for t in raw.get("tags") or [] if "key" in t}
-
-
-def _service(raw: dict[str, Any], tags: dict[str, str]) -> Service:
-    """``raw`` (a described service) as the orchestrator sees it.
-
-    PR and SHA come from the tags, else from the name; the superset-showtime CLI
-    tags the requester as ``github_user`` where this bot says ``requested_by``.
-    """
-    name = _name_of(raw)
-    parsed = parse_service_name(name)
-    pr = _int_or_none(tags.get("pr"))
-    if pr is None and parsed:
-        pr = parsed[0]
-    network = (raw.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
-    assign = network.get("assignPublicIp")
-    return Service(
-        name=name,
-        status=_state_of(raw.get("status") or "", name),
-        pr=pr,
-        sha=tags.get("sha") or (parsed[1] if parsed else None),
-        requested_by=_requester(tags),
-        created=_epoch(tags.get("showtime_created")) or _utc(raw.get("createdAt")),
-        task_definition=raw.get("taskDefinition") or None,
-        public_ip=None if assign is None else assign == "ENABLED",
-    )
-
-
-def _requester(tags: Mapping[str, str]) -> Requester | None:
-    """Who asked, as the tags say: ``requested_by`` (``slack:U…``, ``github:login``, or an
-    older bot's untagged value), else the CLI's ``github_user`` — a GitHub login."""
-    if value := tags.get("requested_by"):
-        return Requester.parse(value)
-    if login := tags.get("github_user"):
-        return Requester.github(login)
-    return None
-
-
-def _name_of(raw: dict[str, Any]) -> str:
-    return str(raw.get("serviceName") or str(raw.get("serviceArn", "")).rsplit("/", 1)[-1])
-
-
-def _only_service(response: dict[str, Any], name: str) -> dict[str, Any] | None:
-    """``name`` in a DescribeServices answer about it alone; None when it is not there."""
-    services = response.get("services") or []
-    chosen = [s for s in services if _name_of(s) == name] or (
-        # a reply that omits the name still answers the one we asked
-        services if len(services) == 1 else []
-    )
-    return chosen[0] if chosen else None
-
-
-def _primary_deployment(raw: dict[str, Any]) -> dict[str, Any]:
-    deployments = raw.get("deployments") or []
-    for deployment in deployments:
-        if deployment.get("status") == "PRIMARY":
-            return dict(deployment)
-    return dict(deployments[0]) if deployments else {}
-
-
-def _is_stable(raw: dict[str, Any], primary: dict[str, Any]) -> bool:
-    running = int(raw.get("runningCount") or 0)
-    desired = int(raw.get("desiredCount") or 0)
-    if running != desired or not primary:
-        return False
-    rollout = primary.get("rolloutState")
-    if rollout:
-        return bool(rollout == "COMPLETED")
-    deployments = raw.get("deployments") or []
-    return len(deployments) == 1 and int(primary.get("runningCount") or 0) == desired
-
-
-def _eni_of(task: dict[str, Any]) -> str | None:
-    for attachment in task.get("attachments") or []:
-        for detail in attachment.get("details") or []:
-            if detail.get("name") == "networkInterfaceId" and detail.get("value"):
-                return str(detail["value"])
-    return None
 
 
 def _client_token(token: str) -> str:
@@ -785,23 +363,3 @@ def _client_token(token: str) -> str:
 def _tag_value(value: str) -> str:
     """ECS tag values allow letters, digits, spaces and ``_ . : / = + - @``, 256 long."""
     return _TAG_FORBIDDEN.sub("_", value)[:256]
-
-
-def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _epoch(value: str | None) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(float(value), UTC) if value else None
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
-def _utc(value: object) -> datetime | None:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    return None

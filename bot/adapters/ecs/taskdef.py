@@ -106,19 +106,7 @@ def build_task_definition(
     """
     body = {k: v for k, v in copy.deepcopy(dict(template)).items() if k not in READ_ONLY_KEYS}
     body["family"] = f"{template.get('family') or 'superset-ci'}-pr-{pr}"
-    # No task role unless ECS_TASK_ROLE_ARN names one (SPEC §12): the role's
-    # credentials are served to every process of the task, which runs PR code, so
-    # whoever opens a PR could read them from the task metadata endpoint. A role in
-    # the template is dropped as well: templates copied from the CLI (or this bot's
-    # own, once) name the execution role there, and one setting whose default is
-    # "none" is easier to audit than a file that may say otherwise.
-    if body.pop("taskRoleArn", None) and not task_role_arn:
-        log.warning(
-            "ECS_TASK_DEFINITION_FILE names a task role; "
-            "environments get none unless ECS_TASK_ROLE_ARN is set"
-        )
-    if task_role_arn:
-        body["taskRoleArn"] = task_role_arn
+    _set_task_role(body, task_role_arn)
     body["tags"] = [
         {"key": "showtime_managed", "value": "true"},
         {"key": "pr", "value": str(pr)},
@@ -131,14 +119,11 @@ def build_task_definition(
     flags = parse_feature_flags(description)
     if summary := flags.warning_summary():
         warnings.append(summary)  # one reply for them all, however many lines
-    environment = [
-        entry for entry in app.get("environment") or [] if entry.get("name") not in flags.flags
-    ]
-    app["environment"] = environment + flags.environment()
-    if admin_password is not None:
-        app["environment"] = [
-            entry for entry in app["environment"] if entry.get("name") != ADMIN_PASSWORD
-        ] + [{"name": ADMIN_PASSWORD, "value": admin_password}]
+    replaced = {entry["name"]: entry for entry in flags.environment()}
+    if admin_password is not None:  # last: nothing a PR description says replaces it
+        replaced[ADMIN_PASSWORD] = {"name": ADMIN_PASSWORD, "value": admin_password}
+    kept = [e for e in app.get("environment") or [] if e.get("name") not in replaced]
+    app["environment"] = kept + list(replaced.values())
     if log_region is not None:
         _log_to(body["containerDefinitions"], log_region)
     if execution_role_arn is not None:
@@ -147,6 +132,22 @@ def build_task_definition(
     if port_warning := _serve_on(app, env_port):
         warnings.append(port_warning)
     return body, warnings
+
+
+def _set_task_role(body: dict[str, Any], task_role_arn: str | None) -> None:
+    """No task role unless ECS_TASK_ROLE_ARN names one (SPEC §12): the role's credentials
+    are served to every process of the task, which runs PR code, so whoever opens a PR could
+    read them from the task metadata endpoint. A role in the template is dropped as well:
+    templates copied from the CLI (or this bot's own, once) name the execution role there,
+    and one setting whose default is "none" is easier to audit than a file that may say
+    otherwise."""
+    if body.pop("taskRoleArn", None) and not task_role_arn:
+        log.warning(
+            "ECS_TASK_DEFINITION_FILE names a task role; "
+            "environments get none unless ECS_TASK_ROLE_ARN is set"
+        )
+    if task_role_arn:
+        body["taskRoleArn"] = task_role_arn
 
 
 def _log_to(containers: list[dict[str, Any]], region: str) -> None:

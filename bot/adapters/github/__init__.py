@@ -1,5 +1,6 @@
-"""GitHub through PyGithub: the adapter (PRs and labels), the Deployments mirror's calls, and
-how every call is made (``calls``: clients, pacing, retries, errors)."""
+"""GitHub through PyGithub: the adapter (PRs and labels; the repository's label definitions
+in ``definitions``), the Deployments mirror's calls, and how every call is made (``calls``:
+clients, pacing, retries, errors)."""
 
 from .adapter import ROLES, GitHubAdapter
 from .calls import (

@@ -3,8 +3,9 @@
 Labels are the shared state (SPEC §8), so every write here is shaped by what a request
 costs: PyGithub paces writes about a second apart, so labels go on in one POST, a PR's
 labels are read from the PR object already fetched, a change that removes labels is one
-read and one PUT, and label definitions are created once per process and never PATCHed.
-How calls are made (clients, pacing, retries, errors) is ``calls``'s business.
+read and one PUT. The repository's label definitions (the CLI's colours, renames,
+deletions) are ``definitions``'; how calls are made (clients, pacing, retries, errors) is
+``calls``'s business.
 """
 
 from __future__ import annotations
@@ -15,15 +16,13 @@ import threading
 from collections.abc import Sequence
 from typing import Self
 
-from github import Auth, GithubException, GithubIntegration
+from github import Auth, GithubIntegration
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.domain.labels import (
     MAX_LABEL_LENGTH,
     LabelChange,
-    label_definition,
-    sha_of_label,
     ttl_label,
 )
 from bot.domain.ttl import TTL_VALUES
@@ -35,10 +34,10 @@ from .calls import (
     GitHubRecorder,
     LabelTooLongError,
     RetryPolicy,
-    already_exists,
     pem,
     segment,
 )
+from .definitions import LabelDefinitions
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +57,15 @@ class GitHubAdapter:
     ) -> None:
         self._settings = settings
         self.calls = GitHubCalls(settings, retry=retry, clock=clock, recorder=recorder)
+        self.definitions = LabelDefinitions(self.calls)
         self._identity: dict[str, str] = {}  # "login": the bot's own, once known
-        self._defined: set[str] = set()  # label definitions known to exist
-        self._definitions_lock = threading.Lock()  # guards _name_locks only (never waits)
-        self._name_locks: dict[str, threading.Lock] = {}
+        self._identity_lock = threading.Lock()
 
     def with_clock(self, clock: Clock) -> Self:
         """This adapter (same clients, pacing and caches) retrying on ``clock``."""
         bound = copy.copy(self)
         bound.calls = self.calls.with_clock(clock)
+        bound.definitions = self.definitions.with_calls(bound.calls)
         return bound
 
     @property
@@ -185,38 +184,6 @@ class GitHubAdapter:
                 raise LabelTooLongError(name)
         return wanted
 
-    def rename_label(self, old: str, new: str) -> bool:
-        """Rename the definition ``old`` to ``new``, with ``new``'s colour: on every issue that
-        carries ``old`` (a per-SHA label is on one PR) it becomes ``new`` in this one write.
-        False when ``old`` is gone (a rename that already happened) or ``new`` is defined
-        already (an in-place redeploy's 🚦 running): then the caller changes the labels."""
-        if len(new) > MAX_LABEL_LENGTH:
-            raise LabelTooLongError(new)
-        colour, description = label_definition(new) or ("ededed", "")
-        url = f"{self.calls.repo_url}/labels/{segment(old)}"
-        body = {"new_name": new, "color": colour, "description": description}
-
-        def rename(client: Client) -> bool:
-            try:
-                client.requester.requestJsonAndCheck("PATCH", url, input=body)
-            except GithubException as exc:
-                if exc.status == 404 or already_exists(exc):
-                    return False  # renamed before, or ``new`` is defined already
-                raise
-            return True
-
-        with self._definition_lock(old), self._definition_lock(new):
-            renamed = self.calls.call(
-                "rename label definition",
-                f"{self.calls.repository} {old!r} → {new!r}",
-                rename,
-                write=True,
-            )
-            if renamed:
-                # Nothing left to do for either: ``new`` has its colour, ``old`` is no more.
-                self._defined.update((old, new))
-        return renamed
-
     def remove_label(self, number: int, name: str) -> None:
         """Remove one label; a label the PR does not carry is fine (404)."""
         if len(name) > MAX_LABEL_LENGTH:
@@ -235,55 +202,6 @@ class GitHubAdapter:
         """One DELETE per label (GitHub has no bulk removal short of replacing all)."""
         for name in dict.fromkeys(names):
             self.remove_label(number, name)
-
-    def delete_label_definitions(self, names: Sequence[str]) -> None:
-        """Delete repository label definitions (per-SHA ones would pile up); 404 is fine."""
-        for name in dict.fromkeys(names):
-            with self._definition_lock(name):
-                self._defined.discard(name)
-            if len(name) > MAX_LABEL_LENGTH:
-                continue
-            url = f"{self.calls.repo_url}/labels/{segment(name)}"
-            resource = f"{self.calls.repository} {name!r}"
-            if (
-                self.calls.request_unless_404("delete label definition", resource, "DELETE", url)
-                is None
-            ):
-                log.debug("label definition %r was already gone", name)
-
-    def sha_label_definitions(self) -> list[str]:
-        """Names of the repository's label definitions that carry a SHA (one request per 100)."""
-        return self.calls.call(
-            "read labels",
-            f"{self.calls.repository} label definitions",
-            lambda c: [label.name for label in c.repo.get_labels() if sha_of_label(label.name)],
-        )
-
-    def attached_labels(self, names: Sequence[str]) -> set[str]:
-        """Which of ``names`` are on at least one issue or PR, open or closed; one request each.
-
-        This asks the issues list, which reads GitHub's database, not the search index:
-        search lags behind label writes, and a label wrongly thought unattached gets its
-        definition deleted — which strips it from every PR. A name with a comma cannot
-        be asked (the filter splits on commas), so it counts as attached and is kept.
-        """
-        attached: set[str] = set()
-        for name in dict.fromkeys(names):
-            if len(name) > MAX_LABEL_LENGTH:
-                continue  # GitHub cannot hold it, so nothing carries it
-            if "," in name:
-                attached.add(name)
-                continue
-            data = self.calls.request(
-                "read labels",
-                f"{self.calls.repository} issues labelled {name!r}",
-                "GET",
-                f"{self.calls.repo_url}/issues",
-                parameters={"labels": name, "state": "all", "per_page": 1},
-            )
-            if data:
-                attached.add(name)
-        return attached
 
     def find_labelled_prs(self) -> list[LabelledPr]:
         """Every PR, open or closed, carrying a ``🎪 ⌛`` TTL label: one request per 100.
@@ -320,6 +238,25 @@ class GitHubAdapter:
         found = self.calls.call("search PRs", query, search)
         return sorted(found.values(), key=lambda pr: pr.number)
 
+    # ----- label definitions (``definitions``) ------------------------------------------
+
+    def ensure_label_definitions(self, names: Sequence[str]) -> None:
+        """The CLI's colours on these definitions (made if missing), once per process."""
+        self.definitions.ensure(names)
+
+    def rename_label(self, old: str, new: str) -> bool:
+        """Rename the definition ``old`` to ``new``: on the PR carrying it, in one write."""
+        return self.definitions.rename(old, new)
+
+    def delete_label_definitions(self, names: Sequence[str]) -> None:
+        self.definitions.delete(names)
+
+    def sha_label_definitions(self) -> list[str]:
+        return self.definitions.per_sha()
+
+    def attached_labels(self, names: Sequence[str]) -> set[str]:
+        return self.definitions.attached(names)
+
     # ----- other -----------------------------------------------------------------
 
     def comment(self, number: int, text: str) -> None:
@@ -350,7 +287,7 @@ class GitHubAdapter:
 
     def own_login(self) -> str:
         """The bot's GitHub identity, looked up once: the token's user, or ``<app>[bot]``."""
-        with self._definitions_lock:
+        with self._identity_lock:
             known = self._identity.get("login")
         if known is not None:
             return known
@@ -368,7 +305,7 @@ class GitHubAdapter:
             login = self.calls.call(
                 "read the token's user", "the token", lambda c: c.github.get_user().login
             )
-        with self._definitions_lock:
+        with self._identity_lock:
             self._identity["login"] = login
         return login
 
@@ -382,84 +319,3 @@ class GitHubAdapter:
             pr=number,
         )
         return tuple(label["name"] for label in data)
-
-    def ensure_label_definitions(self, names: Sequence[str]) -> None:
-        """The CLI's colours on these definitions, once per process (off anyone's wait).
-
-        Shared labels (static ones, ⌛ TTLs) almost always exist already, coloured: they are
-        looked up first (a read, which GitHub paces four times closer than a write), and
-        created or coloured only when they are not. A per-SHA 🚦 label is new with its SHA —
-        made grey by the label write that added it, or not at all yet — so it is coloured
-        straight away, and created if the write has not made it. Jobs wanting the same
-        definition wait for the one request; others are not held up (one lock per name).
-        """
-        for name in dict.fromkeys(names):
-            definition = label_definition(name)
-            if definition is None:
-                continue
-            with self._definition_lock(name):
-                if name in self._defined:
-                    continue
-                colour, description = definition
-                url = f"{self.calls.repo_url}/labels/{segment(name)}"
-                resource = f"{self.calls.repository} {name!r}"
-                if sha_of_label(name) is None:
-                    found = self.calls.request_unless_404("read labels", resource, "GET", url)
-                    if found is not None and found.get("color", "").lower() == colour.lower():
-                        self._defined.add(name)
-                        continue
-                else:
-                    found = self.calls.request_unless_404(
-                        "colour label definition",
-                        resource,
-                        "PATCH",
-                        url,
-                        input={"color": colour, "description": description},
-                    )
-                if found is not None:
-                    if sha_of_label(name) is None:  # exists, in another colour: the CLI's
-                        self.calls.request(
-                            "colour label definition",
-                            resource,
-                            "PATCH",
-                            url,
-                            input={"color": colour, "description": description},
-                        )
-                    self._defined.add(name)
-                    continue
-                if sha_of_label(name) is not None:
-                    # Gone already (renamed to running, or taken off): nothing to colour, and
-                    # a definition no PR carries would only pile up.
-                    continue
-
-                def create(
-                    client: Client,
-                    name: str = name,
-                    colour: str = colour,
-                    description: str = description,
-                ) -> None:
-                    try:
-                        client.repo.create_label(name, colour, description)
-                        log.info("created label definition %r in %s", name, self.calls.repository)
-                    except GithubException as exc:
-                        if not already_exists(exc):
-                            raise
-
-                self.calls.call(
-                    "create label definition",
-                    f"{self.calls.repository} {name!r}",
-                    create,
-                    write=True,
-                )
-                self._defined.add(name)
-
-    def _definition_exists(self, name: str) -> bool:
-        url = f"{self.calls.repo_url}/labels/{segment(name)}"
-        found = self.calls.request_unless_404(
-            "read labels", f"{self.calls.repository} {name!r}", "GET", url
-        )
-        return found is not None
-
-    def _definition_lock(self, name: str) -> threading.Lock:
-        with self._definitions_lock:
-            return self._name_locks.setdefault(name, threading.Lock())
