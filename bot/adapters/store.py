@@ -8,9 +8,10 @@ job with a lock key owns the row of ``job_locks`` whose primary key is that key.
 inserted in the transaction that creates the job and deleted in the transaction that finishes
 it, so a second job for the key fails on the primary key however many threads or replicas race.
 
-What the store keeps beside the jobs (handled deliveries, the queue of one per PR, held
-pool units, when each environment ran) is ``store_records``; the database itself (engine,
-transactions, error wording) ``store_db``; the tables and engines ``store_schema``.
+Reading jobs, and a job's row both ways, is ``store_reads``; what the store keeps beside the
+jobs (handled deliveries, the queue of one per PR, held pool units, when each environment
+ran, who wants direct messages) ``store_records``; the database itself (engine, transactions,
+error wording) ``store_db``; the tables and engines ``store_schema``.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import fields, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    RowMapping,
     func,
     select,
 )
@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.adapters.store_db import CREATE_ATTEMPTS
-from bot.adapters.store_records import Records
+from bot.adapters.store_reads import JobReads, columns_of, job_of, row_of
 from bot.adapters.store_schema import (
     job_locks,
     jobs,
@@ -50,21 +50,17 @@ from bot.orchestrator.jobs import (
     LostJobError,
     StoreError,
     empty_record,
-    params_of,
-    record_of,
-    to_json,
 )
 
 log = logging.getLogger(__name__)
 
 
-_JOB_FIELDS = tuple(f.name for f in fields(Job))
 _LIVE = sorted(LIVE_STATES)
 
 
-class SqlJobStore(Records):
-    """Jobs and their per-key locks (here), and what is kept beside them (``Records``), in
-    one SQL database.
+class SqlJobStore(JobReads):
+    """Jobs and their per-key locks: creating and changing them (here), reading them
+    (``JobReads``), and what is kept beside them (``Records``), in one SQL database.
     """
 
     def create_job(
@@ -132,9 +128,9 @@ class SqlJobStore(Records):
         conflict = "idempotency_key"
         try:
             with self._write() as conn:
-                values = _row(job) | {"heartbeat_at": self._now_sql()}
+                values = row_of(job) | {"heartbeat_at": self._now_sql()}
                 inserted = conn.execute(jobs.insert().values(values).returning(*jobs.c))
-                created = _job(inserted.mappings().one())
+                created = job_of(inserted.mappings().one())
                 if job.lock_key is not None:
                     conflict = "lock_key"
                     conn.execute(
@@ -151,28 +147,6 @@ class SqlJobStore(Records):
                 if holder is not None:
                     raise JobBusyError(holder) from None
             return None
-
-    def get(self, job_id: str) -> Job | None:
-        with self._read() as conn:
-            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
-        return _job(row) if row is not None else None
-
-    def live_job(self, lock_key: str) -> Job | None:
-        """The job that holds ``lock_key`` now, if any."""
-        query = (
-            select(jobs)
-            .join(job_locks, job_locks.c.job_id == jobs.c.id)
-            .where(job_locks.c.lock_key == lock_key)
-        )
-        with self._read() as conn:
-            row = conn.execute(query).mappings().first()
-        return _job(row) if row is not None else None
-
-    def live_jobs(self) -> list[Job]:
-        """Every queued or running job, oldest first (however many jobs came after them)."""
-        query = select(jobs).where(jobs.c.state.in_(_LIVE)).order_by(jobs.c.seq)
-        with self._read() as conn:
-            return [_job(row) for row in conn.execute(query).mappings()]
 
     def set_thread(self, job_id: str, channel: str, thread_ts: str) -> Job:
         # Allowed on finished jobs too: the status message may be posted after a fast failure.
@@ -212,7 +186,7 @@ class SqlJobStore(Records):
             row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
         if row is None:
             raise self._unknown(job_id, "check the owner of")
-        job = _job(row)
+        job = job_of(row)
         if job.owner != owner or not job.live:
             raise LostJobError(job, owner)
         return job
@@ -304,7 +278,7 @@ class SqlJobStore(Records):
                 .values(owner=owner, heartbeat_at=self._now_sql(), updated_at=self._clock.now())
             )
             rows = conn.execute(select(jobs).where(jobs.c.id.in_(ids)).order_by(jobs.c.seq))
-            adopted = [_job(row) for row in rows.mappings()]
+            adopted = [job_of(row) for row in rows.mappings()]
         for job in adopted:
             log.info(
                 "job %s adopted by %s from %s",
@@ -314,44 +288,6 @@ class SqlJobStore(Records):
                 extra={"job_id": job.id, "correlation_id": job.correlation_id},
             )
         return adopted
-
-    def recent(self, limit: int = 50, pr: int | None = None) -> list[Job]:
-        """Newest jobs first (the audit log), optionally of one PR."""
-        query = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.seq.desc()).limit(limit)
-        if pr is not None:
-            query = query.where(jobs.c.pr == pr)
-        with self._read() as conn:
-            return [_job(row) for row in conn.execute(query).mappings()]
-
-    def prs_touched(self, since: datetime, limit: int = 200) -> list[int]:
-        """PRs whose jobs changed since ``since``, newest first: what the bot itself touched."""
-        query = (
-            select(jobs.c.pr, func.max(jobs.c.updated_at).label("last"))
-            .where(jobs.c.pr.is_not(None), jobs.c.updated_at >= since)
-            .group_by(jobs.c.pr)
-            .order_by(func.max(jobs.c.updated_at).desc())
-            .limit(limit)
-        )
-        with self._read() as conn:
-            return [int(row.pr) for row in conn.execute(query)]
-
-    def latest_thread(self, pr: int) -> tuple[str, str] | None:
-        """(channel, thread_ts) of the PR's newest job that has a thread."""
-        query = (
-            select(jobs.c.channel, jobs.c.thread_ts)
-            .where(jobs.c.pr == pr, jobs.c.channel.is_not(None), jobs.c.thread_ts.is_not(None))
-            .order_by(jobs.c.created_at.desc(), jobs.c.seq.desc())
-            .limit(1)
-        )
-        with self._read() as conn:
-            row = conn.execute(query).first()
-        return (row.channel, row.thread_ts) if row is not None else None
-
-    def _by_idempotency_key(self, key: str) -> Job | None:
-        with self._read() as conn:
-            query = select(jobs).where(jobs.c.idempotency_key == key)
-            row = conn.execute(query).mappings().first()
-        return _job(row) if row is not None else None
 
     def _update(
         self,
@@ -374,7 +310,7 @@ class SqlJobStore(Records):
             row = conn.execute(query).mappings().first()
             if row is None:
                 raise self._unknown(job_id, action)
-            job = _job(row)
+            job = job_of(row)
             if owner is not None and (job.owner != owner or not job.live):
                 raise LostJobError(job, owner)
             if live_only and not job.live:
@@ -383,14 +319,14 @@ class SqlJobStore(Records):
                     "start a new job instead",
                 )
             values = change(job) | {"updated_at": self._clock.now()}
-            conn.execute(jobs.update().where(jobs.c.id == job_id).values(_columns(values)))
+            conn.execute(jobs.update().where(jobs.c.id == job_id).values(columns_of(values)))
             if release_lock:
                 conn.execute(job_locks.delete().where(job_locks.c.job_id == job_id))
                 conn.execute(reservations.delete().where(reservations.c.job_id == job_id))
             if any(isinstance(v, ColumnElement) for v in values.values()):
                 # Values computed by the database (its clock): read back what was written.
                 fresh = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().one()
-                return _job(fresh)
+                return job_of(fresh)
         return replace(job, **values)
 
     def _unknown(self, job_id: str, action: str) -> StoreError:
@@ -399,18 +335,6 @@ class SqlJobStore(Records):
             f"Cannot {action} job {job_id}: it is not in the job store",
             "check that every process uses the same SHOWTIME_DB_URL",
         )
-
-
-def _columns(values: dict[str, Any]) -> dict[str, Any]:
-    """``Job`` field values as column values: typed params and record become JSON."""
-    columns = dict(values)
-    if "params" in columns:
-        columns["params"] = to_json(columns["params"])
-    if "record" in columns:
-        columns["data"] = to_json(columns.pop("record"))
-    if "kind" in columns:
-        columns["kind"] = JobKind(columns["kind"]).value
-    return columns
 
 
 def _new_job(now: datetime, **fields: Any) -> Job:
@@ -427,19 +351,3 @@ def _new_job(now: datetime, **fields: Any) -> Job:
         finished_at=None,
         **fields,
     )
-
-
-def _row(job: Job) -> dict[str, Any]:
-    values = _columns({name: getattr(job, name) for name in _JOB_FIELDS})
-    requester: Requester = values.pop("requester")
-    return values | {"requester": requester.stored, "requester_name": requester.name}
-
-
-def _job(row: RowMapping) -> Job:
-    values = {name: row[name] for name in _JOB_FIELDS if name not in ("record", "requester")}
-    kind = JobKind(values["kind"])
-    values["kind"] = kind
-    values["requester"] = Requester.parse(row["requester"], row["requester_name"])
-    values["params"] = params_of(kind, row["params"])
-    values["record"] = record_of(kind, row["data"])
-    return Job(**values)

@@ -149,15 +149,7 @@ def final_card(where: Where, job: Job, event: ev.Outcome) -> Card:
             done=True,
         )
     if isinstance(event, ev.Cancelled):
-        sha7 = start.sha7 if start and start.sha7 else None
-        return _card(
-            where,
-            job,
-            state="cancelled",
-            sha=sha7,
-            headline="Cancelled" + (f": {sha7} was not deployed" if sha7 else ""),
-            details=(f"cancelled after {format_elapsed(event.after_seconds)}",),
-        )
+        return _cancelled_card(where, job, start, event)
     if isinstance(event, ev.Failed) and job.kind in _ON_A_RUNNING_ONE:
         # The change (or Check again) failed, the environment did not: the message keeps
         # what it offers.
@@ -196,6 +188,21 @@ def final_card(where: Where, job: Job, event: ev.Outcome) -> Card:
         estimate=event.estimate,
         checked=event.checked,
         degraded=event.degraded,
+    )
+
+
+def _cancelled_card(
+    where: Where, job: Job, start: StartRecord | None, event: ev.Cancelled
+) -> Card:
+    """ "Cancelled: abc1234 was not deployed", with Start again (SPEC §16)."""
+    sha7 = start.sha7 if start and start.sha7 else None
+    return _card(
+        where,
+        job,
+        state="cancelled",
+        sha=sha7,
+        headline="Cancelled" + (f": {sha7} was not deployed" if sha7 else ""),
+        details=(f"cancelled after {format_elapsed(event.after_seconds)}",),
     )
 
 
