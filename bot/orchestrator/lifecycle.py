@@ -103,8 +103,11 @@ class Lifecycle:
             return
         held = self._store.heartbeat(self._owner, ids)
         for job_id in set(ids) - held:
-            # Adopted elsewhere (this process paused past the orphan limit) or finished:
-            # its worker stops at its next wait or fenced write.
+            job = self._store.get(job_id)
+            if job is None or not job.live:
+                continue  # it ended between the two looks: nothing was lost
+            # Adopted elsewhere (this process paused past the orphan limit): its worker
+            # stops at its next wait or fenced write.
             log.warning("job %s is no longer this process's; stopping it", job_id)
             self._runner.mark_lost(job_id)
 
