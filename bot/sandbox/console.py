@@ -635,7 +635,7 @@ class Console:
         self.sandbox.ecs.fix(image)
         self.sandbox.superset.healthy = True
         self.sandbox.superset.fix(pr)
-        self.say(f"   {image} boots again")
+        self.say(f"   {image} boots again, and #{pr}'s Superset works (login, SQL Lab, charts)")
 
     @console_command(
         "break login|examples|sqllab|chart <pr>",

@@ -231,6 +231,8 @@ class Sandbox:
             "SHOWTIME_DRAIN_TIMEOUT_SECONDS": "60",
             "SHOWTIME_STABLE_TIMEOUT_SECONDS": "60",
             "SHOWTIME_HEALTH_TIMEOUT_SECONDS": "30",
+            # A broken check (`break sqllab <pr>`) is retried for 20 s, not 15 minutes.
+            "SHOWTIME_SMOKE_TIMEOUT_SECONDS": "20",
             "SHOWTIME_DB_URL": self.db_url,
             "PORT": str(self.port),
             "LOG_LEVEL": "INFO",

@@ -191,9 +191,7 @@ def final_card(where: Where, job: Job, event: ev.Outcome) -> Card:
     )
 
 
-def _cancelled_card(
-    where: Where, job: Job, start: StartRecord | None, event: ev.Cancelled
-) -> Card:
+def _cancelled_card(where: Where, job: Job, start: StartRecord | None, event: ev.Cancelled) -> Card:
     """ "Cancelled: abc1234 was not deployed", with Start again (SPEC §16)."""
     sha7 = start.sha7 if start and start.sha7 else None
     return _card(

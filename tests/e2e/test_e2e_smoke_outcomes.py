@@ -6,13 +6,16 @@ on the GitHub Deployment — and Check again turns a mended environment green.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.domain.smoke import Check
+from bot.sandbox.console import Console
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.slack import SlackChange
 from bot.slack import views
@@ -172,3 +175,24 @@ def test_login_never_working_fails_the_deploy_and_leaves_nothing(
     labels = sandbox.github.labels(new_pr)
     assert f"🎪 {sandbox.github.head_sha(new_pr)[:7]} 🚦 failed" in labels
     assert not [label for label in labels if "🎯" in label or "🌐" in label]
+
+
+def test_the_smoke_script_shows_ready_degraded_check_again_and_failed(sandbox: Sandbox) -> None:
+    out = io.StringIO()
+    console = Console(sandbox, out)
+    try:
+        script = Path(__file__).parents[2] / "examples" / "sandbox-smoke.txt"
+        console.run_lines(script.read_text().splitlines(), echo=True)
+    finally:
+        console.close()
+
+    shown = out.getvalue()
+    assert console.errors == 0, shown[-3000:]
+    assert "🎉 @maintainer #36121 runs" in shown and READY in shown
+    assert "user `admin` · password `" in shown  # creds, only to the one who asked
+    assert "🟠 *Degraded:* SQL Lab failed: HTTP 500 from /api/v1/sqllab/execute/" in shown
+    assert "[Open] [Check again] [Logs] [Credentials] [Stop]" in shown
+    assert "#36122 39a4e86 at" in shown and "checked again" in shown
+    assert (
+        "✓ failed, as expected: Superset answers its health check, but nobody can log in" in shown
+    )
