@@ -26,7 +26,6 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
 
 from bot.domain import labels as L
 from bot.domain.requester import Requester
@@ -41,6 +40,7 @@ from bot.orchestrator.models import (
     Refused,
     Reporting,
     Started,
+    Submitter,
 )
 from bot.orchestrator.ports import PrState, PullRequest
 
@@ -74,21 +74,6 @@ class PermissionUnknown(ShowtimeError):
     """GitHub could not say what someone may do on the repository (it was asked for 10 min)."""
 
 
-class Jobs(Protocol):
-    """What this needs of ``Jobs``: submit a job, tell a PR's thread something."""
-
-    def submit(self, request: JobRequest, *, queue: bool = True) -> Answer: ...
-    def notify_pr(
-        self,
-        pr: int,
-        sha: str,
-        text: str,
-        *,
-        to: Requester | None = None,
-        offer: str = "none",
-    ) -> None: ...
-
-
 def body_sha(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
@@ -101,7 +86,7 @@ def delivery_keys(delivery: str, body: str = "") -> list[str]:
 
 
 class GitHubEvents:
-    def __init__(self, deps: Deps, jobs: Jobs) -> None:
+    def __init__(self, deps: Deps, jobs: Submitter) -> None:
         self._deps = deps
         self._jobs = jobs
         self._lock = threading.Lock()

@@ -69,16 +69,7 @@ class DeploymentMirror:
             )
 
         def create() -> int | None:
-            deployment = self._attempt(
-                run,
-                "create the deployment",
-                lambda: port.create_deployment(
-                    sha=record.sha,
-                    environment=environment_of(run.pr),
-                    description=f"{record.mode.headline} {record.sha7}",
-                    payload=payload,
-                ),
-            )
+            deployment = self._create(run, record, port, payload)
             if deployment is not None:
                 self._attempt(
                     run,
@@ -195,6 +186,11 @@ class DeploymentMirror:
         for deployment, sha in found or []:
             if sha == record.sha:
                 return deployment
+        return self._create(run, record, port, {"requester": run.job.requester.label_name})
+
+    def _create(
+        self, run: JobRun, record: StartRecord, port: DeploymentsPort, payload: dict[str, str]
+    ) -> int | None:
         return self._attempt(
             run,
             "create the deployment",
@@ -202,7 +198,7 @@ class DeploymentMirror:
                 sha=record.sha,
                 environment=environment_of(run.pr),
                 description=f"{record.mode.headline} {record.sha7}",
-                payload={"requester": run.job.requester.label_name},
+                payload=payload,
             ),
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, Protocol
 
 from bot.domain.events import LogTail
 from bot.domain.requester import Requester
@@ -289,3 +289,19 @@ class CleanupReport:
             tail = f" — {action.error}" if action.error else ""
             lines.append(f"{mark} {action.what}{tail}")
         return "\n".join(lines)
+
+
+class Submitter(Protocol):
+    """What the queue and GitHub's deliveries need of ``Jobs``: submit a request, tell a
+    PR's thread something no job says."""
+
+    def submit(self, request: JobRequest, *, queue: bool = True) -> Answer: ...
+    def notify_pr(
+        self,
+        pr: int,
+        sha: str,
+        text: str,
+        *,
+        to: Requester | None = None,
+        offer: str = "none",
+    ) -> None: ...

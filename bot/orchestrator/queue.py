@@ -12,32 +12,15 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import replace
-from typing import Protocol
 
 from bot.domain.labels import parse_labels
-from bot.domain.requester import Requester
 from bot.errors import NothingToDo, RefusedError, ShowtimeError
 from bot.orchestrator import decisions
 from bot.orchestrator.context import Deps
 from bot.orchestrator.jobs import Job, JobKind, QueuedJob, StartParams, StartRecord, pr_lock
-from bot.orchestrator.models import Answer, Busy, JobRequest, Queued, Refused, Reporting
+from bot.orchestrator.models import Answer, Busy, JobRequest, Queued, Refused, Reporting, Submitter
 
 log = logging.getLogger(__name__)
-
-
-class Submitter(Protocol):
-    """What the queue needs of ``Jobs``: submit a request, tell a PR's thread something."""
-
-    def submit(self, request: JobRequest, *, queue: bool = True) -> Answer: ...
-    def notify_pr(
-        self,
-        pr: int,
-        sha: str,
-        text: str,
-        *,
-        to: Requester | None = None,
-        offer: str = "none",
-    ) -> None: ...
 
 
 class PrQueue:

@@ -300,13 +300,9 @@ class Console:
             self._show_ack(outcome.response.text)
         if outcome.failed and outcome.response.status_code == 200:
             failed = [j for j in outcome.jobs if j.state.value == "failed"]
-            why = failed[0].outcome if failed else "the bot refused or reported an error"
-            if self.expecting_failure:
-                self.expecting_failure = False
-                self.say(f"   ✓ failed, as expected: {why}")
-                return
-            self.errors += 1
-            self.say(f"   ✗ step errored: {why}")
+            self._step_failed(
+                failed[0].outcome or "" if failed else "the bot refused or reported an error"
+            )
 
     def _show_ack(self, body: str) -> None:
         """The bot's immediate answer (Bolt's ack body) as Slack shows it: rendered like any

@@ -148,24 +148,19 @@ def final_card(where: Where, job: Job, event: ev.Outcome) -> Card:
             "Cleanup failed" if isinstance(event, ev.Failed) else "Cleanup finished",
             done=True,
         )
+    sha7 = start.sha7 if start and start.sha7 else None
     if isinstance(event, ev.Cancelled):
-        return _cancelled_card(where, job, start, event)
-    if isinstance(event, ev.Failed) and job.kind in _ON_A_RUNNING_ONE:
-        # The change (or Check again) failed, the environment did not: the message keeps
-        # what it offers.
-        names = list(record.labels) if isinstance(record, PrRecord) else []
-        # A check that cannot even log in leaves the environment up, and unusable: degraded,
-        # with Check again still there.
-        broken = event.reason if job.kind is JobKind.CHECK else ""
-        card = labels_card(where, job, names, logs_url=logs_url, degraded=broken)
-        return replace(
-            card,
-            reason=None if broken else f"{job.kind} failed: {event.reason}",
-            next_action=event.next_action or None,
-            correlation_id=event.correlation_id,
+        return _card(
+            where,
+            job,
+            state="cancelled",
+            sha=sha7,
+            headline="Cancelled" + (f": {sha7} was not deployed" if sha7 else ""),
+            details=(f"cancelled after {format_elapsed(event.after_seconds)}",),
         )
+    if isinstance(event, ev.Failed) and job.kind in _ON_A_RUNNING_ONE:
+        return _change_failed_card(where, job, event, logs_url)
     if isinstance(event, ev.Failed):
-        sha7 = start.sha7 if start and start.sha7 else None
         return _card(
             where,
             job,
@@ -191,16 +186,20 @@ def final_card(where: Where, job: Job, event: ev.Outcome) -> Card:
     )
 
 
-def _cancelled_card(where: Where, job: Job, start: StartRecord | None, event: ev.Cancelled) -> Card:
-    """ "Cancelled: abc1234 was not deployed", with Start again (SPEC §16)."""
-    sha7 = start.sha7 if start and start.sha7 else None
-    return _card(
-        where,
-        job,
-        state="cancelled",
-        sha=sha7,
-        headline="Cancelled" + (f": {sha7} was not deployed" if sha7 else ""),
-        details=(f"cancelled after {format_elapsed(event.after_seconds)}",),
+def _change_failed_card(where: Where, job: Job, event: ev.Failed, logs_url: str | None) -> Card:
+    """The change (or Check again) failed, the environment did not: the message keeps what
+    it offers, and says why the change failed."""
+    record = job.record
+    names = list(record.labels) if isinstance(record, PrRecord) else []
+    # A check that cannot even log in leaves the environment up, and unusable: degraded,
+    # with Check again still there.
+    broken = event.reason if job.kind is JobKind.CHECK else ""
+    card = labels_card(where, job, names, logs_url=logs_url, degraded=broken)
+    return replace(
+        card,
+        reason=None if broken else f"{job.kind} failed: {event.reason}",
+        next_action=event.next_action or None,
+        correlation_id=event.correlation_id,
     )
 
 
