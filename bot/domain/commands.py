@@ -224,12 +224,18 @@ def _extra(verb: str, args: list[str]) -> CommandError:
     return CommandError(f"`{verb}` got unexpected words: {_quote(' '.join(args))}.")
 
 
-def _single_pr(verb: str, args: list[str], repository: str) -> Command | CommandError:
+def _leading_pr(args: list[str], repository: str, needs: str) -> int | CommandError:
+    """The pull request the words start with; ``needs`` says what is missing when none do."""
     if not args:
-        return CommandError(f"`{verb}` needs a pull request number.")
+        return CommandError(needs)
     pr = parse_pr(args[0], repository)
-    if isinstance(pr, str):
-        return CommandError(pr)
+    return CommandError(pr) if isinstance(pr, str) else pr
+
+
+def _single_pr(verb: str, args: list[str], repository: str) -> Command | CommandError:
+    pr = _leading_pr(args, repository, f"`{verb}` needs a pull request number.")
+    if isinstance(pr, CommandError):
+        return pr
     if len(args) > 1:
         return _extra(verb, args[1:])
     kinds: dict[str, type[Stop | Status | Freeze | Unfreeze | Cancel | Creds]] = {
@@ -244,11 +250,10 @@ def _single_pr(verb: str, args: list[str], repository: str) -> Command | Command
 
 
 def _ttl(args: list[str], repository: str) -> Command | CommandError:
-    if len(args) < 2:
-        return CommandError("`ttl` needs a pull request and a TTL, e.g. `ttl 36121 72h`.")
-    pr = parse_pr(args[0], repository)
-    if isinstance(pr, str):
-        return CommandError(pr)
+    needs = "`ttl` needs a pull request and a TTL, e.g. `ttl 36121 72h`."
+    pr = _leading_pr(args if len(args) >= 2 else [], repository, needs)
+    if isinstance(pr, CommandError):
+        return pr
     ttl = args[1].lower()
     if ttl not in TTL_VALUES:
         return CommandError(f"{_quote(args[1])} is not a TTL; use one of {', '.join(TTL_VALUES)}.")
@@ -258,11 +263,9 @@ def _ttl(args: list[str], repository: str) -> Command | CommandError:
 
 
 def _logs(args: list[str], repository: str) -> Command | CommandError:
-    if not args:
-        return CommandError("`logs` needs a pull request number, e.g. `logs 36121 50`.")
-    pr = parse_pr(args[0], repository)
-    if isinstance(pr, str):
-        return CommandError(pr)
+    pr = _leading_pr(args, repository, "`logs` needs a pull request number, e.g. `logs 36121 50`.")
+    if isinstance(pr, CommandError):
+        return pr
     if len(args) > 2:
         return _extra("logs", args[2:])
     if len(args) == 1:
@@ -284,11 +287,9 @@ def _logs(args: list[str], repository: str) -> Command | CommandError:
 
 
 def _start(args: list[str], repository: str) -> Command | CommandError:
-    if not args:
-        return CommandError("`start` needs a pull request number.")
-    pr = parse_pr(args[0], repository)
-    if isinstance(pr, str):
-        return CommandError(pr)
+    pr = _leading_pr(args, repository, "`start` needs a pull request number.")
+    if isinstance(pr, CommandError):
+        return pr
     sha: str | None = None
     ttl: str | None = None
     for word in args[1:]:
