@@ -143,3 +143,8 @@ class SlackWorld:
             if block.get("type") == "actions"
             for element in block["elements"]
         ]
+
+
+def image(sw: SlackWorld, pr: int = 36121) -> str:
+    """The CI image of the PR's head, as the task definition names it."""
+    return f"apache/superset:pr-{pr}-{sw.world.github_standin.head_sha(pr)[:7]}-ci"

@@ -4,6 +4,8 @@ signed over HTTP, ECS holding a name DRAINING as long as the test says."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from bot.orchestrator.jobs import JobKind, JobState
 from bot.sandbox.harness import Sandbox
@@ -26,13 +28,35 @@ def wait_for_step(sandbox: Sandbox, pr: int, text: str) -> None:
     sandbox.wait_for(seen, timeout=60)
 
 
-def test_cancel_inside_a_draining_wait(sandbox: Sandbox, new_pr: int) -> None:
-    sandbox.command(f"start {new_pr}")
-    sandbox.command(f"stop {new_pr}")
+@contextmanager
+def waiting_on_draining(sandbox: Sandbox, pr: int) -> Iterator[None]:
+    """Inside the block, a start of the PR waits for its name, which ECS holds DRAINING (its
+    environment was started and stopped); after it, ECS lets the name go."""
+    sandbox.command(f"start {pr}")
+    sandbox.command(f"stop {pr}")
     drain_for(sandbox, 3600)  # ECS will not release the name: the next start waits
     try:
-        sandbox.command(f"start {new_pr}", wait=False)
-        wait_for_step(sandbox, new_pr, "DRAINING")
+        sandbox.command(f"start {pr}", wait=False)
+        wait_for_step(sandbox, pr, "DRAINING")
+        yield
+    finally:
+        drain_for(sandbox, 0.5)
+
+
+def settled(sandbox: Sandbox, pr: int) -> None:
+    """Until the PR has no job running and none queued."""
+    sandbox.wait_for(
+        lambda: (
+            pr not in sandbox.store.queued_prs()
+            and not [j for j in sandbox.store.recent(pr=pr) if j.live]
+        ),
+        timeout=90,
+        what=f"#{pr}'s jobs, queued ones too, to end",
+    )
+
+
+def test_cancel_inside_a_draining_wait(sandbox: Sandbox, new_pr: int) -> None:
+    with waiting_on_draining(sandbox, new_pr):
         message = sandbox.status_message(new_pr)
         assert message is not None and views.ACTION_CANCEL in json.dumps(message["blocks"])
         sandbox.click(message, views.ACTION_CANCEL, wait=False)
@@ -41,8 +65,6 @@ def test_cancel_inside_a_draining_wait(sandbox: Sandbox, new_pr: int) -> None:
         sandbox.wait_for(
             lambda: not [j for j in sandbox.store.recent(pr=new_pr) if j.live], timeout=60
         )
-    finally:
-        drain_for(sandbox, 2.0)
     job = sandbox.store.recent(pr=new_pr)[0]
     assert job.kind is JobKind.START and job.state is JobState.CANCELLED
     message = sandbox.status_message(new_pr)
@@ -62,27 +84,14 @@ def test_cancel_inside_a_draining_wait(sandbox: Sandbox, new_pr: int) -> None:
 def test_the_queue_survives_a_kill_9(sandbox: Sandbox, new_pr: int) -> None:
     """A start waits behind a deploy that waits on DRAINING; the bot is killed with -9 and
     started again: the deploy resumes, and the queued start runs once it ends."""
-    sandbox.command(f"start {new_pr}")
-    sandbox.command(f"stop {new_pr}")
-    drain_for(sandbox, 3600)
-    try:
-        sandbox.command(f"start {new_pr}", wait=False)
-        wait_for_step(sandbox, new_pr, "DRAINING")
+    with waiting_on_draining(sandbox, new_pr):
         newer = sandbox.github.push_commit(new_pr)
         queued = sandbox.command(f"start {new_pr}", wait=False)
         sandbox.wait_for(lambda: new_pr in sandbox.store.queued_prs(), timeout=30)
         assert queued.response.ok
         sandbox.kill_bot()
         sandbox.start_bot()
-    finally:
-        drain_for(sandbox, 0.5)
-    sandbox.wait_for(
-        lambda: (
-            new_pr not in sandbox.store.queued_prs()
-            and not [j for j in sandbox.store.recent(pr=new_pr) if j.live]
-        ),
-        timeout=90,
-    )
+    settled(sandbox, new_pr)
     starts = [j for j in sandbox.store.recent(pr=new_pr) if j.kind is JobKind.START]
     assert starts[0].record.sha == newer  # type: ignore[union-attr]
     assert starts[0].state is JobState.SUCCEEDED
@@ -91,12 +100,7 @@ def test_the_queue_survives_a_kill_9(sandbox: Sandbox, new_pr: int) -> None:
 
 
 def test_nobody_is_told_busy_for_start_redeploy_or_stop(sandbox: Sandbox, new_pr: int) -> None:
-    sandbox.command(f"start {new_pr}")
-    sandbox.command(f"stop {new_pr}")
-    drain_for(sandbox, 3600)
-    try:
-        sandbox.command(f"start {new_pr}", wait=False)
-        wait_for_step(sandbox, new_pr, "DRAINING")
+    with waiting_on_draining(sandbox, new_pr):
         answers: list[str] = []
         again = sandbox.command(f"start {new_pr}")  # the very commit being deployed
         sandbox.github.push_commit(new_pr)
@@ -104,15 +108,7 @@ def test_nobody_is_told_busy_for_start_redeploy_or_stop(sandbox: Sandbox, new_pr
         stop = sandbox.command(f"stop {new_pr}")
         for outcome in (again, queued, stop):
             answers.extend([outcome.response.text, *outcome.replies])
-    finally:
-        drain_for(sandbox, 0.5)
-    sandbox.wait_for(
-        lambda: (
-            new_pr not in sandbox.store.queued_prs()
-            and not [j for j in sandbox.store.recent(pr=new_pr) if j.live]
-        ),
-        timeout=90,
-    )
+    settled(sandbox, new_pr)
     assert not [a for a in answers if "busy" in a], answers
     assert any("queued behind the running deploy" in a for a in answers), answers
     assert any("cancelling the running deploy" in a for a in answers), answers

@@ -102,6 +102,23 @@ def test_cancel_from_inside_each_wait_stops_the_job_and_leaves_nothing(
     assert outcome.by == CANCELLER.stored
 
 
+def deploy_held(world: FakeWorld, *, health: int) -> tuple[Started, threading.Event]:
+    """A deploy of the PR held inside its health check until the event is set; the check
+    then answers ``health``."""
+    assert world.probe is not None
+    holding, let_go = threading.Event(), threading.Event()
+
+    def status(url: str) -> int:
+        holding.set()
+        let_go.wait(10)
+        return health
+
+    world.probe.status = status
+    started = world.orchestrator.submit(start_request())
+    assert isinstance(started, Started) and holding.wait(10)
+    return started, let_go
+
+
 def test_cancelling_a_rolling_update_leaves_the_old_environment_running(
     fake_world: FakeWorld,
 ) -> None:
@@ -134,19 +151,9 @@ def test_a_cancel_pressed_on_another_replica_reaches_the_job(fake_world: FakeWor
     """The press lands on a replica that does not run the job: the store carries it, the
     owner passes it on (its cancels ticker) and the job's wait ends."""
     world = fake_world
-    assert world.probe is not None
     owner = world.orchestrator
-    holding, let_go = threading.Event(), threading.Event()
-
-    def status(url: str) -> int:
-        holding.set()
-        let_go.wait(10)  # the owner is busy in its health check, in real time
-        return 503
-
-    world.probe.status = status
-    answer = owner.submit(start_request())
-    assert isinstance(answer, Started)
-    assert holding.wait(10)
+    # The owner is busy in its health check, in real time.
+    answer, let_go = deploy_held(world, health=503)
 
     other = world.build_orchestrator()  # a second replica on the same store and ports
     pressed = other.jobs.cancel(PR, CANCELLER)
@@ -162,17 +169,7 @@ def test_a_cancel_pressed_on_another_replica_reaches_the_job(fake_world: FakeWor
 
 def test_stop_during_a_deploy_cancels_it_then_stops(fake_world: FakeWorld) -> None:
     world = fake_world
-    assert world.probe is not None
-    holding, let_go = threading.Event(), threading.Event()
-
-    def status(url: str) -> int:
-        holding.set()
-        let_go.wait(10)
-        return 503
-
-    world.probe.status = status
-    deploy = world.orchestrator.submit(start_request())
-    assert isinstance(deploy, Started) and holding.wait(10)
+    deploy, let_go = deploy_held(world, health=503)
     stop = world.orchestrator.submit(
         JobRequest(
             kind=JobKind.STOP, pr=PR, requester=CANCELLER, reporting=Reporting.in_pr_thread()
@@ -198,17 +195,7 @@ def test_a_newer_start_replaces_the_queued_one_and_its_asker_is_told(
     fake_world: FakeWorld,
 ) -> None:
     world = fake_world
-    assert world.probe is not None
-    holding, let_go = threading.Event(), threading.Event()
-
-    def status(url: str) -> int:
-        holding.set()
-        let_go.wait(10)
-        return 200
-
-    world.probe.status = status
-    first = world.orchestrator.submit(start_request())
-    assert isinstance(first, Started) and holding.wait(10)
+    first, let_go = deploy_held(world, health=200)
     # Nobody is told "busy": the same commit is already being deployed …
     again = world.orchestrator.submit(start_request(user="U0SECOND"))
     assert isinstance(again, Busy) and again.job.id == first.job.id
@@ -238,17 +225,7 @@ def test_a_newer_start_replaces_the_queued_one_and_its_asker_is_told(
 
 def test_cancel_queued_removes_it_before_it_runs(fake_world: FakeWorld) -> None:
     world = fake_world
-    assert world.probe is not None
-    holding, let_go = threading.Event(), threading.Event()
-
-    def status(url: str) -> int:
-        holding.set()
-        let_go.wait(10)
-        return 200
-
-    world.probe.status = status
-    first = world.orchestrator.submit(start_request())
-    assert isinstance(first, Started) and holding.wait(10)
+    _, let_go = deploy_held(world, health=200)
     world.gh.push_commit(PR)
     queued = world.orchestrator.submit(start_request(user="U0SECOND"))
     assert isinstance(queued, Queued)
@@ -263,17 +240,7 @@ def test_the_queue_survives_a_restart(fake_world: FakeWorld) -> None:
     """A process that dies while a job runs and another waits: the next process adopts the
     job, and when it ends the waiting one runs — the queue lives in the store."""
     world = fake_world
-    assert world.probe is not None
-    holding, let_go = threading.Event(), threading.Event()
-
-    def status(url: str) -> int:
-        holding.set()
-        let_go.wait(10)
-        return 200
-
-    world.probe.status = status
-    first = world.orchestrator.submit(start_request())
-    assert isinstance(first, Started) and holding.wait(10)
+    _, let_go = deploy_held(world, health=200)
     queued_sha = world.gh.push_commit(PR)
     assert isinstance(world.orchestrator.submit(start_request(user="U0SECOND")), Queued)
     world.orchestrator.lifecycle.stopping.set()  # the process goes away mid-health-check

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from support import world_settings_of
 
 from bot.adapters.store import SqlJobStore
 from bot.clock import FakeClock
@@ -15,7 +16,6 @@ from bot.domain.requester import Requester
 from bot.orchestrator.jobs import JobKind, JobState
 from bot.orchestrator.lifecycle import Lifecycle
 from bot.wiring import policy_of
-from support import world_settings_of
 
 
 class Runner:

@@ -18,3 +18,20 @@ def slack_world(world: World) -> Iterator[SlackWorld]:
     slack.add_user(OUTSIDER, "outsider")
     with serving(world, slack, bot_on(world, slack)) as served:
         yield served
+
+
+@pytest.fixture
+def health() -> dict[str, int]:
+    """What every environment answers its health check (a test makes it 503)."""
+    return {"status": 200}
+
+
+@pytest.fixture
+def sw(world: World, health: dict[str, int]) -> Iterator[SlackWorld]:
+    """The Slack world, with environments whose health check answers ``health``."""
+    slack = SlackStandIn()
+    slack.start()
+    slack.add_user(OUTSIDER, "outsider")
+    bot = bot_on(world, slack, http_get=lambda url, timeout: health["status"])
+    with serving(world, slack, bot) as served:
+        yield served

@@ -6,15 +6,13 @@ changes nothing, and an Extend that never removes the expiry by itself."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from slack_support import OUTSIDER, RUNNING_BUTTONS, SlackWorld, bot_on, serving
-from support import SLACK_USER, World
+from slack_support import RUNNING_BUTTONS, SlackWorld, image
+from support import SLACK_USER
 
 from bot.sandbox.aws import CRASH_LINES
-from bot.sandbox.slack import SlackStandIn
 from bot.slack import views
 from bot.slack.text import escape
 
@@ -33,26 +31,6 @@ BUTTON_WORDS = {
     "Unfreeze": views.ACTION_UNFREEZE,
     "Cancel": views.ACTION_CANCEL,
 }
-
-
-@pytest.fixture
-def health() -> dict[str, int]:
-    """What every environment answers its health check (a test makes it 503)."""
-    return {"status": 200}
-
-
-@pytest.fixture
-def sw(world: World, health: dict[str, int]) -> Iterator[SlackWorld]:
-    slack = SlackStandIn()
-    slack.start()
-    slack.add_user(OUTSIDER, "outsider")
-    bot = bot_on(world, slack, http_get=lambda url, timeout: health["status"])
-    with serving(world, slack, bot) as served:
-        yield served
-
-
-def image(sw: SlackWorld, pr: int = PR) -> str:
-    return f"apache/superset:pr-{pr}-{sw.world.github_standin.head_sha(pr)[:7]}-ci"
 
 
 def fresh(sw: SlackWorld, message: dict[str, Any]) -> dict[str, Any]:

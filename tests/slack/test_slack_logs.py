@@ -4,38 +4,15 @@ deploy's thread quotes its task's last lines, health-check heartbeats its newest
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from slack_support import OUTSIDER, SlackWorld, bot_on, serving
-from support import SLACK_USER, World
+from slack_support import OUTSIDER, SlackWorld, image
+from support import SLACK_USER
 
 from bot.sandbox.aws import CRASH_LINES
-from bot.sandbox.slack import SlackStandIn
 from bot.slack import views
 from bot.slack.text import escape
 
 PR = 36121
-
-
-@pytest.fixture
-def health() -> dict[str, int]:
-    """What every environment answers its health check (tests make it 503)."""
-    return {"status": 200}
-
-
-@pytest.fixture
-def sw(world: World, health: dict[str, int]) -> Iterator[SlackWorld]:
-    slack = SlackStandIn()
-    slack.start()
-    slack.add_user(OUTSIDER, "outsider")
-    bot = bot_on(world, slack, http_get=lambda url, timeout: health["status"])
-    with serving(world, slack, bot) as served:
-        yield served
-
-
-def image(sw: SlackWorld, pr: int = PR) -> str:
-    return f"apache/superset:pr-{pr}-{sw.world.github_standin.head_sha(pr)[:7]}-ci"
 
 
 def failure_reply(sw: SlackWorld) -> str:
