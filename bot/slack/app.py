@@ -1,5 +1,6 @@
-"""The Bolt app: listeners only. Each acks at once and hands the body to ``Intake`` — but
-the Start modal's submission, whose errors Slack takes only in the ack (see below).
+"""The Bolt app: listeners only. Each acks at once and hands the body to ``Intake`` (the slash
+command, the buttons) or its ``HomeDesk`` (the Home tab, the Start modal) — but the Start
+modal's submission, whose errors Slack takes only in the ack (see below).
 
 Bolt runs a listener on its ``listener_executor`` and answers Slack once the
 listener calls ``ack()``. So listeners do nothing after ``ack()`` but queue the
@@ -68,18 +69,18 @@ def build_app(
     @app.action(modal.ACTION_START)
     def start_button(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        intake.open_start_modal(body)
+        intake.home_desk.open_start_modal(body)
 
     @app.view(modal.CALLBACK_START)
     def start_submitted(ack: Ack, body: dict[str, Any]) -> None:
         # The one listener that works before its ack: errors beside a field can only be
         # said in the ack. ``check_start_form`` bounds its GitHub read to 2 s of Slack's 3.
-        checked = intake.check_start_form(body)
+        checked = intake.home_desk.check_start_form(body)
         if isinstance(checked, dict):
             ack(response_action="errors", errors=checked)
             return
         ack()
-        work.submit(intake.start_from_modal, checked, body)
+        work.submit(intake.home_desk.start_from_modal, checked, body)
 
     @app.action(re.compile(r"^showtime_"))
     def button(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
@@ -89,7 +90,7 @@ def build_app(
     @app.event("app_home_opened")
     def home_opened(ack: Ack, event: dict[str, Any]) -> None:
         ack()
-        work.submit(intake.handle_home_opened, event)
+        work.submit(intake.home_desk.handle_home_opened, event)
 
     return app
 

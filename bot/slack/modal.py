@@ -40,7 +40,6 @@ _MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
 
 def start_modal(*, default_ttl: str, dm_channel: str = "") -> dict[str, Any]:
     """The modal ``views.open`` shows (``dm_channel``: see the module docstring)."""
-    options = [_option(ttl) for ttl in TTL_VALUES]
     return {
         "type": "modal",
         "callback_id": CALLBACK_START,
@@ -49,44 +48,9 @@ def start_modal(*, default_ttl: str, dm_channel: str = "") -> dict[str, Any]:
         "submit": _plain("Start"),
         "close": _plain("Cancel"),
         "blocks": [
-            {
-                "type": "input",
-                "block_id": PR_BLOCK,
-                "label": _plain("Pull request"),
-                "hint": _plain("Its number (36121, #36121) or its GitHub URL"),
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": PR_INPUT,
-                    "max_length": 200,
-                    "placeholder": _plain("36121"),
-                },
-            },
-            {
-                "type": "input",
-                "block_id": SHA_BLOCK,
-                "optional": True,
-                "label": _plain("Commit SHA"),
-                "hint": _plain("Leave empty for the PR's head; or 7–40 hex of one of its commits"),
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": SHA_INPUT,
-                    "max_length": 40,
-                    "placeholder": _plain("the PR's head"),
-                },
-            },
-            {
-                "type": "input",
-                "block_id": TTL_BLOCK,
-                "optional": True,
-                "label": _plain("Time to live"),
-                "hint": _plain(f"Empty keeps the PR's TTL (else {default_ttl})"),
-                "element": {
-                    "type": "static_select",
-                    "action_id": TTL_INPUT,
-                    "placeholder": _plain(f"the PR's, else {default_ttl}"),
-                    "options": options,
-                },
-            },
+            _pr_input(),
+            _sha_input(),
+            _ttl_input(default_ttl),
             {
                 "type": "context",
                 "elements": [
@@ -98,6 +62,53 @@ def start_modal(*, default_ttl: str, dm_channel: str = "") -> dict[str, Any]:
                 ],
             },
         ],
+    }
+
+
+def _pr_input() -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": PR_BLOCK,
+        "label": _plain("Pull request"),
+        "hint": _plain("Its number (36121, #36121) or its GitHub URL"),
+        "element": {
+            "type": "plain_text_input",
+            "action_id": PR_INPUT,
+            "max_length": 200,
+            "placeholder": _plain("36121"),
+        },
+    }
+
+
+def _sha_input() -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": SHA_BLOCK,
+        "optional": True,
+        "label": _plain("Commit SHA"),
+        "hint": _plain("Leave empty for the PR's head; or 7–40 hex of one of its commits"),
+        "element": {
+            "type": "plain_text_input",
+            "action_id": SHA_INPUT,
+            "max_length": 40,
+            "placeholder": _plain("the PR's head"),
+        },
+    }
+
+
+def _ttl_input(default_ttl: str) -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": TTL_BLOCK,
+        "optional": True,
+        "label": _plain("Time to live"),
+        "hint": _plain(f"Empty keeps the PR's TTL (else {default_ttl})"),
+        "element": {
+            "type": "static_select",
+            "action_id": TTL_INPUT,
+            "placeholder": _plain(f"the PR's, else {default_ttl}"),
+            "options": [_option(ttl) for ttl in TTL_VALUES],
+        },
     }
 
 
