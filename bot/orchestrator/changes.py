@@ -11,7 +11,15 @@ from bot.errors import NothingToDo, RefusedError, UserInputError
 from bot.orchestrator import costs
 from bot.orchestrator import decisions as D
 from bot.orchestrator.context import Deps, JobRun
-from bot.orchestrator.jobs import Job, JobKind, PrRecord, StopRecord, TtlParams
+from bot.orchestrator.jobs import (
+    SMOKE_JOBS,
+    Job,
+    JobKind,
+    PrRecord,
+    StopRecord,
+    TtlParams,
+    smoke_results,
+)
 from bot.orchestrator.mirror import DeploymentMirror
 from bot.orchestrator.ports import PullRequest
 
@@ -50,9 +58,18 @@ def validate(deps: Deps, job: Job, known: PullRequest | None = None) -> PrRecord
             # A longer TTL is more money: held against the monthly budget like a new environment.
             costs.hold_for_ttl(deps, job, costs.ttl_change(deps, job.pr, info.labels, ttl), ttl)
     active = labels.active
-    # Its Logs button stays on the status message whatever job ran on it last (no AWS call).
-    logs_url = deps.logs.console_url(service_name(job.pr, active.sha)) if active else ""
-    return PrRecord(labels=tuple(info.labels), title=info.title, logs_url=logs_url)
+    record = PrRecord(labels=tuple(info.labels), title=info.title)
+    if active is None:
+        return record
+    # Its Logs button stays on the status message whatever job ran on it last (no AWS call),
+    # and so does what its smoke check found (the job store's, no call either).
+    smoke = smoke_results(deps.store.recent(SMOKE_JOBS, pr=job.pr)).get((job.pr, active.sha))
+    return replace(
+        record,
+        logs_url=deps.logs.console_url(service_name(job.pr, active.sha)),
+        checked=smoke.checked if smoke else "",
+        degraded=smoke.degraded if smoke else "",
+    )
 
 
 def _nothing_to_do(refusal: D.Refusal | None) -> None:

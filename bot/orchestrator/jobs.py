@@ -119,6 +119,10 @@ class PrRecord:
     # The active environment's logs in the AWS console (its Logs button), computed with no
     # AWS call: every job on a status message keeps the button (SPEC §17).
     logs_url: str = ""
+    # What the active environment's latest smoke check found (SPEC §15): a deploy's and a
+    # Check again's own; a later change on it carries them, so its message stays true.
+    checked: str = ""  # what passed: "✓ login · 12 dashboards · SQL Lab · charts"
+    degraded: str = ""  # the check that keeps failing, and how, when one does
     # Set as the job ends, never stored: the PR's earlier status messages its end made
     # untrue (an environment stopped or replaced), for whoever shows them to update.
     outdated: tuple[Outdated, ...] = field(default=(), metadata={TRANSIENT: True})
@@ -138,8 +142,6 @@ class StartRecord(PrRecord):
     previous_task_definition: str = ""  # what an in-place redeploy's service ran before
     created_service: bool = False  # this job created the service (a failure deletes it)
     address: str = ""  # ip:port once healthy
-    checked: str = ""  # what the smoke check saw pass (SPEC §15)
-    degraded: str = ""  # the smoke check that keeps failing, and how, when it does
     deployment_id: int | None = None  # its GitHub deployment (SHOWTIME_GITHUB_DEPLOYMENTS)
     # The task whose failure ended the deploy (id or ARN): its log stays in CloudWatch after
     # the undo deleted its service, so the failed card's Logs button can still show it.
@@ -422,3 +424,22 @@ def record_of(kind: JobKind, data: Mapping[str, Any] | None) -> JobRecord:
 
 def empty_record(kind: JobKind) -> JobRecord:
     return RECORD_TYPES[kind]()
+
+
+SMOKE_JOBS = 20  # a PR's recent jobs looked through for its environments' smoke results
+
+
+def smoke_results(jobs: list[Job]) -> dict[tuple[int, str], StartRecord]:
+    """Each environment's (PR, SHA) newest smoke result among ``jobs`` (newest first): the
+    record of the deploy or Check again that ran it."""
+    latest: dict[tuple[int, str], StartRecord] = {}
+    for job in jobs:
+        found = job.record
+        if (
+            job.kind in (JobKind.START, JobKind.CHECK)
+            and job.state is JobState.SUCCEEDED
+            and isinstance(found, StartRecord)
+            and job.pr is not None
+        ):
+            latest.setdefault((job.pr, found.sha7), found)
+    return latest

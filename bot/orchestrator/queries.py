@@ -18,7 +18,15 @@ from bot.orchestrator import costs
 from bot.orchestrator import decisions as D
 from bot.orchestrator import inventory as inv
 from bot.orchestrator.context import Deps
-from bot.orchestrator.jobs import Job, JobKind, JobState, StartRecord, pr_lock
+from bot.orchestrator.jobs import (
+    SMOKE_JOBS,
+    Job,
+    JobKind,
+    JobState,
+    StartRecord,
+    pr_lock,
+    smoke_results,
+)
 from bot.orchestrator.models import Credentials, Overview, PrLogs, PrStatus, StartCheck
 from bot.orchestrator.ports import ServiceState
 
@@ -26,7 +34,6 @@ from bot.orchestrator.ports import ServiceState
 # serves everyone who asks: many people running `list` or opening the Home tab at once cost
 # one look.
 LIST_FRESH_SECONDS = 5.0
-SMOKE_JOBS = 20  # a PR's recent jobs looked through for its environments' smoke results
 # How far back the Logs button looks for the deploy of its SHA (one PR's jobs, newest first).
 RECENT_JOBS = 50
 
@@ -126,17 +133,13 @@ class Queries:
     def _checked(self, views: list[inv.EnvView], jobs: list[Job]) -> list[inv.EnvView]:
         """Each running environment with what its latest smoke check found (SPEC §15): a
         deploy's or a Check again's, from the job store — no remote call."""
-        latest: dict[tuple[int, str], str] = {}
-        for job in jobs:  # newest first
-            found = job.record
-            if (
-                job.kind in (JobKind.START, JobKind.CHECK)
-                and job.state is JobState.SUCCEEDED
-                and isinstance(found, StartRecord)
-                and job.pr is not None
-            ):
-                latest.setdefault((job.pr, found.sha7), found.degraded)
-        return [replace(view, degraded=latest.get((view.pr, view.sha)) or None) for view in views]
+        latest = smoke_results(jobs)
+        return [
+            replace(view, degraded=found.degraded or None)
+            if (found := latest.get((view.pr, view.sha)))
+            else view
+            for view in views
+        ]
 
     def now(self) -> datetime:
         return self._deps.clock.now()

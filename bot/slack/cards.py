@@ -181,8 +181,9 @@ def final_card(where: Where, job: Job, event: ev.Outcome) -> Card:
         names,
         logs_url=logs_url,
         estimate=event.estimate,
-        checked=event.checked,
-        degraded=event.degraded,
+        # A deploy's or Check again's own finding; a later change carries the last one.
+        checked=event.checked or (record.checked if isinstance(record, PrRecord) else ""),
+        degraded=event.degraded or (record.degraded if isinstance(record, PrRecord) else ""),
     )
 
 
@@ -194,7 +195,15 @@ def _change_failed_card(where: Where, job: Job, event: ev.Failed, logs_url: str 
     # A check that cannot even log in leaves the environment up, and unusable: degraded,
     # with Check again still there.
     broken = event.reason if job.kind is JobKind.CHECK else ""
-    card = labels_card(where, job, names, logs_url=logs_url, degraded=broken)
+    found = record if isinstance(record, PrRecord) else PrRecord()
+    card = labels_card(
+        where,
+        job,
+        names,
+        logs_url=logs_url,
+        checked=found.checked,
+        degraded=broken or found.degraded,
+    )
     return replace(
         card,
         reason=None if broken else f"{job.kind} failed: {event.reason}",

@@ -133,6 +133,13 @@ def test_degraded_everywhere_it_is_shown_then_check_again_turns_it_green(
     listed = json.dumps(sandbox.slack.responses()[-1].get("blocks"), ensure_ascii=False)
     assert f"#{new_pr}" in listed and "running, degraded" in listed
 
+    # A change on it (Freeze) leaves the message as true as it was: still degraded.
+    assert not sandbox.click(message, views.ACTION_FREEZE).failed
+    frozen = fresh(sandbox, new_pr)
+    assert frozen["text"].startswith("🟠") and f"Degraded:* {failing}" in shown(frozen)
+    assert views.ACTION_CHECK in buttons(frozen) and views.ACTION_UNFREEZE in buttons(frozen)
+    message = frozen
+
     # Somebody without permission cannot run it; nothing starts.
     refused = sandbox.click(message, views.ACTION_CHECK, user_id=OUTSIDER)
     assert refused.jobs == [] and refused.replies[0].startswith("🚫")
