@@ -30,7 +30,7 @@ from functools import partial
 from benchmarks import common
 from benchmarks.table import Table
 from bot.orchestrator.queries import LIST_FRESH_SECONDS
-from bot.sandbox.aws import inspection_client
+from bot.sandbox.aws import cli_environment, inspection_client
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.slack import MAINTAINER_USER_ID
 
@@ -119,34 +119,7 @@ def _cli_environment(sandbox: Sandbox, pr: int) -> None:
     assert sandbox.network is not None
     network = sandbox.network
     ecs = inspection_client("ecs", network.region, sandbox.aws_url)
-    arn = ecs.register_task_definition(
-        family="superset-ci-cli",
-        cpu="1024",
-        memory="4096",
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        containerDefinitions=[{"name": "superset", "image": "apache/superset:cli"}],
-    )["taskDefinition"]["taskDefinitionArn"]
-    ecs.create_service(
-        cluster=network.cluster,
-        serviceName=f"pr-{pr}-{CLI_SHA}-service",
-        taskDefinition=arn,
-        desiredCount=1,
-        launchType="FARGATE",
-        networkConfiguration={
-            "awsvpcConfiguration": {
-                "subnets": [network.subnet_id],
-                "securityGroups": [network.security_group_id],
-                "assignPublicIp": "ENABLED",
-            }
-        },
-        tags=[
-            {"key": "showtime_managed", "value": "true"},
-            {"key": "pr", "value": str(pr)},
-            {"key": "sha", "value": CLI_SHA},
-            {"key": "github_user", "value": "octocat"},
-        ],
-    )
+    cli_environment(ecs, network, pr, CLI_SHA, cpu="1024", memory="4096")
 
 
 def _measure(sandbox: Sandbox, what: str, environments: int, users: list[str]) -> Row:

@@ -1082,6 +1082,54 @@ def inspection_client(
     )
 
 
+def cli_environment(
+    ecs: Any,
+    network: Network,
+    pr: int,
+    sha: str,
+    *,
+    cpu: str = "512",
+    memory: str = "2048",
+    container: dict[str, Any] | None = None,
+) -> str:
+    """An environment as the superset-showtime CLI makes it, through ``ecs`` (a boto3
+    client): its own task definition (no ``ADMIN_PASSWORD``), a service tagged the CLI's
+    way (``github_user``), no record in the bot's job store. Returns the task definition."""
+    arn = str(
+        ecs.register_task_definition(
+            family="superset-ci-cli",
+            cpu=cpu,
+            memory=memory,
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            containerDefinitions=[
+                container or {"name": "superset", "image": "apache/superset:cli"}
+            ],
+        )["taskDefinition"]["taskDefinitionArn"]
+    )
+    ecs.create_service(
+        cluster=network.cluster,
+        serviceName=f"pr-{pr}-{sha}-service",
+        taskDefinition=arn,
+        desiredCount=1,
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": [network.subnet_id],
+                "securityGroups": [network.security_group_id],
+                "assignPublicIp": "ENABLED",
+            }
+        },
+        tags=[
+            {"key": "showtime_managed", "value": "true"},
+            {"key": "pr", "value": str(pr)},
+            {"key": "sha", "value": sha},
+            {"key": "github_user", "value": "octocat"},
+        ],
+    )
+    return arn
+
+
 def known_services(network: Network, endpoint_url: str | None = None) -> list[dict[str, Any]]:
     """Every service ECS knows of, ACTIVE, DRAINING or INACTIVE, as DescribeServices says.
 

@@ -12,6 +12,7 @@ from support import SLACK_USER
 
 from bot.adapters.ecs.taskdef import app_environment
 from bot.domain import labels as L
+from bot.sandbox.aws import cli_environment
 from bot.sandbox.slack import DEFAULT_CHANNEL, block_kit_problems
 from bot.slack import views
 
@@ -145,40 +146,16 @@ def _cli_environment(sw: SlackWorld) -> None:
     """An environment as the superset-showtime CLI makes it: a task definition without
     ADMIN_PASSWORD, a service tagged by it, and its labels on the PR."""
     network = sw.world.network
-    ecs = boto3.client("ecs", region_name=network.region)
-    arn = ecs.register_task_definition(
-        family="superset-ci-cli",
-        cpu="512",
-        memory="2048",
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        containerDefinitions=[
-            {
-                "name": "superset-ci",
-                "image": f"apache/superset:pr-{CLI_PR}-{CLI_SHA}-ci",
-                "environment": [{"name": "SUPERSET_LOAD_EXAMPLES", "value": "yes"}],
-            }
-        ],
-    )["taskDefinition"]["taskDefinitionArn"]
-    ecs.create_service(
-        cluster=network.cluster,
-        serviceName=f"pr-{CLI_PR}-{CLI_SHA}-service",
-        taskDefinition=arn,
-        desiredCount=1,
-        launchType="FARGATE",
-        networkConfiguration={
-            "awsvpcConfiguration": {
-                "subnets": [network.subnet_id],
-                "securityGroups": [network.security_group_id],
-                "assignPublicIp": "ENABLED",
-            }
+    cli_environment(
+        boto3.client("ecs", region_name=network.region),
+        network,
+        CLI_PR,
+        CLI_SHA,
+        container={
+            "name": "superset-ci",
+            "image": f"apache/superset:pr-{CLI_PR}-{CLI_SHA}-ci",
+            "environment": [{"name": "SUPERSET_LOAD_EXAMPLES", "value": "yes"}],
         },
-        tags=[
-            {"key": "showtime_managed", "value": "true"},
-            {"key": "pr", "value": str(CLI_PR)},
-            {"key": "sha", "value": CLI_SHA},
-            {"key": "github_user", "value": "octocat"},
-        ],
     )
     sw.world.github_standin.set_labels(
         CLI_PR,
