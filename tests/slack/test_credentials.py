@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+import pytest
 from slack_support import OUTSIDER, SlackWorld
 from support import SLACK_USER
 
@@ -45,11 +46,17 @@ def sha7(sw: SlackWorld) -> str:
     return sw.world.github_standin.head_sha(PR)[:7]
 
 
+@pytest.fixture
+def running(slack_world: SlackWorld) -> SlackWorld:
+    """The Slack world with #36121 running, started by the maintainer."""
+    slack_world.command(f"start {PR}")
+    return slack_world
+
+
 def test_creds_answers_the_asker_alone_with_the_environments_own_password(
-    slack_world: SlackWorld,
+    running: SlackWorld,
 ) -> None:
-    sw = slack_world
-    sw.command(f"start {PR}")
+    sw = running
     password = password_of(sw)
     assert len(password) >= 20
 
@@ -70,10 +77,9 @@ def test_creds_answers_the_asker_alone_with_the_environments_own_password(
 
 
 def test_the_credentials_button_on_the_status_message_and_in_the_ready_dm(
-    slack_world: SlackWorld,
+    running: SlackWorld,
 ) -> None:
-    sw = slack_world
-    sw.command(f"start {PR}")
+    sw = running
     status = sw.status_message()
     assert views.ACTION_CREDENTIALS in sw.buttons(status)
     (ready,) = sw.slack.direct_messages(SLACK_USER)
@@ -94,10 +100,9 @@ def test_the_credentials_button_on_the_status_message_and_in_the_ready_dm(
 
 
 def test_an_outsider_gets_no_credentials_from_the_command_or_the_button(
-    slack_world: SlackWorld,
+    running: SlackWorld,
 ) -> None:
-    sw = slack_world
-    sw.command(f"start {PR}")
+    sw = running
     password = password_of(sw)
 
     typed = sw.command(f"creds {PR}", user_id=OUTSIDER, user_name="outsider")
@@ -129,9 +134,8 @@ def test_a_cli_environment_is_admin_admin_and_says_why(slack_world: SlackWorld) 
     assert "<http://198.51.100.7:8080|http://198.51.100.7:8080>" in said(answer)
 
 
-def test_a_button_for_an_environment_that_is_gone_says_so(slack_world: SlackWorld) -> None:
-    sw = slack_world
-    sw.command(f"start {PR}")
+def test_a_button_for_an_environment_that_is_gone_says_so(running: SlackWorld) -> None:
+    sw = running
     status = sw.status_message()
     # Stopped behind the bot's back (the CLI, or labels removed by hand): the message still
     # offers Credentials for an environment that is gone.
