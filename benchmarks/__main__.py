@@ -1,4 +1,4 @@
-"""``python -m benchmarks [ack|api|memory|flood|wait|home|smoke|metrics|cancel|dms ...]``: run benchmarks and print their tables.
+"""``python -m benchmarks [ack|api|memory|flood|wait|home|smoke|metrics|cancel|dms|masking ...]``: run benchmarks and print their tables.
 
 Progress goes to stderr, the tables to stdout, so ``python -m benchmarks > tables.txt``
 keeps only the tables.
@@ -19,6 +19,7 @@ from benchmarks import (
     dms,
     flood,
     home_tab,
+    masking,
     memory,
     metrics_scrape,
     requester_wait,
@@ -37,6 +38,7 @@ BENCHMARKS: dict[str, Callable[[], list[Table]]] = {
     "metrics": metrics_scrape.run,
     "cancel": cancel.run,
     "dms": dms.run,
+    "masking": masking.run,
 }
 
 

@@ -151,7 +151,8 @@ def test_public_text_masks_too_and_keeps_hiding_arns_and_accounts() -> None:
     )
 
 
-def test_a_failure_tail_masks_in_well_under_a_millisecond_or_two() -> None:
+def test_a_failure_tail_is_masked() -> None:
+    """What it costs is measured by `python -m benchmarks masking`, not asserted here."""
     tail = "\n".join(
         f"INFO  [alembic.runtime.migration] step {n}: Running upgrade -> {n:040x}, user=admin"
         for n in range(30)
@@ -159,14 +160,7 @@ def test_a_failure_tail_masks_in_well_under_a_millisecond_or_two() -> None:
     tail = tail[:2400] + f" {GHP} redis://:pw@cache:6379/0"
     masked = mask_secrets(tail)
     assert GHP not in masked and ":pw@" not in masked
-    # The best of a few batches: what the code costs, not what a busy machine adds.
-    batches = []
-    for _ in range(5):
-        started = time.perf_counter()
-        for _ in range(40):
-            mask_secrets(tail)
-        batches.append((time.perf_counter() - started) / 40)
-    assert min(batches) < 0.002, f"{min(batches) * 1000:.2f} ms"
+    assert masked.startswith("INFO  [alembic.runtime.migration] step 0")
 
 
 @pytest.mark.parametrize(
