@@ -74,6 +74,14 @@ class PermissionUnknown(ShowtimeError):
     """GitHub could not say what someone may do on the repository (it was asked for 10 min)."""
 
 
+class _AskAgain(Exception):
+    """GitHub did not say at once what ``login`` may do: ask again outside the PR's lock."""
+
+    def __init__(self, login: str) -> None:
+        super().__init__(login)
+        self.login = login
+
+
 def body_sha(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
@@ -91,6 +99,7 @@ class GitHubEvents:
         self._jobs = jobs
         self._lock = threading.Lock()
         self._roles: dict[str, tuple[float, str]] = {}
+        self._pr_locks: dict[int, threading.Lock] = {}
 
     def know_own_login(self) -> None:
         """Look up the bot's own GitHub identity ahead of the first delivery (one read per
@@ -114,12 +123,29 @@ class GitHubEvents:
             done = "sent by the bot itself: ignored"
         else:
             try:
-                done = self._act(event, self._deps.github.get_pr(event.pr))
+                done = self._in_order(event)
             except PermissionUnknown as exc:
                 self._gave_up(event, exc)
                 return f"gave up: {exc.message}"
         self._deps.store.remember(keys)
         return done
+
+    def _in_order(self, event: PullRequestEvent) -> str:
+        """Decide one delivery on the PR as it is now, one delivery of a PR at a time: a push
+        read before another is never queued after it (its older head would replace the newer
+        one, then be dropped as stale — and the newest push never deployed). A permission
+        GitHub cannot tell at once is asked again outside the PR's lock (for up to 10
+        minutes, without holding up the PR's other deliveries); then the delivery is
+        decided afresh, on a new read of the PR."""
+        while True:
+            with self._lock:
+                one_at_a_time = self._pr_locks.setdefault(event.pr, threading.Lock())
+            with one_at_a_time:
+                try:
+                    return self._act(event, self._deps.github.get_pr(event.pr))
+                except _AskAgain as unknown:
+                    login = unknown.login
+            self._learn_permission(login)
 
     def prune(self) -> None:
         """Forget handled deliveries older than a week (they cannot come back after that)."""
@@ -212,25 +238,42 @@ class GitHubEvents:
         return None
 
     def _allowed(self, login: str) -> bool:
-        """``admin``/``maintain``/``write`` on the repository; ``PermissionUnknown`` when
-        GitHub could not say for 10 minutes (never taken for "no")."""
-        now = self._deps.clock.monotonic()
+        """``admin``/``maintain``/``write`` on the repository (cached 5 minutes). Asked once
+        here; when GitHub cannot say, ``_AskAgain`` — never taken for "no"."""
         key = login.casefold()
         with self._lock:
             cached = self._roles.get(key)
-        if cached is None or now - cached[0] >= PERMISSION_FRESH_SECONDS:
-            cached = (self._deps.clock.monotonic(), self._permission(login))
-            with self._lock:
-                self._roles[key] = cached
-        return cached[1] in ALLOWED_ROLES
+        if (
+            cached is not None
+            and self._deps.clock.monotonic() - cached[0] < PERMISSION_FRESH_SECONDS
+        ):
+            return cached[1] in ALLOWED_ROLES
+        try:
+            role = self._deps.github.collaborator_permission(login)
+        except ShowtimeError as exc:
+            log.warning("could not read %s's permission (%s); asking again", login, exc)
+            raise _AskAgain(login) from exc
+        self._remember_role(key, role)
+        return role in ALLOWED_ROLES
 
-    def _permission(self, login: str) -> str:
+    def _remember_role(self, key: str, role: str) -> None:
+        with self._lock:
+            self._roles[key] = (self._deps.clock.monotonic(), role)
+
+    def _learn_permission(self, login: str) -> None:
+        """Ask GitHub again, with backoff, what ``login`` may do (the first answer failed):
+        ``PermissionUnknown`` once it could not say for 10 minutes."""
         clock = self._deps.clock
         deadline = clock.monotonic() + PERMISSION_RETRY_SECONDS
         pause = FIRST_RETRY_SECONDS
         while True:
+            clock.sleep(min(pause, max(deadline - clock.monotonic(), 0.0)))
+            pause = min(pause * 2, 60.0)
             try:
-                return self._deps.github.collaborator_permission(login)
+                self._remember_role(
+                    login.casefold(), self._deps.github.collaborator_permission(login)
+                )
+                return
             except ShowtimeError as exc:
                 left = deadline - clock.monotonic()
                 if left <= 0:
@@ -241,8 +284,6 @@ class GitHubEvents:
                         "the `/showtime` command in Slack",
                     ) from exc
                 log.warning("could not read %s's permission (%s); asking again", login, exc)
-                clock.sleep(min(pause, left))
-                pause = min(pause * 2, 60.0)
 
     def _refuse_label(self, event: PullRequestEvent, now: PullRequest) -> None:
         """An unauthorised trigger label goes, with one comment saying who may add it."""
