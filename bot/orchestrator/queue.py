@@ -39,8 +39,7 @@ class PrQueue:
                 sha = (request.known_pr or self._deps.github.get_pr(request.pr)).head_sha
             except ShowtimeError as exc:
                 return Refused(exc)
-        deploying = running.record.sha if isinstance(running.record, StartRecord) else ""
-        if request.kind is JobKind.START and sha and deploying.startswith(sha.lower()):
+        if request.kind is JobKind.START and _same_commit(request, sha, running):
             return Busy(running)  # that very commit is being deployed: once is enough
         entry = QueuedJob(
             id=uuid.uuid4().hex,
@@ -133,6 +132,18 @@ class PrQueue:
         for pr in self._deps.store.queued_prs():
             if self._deps.store.live_job(pr_lock(pr)) is None:
                 self.next_queued(pr)
+
+
+def _same_commit(request: JobRequest, sha: str | None, running: Job) -> bool:
+    """Is ``running`` a deploy of the commit ``request`` asks for? Before the running one
+    has read the PR (just begun), a request for the head and a deploy of the head are."""
+    if running.kind is not JobKind.START:
+        return False
+    deploying = running.record.sha if isinstance(running.record, StartRecord) else ""
+    deploying = deploying or running.sha or ""
+    if not deploying:
+        return request.sha is None  # both deploy the head the PR has now
+    return bool(sha) and deploying.lower().startswith((sha or "").lower())
 
 
 def _queued_text(entry: QueuedJob) -> str:

@@ -11,12 +11,12 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from support import SLACK_USER, FakeWorld
+from support import SLACK_USER, FakeWorld, a_job
 
 from bot.domain import events as ev
 from bot.domain import labels as L
 from bot.domain.requester import Requester
-from bot.orchestrator.jobs import Job, JobKind, JobState, StartParams
+from bot.orchestrator.jobs import Job, JobKind, JobState, StartParams, StartRecord
 from bot.orchestrator.models import (
     Busy,
     Cancelling,
@@ -254,3 +254,30 @@ def test_the_queue_survives_a_restart(fake_world: FakeWorld) -> None:
     restarted.jobs.runner.wait_idle(30)
     assert world.store.queued_prs() == []
     assert world.service_names() == [f"pr-{PR}-{queued_sha[:7]}-service"]
+
+
+def test_a_start_of_the_head_during_a_start_that_has_not_read_the_pr_yet_is_not_queued(
+    fake_world: FakeWorld,
+) -> None:
+    """Two presses a moment apart: the first job exists but has not read the PR yet (its
+    record has no SHA). Both deploy the head: the second is told it runs, not queued to
+    redeploy the same commit afterwards."""
+    just_begun = a_job(state=JobState.RUNNING, sha=None, record=StartRecord(), pr=PR)
+    answer = fake_world.orchestrator.jobs.queue.enqueue(start_request(user="U0SECOND"), just_begun)
+    assert isinstance(answer, Busy) and answer.job is just_begun
+    assert fake_world.store.queued(PR) is None
+    # A pinned commit that is not the one being deployed still waits its turn.
+    pinned = fake_world.gh.push_commit(PR)
+    request = start_request(user="U0SECOND")
+    answer = fake_world.orchestrator.jobs.queue.enqueue(
+        JobRequest(
+            kind=request.kind,
+            pr=PR,
+            sha=pinned,
+            requester=request.requester,
+            params=request.params,
+            reporting=request.reporting,
+        ),
+        a_job(state=JobState.RUNNING, sha=None, record=StartRecord(sha="0" * 40), pr=PR),
+    )
+    assert isinstance(answer, Queued) and answer.entry.sha == pinned
