@@ -7,6 +7,7 @@ never raises, whatever the text.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -213,7 +214,35 @@ def _parse(text: str, repository: str) -> Command | CommandError:
         return _logs(args, repository)
     if verb in ("start", "deploy"):
         return _start(args, repository)
-    return CommandError(f"Unknown command {_quote(words[0])}.")
+    return CommandError(f"Unknown command {_quote(words[0])}.{_did_you_mean(verb)}")
+
+
+_VERBS = re.findall(r"`(?:/showtime )?(\w+)", USAGE)  # start, stop, … help
+# Words people reach for that are spelled differently here (the buttons' names, mostly).
+_SYNONYMS = {
+    "extend": "ttl",
+    "expire": "ttl",
+    "expiry": "ttl",
+    "delete": "stop",
+    "destroy": "stop",
+    "kill": "stop",
+    "abort": "cancel",
+    "redeploy": "start",
+    "restart": "start",
+    "retry": "start",
+    "ls": "list",
+    "log": "logs",
+    "password": "creds",
+    "credentials": "creds",
+}
+
+
+def _did_you_mean(verb: str) -> str:
+    """A hint for a mistyped or differently named command, or ``""``."""
+    guess = _SYNONYMS.get(verb) or next(
+        iter(difflib.get_close_matches(verb, _VERBS, 1, 0.75)), None
+    )
+    return f" Did you mean `{guess}`?" if guess else ""
 
 
 def _n(args: list[str]) -> str:

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.domain import commands
 from bot.domain.commands import (
     USAGE,
     Cleanup,
@@ -82,6 +83,33 @@ def test_bad_input_says_what_was_wrong_and_shows_usage(text: str, says: str) -> 
     assert isinstance(result, CommandError)
     assert says in result.problem
     assert result.text.endswith(USAGE)
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("strat 36121", "Did you mean `start`?"),
+        ("stauts 36121", "Did you mean `status`?"),
+        ("extend 36121 72h", "Did you mean `ttl`?"),  # the button is Extend TTL
+        ("redeploy 36121", "Did you mean `start`?"),
+        ("delete 36121", "Did you mean `stop`?"),
+        ("banana 36121", None),
+    ],
+)
+def test_a_mistyped_or_differently_named_command_gets_a_hint(text: str, hint: str | None) -> None:
+    result = parse_command(text)
+    assert isinstance(result, CommandError) and result.problem.startswith("Unknown command")
+    if hint is None:
+        assert "Did you mean" not in result.problem
+    else:
+        assert result.problem.endswith(hint)
+    assert result.text.endswith(USAGE)
+
+
+def test_every_hint_names_a_command_the_grammar_knows() -> None:
+    for verb in {*commands._VERBS, *commands._SYNONYMS.values()}:
+        parsed = parse_command(verb)
+        assert not (isinstance(parsed, CommandError) and "Unknown command" in parsed.problem)
 
 
 def test_user_text_is_echoed_safely() -> None:
