@@ -117,9 +117,12 @@ class Console:
         # (message or Home tab view, action_id, label, value) of every button shown
         self._buttons: list[tuple[dict[str, Any], str, str, str]] = []
         self._unsubscribe = sandbox.slack.on_change(self._on_change)
+        # What the bot writes on a PR (a refusal, mostly): GitHub's side of the story.
+        self._unsubscribe_comments = sandbox.github.on_comment(self._on_comment)
 
     def close(self) -> None:
         self._unsubscribe()
+        self._unsubscribe_comments()
 
     # ----- output -------------------------------------------------------------
 
@@ -156,6 +159,9 @@ class Console:
             prefix = f"✉️  DM to @{to} │ " if change.kind == "message" else f"✏️  DM to @{to} now │ "
         self.say(prefix + body.replace("\n", "\n" + " " * 6))
         self._remember_buttons(message)
+
+    def _on_comment(self, pr: int, body: str) -> None:
+        self.say(f"💬 comment on #{pr} │ " + body.replace("\n", "\n" + " " * 6))
 
     def _dm_with(self, channel: str) -> str | None:
         """The name of the person ``channel`` is the app's DM with; None for a channel."""

@@ -45,11 +45,25 @@ class _Slack:
         return None
 
 
+class _GitHub:
+    def __init__(self) -> None:
+        self.listener: Any = None
+
+    def on_comment(self, listener: Any) -> Any:
+        self.listener = listener
+
+        def unsubscribe() -> None:
+            self.listener = None
+
+        return unsubscribe
+
+
 class _Sandbox:
     """The console's view of a sandbox: every command and click is acked with ``ack``."""
 
     def __init__(self, ack: str = "") -> None:
         self.slack = _Slack()
+        self.github = _GitHub()
         self.ack = ack
         self.asked: list[str] = []
         self.clicked: list[tuple[str, bool]] = []
@@ -64,6 +78,20 @@ class _Sandbox:
     def click(self, message: dict[str, Any], action_id: str, *, wait: bool) -> Outcome:
         self.clicked.append((action_id, wait))
         return self._outcome()
+
+
+def test_a_comment_the_bot_writes_on_a_pr_is_shown_as_github_shows_it() -> None:
+    sandbox = _Sandbox()
+    console, out = console_for(sandbox)
+
+    sandbox.github.listener(36123, "🎪 @contributor: only people with write access…\nline 2")
+    console.close()
+    assert sandbox.github.listener is None
+
+    assert out.getvalue().splitlines() == [
+        "💬 comment on #36123 │ 🎪 @contributor: only people with write access…",
+        "      line 2",
+    ]
 
 
 def console_for(sandbox: _Sandbox) -> tuple[Console, io.StringIO]:

@@ -33,11 +33,17 @@ class _Slack:
         return lambda: None
 
 
+class _GitHub:
+    def on_comment(self, listener: object) -> object:
+        return lambda: None
+
+
 class _Sandbox:
     """Just enough of a sandbox for the console: each command answers what it is told."""
 
     def __init__(self) -> None:
         self.slack = _Slack()
+        self.github = _GitHub()
         self.answers: list[str] = []
 
     def command(self, text: str, *, wait: bool) -> object:

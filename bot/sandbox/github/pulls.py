@@ -120,6 +120,7 @@ def add_comment(state: GitHubState, request: ApiRequest) -> Answer:
         )
     comment = Comment(state.new_id(), body, state.bot_login, state.now())
     pull.comments.append(comment)
+    state.commented(pull.number, body)
     return 201, comment_json(request.api, state.repo, pull, comment), {}
 
 

@@ -9,7 +9,7 @@ answer from the same state under the same lock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -53,6 +53,7 @@ class GitHubState:
         self.search_snapshot: dict[int, Pull] | None = None
         self._clock = clock
         self._next_id = 1000
+        self._comment_listeners: list[Callable[[int, str], None]] = []
 
     @property
     def repository(self) -> str:
@@ -176,6 +177,23 @@ class GitHubState:
     def comments(self, number: int) -> list[str]:
         with self.lock:
             return [comment.body for comment in self._pull_or_error(number).comments]
+
+    def on_comment(self, callback: Callable[[int, str], None]) -> Callable[[], None]:
+        """Call ``callback(pr, body)`` for each comment written from now on; returns the undo."""
+        with self.lock:
+            self._comment_listeners.append(callback)
+
+        def unsubscribe() -> None:
+            with self.lock:
+                if callback in self._comment_listeners:
+                    self._comment_listeners.remove(callback)
+
+        return unsubscribe
+
+    def commented(self, number: int, body: str) -> None:
+        """Tell the listeners (under the lock: they only print)."""
+        for callback in list(self._comment_listeners):
+            callback(number, body)
 
     def label_definitions(self) -> dict[str, tuple[str, str]]:
         """Every repository label: name → (colour, description)."""
