@@ -600,33 +600,41 @@ def undo_cancelled_start(run: JobRun, mirror: DeploymentMirror) -> None:
     name = service_name(run.pr, record.sha7)
     ecs = run.deps.ecs
     if record.created_service and record.mode is not DeployMode.REDEPLOY:
-        _undo(run, f"delete `{name}`", lambda: ecs.delete_service(name))
+        _undo(run, f"delete `{name}`", f"deleted `{name}`", lambda: ecs.delete_service(name))
     if record.mode is DeployMode.REDEPLOY and run.done("redeploy", ORDER):
         previous = record.previous_task_definition
         if previous:
             _undo(
                 run,
                 f"put `{name}` back on its previous task definition",
+                f"`{name}` is back on its previous task definition",
                 lambda: ecs.redeploy(name, previous),
             )
     if record.task_definition:
         arn = record.task_definition
+        family = arn.rsplit("/", 1)[-1]
         _undo(
             run,
-            f"deregister `{arn.rsplit('/', 1)[-1]}`",
+            f"deregister `{family}`",
+            f"deregistered `{family}`",
             lambda: ecs.deregister_task_definition(arn),
         )
     if run.done("claim", ORDER):
         names = list(record.labels)
         change = D.labels_before_claim(names, list(record.before), record.sha7)
-        _undo(run, "put the PR's labels back", lambda: run.set_labels(change, names))
+        _undo(
+            run,
+            "put the PR's labels back",
+            "the PR's labels are as they were",
+            lambda: run.set_labels(change, names),
+        )
         run.later("retire the deployment", lambda: mirror.inactive(run, {record.sha7}))
 
 
-def _undo(run: JobRun, what: str, work: Callable[[], object]) -> None:
+def _undo(run: JobRun, what: str, done: str, work: Callable[[], object]) -> None:
     try:
         work()
-        run.say(ev.StepFinished("cancel", f"Cancelled: {what}"))
+        run.say(ev.StepFinished("cancel", f"Undone: {done}"))
     except Interrupted:
         raise
     except Exception as exc:
