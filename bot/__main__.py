@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.config import Need, Settings, load_settings
 from bot.errors import ConfigurationError
@@ -117,6 +118,14 @@ def _jobs(limit: int, pr: int | None) -> int:
     from bot.orchestrator.jobs import StartRecord
 
     settings = load_settings()
+    missing = _missing_sqlite_file(settings.showtime_db_url)
+    if missing is not None:  # opening it would create an empty store and say "no jobs"
+        print(
+            f"showtime-bot: no job store at {missing}: run this where the bot runs, or set "
+            "SHOWTIME_DB_URL to the bot's database",
+            file=sys.stderr,
+        )
+        return 2
     store = SqlJobStore(settings.showtime_db_url)
     rows = store.recent(limit=limit, pr=pr)
     if not rows:
@@ -131,6 +140,17 @@ def _jobs(limit: int, pr: int | None) -> int:
             f"{job.requester.stored:<20} {job.step or '-':<16} {(job.outcome or '')[:80]}"
         )
     return 0
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    """The absolute path of a SQLite store file that does not exist, or None."""
+    from bot.adapters.store_schema import normalise_url
+
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database).resolve()
+    return None if path.exists() else path
 
 
 if __name__ == "__main__":

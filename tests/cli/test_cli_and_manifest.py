@@ -77,6 +77,15 @@ def test_jobs_prints_the_audit_log(tmp_path: Path) -> None:
     assert job.correlation_id in result.stdout and "succeeded" in result.stdout
 
 
+def test_jobs_with_no_store_says_so_and_creates_none(tmp_path: Path) -> None:
+    result = run_cli("jobs", env={"SHOWTIME_DB_URL": "sqlite:///showtime.db"}, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert f"no job store at {tmp_path.resolve() / 'showtime.db'}" in result.stderr
+    assert "SHOWTIME_DB_URL" in result.stderr
+    assert not (tmp_path / "showtime.db").exists()
+
+
 def test_manifest_is_valid_and_holds_only_used_scopes() -> None:
     manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
     commands = manifest["features"]["slash_commands"]
