@@ -58,7 +58,7 @@ def validate(deps: Deps, job: Job, known: PullRequest | None = None) -> PrRecord
             # A longer TTL is more money: held against the monthly budget like a new environment.
             costs.hold_for_ttl(deps, job, costs.ttl_change(deps, job.pr, info.labels, ttl), ttl)
     active = labels.active
-    record = PrRecord(labels=tuple(info.labels), title=info.title)
+    record = PrRecord(labels=tuple(info.labels), title=info.title, head=info.head_sha)
     if active is None:
         return record
     # Its Logs button stays on the status message whatever job ran on it last (no AWS call),
@@ -151,4 +151,13 @@ def run_freeze(run: JobRun) -> ev.Succeeded:
         return ev.Succeeded(
             text=f"#{run.pr} is frozen: new commits do not redeploy it", estimate=estimate
         )
-    return ev.Succeeded(text=f"#{run.pr} is unfrozen", estimate=estimate)
+    active = L.parse_labels(list(record.labels)).active
+    head = record.head[:7]
+    if active is None or not head or head == active.sha:
+        return ev.Succeeded(text=f"#{run.pr} is unfrozen", estimate=estimate)
+    # A push while it was frozen was not deployed; unfreezing does not deploy it either.
+    return ev.Succeeded(
+        text=f"#{run.pr} is unfrozen; it runs `{active.sha}`, and its newest commit "
+        f"`{head}` is not deployed: press *Redeploy* to deploy it",
+        estimate=estimate,
+    )

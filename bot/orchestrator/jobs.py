@@ -115,6 +115,7 @@ class PrRecord:
 
     labels: tuple[str, ...] = ()
     title: str = ""
+    head: str = ""  # the PR's head commit when the job read the PR (an unfreeze names it)
     prune: tuple[str, ...] = ()  # SHA label definitions to delete once the outcome is out
     # The active environment's logs in the AWS console (its Logs button), computed with no
     # AWS call: every job on a status message keeps the button (SPEC §17).

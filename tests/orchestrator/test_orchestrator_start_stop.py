@@ -299,6 +299,26 @@ def test_ttl_freeze_and_extend(world: World) -> None:
     assert L.FREEZE not in world.labels()
 
 
+def test_an_unfreeze_names_the_commit_pushed_while_frozen_and_deploys_nothing(
+    world: World,
+) -> None:
+    world.start()
+    running = head7(world)
+    world.run(JobRequest(kind=JobKind.FREEZE, pr=PR, requester=Requester.slack("U1")))
+    unchanged = world.run(JobRequest(kind=JobKind.UNFREEZE, pr=PR, requester=Requester.slack("U1")))
+    assert unchanged.outcome == f"#{PR} is unfrozen"  # nothing new: nothing more to say
+    world.run(JobRequest(kind=JobKind.FREEZE, pr=PR, requester=Requester.slack("U1")))
+    newer = world.github_standin.push_commit(PR)[:7]
+
+    job = world.run(JobRequest(kind=JobKind.UNFREEZE, pr=PR, requester=Requester.slack("U1")))
+
+    assert job.outcome == (
+        f"#{PR} is unfrozen; it runs `{running}`, and its newest commit `{newer}` is not "
+        "deployed: press *Redeploy* to deploy it"
+    )
+    assert [s["serviceName"] for s in world.services()] == [f"pr-{PR}-{running}-service"]
+
+
 @pytest.mark.parametrize("world_settings", [{"showtime_pr_comments": True}])
 def test_pr_comments_when_enabled(world: World) -> None:
     world.start()
