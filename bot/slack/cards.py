@@ -75,7 +75,29 @@ def progress_card(where: Where, job: Job) -> Card:
         return _card(where, job, state="stopping", headline="Stopping", reason=job.params.reason)
     if job.kind is JobKind.CLEANUP:
         return cleanup_card(where, job, "Cleaning up")
-    return _card(where, job, state="deploying", headline=f"{job.kind} in progress")
+    doing = _DOING.get(job.kind, f"{job.kind} in progress")
+    if job.kind is JobKind.TTL and getattr(job.params, "extend", False):
+        doing = "extending the TTL"
+    if isinstance(record, PrRecord) and parse_labels(list(record.labels)).active is not None:
+        # The environment runs on while its TTL or freeze changes: the card keeps showing it.
+        card = labels_card(
+            where,
+            job,
+            list(record.labels),
+            logs_url=record.logs_url or None,
+            checked=record.checked,
+            degraded=record.degraded,
+        )
+        return replace(card, headline=f"{card.headline} · {doing}")
+    return _card(where, job, state="deploying", headline=doing[:1].upper() + doing[1:])
+
+
+# What a short change on a PR's environment is doing, for its status message meanwhile.
+_DOING = {
+    JobKind.TTL: "changing the TTL",
+    JobKind.FREEZE: "freezing",
+    JobKind.UNFREEZE: "unfreezing",
+}
 
 
 def cleanup_card(where: Where, job: Job, headline: str, *, done: bool = False) -> Card:

@@ -144,3 +144,30 @@ def test_a_ttl_close_card_shows_no_time_left() -> None:
 
 def _job() -> Job:
     return a_job(lock_key=None, created_at=NOW, updated_at=NOW)
+
+
+def test_a_short_change_keeps_showing_the_environment_while_it_runs() -> None:
+    """Extend, Freeze, Unfreeze: the environment runs on, so its message keeps its URL and
+    says in words what is changing, never a job kind ("ttl in progress")."""
+    from bot.orchestrator.jobs import JobKind, JobState, PrRecord, TtlParams
+
+    where = cards.Where(repository="apache/superset", default_ttl="48h", now=NOW)
+    labels = (
+        "🎪 abc1234 🚦 running",
+        "🎪 🎯 abc1234",
+        "🎪 abc1234 📅 2026-03-02T08-00",
+        "🎪 abc1234 🌐 203.0.113.10:8080",
+    )
+    record = PrRecord(labels=labels, title="feat: x", checked="✓ login")
+    running = JobState.RUNNING
+    extend = a_job(kind=JobKind.TTL, params=TtlParams(extend=True), record=record, state=running)
+    card = cards.progress_card(where, extend)
+    assert (card.state, card.headline) == ("running", "Running abc1234 · extending the TTL")
+    assert card.url == "http://203.0.113.10:8080" and card.checked == "✓ login"
+    freeze = cards.progress_card(where, a_job(kind=JobKind.FREEZE, record=record, state=running))
+    assert freeze.headline == "Running abc1234 · freezing"
+    # Before the PR was read (no labels yet): the change alone, in words.
+    early = cards.progress_card(
+        where, a_job(kind=JobKind.TTL, params=TtlParams(ttl="72h"), record=None, state=running)
+    )
+    assert (early.state, early.headline) == ("deploying", "Changing the TTL")
