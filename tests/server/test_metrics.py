@@ -156,6 +156,9 @@ def test_metrics_count_exactly_what_a_good_start_a_failed_start_and_a_delivery_d
         "C0SHOWTIME",
     ]
     assert [v for v in values for word in unbounded if word in v] == []
+    # One series per thing measured: no `*_created` timestamps beside them.
+    names = {s.name for family in families.values() for s in family.samples}
+    assert [name for name in names if name.endswith("_created")] == []
 
 
 def test_jobs_running_and_queued_are_read_at_scrape_time(
