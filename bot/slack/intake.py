@@ -148,7 +148,8 @@ class Intake:
         where = self._where()
         cards_ = [cards.view_card(where, status, view) for view in status.environments]
         if not cards_:
-            footer.insert(0, f"No environment. Start one with `/showtime start {pr}`.")
+            start = f" Start one with `/showtime start {pr}`." if status.state == "open" else ""
+            footer.insert(0, f"No environment.{start}")
         blocks = views.status_blocks(cards_, header=header, footer=footer)
         say(f"Status of #{pr}", blocks)
 

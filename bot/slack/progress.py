@@ -29,7 +29,7 @@ from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.domain import events as ev
 from bot.domain.events import WAIT_REPORT_SECONDS, format_elapsed
-from bot.domain.requester import Requester
+from bot.domain.requester import Requester, RequesterKind
 from bot.orchestrator.jobs import Job, PrRecord
 from bot.orchestrator.models import Notice
 from bot.orchestrator.ports import CannotPostError
@@ -83,7 +83,10 @@ def succeeded_text(prefix: str, job: Job, event: ev.Succeeded) -> str:
 def cancelled_line(job: Job, event: ev.Cancelled) -> str:
     """ "#36121 start cancelled by @x after 2m10s" — the canceller mentioned when a Slack user."""
     by = Requester.parse(event.by)
+    # A GitHub login cancels by acting on GitHub (closing the PR, a trigger-stop label).
     who = mention(by.slack_user) or quote(by.label_name, 80)
+    if by.kind is RequesterKind.GITHUB:
+        who += " on GitHub"
     subject = f"#{job.pr} " if job.pr is not None else ""
     return f"{subject}{job.kind} cancelled by {who} after {format_elapsed(event.after_seconds)}"
 

@@ -219,6 +219,21 @@ def test_status_and_list_are_ephemeral(slack_world: SlackWorld) -> None:
     assert not [t for t in channel if "Status of" in t or "environment" in t]
 
 
+def test_status_of_a_pr_without_environment_suggests_a_start_only_while_it_is_open(
+    slack_world: SlackWorld,
+) -> None:
+    import json
+
+    sw = slack_world
+    sw.command("status 36121")
+    assert "Start one with `/showtime start 36121`" in json.dumps(sw.slack.responses()[-1])
+    sw.world.github_standin.close_pr(36121)
+    sw.command("status 36121")
+    closed = json.dumps(sw.slack.responses()[-1], ensure_ascii=False)
+    assert "No environment." in closed and "closed" in closed
+    assert "/showtime start" not in closed  # it would be refused: the PR is closed
+
+
 @pytest.mark.parametrize("count", [200, 1500])
 def test_a_long_list_fits_slack_limits_and_says_what_it_leaves_out(
     slack_world: SlackWorld, count: int

@@ -171,3 +171,18 @@ def test_a_short_change_keeps_showing_the_environment_while_it_runs() -> None:
         where, a_job(kind=JobKind.TTL, params=TtlParams(ttl="72h"), record=None, state=running)
     )
     assert (early.state, early.headline) == ("deploying", "Changing the TTL")
+
+
+def test_a_cancel_says_who_and_where_they_acted() -> None:
+    """A Slack user is mentioned; a GitHub login cancelled by acting on GitHub (a close)."""
+    from bot.domain import events as ev
+    from bot.slack.progress import cancelled_line
+
+    in_slack = ev.Cancelled(by="slack:U0MAINTAINER", after_seconds=70, text="")
+    on_github = ev.Cancelled(by="github:octocat", after_seconds=1, text="")
+    assert (
+        cancelled_line(_job(), in_slack) == "#36121 start cancelled by <@U0MAINTAINER> after 1m10s"
+    )
+    assert (
+        cancelled_line(_job(), on_github) == "#36121 start cancelled by octocat on GitHub after 1s"
+    )
