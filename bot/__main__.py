@@ -144,10 +144,10 @@ def _jobs(limit: int, pr: int | None) -> int:
 
 def _missing_sqlite_file(url: str) -> Path | None:
     """The absolute path of a SQLite store file that does not exist, or None."""
-    from bot.adapters.store_schema import normalise_url
+    from bot.adapters.store_schema import in_memory, normalise_url
 
     parsed = normalise_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+    if parsed.get_backend_name() != "sqlite" or in_memory(parsed) or parsed.database is None:
         return None
     path = Path(parsed.database).resolve()
     return None if path.exists() else path

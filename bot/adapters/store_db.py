@@ -23,6 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from bot.adapters.store_schema import (
     ENGINE_OPTIONS,
     READ_ONLY,
+    in_memory,
     metadata,
     normalise_url,
     safe_url,
@@ -54,10 +55,10 @@ class Database:
         # interleave. File databases and PostgreSQL give each thread its own connection.
         self._serial: AbstractContextManager[Any] = nullcontext()
         if parsed.get_backend_name() == "sqlite":
-            in_memory = parsed.database in (None, "", ":memory:")
-            if in_memory:
+            memory = in_memory(parsed)
+            if memory:
                 self._serial = threading.RLock()
-            self._engine = sqlite_engine(parsed, in_memory=in_memory)
+            self._engine = sqlite_engine(parsed, in_memory=memory)
         else:
             self._engine = create_engine(parsed, pool_pre_ping=True, **ENGINE_OPTIONS)
         try:

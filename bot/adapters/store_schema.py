@@ -234,6 +234,11 @@ def normalise_url(url: str) -> URL:
     return parsed
 
 
+def in_memory(parsed: URL) -> bool:
+    """A SQLite URL with no file: one process's private store."""
+    return parsed.database in (None, "", ":memory:")
+
+
 def safe_url(url: str) -> str:
     """The URL with its password masked, for logs and error messages."""
     return normalise_url(url).render_as_string(hide_password=True)

@@ -19,7 +19,7 @@ from bot.domain.labels import parse_labels
 from bot.domain.requester import RequesterKind
 from bot.domain.ttl import format_duration
 from bot.orchestrator.inventory import EnvView
-from bot.orchestrator.jobs import Job, JobKind, Outdated, PrRecord, StartRecord
+from bot.orchestrator.jobs import Job, JobKind, Outdated, PrRecord, StartRecord, TtlParams
 from bot.orchestrator.models import PrStatus
 from bot.slack.views import Card
 
@@ -49,6 +49,14 @@ def _card(where: Where, job: Job, **fields: Any) -> Card:
     )
 
 
+# What a short change on a PR's environment is doing, for its status message meanwhile.
+_DOING = {
+    JobKind.TTL: "changing the TTL",
+    JobKind.FREEZE: "freezing",
+    JobKind.UNFREEZE: "unfreezing",
+}
+
+
 def progress_card(where: Where, job: Job) -> Card:
     record = job.record
     if job.kind is JobKind.CHECK and isinstance(record, StartRecord):
@@ -76,7 +84,7 @@ def progress_card(where: Where, job: Job) -> Card:
     if job.kind is JobKind.CLEANUP:
         return cleanup_card(where, job, "Cleaning up")
     doing = _DOING.get(job.kind, f"{job.kind} in progress")
-    if job.kind is JobKind.TTL and getattr(job.params, "extend", False):
+    if isinstance(job.params, TtlParams) and job.params.extend:
         doing = "extending the TTL"
     if isinstance(record, PrRecord) and parse_labels(list(record.labels)).active is not None:
         # The environment runs on while its TTL or freeze changes: the card keeps showing it.
@@ -90,14 +98,6 @@ def progress_card(where: Where, job: Job) -> Card:
         )
         return replace(card, headline=f"{card.headline} · {doing}")
     return _card(where, job, state="deploying", headline=doing[:1].upper() + doing[1:])
-
-
-# What a short change on a PR's environment is doing, for its status message meanwhile.
-_DOING = {
-    JobKind.TTL: "changing the TTL",
-    JobKind.FREEZE: "freezing",
-    JobKind.UNFREEZE: "unfreezing",
-}
 
 
 def cleanup_card(where: Where, job: Job, headline: str, *, done: bool = False) -> Card:
